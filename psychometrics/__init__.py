@@ -24,6 +24,7 @@ _SUBMODULES = {
     "instrument",
     "irt",
     "items",
+    "norms",
     "reliability",
     "scoring",
     "simulate",

@@ -3,20 +3,50 @@
 Persons are rows (the index holds respondent ids), items are columns, cells hold integer
 category codes as float64 with NaN for no answer. Every analysis verb calls
 :func:`as_responses` on what it is given, so validation lives here and nowhere else.
+
+Error messages point at the offending cell the way a person would look it up: the
+respondent id, the row (0-based position among the data rows of the input), the item and
+its column (0-based position among the columns of the input, the id column included when
+the ids come from a column) and the value found, e.g.::
+
+    respondent 'r1043' (row 212), item 'team_07' (column 7): value 6 is outside categories 1-5
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import csv
+import os
+import sys
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
 
-from psychometrics.errors import ResponseError
+from psychometrics.errors import DataWarning, ResponseError
 
-__all__ = ["Responses", "as_responses", "load_responses"]
+__all__ = [
+    "ID_COLUMNS",
+    "InstrumentLike",
+    "ItemSpec",
+    "Responses",
+    "as_responses",
+    "load_responses",
+    "read_table",
+]
+
+#: Column names taken as respondent ids when ``id_column`` is not given (case-insensitive).
+ID_COLUMNS = ("respondent_id", "respondent", "person_id", "person", "id")
+
+#: How many offending cells an error message lists before giving the total.
+MAX_REPORTED = 5
+
+# Rows are checked in blocks so that validating a million respondents needs a few
+# boolean masks of one block, not of the whole matrix.
+_BLOCK_ROWS = 65_536
 
 
 @dataclass(frozen=True)
@@ -30,10 +60,14 @@ class Responses:
     categories : dict
         Item id -> tuple of the admissible integer codes (sorted), from the instrument or
         inferred from the data.
+    metadata : DataFrame or None
+        Columns of the input that are not items (rater role, target id, group...), indexed
+        like ``frame``; None when the input had none.
     """
 
     frame: pd.DataFrame
     categories: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    metadata: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def values(self) -> np.ndarray:
@@ -63,10 +97,45 @@ class Responses:
 
     def subset(self, items: list[str]) -> "Responses":
         """The same persons restricted to ``items`` (in that order)."""
-        return Responses(self.frame[items], {i: self.categories[i] for i in items if i in self.categories})
+        return Responses(self.frame[items], {i: self.categories[i] for i in items if i in self.categories},
+                         self.metadata)
 
 
-def as_responses(data: Any, *, categories: Mapping[str, Any] | None = None) -> Responses:
+@dataclass(frozen=True)
+class ItemSpec:
+    """What an instrument says about one item, as the loader needs it.
+
+    Attributes
+    ----------
+    categories : tuple of int
+        Admissible codes after option scoring (before reverse keying; reversal maps the
+        range onto itself).
+    reverse : bool
+        Reverse-keyed: the code x becomes ``min + max - x``.
+    options : mapping or None
+        For items answered by choosing an option (multiple choice, situational judgement,
+        keyed dichotomous): option id -> score. Raw responses are option ids, matched
+        after stripping blanks and ignoring case.
+    """
+
+    categories: tuple[int, ...]
+    reverse: bool = False
+    options: Mapping[str, float] | None = None
+
+
+@runtime_checkable
+class InstrumentLike(Protocol):
+    """What :func:`load_responses` uses from an instrument (see :mod:`psychometrics.instrument`)."""
+
+    id: str
+    id_column: str | None
+
+    def item_specs(self) -> dict[str, ItemSpec]: ...
+
+    def metadata_columns(self) -> list[str]: ...
+
+
+def as_responses(data: Any, *, categories: Mapping[str, Any] | Sequence[int] | None = None) -> Responses:
     """Coerce a DataFrame, array or :class:`Responses` into a checked :class:`Responses`.
 
     Analysis functions call this on their input. A :class:`Responses` passes through
@@ -77,24 +146,542 @@ def as_responses(data: Any, *, categories: Mapping[str, Any] | None = None) -> R
     return load_responses(data, categories=categories)
 
 
-def load_responses(frame_or_path: Any, *, categories: Mapping[str, Any] | None = None,
-                   missing_codes: tuple[float, ...] | list[float] = (), instrument: Any = None) -> Responses:
-    """Turn a DataFrame, array or file into a validated :class:`Responses` (see module doc)."""
-    frame = frame_or_path
-    if isinstance(frame, np.ndarray):
-        frame = pd.DataFrame(frame, columns=[f"item{j + 1}" for j in range(frame.shape[1])])
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"expected a DataFrame, array or path, got {type(frame).__name__}")
-    if frame.size == 0:
-        raise ResponseError("the response data are empty (no rows or no item columns)")
-    values = frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
-    for code in missing_codes:
-        values[values == code] = np.nan
-    frame = pd.DataFrame(values, index=frame.index, columns=[str(c) for c in frame.columns])
-    inferred = {
-        item: tuple(int(v) for v in np.unique(col[~np.isnan(col)]))
-        for item, col in zip(frame.columns, values.T)
-    }
-    if categories:
-        inferred.update({k: tuple(int(v) for v in c) for k, c in categories.items()})
-    return Responses(frame, inferred)
+# ----------------------------------------------------------------------------- reading files
+
+def _comment_lines(path: Path) -> int:
+    """Number of leading lines starting with ``#`` (sample files carry a provenance header)."""
+    count = 0
+    with path.open("r", encoding="utf-8-sig", newline="") as handle:
+        for line in handle:
+            if not line.startswith("#"):
+                break
+            count += 1
+    return count
+
+
+def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a CSV/TSV, Parquet or SPSS ``.sav`` file into a DataFrame, without checking it.
+
+    Leading lines starting with ``#`` in text files are skipped. Duplicate column names
+    in a text file raise :class:`ResponseError` here, because pandas would silently rename
+    them. Parquet needs ``pyarrow`` and SPSS needs ``pyreadstat``; both come with the
+    ``io`` extra (``pip install 'psychometrics[io]'``).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"response file {str(path)!r} does not exist")
+    suffix = path.suffix.lower()
+    if suffix in {".csv", ".tsv", ".txt", ".tab"}:
+        if path.stat().st_size == 0:
+            raise ResponseError(f"response file {str(path)!r} is empty")
+        skip = _comment_lines(path)
+        sep = "\t" if suffix in {".tsv", ".tab"} else ","
+        with path.open("r", encoding="utf-8-sig", newline="") as handle:
+            for _ in range(skip):
+                handle.readline()
+            header = next(csv.reader(handle, delimiter=sep), None)
+        if not header or all(not name.strip() for name in header):
+            raise ResponseError(f"response file {str(path)!r} is empty (no header line)")
+        _check_duplicate_columns([name.strip() for name in header], source=str(path))
+        return pd.read_csv(path, sep=sep, skiprows=skip, encoding="utf-8-sig", low_memory=False,
+                           skipinitialspace=True)
+    if suffix in {".parquet", ".pq"}:
+        try:
+            import pyarrow  # noqa: F401
+        except ModuleNotFoundError:
+            raise ModuleNotFoundError("reading Parquet files needs pyarrow: "
+                                      "pip install 'psychometrics[io]'") from None
+        return pd.read_parquet(path)
+    if suffix in {".sav", ".zsav"}:
+        try:
+            import pyreadstat
+        except ModuleNotFoundError:
+            raise ModuleNotFoundError("reading SPSS files needs pyreadstat: "
+                                      "pip install 'psychometrics[io]'") from None
+        # Codes declared as user-missing in the file become NaN; value labels are not applied
+        # because the analysis needs the numeric codes.
+        frame, _meta = pyreadstat.read_sav(str(path), apply_value_formats=False)
+        return frame
+    raise ResponseError(f"cannot read {str(path)!r}: unknown file type {suffix!r} "
+                        "(use .csv, .tsv, .parquet or .sav)")
+
+
+# ----------------------------------------------------------------------------- formatting
+
+def _python_scalar(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _format_id(value: Any) -> str:
+    value = _python_scalar(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return f"'{value}'" if isinstance(value, str) else str(value)
+
+
+def _format_value(value: Any) -> str:
+    value = _python_scalar(value)
+    if isinstance(value, float):
+        if value.is_integer():
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, str):
+        return repr(value)
+    return str(value)
+
+
+def _format_categories(codes: Sequence[int]) -> str:
+    if len(codes) > 2 and list(codes) == list(range(codes[0], codes[-1] + 1)):
+        return f"{codes[0]}-{codes[-1]}"
+    return ", ".join(str(c) for c in codes)
+
+
+def _check_duplicate_columns(names: Sequence[Any], *, source: str = "the response data") -> None:
+    seen: dict[str, list[int]] = {}
+    for position, name in enumerate(names):
+        seen.setdefault(str(name), []).append(position)
+    duplicated = {name: positions for name, positions in seen.items() if len(positions) > 1}
+    if duplicated:
+        parts = [f"item '{name}' appears in columns {', '.join(map(str, positions))}"
+                 for name, positions in duplicated.items()]
+        raise ResponseError(f"duplicate item ids in {source}: " + "; ".join(parts))
+
+
+class _Offences:
+    """Collects invalid cells across checks and reports the first few in reading order."""
+
+    def __init__(self, ids: np.ndarray, items: Sequence[str], columns: Sequence[int]) -> None:
+        self.ids = ids
+        self.items = items
+        self.columns = columns
+        self.total = 0
+        self.found: list[tuple[int, int, str]] = []  # (row, item index, text)
+
+    def add(self, rows: np.ndarray, item_index: int | np.ndarray, describe: Any, count: int) -> None:
+        """Record ``count`` offences of which ``rows`` (with their items) are the first few."""
+        self.total += count
+        items = np.broadcast_to(np.asarray(item_index), rows.shape)
+        for row, j in zip(rows[:MAX_REPORTED].tolist(), items[:MAX_REPORTED].tolist()):
+            self.found.append((row, j, describe(row, j)))
+
+    def raise_if_any(self) -> None:
+        if not self.total:
+            return
+        self.found.sort(key=lambda entry: (entry[0], entry[1]))
+        lines = [f"respondent {_format_id(self.ids[row])} (row {row}), item '{self.items[j]}' "
+                 f"(column {self.columns[j]}): {text}" for row, j, text in self.found[:MAX_REPORTED]]
+        if self.total == 1:
+            raise ResponseError(lines[0])
+        shown = len(lines)
+        head = (f"{self.total} invalid responses" +
+                (f"; the first {shown}:" if shown < self.total else ":"))
+        raise ResponseError(head + "\n  " + "\n  ".join(lines))
+
+
+# ----------------------------------------------------------------------------- checks
+
+def _to_frame(data: Any) -> tuple[pd.DataFrame, Responses | None, np.ndarray | None]:
+    """The input as a DataFrame, the Responses it came from (if any), and the frame's
+    float data when they are a private copy that may be modified in place."""
+    if isinstance(data, Responses):
+        return data.frame, data, None
+    if isinstance(data, pd.DataFrame):
+        return data, None, None
+    if isinstance(data, (str, os.PathLike)):
+        return read_table(data), None, None
+    if isinstance(data, np.ndarray) or isinstance(data, list):
+        array = np.asarray(data)
+        if array.ndim != 2:
+            raise ResponseError(f"expected a 2-D array (persons x items), got an array of shape {array.shape}")
+        columns = [f"item{j + 1}" for j in range(array.shape[1])]
+        if array.dtype.kind in "biuf":
+            # One copy here, column-major like pandas' own blocks (the per-item reductions
+            # of the checks below run faster on it); the checks then work on it in place.
+            array = np.array(array, dtype=np.float64, order="F")
+            return pd.DataFrame(array, columns=columns, copy=False), None, array
+        return pd.DataFrame(array, columns=columns), None, None
+    raise TypeError(f"expected a DataFrame, 2-D array, Responses or file path, got {type(data).__name__}")
+
+
+def _find_id_column(frame: pd.DataFrame, id_column: str | None, instrument: Any) -> str | None:
+    columns = [str(c) for c in frame.columns]
+    if id_column is not None:
+        if id_column not in columns:
+            raise ResponseError(f"id column '{id_column}' is not in the data; columns are "
+                                f"{', '.join(columns[:20])}{' ...' if len(columns) > 20 else ''}")
+        return id_column
+    if instrument is not None and instrument.id_column and instrument.id_column in columns:
+        return instrument.id_column
+    if isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0 and frame.index.step == 1:
+        lowered = {c.lower(): c for c in columns}
+        for name in ID_COLUMNS:
+            if name in lowered:
+                return lowered[name]
+    return None
+
+
+def _check_ids(ids: pd.Index) -> None:
+    missing = np.flatnonzero(pd.isna(ids))
+    if missing.size:
+        rows = ", ".join(str(r) for r in missing[:MAX_REPORTED])
+        raise ResponseError(f"{missing.size} respondent id(s) are missing (rows {rows}"
+                            f"{' ...' if missing.size > MAX_REPORTED else ''})")
+    duplicated = ids.duplicated(keep=False)
+    if duplicated.any():
+        rows = np.flatnonzero(duplicated)
+        by_id: dict[Any, list[int]] = {}
+        for row in rows.tolist():
+            by_id.setdefault(_python_scalar(ids[row]), []).append(row)
+        parts = [f"respondent {_format_id(key)} (rows {', '.join(map(str, where))})"
+                 for key, where in list(by_id.items())[:MAX_REPORTED]]
+        more = f" and {len(by_id) - MAX_REPORTED} more" if len(by_id) > MAX_REPORTED else ""
+        raise ResponseError(f"duplicate respondent ids: {len(by_id)} id(s) occur more than once: "
+                            + "; ".join(parts) + more)
+
+
+def _normalise_codes(codes: Iterable[Any]) -> tuple[int, ...]:
+    out = []
+    for code in codes:
+        value = float(code)
+        if not value.is_integer():
+            raise ResponseError(f"category code {code!r} is not an integer")
+        out.append(int(value))
+    return tuple(sorted(set(out)))
+
+
+def _option_key(series: pd.Series) -> pd.Series:
+    """Normalised text of raw option responses: numbers without '.0', no blanks, case folded."""
+    if pd.api.types.infer_dtype(series, skipna=True) in {"string", "empty"}:
+        return series.astype(object).where(series.notna(), None).str.strip().str.casefold()
+
+    def text(value: Any) -> Any:
+        if isinstance(value, (float, np.floating)) and float(value).is_integer():
+            return str(int(value))
+        return str(value).strip().casefold()
+    return series.map(text, na_action="ignore")
+
+
+def _column_to_float(raw: pd.Series, string_missing: set[str], offences: _Offences, j: int) -> np.ndarray:
+    """Numeric codes of one item column; non-numeric text is reported to ``offences``."""
+    if pd.api.types.is_bool_dtype(raw.dtype) or pd.api.types.is_numeric_dtype(raw.dtype):
+        return raw.to_numpy(dtype=np.float64, na_value=np.nan)
+    text = raw.astype(object).where(raw.notna(), None)
+    as_text = text.map(lambda v: v.strip() if isinstance(v, str) else v, na_action="ignore")
+    blank = as_text.map(lambda v: isinstance(v, str) and (v == "" or v in string_missing), na_action="ignore")
+    as_text = as_text.where(~blank.fillna(False).astype(bool), None)
+    numbers = pd.to_numeric(as_text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = np.flatnonzero(np.isnan(numbers) & as_text.notna().to_numpy())
+    if bad.size:
+        offences.add(bad, j, lambda row, _j: f"value {_format_value(raw.iloc[row])} is not a number", bad.size)
+    return numbers
+
+
+@dataclass
+class _Scan:
+    minimum: np.ndarray  # per item, smallest valid code (inf when none)
+    maximum: np.ndarray
+    counts: np.ndarray  # per item, number of responses
+    empty_rows: np.ndarray  # rows without any response
+
+
+def _scan_blocks(values: np.ndarray, numeric_codes: np.ndarray, coded: np.ndarray, checked: np.ndarray,
+                 lower: np.ndarray, upper: np.ndarray, sets: dict[int, np.ndarray], offences: _Offences,
+                 categories: list[tuple[int, ...] | None]) -> _Scan:
+    """Turn numeric missing codes into NaN (in place, items flagged in ``coded`` only) and
+    report non-finite, non-integer and out-of-range codes, one block of rows at a time."""
+    n_rows, n_items = values.shape
+    minimum = np.full(n_items, np.inf)
+    maximum = np.full(n_items, -np.inf)
+    counts = np.zeros(n_items, dtype=np.int64)
+    empty_rows: list[np.ndarray] = []
+
+    def report(mask: np.ndarray, start: int, describe: Any) -> None:
+        count = int(np.count_nonzero(mask))
+        if count:
+            rows, items = np.nonzero(mask)
+            offences.add(rows[:MAX_REPORTED] + start, items[:MAX_REPORTED], describe, count)
+
+    for start in range(0, n_rows, _BLOCK_ROWS):
+        block = values[start:start + _BLOCK_ROWS]
+        if numeric_codes.size:
+            hit = block == numeric_codes[0]
+            for code in numeric_codes[1:]:
+                hit |= block == code
+            block[hit & coded] = np.nan
+        missing = np.isnan(block)
+        finite = np.isfinite(block)
+        report(~finite & ~missing, start,
+               lambda row, j: f"value {_format_value(values[row, j])} is not a finite number")
+        fractional = finite & (np.floor(np.where(finite, block, 0.0)) != block)
+        report(fractional, start, lambda row, j: f"value {_format_value(values[row, j])} is not an integer code")
+        valid = finite & ~fractional
+        outside = valid & checked & ((block < lower) | (block > upper))
+        for j, admissible in sets.items():
+            outside[:, j] |= valid[:, j] & ~np.isin(block[:, j], admissible)
+        report(outside, start, lambda row, j: (f"value {_format_value(values[row, j])} is outside categories "
+                                               f"{_format_categories(categories[j])}"))
+        good = valid & ~outside
+        minimum = np.minimum(minimum, np.where(good, block, np.inf).min(axis=0))
+        maximum = np.maximum(maximum, np.where(good, block, -np.inf).max(axis=0))
+        counts += np.count_nonzero(~missing, axis=0)
+        empty_rows.append(np.flatnonzero(missing.all(axis=1)) + start)
+    return _Scan(minimum, maximum, counts, np.concatenate(empty_rows) if empty_rows else np.zeros(0, np.int64))
+
+
+def _caller_stacklevel() -> int:
+    """Stack level of the first frame outside this package, so that a warning points at
+    the user's call whichever public function led here."""
+    package = str(Path(__file__).resolve().parent)
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(package):
+        frame = frame.f_back
+        level += 1
+    return level
+
+
+def _warn_about(scan: _Scan, ids: pd.Index, items: Sequence[str], min_item_responses: int) -> None:
+    counts = scan.counts
+    # An item answered by everyone in a small data set is as complete as it can be.
+    few = np.flatnonzero(counts < min(min_item_responses, len(ids)))
+    if few.size:
+        listed = ", ".join(f"'{items[j]}' ({counts[j]})" for j in few[:10])
+        warnings.warn(f"{few.size} item(s) have fewer than {min_item_responses} responses: {listed}"
+                      f"{' ...' if few.size > 10 else ''}", DataWarning, stacklevel=_caller_stacklevel())
+    constant = np.flatnonzero((counts >= 2) & (scan.minimum == scan.maximum))
+    if constant.size:
+        listed = ", ".join(f"'{items[j]}' (always {_format_value(scan.minimum[j])})" for j in constant[:10])
+        warnings.warn(f"{constant.size} constant item(s), every response the same: {listed}"
+                      f"{' ...' if constant.size > 10 else ''}", DataWarning, stacklevel=_caller_stacklevel())
+    empty = scan.empty_rows
+    if empty.size:
+        listed = ", ".join(f"respondent {_format_id(ids[r])} (row {r})" for r in empty[:MAX_REPORTED])
+        warnings.warn(f"{empty.size} respondent(s) gave no responses: {listed}"
+                      f"{' ...' if empty.size > MAX_REPORTED else ''}", DataWarning, stacklevel=_caller_stacklevel())
+
+
+def load_responses(frame_or_path: Any, *, categories: Mapping[str, Any] | Sequence[int] | None = None,
+                   missing_codes: Iterable[Any] = (), instrument: Any = None, id_column: str | None = None,
+                   items: Sequence[str] | None = None, min_item_responses: int = 5,
+                   warn: bool = True) -> Responses:
+    """Turn a DataFrame, array or file into a validated :class:`Responses`.
+
+    Parameters
+    ----------
+    frame_or_path : DataFrame, ndarray, Responses, str or path
+        Persons as rows, items as columns. Files: ``.csv``/``.tsv`` (leading ``#`` lines are
+        skipped), ``.parquet`` (needs ``pyarrow``) or SPSS ``.sav`` (needs ``pyreadstat``);
+        both come with ``pip install 'psychometrics[io]'``. Array columns are named
+        ``item1``, ``item2``...
+    categories : mapping or sequence of int, optional
+        Admissible codes: item id -> codes, or one sequence of codes for every item. Items
+        without given categories (and no instrument) get the contiguous range from their
+        smallest to their largest observed code.
+    missing_codes : iterable, optional
+        Codes that mean "no answer" (e.g. ``(-9, 99)``, or text such as ``"NA"``); they
+        become NaN. Blank cells are always missing.
+    instrument : Instrument or path, optional
+        Supplies the item ids (every data column must be an item or one of the
+        instrument's data columns), categories, option scoring and reverse keying: a
+        reverse-keyed item's code x becomes ``min + max - x``. Without an instrument no
+        item is reversed. A :class:`Responses` is taken as already keyed and scored: the
+        instrument only checks and selects its items.
+    id_column : str, optional
+        Column holding respondent ids. By default the instrument's id column, else (when the
+        frame has a plain 0..n-1 index) the first column named one of :data:`ID_COLUMNS`,
+        else the frame's index.
+    items : sequence of str, optional
+        Item columns to keep (without an instrument); the other columns become metadata.
+    min_item_responses : int, default 5
+        Items with fewer responses (fewer than the number of persons, when that is
+        smaller) raise a :class:`DataWarning`.
+    warn : bool, default True
+        Issue the data warnings (constant items, sparse items, respondents without any
+        response).
+
+    Returns
+    -------
+    Responses
+        float64 codes with NaN for missing, categories per item, and the non-item columns as
+        ``metadata``.
+
+    Raises
+    ------
+    ResponseError
+        Empty data; duplicate item or respondent ids; columns that are not items of the
+        instrument; non-numeric, non-integer, non-finite or out-of-range codes; unknown
+        options. Messages name respondent id, row, item, column and value; when many cells
+        are wrong the first few are listed with the total count.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"q1": [1, 2, 5], "q2": [4, -9, 3]}, index=["a", "b", "c"])
+    >>> r = load_responses(frame, categories=range(1, 6), missing_codes=[-9], warn=False)
+    >>> r.frame["q2"].tolist()
+    [4.0, nan, 3.0]
+    >>> r.categories["q1"]
+    (1, 2, 3, 4, 5)
+    """
+    if isinstance(instrument, (str, os.PathLike)):
+        # Lazy: the instrument module sits above this one and uses it.
+        from psychometrics.instrument import Instrument
+
+        instrument = Instrument.load(instrument)
+    frame, given, private = _to_frame(frame_or_path)
+    if given is not None and categories is None and instrument is None:
+        categories = given.categories
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise ResponseError(f"the response data are empty ({frame.shape[0]} rows, {frame.shape[1]} columns)")
+    _check_duplicate_columns(list(frame.columns))
+    names = [str(c) for c in frame.columns]
+    position = {name: j for j, name in enumerate(names)}
+
+    id_name = _find_id_column(frame, id_column, instrument)
+    if id_name is not None:
+        ids = pd.Index(frame.iloc[:, position[id_name]], name=id_name)
+    else:
+        ids = frame.index
+    _check_ids(ids)
+
+    specs: dict[str, ItemSpec] = {}
+    rest = [name for name in names if name != id_name]
+    if instrument is not None:
+        specs = instrument.item_specs()
+        extra = set(instrument.metadata_columns())
+        unknown = [name for name in rest if name not in specs and name not in extra]
+        if unknown:
+            listed = ", ".join(f"'{name}' (column {position[name]})" for name in unknown[:10])
+            raise ResponseError(f"{len(unknown)} column(s) are not items of instrument '{instrument.id}': "
+                                f"{listed}{' ...' if len(unknown) > 10 else ''}")
+        item_ids = [name for name in rest if name in specs]
+        if given is not None:
+            # Already validated, keyed and scored: keying it again would reverse it back.
+            return given.subset(item_ids)
+        absent = [item for item in specs if item not in position]
+        if absent:
+            warnings.warn(f"{len(absent)} item(s) of instrument '{instrument.id}' are not in the data: "
+                          f"{', '.join(absent[:10])}{' ...' if len(absent) > 10 else ''}", DataWarning,
+                          stacklevel=_caller_stacklevel())
+    elif items is not None:
+        missing_items = [str(i) for i in items if str(i) not in position]
+        if missing_items:
+            raise ResponseError(f"item(s) not in the data: {', '.join(missing_items)}")
+        item_ids = [str(i) for i in items]
+    else:
+        item_ids = rest
+    if not item_ids:
+        raise ResponseError("the response data are empty (no item columns)")
+    meta_names = [name for name in rest if name not in set(item_ids)]
+
+    # Admissible codes per item: instrument, then the caller's, else inferred below.
+    declared: list[tuple[int, ...] | None] = []
+    for item in item_ids:
+        codes: Any = None
+        if item in specs:
+            codes = specs[item].categories
+        elif isinstance(categories, Mapping):
+            codes = categories.get(item)
+        elif categories is not None:
+            codes = categories
+        declared.append(_normalise_codes(codes) if codes is not None else None)
+
+    codes_list = list(missing_codes)
+    numeric_codes = np.array([float(c) for c in codes_list if isinstance(c, (int, float, np.number))
+                              and not isinstance(c, bool)], dtype=np.float64)
+    string_codes = {str(c).strip() for c in codes_list if isinstance(c, str)}
+    string_codes |= {_format_value(float(c)) for c in numeric_codes}
+
+    columns = [position[item] for item in item_ids]
+    offences = _Offences(ids.to_numpy(), item_ids, columns)
+    raw_items = frame if columns == list(range(frame.shape[1])) else frame.iloc[:, columns]
+    n_rows, n_items = raw_items.shape
+    option_items = [j for j, item in enumerate(item_ids) if item in specs and specs[item].options]
+    simple_numeric = not option_items and all(
+        pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype) for dtype in raw_items.dtypes)
+    if simple_numeric and private is not None and raw_items is frame:
+        values = private
+    elif simple_numeric:
+        # order="K" keeps pandas' column-major block as it is: a plain copy, not a transpose.
+        values = np.array(raw_items.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64, order="K")
+    else:
+        values = np.empty((n_rows, n_items), dtype=np.float64)
+        for j in range(n_items):
+            raw = raw_items.iloc[:, j]
+            if j in option_items:
+                values[:, j] = _score_options(raw, specs[item_ids[j]], string_codes, offences, j)
+            else:
+                values[:, j] = _column_to_float(raw, string_codes, offences, j)
+
+    checked = np.array([codes is not None and j not in option_items for j, codes in enumerate(declared)])
+    lower = np.array([codes[0] if codes else -np.inf for codes in declared], dtype=np.float64)
+    upper = np.array([codes[-1] if codes else np.inf for codes in declared], dtype=np.float64)
+    sets = {j: np.array(codes, dtype=np.float64) for j, codes in enumerate(declared)
+            if codes is not None and j not in option_items and len(codes) != codes[-1] - codes[0] + 1}
+    # Option items had their missing codes matched as raw text; their scores are not codes.
+    coded = np.ones(n_items, dtype=bool)
+    coded[option_items] = False
+    scan = _scan_blocks(values, numeric_codes, coded, checked, lower, upper, sets, offences, declared)
+    offences.raise_if_any()
+    minimum, maximum = scan.minimum, scan.maximum
+
+    final: dict[str, tuple[int, ...]] = {}
+    for j, item in enumerate(item_ids):
+        if declared[j] is not None:
+            final[item] = declared[j]
+        elif np.isfinite(minimum[j]):
+            final[item] = tuple(range(int(minimum[j]), int(maximum[j]) + 1))
+        else:
+            final[item] = ()
+        if item in specs and specs[item].reverse and final[item]:
+            low, high = final[item][0], final[item][-1]
+            values[:, j] = (low + high) - values[:, j]
+
+    result = pd.DataFrame(values, index=ids, columns=pd.Index(item_ids), copy=False)
+    metadata = None
+    if meta_names:
+        metadata = frame.loc[:, meta_names].copy()
+        metadata.index = ids
+        allowed_values = getattr(instrument, "metadata_values", None)
+        if allowed_values is not None:
+            _check_metadata(metadata, allowed_values(), position, ids)
+    elif given is not None and given.metadata is not None:
+        metadata = given.metadata
+    if warn:
+        _warn_about(scan, ids, item_ids, min_item_responses)
+    return Responses(result, final, metadata)
+
+
+def _check_metadata(metadata: pd.DataFrame, allowed: Mapping[str, Sequence[str]], position: Mapping[str, int],
+                    ids: pd.Index) -> None:
+    """Values of declared data columns (e.g. rater role) must be among the declared ones."""
+    for name, values in allowed.items():
+        if name not in metadata.columns:
+            continue
+        keys = _option_key(metadata[name])
+        bad = np.flatnonzero(keys.notna().to_numpy() & ~keys.isin({str(v).casefold() for v in values}).to_numpy())
+        if bad.size:
+            lines = [f"respondent {_format_id(ids[row])} (row {row}), column '{name}' (column {position[name]}): "
+                     f"value {_format_value(metadata[name].iloc[row])} is not one of {', '.join(map(str, values))}"
+                     for row in bad[:MAX_REPORTED]]
+            if bad.size == 1:
+                raise ResponseError(lines[0])
+            head = f"{bad.size} invalid values in column '{name}':\n  " + "\n  ".join(lines)
+            raise ResponseError(head)
+
+
+def _score_options(raw: pd.Series, spec: ItemSpec, string_missing: set[str], offences: _Offences,
+                   j: int) -> np.ndarray:
+    """Scores of one option-choice item; unknown options are reported to ``offences``."""
+    lookup = {str(option).strip().casefold(): float(score) for option, score in (spec.options or {}).items()}
+    missing = {code.casefold() for code in string_missing} | {""}
+    keys = _option_key(raw)
+    is_missing = keys.isna() | keys.isin(missing)
+    scores = np.array(keys.map(lookup).to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
+    bad = np.flatnonzero(~is_missing.to_numpy() & np.isnan(scores))
+    if bad.size:
+        options = ", ".join(str(option) for option in (spec.options or {}))
+        offences.add(bad, j, lambda row, _j: (f"value {_format_value(raw.iloc[row])} is not one of the "
+                                              f"options {options}"), bad.size)
+    scores[is_missing.to_numpy()] = np.nan
+    return scores

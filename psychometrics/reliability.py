@@ -1,0 +1,651 @@
+"""Internal-consistency reliability: Cronbach's alpha, Guttman's lambdas, split-half, SEM.
+
+Every statistic here is a function of one item covariance matrix. That matrix is
+built by :func:`_item_covariance` in a single chunked pass of BLAS products over the
+persons; with ``missing="pairwise"`` each covariance uses the persons who answered
+both items (psych's default ``use = "pairwise"``), with ``missing="listwise"`` only
+the persons who answered every item. Item-level quantities derived from the same
+matrix (alpha if deleted, corrected item-total correlation) live here too and are
+used by :mod:`psychometrics.ctt`.
+
+Multi-rater agreement (ICC, kappas, Krippendorff's alpha, rwg) is in
+:mod:`psychometrics.agreement`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from psychometrics.agreement import (
+    cohen_kappa,
+    fleiss_kappa,
+    icc,
+    icc_aggregation,
+    krippendorff_alpha,
+    rwg,
+    rwg_j,
+)
+from psychometrics.data import Responses, as_responses
+from psychometrics.errors import ModelWarning, ResponseError
+
+__all__ = [
+    "AlphaResult",
+    "GuttmanResult",
+    "SplitHalfResult",
+    "alpha",
+    "cohen_kappa",
+    "fleiss_kappa",
+    "guttman",
+    "icc",
+    "icc_aggregation",
+    "krippendorff_alpha",
+    "rwg",
+    "rwg_j",
+    "sem",
+    "split_half",
+    "spearman_brown",
+]
+
+Missing = Literal["pairwise", "listwise"]
+_MISSING = ("pairwise", "listwise")
+# Rows per chunk: bounds the temporaries at a few tens of MB whatever the sample size.
+_CHUNK_ROWS = 1 << 15
+
+
+# ---------------------------------------------------------------------------------------
+# Covariance helper shared with ctt.py
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Moments:
+    """Item means, covariances and pair counts of a response matrix."""
+
+    cov: np.ndarray  # (J, J), NaN where a pair has fewer than 2 joint responses
+    pair_counts: np.ndarray  # (J, J) number (or weight) of persons answering both items
+    n_persons: int  # persons entering the computation (at least one response / complete)
+
+
+def _safe_divide(numerator: np.ndarray | float, denominator: np.ndarray | float) -> np.ndarray:
+    """Elementwise ratio, NaN wherever the denominator is not positive or not finite."""
+    numerator = np.asarray(numerator, dtype=np.float64)
+    denominator = np.asarray(denominator, dtype=np.float64)
+    numerator, denominator = np.broadcast_arrays(numerator, denominator)
+    ok = np.isfinite(denominator) & (denominator > 0)
+    out = np.full(numerator.shape, np.nan)
+    np.divide(numerator, denominator, out=out, where=ok)
+    return out
+
+
+def _safe_sqrt(x: np.ndarray | float) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    out = np.full(x.shape, np.nan)
+    np.sqrt(x, out=out, where=np.isfinite(x) & (x >= 0))
+    return out
+
+
+def _check_missing(missing: str) -> None:
+    if missing not in _MISSING:
+        raise ValueError(f"missing must be one of {_MISSING}, got {missing!r}")
+
+
+def _complete_rows(values: np.ndarray) -> np.ndarray:
+    """Rows with every item answered (a copy)."""
+    keep = np.ones(values.shape[0], dtype=bool)
+    for start in range(0, values.shape[0], _CHUNK_ROWS):
+        block = values[start:start + _CHUNK_ROWS]
+        keep[start:start + _CHUNK_ROWS] = ~np.isnan(block).any(axis=1)
+    return values[keep]
+
+
+def _item_covariance(values: np.ndarray, missing: str = "pairwise",
+                     weights: np.ndarray | None = None) -> _Moments:
+    """Covariance matrix of the item columns of ``values`` (persons x items, NaN missing).
+
+    Pairwise: with the responses shifted by a provisional centre and zero-filled where
+    missing, and ``M`` the 0/1 answered mask, the sums over persons answering both j and k
+    are ``S = X'X`` (cross products), ``T = X'M`` (sums of x_j) and ``N = M'M`` (counts),
+    so ``cov_jk = (S_jk - T_jk T_kj / N_jk) / (N_jk - 1)``. The products are accumulated
+    over row chunks; chunks without missing cells need only ``X'X``. ``weights`` are
+    frequency weights per person (the bootstrap passes resampling counts).
+    """
+    if missing == "listwise":
+        values = _complete_rows(values)
+    n_rows, n_items = values.shape
+    # Shifting by a rough centre keeps the one-pass sums well conditioned.
+    head = values[:_CHUNK_ROWS]
+    head_answered = (~np.isnan(head)).sum(axis=0)
+    centre = _safe_divide(np.nansum(head, axis=0), head_answered)
+    centre = np.where(np.isnan(centre), 0.0, centre)
+
+    cross = np.zeros((n_items, n_items))
+    sums = np.zeros((n_items, n_items))
+    counts = np.zeros((n_items, n_items))
+    n_persons = 0
+    for start in range(0, n_rows, _CHUNK_ROWS):
+        block = values[start:start + _CHUNK_ROWS] - centre
+        answered = ~np.isnan(block)
+        w = None if weights is None else weights[start:start + _CHUNK_ROWS]
+        any_answered = answered.any(axis=1)
+        n_persons += int(any_answered.sum()) if w is None else int(w[any_answered].sum())
+        if answered.all():
+            weighted = block if w is None else block * w[:, None]
+            cross += weighted.T @ block
+            column_sums = weighted.sum(axis=0)
+            sums += column_sums[:, None]
+            counts += block.shape[0] if w is None else w.sum()
+            continue
+        block[~answered] = 0.0
+        mask = answered.astype(np.float64)
+        weighted = block if w is None else block * w[:, None]
+        weighted_mask = mask if w is None else mask * w[:, None]
+        cross += weighted.T @ block
+        sums += weighted.T @ mask
+        counts += weighted_mask.T @ mask
+    cov = _safe_divide(cross - sums * sums.T / np.where(counts > 0, counts, 1.0), counts - 1.0)
+    return _Moments(cov=cov, pair_counts=counts, n_persons=n_persons)
+
+
+def _cov_to_cor(cov: np.ndarray) -> np.ndarray:
+    """psych's ``cov2cor``: scale by the diagonal (item variances from all their responses)."""
+    scale = _safe_sqrt(np.diag(cov))
+    return _safe_divide(cov, np.outer(scale, scale))
+
+
+def _alpha_from_cov(cov: np.ndarray) -> float:
+    n_items = cov.shape[0]
+    return float(n_items / (n_items - 1) * (1.0 - _safe_divide(np.trace(cov), cov.sum())))
+
+
+def _alpha_if_deleted(cov: np.ndarray) -> np.ndarray:
+    """Alpha of the J scales that each leave one item out, from one covariance matrix.
+
+    Dropping item j removes row and column j, so the total variance becomes
+    ``V - 2 s_j + c_jj`` (``s_j`` the j-th row sum) and the trace ``tr - c_jj``.
+    """
+    n_items = cov.shape[0]
+    diag = np.diag(cov)
+    rest_variance = cov.sum() - 2.0 * cov.sum(axis=1) + diag
+    if n_items < 3:
+        return np.full(n_items, np.nan)
+    return (n_items - 1) / (n_items - 2) * (1.0 - _safe_divide(np.trace(cov) - diag, rest_variance))
+
+
+def _r_drop(cov: np.ndarray) -> np.ndarray:
+    """Corrected item-total correlation from the covariance matrix (psych's ``r.drop``)."""
+    diag = np.diag(cov)
+    rest_variance = cov.sum() - 2.0 * cov.sum(axis=1) + diag
+    return _safe_divide(cov.sum(axis=1) - diag, _safe_sqrt(diag * rest_variance))
+
+
+def _smc(cor: np.ndarray) -> np.ndarray:
+    """Squared multiple correlation of each item with all others, ``1 - 1 / diag(R^-1)``."""
+    try:
+        inverse = np.linalg.inv(cor)
+        if not np.all(np.isfinite(inverse)) or np.any(np.diag(inverse) <= 0):
+            raise np.linalg.LinAlgError
+    except np.linalg.LinAlgError:
+        warnings.warn("the item correlation matrix is singular; squared multiple correlations "
+                      "use its pseudo-inverse", ModelWarning, stacklevel=3)
+        inverse = np.linalg.pinv(cor)
+    return np.clip(1.0 - _safe_divide(1.0, np.diag(inverse)), 0.0, 1.0)
+
+
+def _scale_moments(data: Responses, missing: str, who: str) -> _Moments:
+    """Covariance matrix for a reliability statistic, refusing data it cannot use."""
+    _check_missing(missing)
+    items = data.item_ids
+    if data.n_items < 2:
+        raise ResponseError(f"{who} needs at least 2 items, got {data.n_items} ({items})")
+    moments = _item_covariance(data.values, missing)
+    if missing == "listwise" and moments.n_persons < 2:
+        raise ResponseError(f"{who} with missing='listwise': only {moments.n_persons} respondent(s) "
+                            "answered every item; use missing='pairwise' or fewer items")
+    variances = np.diag(moments.cov)
+    for j, item in enumerate(items):
+        if not np.isfinite(variances[j]):
+            raise ResponseError(f"{who}: item {item!r} (column {j}) has fewer than 2 responses")
+        if variances[j] <= 0:
+            raise ResponseError(f"{who}: item {item!r} (column {j}) has no variance "
+                                "(every respondent gave the same answer); drop it first")
+    bad = np.argwhere(~np.isfinite(moments.cov))
+    if bad.size:
+        j, k = bad[0]
+        raise ResponseError(f"{who}: items {items[j]!r} and {items[k]!r} were answered together by "
+                            f"{int(moments.pair_counts[j, k])} respondent(s); a pairwise covariance "
+                            "needs at least 2")
+    return moments
+
+
+# ---------------------------------------------------------------------------------------
+# Cronbach's alpha
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AlphaResult:
+    """Cronbach's alpha with its Feldt (and optionally bootstrap) confidence interval."""
+
+    alpha: float
+    standardized_alpha: float
+    ci_low: float
+    ci_high: float
+    n_persons: int
+    n_items: int
+    ci_level: float = 0.95
+    missing: str = "pairwise"
+    bootstrap_low: float = math.nan
+    bootstrap_high: float = math.nan
+    n_bootstrap: int = 0
+
+    def to_frame(self) -> pd.DataFrame:
+        """One-row DataFrame of all fields."""
+        return pd.DataFrame([self.__dict__], index=["alpha"])
+
+    def summary(self) -> str:
+        text = (f"Cronbach's alpha = {self.alpha:.3f} (standardized {self.standardized_alpha:.3f}), "
+                f"{self.ci_level:.0%} Feldt CI [{self.ci_low:.3f}, {self.ci_high:.3f}]; "
+                f"{self.n_items} items, {self.n_persons} persons, missing={self.missing}")
+        if self.n_bootstrap:
+            text += (f"; bootstrap ({self.n_bootstrap}) CI [{self.bootstrap_low:.3f}, "
+                     f"{self.bootstrap_high:.3f}]")
+        return text
+
+
+def _feldt_interval(value: float, n_persons: int, n_items: int, level: float) -> tuple[float, float]:
+    tail = (1.0 - level) / 2.0
+    dfn, dfd = n_persons - 1, (n_persons - 1) * (n_items - 1)
+    low = 1.0 - (1.0 - value) * stats.f.ppf(1.0 - tail, dfn, dfd)
+    high = 1.0 - (1.0 - value) * stats.f.ppf(tail, dfn, dfd)
+    return float(low), float(high)
+
+
+def alpha(responses: Any, ci: float = 0.95, missing: Missing = "pairwise", bootstrap: int = 0,
+          seed: int | np.random.Generator | None = None) -> AlphaResult:
+    r"""Cronbach's alpha and standardized alpha with a Feldt confidence interval.
+
+    Parameters
+    ----------
+    responses : DataFrame, ndarray or Responses
+        Persons x items, NaN for missing.
+    ci : float
+        Confidence level of the intervals, in (0, 1).
+    missing : {"pairwise", "listwise"}
+        Pairwise: each covariance from the persons who answered both items (psych's
+        default). Listwise: only persons who answered every item.
+    bootstrap : int
+        Number of bootstrap resamples of persons for a percentile interval (0: none).
+    seed : int or Generator, optional
+        Seed of the bootstrap.
+
+    Returns
+    -------
+    AlphaResult
+        ``n_persons`` counts persons with at least one response (pairwise) or with all
+        responses (listwise); it is the ``n`` of the Feldt interval.
+
+    Notes
+    -----
+    With :math:`C` the J x J item covariance matrix and :math:`R` the correlation matrix
+    obtained by scaling :math:`C` by its diagonal (psych's ``cov2cor``),
+
+    .. math::
+
+        \alpha = \frac{J}{J-1}\Bigl(1 - \frac{\operatorname{tr} C}{\mathbf 1' C \mathbf 1}\Bigr),
+        \qquad
+        \alpha_{std} = \frac{J}{J-1}\Bigl(1 - \frac{J}{\mathbf 1' R \mathbf 1}\Bigr).
+
+    Feldt's interval at level :math:`1-a`, with :math:`F_q` the q-quantile of
+    :math:`F(n-1, (n-1)(J-1))`:
+    :math:`[1 - (1-\alpha) F_{1-a/2},\; 1 - (1-\alpha) F_{a/2}]`.
+    The bootstrap resamples persons with replacement, recomputes alpha with the same
+    missing-data rule and reports the :math:`a/2` and :math:`1-a/2` quantiles.
+    Agrees with ``psych::alpha`` (raw_alpha, std.alpha, feldt) to 1e-10.
+
+    References
+    ----------
+    .. [1] Cronbach, L. J. (1951). Coefficient alpha and the internal structure of tests.
+           Psychometrika, 16(3), 297-334.
+    .. [2] Feldt, L. S., Woodruff, D. J., & Salih, F. A. (1987). Statistical inference for
+           coefficient alpha. Applied Psychological Measurement, 11(1), 93-103.
+    .. [3] Revelle, W. psych: Procedures for Psychological, Psychometric, and Personality
+           Research, function ``alpha``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([[1, 2, 2], [2, 3, 3], [3, 3, 4], [4, 5, 4], [2, 2, 3]], dtype=float)
+    >>> round(alpha(x).alpha, 4)
+    0.9355
+    """
+    if not 0.0 < ci < 1.0:
+        raise ValueError(f"ci must be a confidence level in (0, 1), got {ci!r}")
+    if isinstance(bootstrap, bool) or not isinstance(bootstrap, (int, np.integer)) or bootstrap < 0:
+        raise ValueError(f"bootstrap must be a non-negative number of resamples, got {bootstrap!r}")
+    data = as_responses(responses)
+    moments = _scale_moments(data, missing, "alpha")
+    cov = moments.cov
+    n_items = data.n_items
+    value = _alpha_from_cov(cov)
+    cor = _cov_to_cor(cov)
+    standardized = float(n_items / (n_items - 1) * (1.0 - _safe_divide(n_items, cor.sum())))
+    low, high = _feldt_interval(value, moments.n_persons, n_items, ci)
+
+    boot_low = boot_high = math.nan
+    if bootstrap:
+        values = data.values
+        if missing == "listwise":
+            values = _complete_rows(values)
+        rng = np.random.default_rng(seed)
+        n_rows = values.shape[0]
+        replicates = np.empty(bootstrap)
+        # Resampling counts as frequency weights: no resampled copy of the data.
+        for b in range(bootstrap):
+            counts = np.bincount(rng.integers(0, n_rows, n_rows), minlength=n_rows).astype(np.float64)
+            replicates[b] = _alpha_from_cov(_item_covariance(values, "pairwise", counts).cov)
+        tail = (1.0 - ci) / 2.0
+        replicates = replicates[np.isfinite(replicates)]
+        if replicates.size:
+            boot_low, boot_high = (float(q) for q in np.quantile(replicates, [tail, 1.0 - tail]))
+    return AlphaResult(alpha=value, standardized_alpha=standardized, ci_low=low, ci_high=high,
+                       n_persons=moments.n_persons, n_items=n_items, ci_level=ci, missing=missing,
+                       bootstrap_low=boot_low, bootstrap_high=boot_high, n_bootstrap=int(bootstrap))
+
+
+# ---------------------------------------------------------------------------------------
+# Guttman's lambdas
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GuttmanResult:
+    """Guttman's six lower bounds to reliability."""
+
+    lambda1: float
+    lambda2: float
+    lambda3: float
+    lambda4: float
+    lambda5: float
+    lambda6: float
+    n_persons: int
+    n_items: int
+    standardized: bool
+    lambda4_split: tuple[tuple[str, ...], tuple[str, ...]]
+    lambda4_exhaustive: bool
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per lambda, column ``estimate``."""
+        names = [f"lambda{k}" for k in range(1, 7)]
+        return pd.DataFrame({"estimate": [getattr(self, n) for n in names]}, index=names)
+
+    def summary(self) -> str:
+        lambdas = ", ".join(f"L{k}={getattr(self, f'lambda{k}'):.3f}" for k in range(1, 7))
+        basis = "correlations" if self.standardized else "covariances"
+        return f"Guttman lambdas ({basis}): {lambdas}; {self.n_items} items, {self.n_persons} persons"
+
+
+def _split_covariances(cov: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """cov(A, B) of the half sums for each row of the 0/1 split matrix ``first``."""
+    return ((first @ cov) * (1.0 - first)).sum(axis=1)
+
+
+def _best_split(cov: np.ndarray, n_splits: int, rng: np.random.Generator) -> tuple[np.ndarray, bool]:
+    """0/1 indicator of the half (size floor(J/2)) that maximises cov(A, B), and whether
+    every split was examined."""
+    n_items = cov.shape[0]
+    half = n_items // 2
+    n_distinct = math.comb(n_items, half) // (2 if 2 * half == n_items else 1)
+    if n_distinct <= n_splits:
+        # With equal halves each split appears twice; fixing item 0 in A lists it once.
+        pool = range(1, n_items) if 2 * half == n_items else range(n_items)
+        combos = ([0, *c] for c in itertools.combinations(pool, half - 1)) if 2 * half == n_items \
+            else itertools.combinations(pool, half)
+        index = np.array(list(combos), dtype=np.intp)
+        first = np.zeros((index.shape[0], n_items))
+        np.put_along_axis(first, index, 1.0, axis=1)
+        return first[int(np.argmax(_split_covariances(cov, first)))], True
+    # Too many splits: random equal splits, then swap items between halves while it helps.
+    order = np.argsort(rng.random((n_splits, n_items)), axis=1)[:, :half]
+    first = np.zeros((n_splits, n_items))
+    np.put_along_axis(first, order, 1.0, axis=1)
+    best = first[int(np.argmax(_split_covariances(cov, first)))].copy()
+    diag = np.diag(cov)
+    for _ in range(10 * n_items):
+        in_a = best > 0.5
+        u, v = cov @ best, cov @ (1.0 - best)
+        # Gain of moving i (in A) to B and j (in B) to A.
+        gain = (u - v - diag)[:, None] + (v - u - diag)[None, :] + 2.0 * cov
+        gain = np.where(np.outer(in_a, ~in_a), gain, -np.inf)
+        i, j = np.unravel_index(int(np.argmax(gain)), gain.shape)
+        if not gain[i, j] > 1e-12 * abs(cov.sum()):
+            break
+        best[i], best[j] = 0.0, 1.0
+    return best, False
+
+
+def guttman(responses: Any, *, missing: Missing = "pairwise", standardized: bool = False,
+            n_splits: int = 10000, seed: int | np.random.Generator | None = None) -> GuttmanResult:
+    r"""Guttman's lambda 1-6 lower bounds to reliability.
+
+    Parameters
+    ----------
+    responses : DataFrame, ndarray or Responses
+    missing : {"pairwise", "listwise"}
+    standardized : bool
+        False (default): lambdas of the covariance matrix, so that lambda3 equals raw
+        alpha (``psych::splitHalf(x, covar = TRUE)``). True: lambdas of the correlation
+        matrix ``cov2cor(C)`` (``psych::splitHalf(x)`` and ``psych::guttman``).
+    n_splits : int
+        Lambda 4 examines every split into halves of floor(J/2) and ceil(J/2) items when
+        there are at most this many; otherwise it examines this many random splits and
+        improves the best one by swapping items between halves until no swap helps.
+    seed : int or Generator, optional
+        Seed for the random splits (used only when J is large).
+
+    Notes
+    -----
+    With :math:`C` the covariance (or correlation) matrix, :math:`V_t = \mathbf 1'C\mathbf 1`,
+    :math:`c_{jk}` its elements and :math:`e_j^2 = c_{jj}(1 - \mathrm{smc}_j)` the error
+    variance left by the squared multiple correlation of item j with the others:
+
+    .. math::
+
+        \lambda_1 = 1 - \frac{\operatorname{tr} C}{V_t},\quad
+        \lambda_2 = \lambda_1 + \frac{\sqrt{\tfrac{J}{J-1}\sum_{j\ne k} c_{jk}^2}}{V_t},\quad
+        \lambda_3 = \frac{J}{J-1}\lambda_1,
+
+        \lambda_4 = \max_{A,B} \frac{4\,\mathrm{cov}(A,B)}{V_t},\quad
+        \lambda_5 = \lambda_1 + \frac{2\sqrt{\max_j \sum_{k\ne j} c_{jk}^2}}{V_t},\quad
+        \lambda_6 = 1 - \frac{\sum_j e_j^2}{V_t}.
+
+    These are psych's formulas (``psych::guttman`` for lambda 1, 5; ``psych::splitHalf``
+    for lambda 2, 3, 4 (``maxrb``) and 6); the references agree to 1e-10 for 8 items.
+    psych's ``guttman`` correlates with ``cor(x, use = "pairwise")`` whereas this
+    function, like ``splitHalf``, scales the pairwise covariance matrix by its diagonal;
+    the two coincide without missing data.
+
+    References
+    ----------
+    .. [1] Guttman, L. (1945). A basis for analyzing test-retest reliability.
+           Psychometrika, 10(4), 255-282.
+    .. [2] Revelle, W. psych, functions ``guttman`` and ``splitHalf``.
+    """
+    if isinstance(n_splits, bool) or not isinstance(n_splits, (int, np.integer)) or n_splits < 1:
+        raise ValueError(f"n_splits must be a positive integer, got {n_splits!r}")
+    data = as_responses(responses)
+    if data.n_items < 3:
+        raise ResponseError(f"guttman needs at least 3 items, got {data.n_items} ({data.item_ids})")
+    moments = _scale_moments(data, missing, "guttman")
+    cor = _cov_to_cor(moments.cov)
+    c = cor if standardized else moments.cov
+    n_items = data.n_items
+    total = float(c.sum())
+    diag = np.diag(c)
+    off_squares = c**2 - np.diag(diag**2)
+    lambda1 = 1.0 - float(diag.sum()) / total
+    lambda2 = lambda1 + math.sqrt(n_items / (n_items - 1) * float(off_squares.sum())) / total
+    lambda3 = n_items / (n_items - 1) * lambda1
+    lambda5 = lambda1 + 2.0 * math.sqrt(float(off_squares.sum(axis=0).max())) / total
+    lambda6 = 1.0 - float((diag * (1.0 - _smc(cor))).sum()) / total
+    first, exhaustive = _best_split(c, int(n_splits), np.random.default_rng(seed))
+    lambda4 = 4.0 * float(_split_covariances(c, first[None, :])[0]) / total
+    items = np.array(data.item_ids, dtype=object)
+    split = (tuple(items[first > 0.5]), tuple(items[first < 0.5]))
+    return GuttmanResult(lambda1=lambda1, lambda2=lambda2, lambda3=lambda3, lambda4=lambda4,
+                         lambda5=lambda5, lambda6=lambda6, n_persons=moments.n_persons,
+                         n_items=n_items, standardized=standardized, lambda4_split=split,
+                         lambda4_exhaustive=exhaustive)
+
+
+# ---------------------------------------------------------------------------------------
+# Split-half
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SplitHalfResult:
+    """Correlation between two half-test scores and its Spearman-Brown step-up."""
+
+    correlation: float
+    spearman_brown: float
+    flanagan_rulon: float
+    first_half: tuple[str, ...]
+    second_half: tuple[str, ...]
+    method: str
+    n_persons: int
+    n_items: int
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([{k: self.__dict__[k] for k in
+                              ("correlation", "spearman_brown", "flanagan_rulon", "method",
+                               "n_persons", "n_items")}], index=["split_half"])
+
+    def summary(self) -> str:
+        return (f"split-half ({self.method}): r = {self.correlation:.3f}, Spearman-Brown "
+                f"{self.spearman_brown:.3f}, Flanagan-Rulon {self.flanagan_rulon:.3f}")
+
+
+def spearman_brown(reliability: float | np.ndarray, factor: float = 2.0) -> float | np.ndarray:
+    r"""Reliability of a test lengthened ``factor`` times: :math:`k\rho / (1 + (k-1)\rho)`.
+
+    References
+    ----------
+    .. [1] Brown, W. (1910); Spearman, C. (1910). British Journal of Psychology, 3.
+    """
+    if factor <= 0:
+        raise ValueError(f"factor must be positive, got {factor!r}")
+    rho = np.asarray(reliability, dtype=np.float64)
+    out = _safe_divide(factor * rho, 1.0 + (factor - 1.0) * rho)
+    return float(out) if out.ndim == 0 else out
+
+
+def split_half(responses: Any, method: Literal["odd_even", "first_second", "random"] = "odd_even",
+               seed: int | np.random.Generator | None = None,
+               missing: Missing = "pairwise") -> SplitHalfResult:
+    r"""Split-half reliability with the Spearman-Brown correction.
+
+    Parameters
+    ----------
+    responses : DataFrame, ndarray or Responses
+    method : {"odd_even", "first_second", "random"}
+        Odd-even: items 1, 3, 5, ... against 2, 4, 6, ... (column order). First-second:
+        the first ceil(J/2) columns against the rest. Random: a random half of
+        ceil(J/2) items (``seed``).
+    missing : {"pairwise", "listwise"}
+
+    Notes
+    -----
+    The half-score covariances come from the item covariance matrix :math:`C`: with
+    0/1 indicators :math:`a, b` of the halves, :math:`r = a'Cb / \sqrt{a'Ca\; b'Cb}`
+    (without missing data this is the Pearson correlation of the two half sums).
+    Spearman-Brown: :math:`2r/(1+r)`; Flanagan-Rulon (Guttman's split-half):
+    :math:`4\,a'Cb / \mathbf 1'C\mathbf 1`.
+
+    References
+    ----------
+    .. [1] Spearman, C. (1910); Brown, W. (1910). British Journal of Psychology, 3.
+    .. [2] Rulon, P. J. (1939). A simplified procedure for determining the reliability of
+           a test by split-halves. Harvard Educational Review, 9, 99-103.
+    """
+    methods = ("odd_even", "first_second", "random")
+    if method not in methods:
+        raise ValueError(f"method must be one of {methods}, got {method!r}")
+    data = as_responses(responses)
+    moments = _scale_moments(data, missing, "split_half")
+    n_items = data.n_items
+    first = np.zeros(n_items)
+    if method == "odd_even":
+        first[0::2] = 1.0
+    elif method == "first_second":
+        first[: (n_items + 1) // 2] = 1.0
+    else:
+        first[np.random.default_rng(seed).permutation(n_items)[: (n_items + 1) // 2]] = 1.0
+    cov = moments.cov
+    second = 1.0 - first
+    between = float(first @ cov @ second)
+    r = float(_safe_divide(between, _safe_sqrt((first @ cov @ first) * (second @ cov @ second))))
+    items = np.array(data.item_ids, dtype=object)
+    return SplitHalfResult(correlation=r, spearman_brown=float(spearman_brown(r)),
+                           flanagan_rulon=4.0 * between / float(cov.sum()),
+                           first_half=tuple(items[first > 0.5]), second_half=tuple(items[first < 0.5]),
+                           method=method, n_persons=moments.n_persons, n_items=n_items)
+
+
+# ---------------------------------------------------------------------------------------
+# Standard error of measurement
+# ---------------------------------------------------------------------------------------
+
+
+def sem(responses: Any = None, *, reliability: float | None = None, sd: float | None = None,
+        missing: Missing = "pairwise") -> float:
+    r"""Standard error of measurement of the sum score, :math:`SD\sqrt{1 - \rho}`.
+
+    Parameters
+    ----------
+    responses : DataFrame, ndarray or Responses, optional
+        Item responses. Supplies the sum-score SD (:math:`\sqrt{\mathbf 1'C\mathbf 1}`,
+        from the same covariance matrix as alpha) and, unless ``reliability`` is given,
+        the reliability (Cronbach's alpha).
+    reliability : float, optional
+        Reliability coefficient, at most 1.
+    sd : float, optional
+        Score standard deviation; required when ``responses`` is not given.
+    missing : {"pairwise", "listwise"}
+
+    Notes
+    -----
+    .. math:: SEM = \sigma_X \sqrt{1 - \rho_{XX'}}
+
+    References
+    ----------
+    .. [1] Lord, F. M., & Novick, M. R. (1968). Statistical Theories of Mental Test Scores,
+           ch. 3. Addison-Wesley.
+
+    Examples
+    --------
+    >>> round(sem(sd=10.0, reliability=0.91), 12)
+    3.0
+    """
+    if responses is None:
+        if sd is None or reliability is None:
+            raise ValueError("sem needs responses, or both sd and reliability")
+    elif sd is None or reliability is None:
+        data = as_responses(responses)
+        moments = _scale_moments(data, missing, "sem")
+        if sd is None:
+            sd = math.sqrt(float(moments.cov.sum()))
+        if reliability is None:
+            reliability = _alpha_from_cov(moments.cov)
+    if not np.isfinite(sd) or sd < 0:
+        raise ValueError(f"sd must be a non-negative number, got {sd!r}")
+    if not np.isfinite(reliability) or reliability > 1:
+        raise ValueError(f"reliability must be a number no greater than 1, got {reliability!r}")
+    return float(sd * math.sqrt(1.0 - reliability))
