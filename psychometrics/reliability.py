@@ -47,6 +47,7 @@ __all__ = [
     "icc",
     "icc_aggregation",
     "krippendorff_alpha",
+    "omega",
     "rwg",
     "rwg_j",
     "sem",
@@ -649,3 +650,30 @@ def sem(responses: Any = None, *, reliability: float | None = None, sd: float | 
     if not np.isfinite(reliability) or reliability > 1:
         raise ValueError(f"reliability must be a number no greater than 1, got {reliability!r}")
     return float(sd * math.sqrt(1.0 - reliability))
+
+
+def omega(responses: Any, n_factors: int = 3, **options: Any) -> Any:
+    r"""McDonald's omega total and hierarchical (Schmid-Leiman), ECV and per-scale omega.
+
+    A thin entry point to :func:`psychometrics.factor.omega` (see it for every option, e.g.
+    ``correlation="polychoric"`` for ordinal omega, ``scales=`` for per-scale omega,
+    ``model=`` for omega from a CFA of the stated scales); it lives here so that all
+    reliability coefficients are found in one module.
+
+    Notes
+    -----
+    .. math:: \omega_t = \frac{V - \sum u_i^2}{V}, \qquad \omega_h = \frac{(\sum g_i)^2}{V}
+
+    with :math:`V` the variance of the standardized sum score, :math:`g` the general-factor
+    loadings and :math:`u^2` the uniquenesses.
+
+    References
+    ----------
+    .. [1] McDonald, R. P. (1999). Test theory: A unified treatment. Erlbaum.
+    .. [2] Zinbarg, R. E., Revelle, W., Yovel, I., & Li, W. (2005). Cronbach's alpha,
+           Revelle's beta, and McDonald's omega_h. Psychometrika, 70, 123-133.
+    """
+    # Imported on use: factor analysis pulls in heavier dependencies than the CTT coefficients.
+    from psychometrics.factor.omega import omega as factor_omega
+
+    return factor_omega(responses, n_factors, **options)

@@ -384,3 +384,20 @@ def test_sem_bad_input():
         sem(sd=3.0, reliability=1.2)
     with pytest.raises(ValueError, match="sd must be"):
         sem(sd=-1.0, reliability=0.5)
+
+
+def test_omega_entry_point_equals_factor_omega():
+    # reliability.omega is the same computation as factor.omega (one code path).
+    from psychometrics import factor
+
+    rng = np.random.default_rng(5)
+    general = rng.normal(size=(600, 1))
+    groups = rng.normal(size=(600, 3))
+    loadings = np.repeat(np.eye(3), 3, axis=0) * 0.5
+    scores = 0.6 * general + groups @ loadings.T + rng.normal(scale=0.6, size=(600, 9))
+    codes = np.clip(np.round(scores + 3), 1, 5)
+    via_reliability = reliability.omega(codes, 3)
+    via_factor = factor.omega(codes, 3)
+    assert via_reliability.total == pytest.approx(via_factor.total, abs=1e-12)
+    assert via_reliability.hierarchical == pytest.approx(via_factor.hierarchical, abs=1e-12)
+    assert 0 < via_reliability.hierarchical < via_reliability.total < 1
