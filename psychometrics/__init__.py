@@ -17,17 +17,24 @@ __version__ = "0.1.0"
 
 _SUBMODULES = {
     "agreement",
+    "analysis",
     "ctt",
     "data",
+    "dif",
     "errors",
     "factor",
+    "fairness",
+    "fit",
+    "information",
     "instrument",
     "irt",
     "items",
+    "linking",
     "norms",
     "reliability",
     "scoring",
     "simulate",
+    "validation",
 }
 _ATTRIBUTES = {
     "Instrument": "psychometrics.instrument",

@@ -1,0 +1,368 @@
+r"""What every DIF method shares: group checks, the matching score, p-value adjustment.
+
+The IRT-based DIF tests import :func:`adjust_pvalues` and :func:`resolve_groups` from here so
+that all DIF tables flag items the same way.
+
+Matching score and missing responses
+------------------------------------
+The matching score of a person for a studied item is the sum of the codes of the *matching
+items* the person answered, prorated to the number of matching items:
+
+.. math:: S = \frac{M}{m} \sum_{h \in \text{answered}} x_h
+
+where :math:`M` is the number of matching items and :math:`m` the number answered. With
+``matching="total"`` the matching items are the anchor items plus the studied item (the
+standard for Mantel-Haenszel, Holland & Thayer 1988); with ``matching="rest"`` the studied
+item is left out. Persons who did not answer the studied item, or answered none of its
+matching items, are left out of that item's analysis only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from psychometrics.data import Responses, as_responses
+from psychometrics.errors import ResponseError
+
+__all__ = [
+    "MIN_GROUP_SIZE",
+    "GroupSpec",
+    "adjust_pvalues",
+    "matching_scores",
+    "prepare",
+    "resolve_groups",
+]
+
+#: Default smallest number of persons a compared group may have. Below it the score strata
+#: of Mantel-Haenszel are mostly empty and the logistic fits unstable.
+MIN_GROUP_SIZE = 30
+
+Adjust = Literal["holm", "bh", "none"]
+Matching = Literal["total", "rest"]
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    """Checked group membership.
+
+    Attributes
+    ----------
+    codes : ndarray of int (n_persons,)
+        Index into ``labels`` for each person.
+    labels : list
+        Group labels, sorted.
+    reference : int
+        Index of the reference group in ``labels``.
+    focal : list of int
+        Indices of the focal groups, each compared with the reference.
+    """
+
+    codes: np.ndarray
+    labels: list[Any]
+    reference: int
+    focal: list[int]
+
+    @property
+    def sizes(self) -> np.ndarray:
+        return np.bincount(self.codes, minlength=len(self.labels))
+
+
+def _format_label(value: Any) -> str:
+    if isinstance(value, np.generic):
+        value = value.item()
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def prepare(responses: Any, group: Any) -> tuple[Responses, np.ndarray]:
+    """The checked responses and the raw group labels (one per person, in row order).
+
+    ``group`` may be the name of a column: of the DataFrame passed (the column is then not
+    an item) or of the metadata of a :class:`Responses`.
+    """
+    if isinstance(group, str):
+        if isinstance(responses, pd.DataFrame) and group in responses.columns:
+            labels = responses[group].to_numpy(dtype=object)
+            return as_responses(responses.drop(columns=group)), labels
+        if isinstance(responses, Responses):
+            if responses.metadata is not None and group in responses.metadata.columns:
+                return responses, responses.metadata[group].to_numpy(dtype=object)
+            if group in responses.frame.columns:
+                raise ResponseError(f"group column '{group}' is an item of the responses; pass the "
+                                    "group labels separately or load it as metadata")
+        raise ResponseError(f"group column '{group}' is not among the columns of the responses")
+    data = as_responses(responses)
+    if isinstance(group, pd.DataFrame):
+        if group.shape[1] != 1:
+            raise ResponseError(f"group must be one column, got a DataFrame with {group.shape[1]} columns")
+        group = group.iloc[:, 0]
+    if isinstance(group, pd.Series):
+        index = data.person_ids
+        if group.index.is_unique and index.isin(group.index).all() and len(group) >= len(index):
+            labels = group.reindex(index).to_numpy(dtype=object)
+        elif len(group) == data.n_persons:
+            labels = group.to_numpy(dtype=object)
+        else:
+            raise ResponseError(f"group has {len(group)} entries but the responses have {data.n_persons} "
+                                "persons (and its index does not hold all respondent ids)")
+    else:
+        labels = np.asarray(group, dtype=object)
+        if labels.ndim != 1:
+            raise ResponseError(f"group must be one-dimensional, got shape {labels.shape}")
+        if labels.shape[0] != data.n_persons:
+            raise ResponseError(f"group has {labels.shape[0]} entries but the responses have "
+                                f"{data.n_persons} persons")
+    return data, labels
+
+
+def resolve_groups(labels: Any, person_ids: Sequence[Any] | pd.Index, *, focal: Any = None,
+                   reference: Any = None, min_group_size: int = MIN_GROUP_SIZE,
+                   default_reference: Literal["largest"] = "largest") -> GroupSpec:
+    """Check group labels and pick the reference and focal groups.
+
+    Parameters
+    ----------
+    labels : array-like (n_persons,)
+        Group label of each person; missing labels are an error.
+    person_ids : sequence
+        Respondent ids, for error messages.
+    focal : label or list of labels, optional
+        Groups compared with the reference (default: every other group).
+    reference : label, optional
+        Reference group (default: the largest group; ties go to the first in sorted order).
+    min_group_size : int
+        Smallest admissible size of the reference and each focal group.
+
+    Raises
+    ------
+    ResponseError
+        Missing labels (naming the respondents), a single group, an unknown reference or
+        focal label, or a compared group smaller than ``min_group_size``.
+    """
+    labels = np.asarray(labels, dtype=object)
+    missing = pd.isna(labels)
+    if missing.any():
+        rows = np.flatnonzero(missing)
+        ids = np.asarray(person_ids, dtype=object)
+        shown = ", ".join(f"respondent {_format_label(ids[r])} (row {r})" for r in rows[:5])
+        more = f" and {rows.size - 5} more" if rows.size > 5 else ""
+        raise ResponseError(f"group label is missing for {rows.size} person(s): {shown}{more}; "
+                            "drop them or give them a group")
+    try:
+        uniques, codes = np.unique(labels, return_inverse=True)
+    except TypeError:  # labels of mixed types do not sort; compare them as text
+        uniques, codes = np.unique(labels.astype(str), return_inverse=True)
+        labels = labels.astype(str)
+    names = [u.item() if isinstance(u, np.generic) else u for u in uniques]
+    if len(names) < 2:
+        only = _format_label(names[0]) if names else "none"
+        raise ResponseError(f"DIF needs at least two groups, but every person is in group {only}")
+    sizes = np.bincount(codes, minlength=len(names))
+
+    def find(label: Any, role: str) -> int:
+        for position, name in enumerate(names):
+            if name == label or str(name) == str(label):
+                return position
+        raise ResponseError(f"{role} group {_format_label(label)} does not occur in the group labels "
+                            f"({', '.join(_format_label(n) for n in names)})")
+
+    if reference is None:
+        ref = int(np.argmax(sizes))  # argmax returns the first maximum: ties by sorted order
+    else:
+        ref = find(reference, "reference")
+    if focal is None:
+        foc = [g for g in range(len(names)) if g != ref]
+    else:
+        wanted = list(focal) if isinstance(focal, (list, tuple, set, np.ndarray, pd.Index)) else [focal]
+        foc = []
+        for label in wanted:
+            g = find(label, "focal")
+            if g == ref:
+                raise ResponseError(f"group {_format_label(names[g])} is both the reference and a focal group")
+            if g not in foc:
+                foc.append(g)
+        if not foc:
+            raise ResponseError("no focal group given")
+    for g in [ref, *foc]:
+        if sizes[g] < min_group_size:
+            role = "reference" if g == ref else "focal"
+            raise ResponseError(f"{role} group {_format_label(names[g])} has {sizes[g]} persons; each "
+                                f"compared group needs at least {min_group_size} (min_group_size)")
+    return GroupSpec(codes=codes.astype(np.intp), labels=names, reference=ref, focal=foc)
+
+
+def matching_scores(values: np.ndarray, anchors: np.ndarray, *, matching: Matching = "total") -> np.ndarray:
+    """Prorated matching score of every person for every studied item.
+
+    Parameters
+    ----------
+    values : ndarray (n_persons, n_items)
+        Item scores, NaN for missing.
+    anchors : bool ndarray (n_items,)
+        Items that make up the matching score (besides the studied item under "total").
+    matching : {"total", "rest"}
+        Whether the studied item belongs to its own matching score.
+
+    Returns
+    -------
+    ndarray (n_persons, n_items)
+        Column j: the score used when item j is studied; NaN where the person answered none
+        of the matching items.
+    """
+    observed = ~np.isnan(values)
+    filled = np.where(observed, values, 0.0)
+    anchor_f = anchors.astype(np.float64)
+    base_sum = filled @ anchor_f
+    base_count = observed.astype(np.float64) @ anchor_f
+    # Column j differs from the anchor sum only by item j itself: added under "total" when
+    # it is not an anchor, removed under "rest" when it is.
+    if matching == "total":
+        sign = np.where(anchors, 0.0, 1.0)
+    elif matching == "rest":
+        sign = np.where(anchors, -1.0, 0.0)
+    else:
+        raise ValueError(f"matching must be 'total' or 'rest', got {matching!r}")
+    sums = base_sum[:, None] + filled * sign
+    counts = base_count[:, None] + observed * sign
+    n_matching = anchor_f.sum() + sign
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scores = np.where(counts > 0, sums * (n_matching / np.where(counts > 0, counts, 1.0)), np.nan)
+    return scores
+
+
+def adjust_pvalues(p: Any, method: Adjust = "holm") -> np.ndarray:
+    r"""Adjust p-values for multiple testing.
+
+    Parameters
+    ----------
+    p : array-like
+        p-values; NaN entries are left out of the family and stay NaN.
+    method : {"holm", "bh", "none"}
+        Holm's step-down family-wise correction, Benjamini-Hochberg false discovery rate,
+        or no adjustment.
+
+    Notes
+    -----
+    With the :math:`m` finite p-values sorted, :math:`p_{(1)} \le \dots \le p_{(m)}`:
+
+    .. math::
+
+        \text{Holm: } \tilde p_{(i)} = \max_{j \le i} \min\{1, (m - j + 1) p_{(j)}\}
+
+        \text{BH: } \tilde p_{(i)} = \min_{j \ge i} \min\{1, m p_{(j)} / j\}
+
+    Both agree with R's ``p.adjust``.
+
+    References
+    ----------
+    .. [1] Holm, S. (1979). A simple sequentially rejective multiple test procedure.
+           Scandinavian Journal of Statistics, 6, 65-70.
+    .. [2] Benjamini, Y., & Hochberg, Y. (1995). Controlling the false discovery rate.
+           Journal of the Royal Statistical Society B, 57, 289-300.
+    """
+    p = np.asarray(p, dtype=np.float64)
+    if method in (None, "none"):
+        return p.copy()
+    out = np.full(p.shape, np.nan)
+    finite = np.isfinite(p)
+    values = p[finite]
+    m = values.size
+    if m == 0:
+        return out
+    order = np.argsort(values, kind="stable")
+    ranked = values[order]
+    if method == "holm":
+        adjusted = np.maximum.accumulate(np.minimum(1.0, (m - np.arange(m)) * ranked))
+    elif method in ("bh", "fdr_bh", "BH"):
+        adjusted = np.minimum.accumulate((m * ranked / np.arange(1, m + 1))[::-1])[::-1]
+        adjusted = np.minimum(adjusted, 1.0)
+    else:
+        raise ValueError(f"p-value adjustment must be 'holm', 'bh' or 'none', got {method!r}")
+    result = np.empty(m)
+    result[order] = adjusted
+    out[finite] = result
+    return out
+
+
+def check_common(alpha: float, adjust: str, matching: str, min_group_size: int) -> None:
+    """Checks of the settings every DIF method shares."""
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
+    if adjust not in ("holm", "bh", "none", None):
+        raise ValueError(f"adjust must be 'holm', 'bh' or 'none', got {adjust!r}")
+    if matching not in ("total", "rest"):
+        raise ValueError(f"matching must be 'total' or 'rest', got {matching!r}")
+    if int(min_group_size) != min_group_size or min_group_size < 2:
+        raise ValueError(f"min_group_size must be an integer of at least 2, got {min_group_size!r}")
+
+
+def run_comparisons(data: Responses, groups: GroupSpec, compute: Any, *, matching: Matching, adjust: Adjust,
+                    alpha: float, purify_items: bool, max_iterations: int) -> pd.DataFrame:
+    """Run one DIF method for every focal group against the reference, with purification.
+
+    ``compute(values, scores, in_group, anchors, rows)`` gets the item scores and matching scores
+    (persons x items) of the persons in the two compared groups, a code per person
+    (0 reference, 1 focal; the methods also accept -1 for persons to leave out), the anchor
+    mask and the boolean mask of those persons among all rows, and returns a dict of
+    per-item columns that holds at least ``chi2``, ``df``, ``p``.
+    Items are flagged when their adjusted p-value is below ``alpha``; the adjustment runs
+    over the items of one comparison.
+    """
+    from psychometrics.dif.purification import purify
+
+    values = data.values
+    items = data.item_ids
+    frames = []
+    for g in groups.focal:
+        # Only the two compared groups enter; matching scores are per person, so computing
+        # them on these rows alone changes nothing.
+        rows = (groups.codes == groups.reference) | (groups.codes == g)
+        sub_values = values[rows]
+        in_group = (groups.codes[rows] == g).astype(np.intp)
+
+        def evaluate(anchors: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+            scores = matching_scores(sub_values, anchors, matching=matching)
+            columns = compute(sub_values, scores, in_group, anchors, rows)
+            columns["p_adjusted"] = adjust_pvalues(columns["p"], adjust)
+            flagged = np.nan_to_num(columns["p_adjusted"], nan=1.0) < alpha
+            columns["flag"] = flagged
+            return columns, flagged
+
+        label = f" of focal group {_format_label(groups.labels[g])}"
+        outcome = purify(evaluate, len(items), enabled=purify_items, max_iterations=max_iterations, label=label)
+        columns = outcome.result
+        head = {
+            "reference": [groups.labels[groups.reference]] * len(items),
+            "focal": [groups.labels[g]] * len(items),
+        }
+        frame = pd.DataFrame({**head, **columns}, index=pd.Index(items, name="item"))
+        frame["anchor"] = outcome.anchors
+        frame.attrs["iterations"] = outcome.iterations
+        frames.append(frame)
+    if len(frames) == 1:
+        result = frames[0]
+    else:
+        result = pd.concat(frames, keys=[groups.labels[g] for g in groups.focal], names=["focal_group", "item"])
+        result.attrs["iterations"] = {groups.labels[g]: f.attrs["iterations"] for g, f in zip(groups.focal, frames)}
+    result.attrs["reference"] = groups.labels[groups.reference]
+    result.attrs["matching"] = matching
+    result.attrs["adjust"] = adjust
+    return result
+
+
+def category_index(values: np.ndarray, data: Responses) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Item codes as 0-based category positions (-1 for missing) and each item's codes."""
+    positions = np.full(values.shape, -1, dtype=np.intp)
+    codes_per_item = []
+    for j, item in enumerate(data.item_ids):
+        column = values[:, j]
+        seen = ~np.isnan(column)
+        codes = data.categories.get(item)
+        codes = np.asarray(codes if codes is not None else np.unique(column[seen]), dtype=np.float64)
+        positions[seen, j] = np.searchsorted(codes, column[seen])
+        codes_per_item.append(codes)
+    return positions, codes_per_item
