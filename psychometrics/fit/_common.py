@@ -1,0 +1,253 @@
+"""Pieces shared by the fit statistics: encoding, quadrature, parameter slots, person scores.
+
+Everything here works on a calibration (the interface of :class:`psychometrics.irt.Calibration`)
+and on the category indices it encodes (persons x items, -1 for missing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from psychometrics.data import Responses, load_responses
+from psychometrics.errors import EstimationError, ResponseError
+from psychometrics.items import ItemModel, get_model
+from psychometrics.quadrature import normal_log_weights
+
+# persons per chunk where a (items x persons x categories) array is formed
+PERSON_CHUNK = 4096
+# floor of probabilities entering a logarithm or a denominator
+TINY = 1e-300
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Validated responses in the calibration's item order."""
+
+    responses: Responses
+    codes: np.ndarray          # (n, J) int, -1 for missing
+    n_categories: np.ndarray   # (J,)
+    item_ids: list[str]
+
+    @property
+    def observed(self) -> np.ndarray:
+        return self.codes >= 0
+
+    @property
+    def person_ids(self) -> pd.Index:
+        return self.responses.person_ids
+
+
+def check_calibration(calibration: Any) -> None:
+    needed = ("item_ids", "categories", "log_probabilities", "encode", "models", "slope_intercept")
+    missing = [name for name in needed if not hasattr(calibration, name)]
+    if missing:
+        raise TypeError(f"expected a Calibration (psychometrics.irt.calibrate), got "
+                        f"{type(calibration).__name__} without {', '.join(missing)}")
+
+
+def encode(calibration: Any, responses: Any, *, need_all_items: bool = False) -> Encoded:
+    """Check the inputs once and code the responses as category indices."""
+    check_calibration(calibration)
+    # validated as everywhere, but without the loader's data warnings (constant items, sparse
+    # items, empty rows): those concern calibration and were given there; a fit statistic on a
+    # handful of respondents would repeat them to no purpose (as scoring does)
+    resp = responses if isinstance(responses, Responses) else load_responses(responses, warn=False)
+    if resp.n_persons == 0:
+        raise ResponseError("the response data have no respondents")
+    codes = np.asarray(calibration.encode(resp)).astype(np.int64)
+    item_ids = [str(i) for i in calibration.item_ids]
+    n_categories = np.array([len(calibration.categories[i]) for i in item_ids], dtype=np.int64)
+    if need_all_items:
+        absent = [i for i in item_ids if i not in set(resp.item_ids)]
+        if absent:
+            raise ResponseError(f"item(s) {absent} of the calibration are not in the response data; "
+                                "this statistic needs every calibrated item")
+    return Encoded(resp, codes, n_categories, item_ids)
+
+
+def latent_moments(calibration: Any) -> tuple[float, float]:
+    """Mean and variance of the calibration's latent distribution (one group)."""
+    mean, variance = calibration.latent_mean, calibration.latent_variance
+    if isinstance(mean, pd.Series) or isinstance(variance, pd.Series):
+        if np.size(mean) != 1 or np.size(variance) != 1:
+            raise EstimationError("fit statistics of a multi-group calibration are not supported yet; "
+                                  "compute them per group from single-group calibrations")
+        mean, variance = np.asarray(mean).item(), np.asarray(variance).item()
+    return float(mean), float(variance)
+
+
+def grid(calibration: Any, quadrature_points: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and normalized weights of the latent distribution, as the calibration's EM used:
+    fixed equally spaced nodes on [-6, 6], normal weights for its latent mean and variance."""
+    q = int(quadrature_points or getattr(calibration, "quadrature_points", 61) or 61)
+    if q < 5:
+        raise ValueError(f"quadrature_points must be an integer of at least 5, got {quadrature_points!r}")
+    nodes = np.linspace(-6.0, 6.0, q)
+    log_w = normal_log_weights(nodes, *latent_moments(calibration))
+    return nodes, np.exp(log_w)
+
+
+def probabilities(calibration: Any, theta: np.ndarray) -> np.ndarray:
+    """Category probabilities (J, len(theta), max K), 0 beyond an item's categories."""
+    log_p = np.asarray(calibration.log_probabilities(np.asarray(theta, dtype=np.float64)), dtype=np.float64)
+    if np.isnan(log_p).any():
+        raise EstimationError("the calibration returned NaN probabilities; check its item parameters")
+    return np.exp(log_p)
+
+
+def category_scores(n_categories: np.ndarray) -> np.ndarray:
+    """(J, max K) score of each category (its index), 0 beyond an item's categories."""
+    k = np.arange(int(n_categories.max()), dtype=np.float64)
+    return np.where(k[None, :] < n_categories[:, None], k[None, :], 0.0)
+
+
+# --------------------------------------------------------------------------------------------
+# free parameters
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParameterBlock:
+    """Items sharing a model and a number of categories, with the slot of every parameter.
+
+    ``slot[r, c]`` is the column of the parameter in the list of free parameters (-1 when the
+    model fixes it); parameters tied across the block (the 1PL slope, rating-scale thresholds)
+    share one slot.
+    """
+
+    model: ItemModel
+    n_categories: int
+    positions: np.ndarray
+    params: np.ndarray
+    slot: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+
+
+@dataclass(frozen=True)
+class FreeParameters:
+    blocks: list[ParameterBlock]
+    n_item_parameters: int
+    latent_variance: bool      # whether the latent variance was estimated (one more slot)
+    own: np.ndarray            # (J,) free parameters of each item that are its own (not tied)
+
+    @property
+    def size(self) -> int:
+        return self.n_item_parameters + int(self.latent_variance)
+
+
+def free_parameters(calibration: Any) -> FreeParameters:
+    """The parameters a calibration estimated, as :func:`psychometrics.irt.calibrate` counts them.
+
+    Parameters fixed by the user at calibration time (anchors) cannot be told apart from
+    estimated ones by the calibration object and are counted as free.
+    """
+    item_ids = [str(i) for i in calibration.item_ids]
+    n_cat = np.array([len(calibration.categories[i]) for i in item_ids], dtype=np.int64)
+    keys: dict[tuple[str, int], list[int]] = {}
+    for j, item in enumerate(item_ids):
+        keys.setdefault((str(calibration.models[item]), int(n_cat[j])), []).append(j)
+    blocks = []
+    own = np.zeros(len(item_ids), dtype=np.int64)
+    next_slot = 0
+    for (name, k), positions in keys.items():
+        model = get_model(name)
+        names = model.parameter_names(k)
+        params = calibration.slope_intercept.iloc[positions][names].to_numpy(dtype=np.float64)
+        fixed = np.zeros(params.shape, dtype=bool)
+        for c, nm in enumerate(names):
+            if nm in model.fixed_values:
+                fixed[:, c] = True
+        anchor = getattr(model, "anchor_first_item", {})
+        for nm in anchor:
+            if nm in names:
+                fixed[0, names.index(nm)] = True
+        tied_names = model.tied_names(k) if hasattr(model, "tied_names") else list(model.tied)
+        tied = {names.index(t) for t in tied_names if t in names}
+        slot = np.full(params.shape, -1, dtype=np.int64)
+        for c in range(params.shape[1]):
+            rows = np.flatnonzero(~fixed[:, c])
+            if not rows.size:
+                continue
+            if c in tied:
+                slot[rows, c] = next_slot
+                next_slot += 1
+            else:
+                slot[rows, c] = next_slot + np.arange(rows.size)
+                next_slot += rows.size
+                own[np.asarray(positions)[rows]] += 1
+        lower = np.array([model.bounds.get(nm, (-np.inf, np.inf))[0] for nm in names])
+        upper = np.array([model.bounds.get(nm, (-np.inf, np.inf))[1] for nm in names])
+        blocks.append(ParameterBlock(model, k, np.asarray(positions), params, slot, lower, upper))
+    estimate_variance = all(get_model(str(calibration.models[i])).estimates_latent_variance for i in item_ids)
+    return FreeParameters(blocks, next_slot, estimate_variance, own)
+
+
+def probability_derivatives(block: ParameterBlock, column: int, nodes: np.ndarray) -> np.ndarray:
+    """Derivative of the category probabilities of a block's items with respect to one
+    slope-intercept parameter (every item its own), (n_items, Q, K).
+
+    Five-point central differences (error of order h^4, about 1e-12 here); an item whose
+    parameter sits within two steps of a bound of its range (a guessing parameter at 0) gets
+    the one-sided three-point difference into the range instead.
+    """
+    params = block.params
+    value = params[:, column]
+    h = 1e-3 * np.maximum(1.0, np.abs(value))
+    low, high = block.lower[column], block.upper[column]
+
+    def at(offset: np.ndarray) -> np.ndarray:
+        moved = params.copy()
+        moved[:, column] = value + offset
+        return np.exp(block.model.log_probabilities(moved, nodes))
+
+    inside = (value - 2 * h >= low) & (value + 2 * h <= high)
+    central = (8.0 * (at(h) - at(-h)) - (at(2 * h) - at(-2 * h))) / (12.0 * h)[:, None, None]
+    if inside.all():
+        return central
+    # one-sided, into the admissible range, with a smaller step
+    direction = np.where(value - 2 * h < low, 1.0, -1.0)
+    h_side = 1e-5 * np.maximum(1.0, np.abs(value)) * direction
+    side = (-3.0 * at(np.zeros_like(value)) + 4.0 * at(h_side) - at(2 * h_side)) / (2.0 * h_side)[:, None, None]
+    return np.where(inside[:, None, None], central, side)
+
+
+# --------------------------------------------------------------------------------------------
+# person estimates
+# --------------------------------------------------------------------------------------------
+
+
+def person_theta(calibration: Any, enc: Encoded, theta: Any, method: str) -> np.ndarray:
+    """Person estimates: the given ``theta`` (aligned on the respondents) or scores by ``method``."""
+    if theta is None:
+        from psychometrics.scoring import score  # scoring sits beside fit; import at use
+
+        scores = score(calibration, enc.responses, method=method)
+        return scores["theta"].to_numpy(dtype=np.float64)
+    if isinstance(theta, pd.DataFrame):
+        if "theta" not in theta.columns:
+            raise ValueError("theta given as a DataFrame needs a 'theta' column (the output of score())")
+        theta = theta["theta"]
+    if isinstance(theta, pd.Series):
+        missing = enc.person_ids.difference(theta.index)
+        if len(missing):
+            raise ValueError(f"theta has no value for respondent(s) {list(missing[:5])}")
+        values = theta.reindex(enc.person_ids).to_numpy(dtype=np.float64)
+    else:
+        values = np.asarray(theta, dtype=np.float64).reshape(-1)
+        if values.shape[0] != enc.codes.shape[0]:
+            raise ValueError(f"theta has {values.shape[0]} values for {enc.codes.shape[0]} respondents")
+    if np.isnan(values).any():
+        row = int(np.flatnonzero(np.isnan(values))[0])
+        raise ValueError(f"theta is NaN for respondent {enc.person_ids[row]!r} (row {row})")
+    return values
+
+
+def check_method(method: str, allowed: tuple[str, ...]) -> str:
+    if not isinstance(method, str) or method.lower() not in allowed:
+        raise ValueError(f"method must be one of {', '.join(allowed)}, got {method!r}")
+    return method.lower()
