@@ -1,0 +1,341 @@
+"""``calibrate`` and ``score``: item banks from response data, and scores from an item bank."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import sys
+import warnings
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import pandas as pd
+import typer
+from scipy.special import ndtr
+
+from psychometrics.cli._app import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    JsonOption,
+    QuietOption,
+    ResponsesArgument,
+    _State,
+    app,
+    atomic_write,
+    atomic_write_text,
+    collected_warnings,
+    console,
+    dump_json,
+    load_instrument,
+    note,
+    print_warnings,
+    progress_bar,
+    quiet,
+    read_table,
+    reports_errors,
+    require_report_extra,
+    table,
+)
+from psychometrics.errors import DataWarning, InstrumentError, ResponseError
+
+#: Name of the one scale of a bank calibrated without an instrument (unless --scale names it).
+DEFAULT_SCALE = "all"
+
+
+class EMProgress:
+    """Drives a progress task from ``irt.calibrate``'s ``callback(iteration, loglik, max_change)``.
+
+    EM stops when the largest parameter change falls below ``tol``; the bar shows how far the
+    change has come on a log scale from the first iteration's change down to ``tol``.
+    """
+
+    def __init__(self, bar: Any, task: Any, tol: float) -> None:
+        self.bar, self.task = bar, task
+        self.log_tol = math.log10(tol)
+        self.log_start: float | None = None
+        self.iterations = 0
+
+    def __call__(self, iteration: int, loglik: float, max_change: float) -> None:
+        self.iterations = int(iteration)
+        fraction = 0.0
+        if math.isfinite(max_change) and max_change > 0:
+            log_change = math.log10(max_change)
+            if self.log_start is None:
+                self.log_start = max(log_change, self.log_tol + 1.0)
+            span = self.log_start - self.log_tol
+            fraction = min(max((self.log_start - log_change) / span, 0.0), 1.0)
+        elif math.isfinite(max_change):
+            fraction = 1.0
+        self.bar.update(self.task, completed=fraction,
+                        detail=f"iteration {iteration}  loglik {loglik:,.2f}  max change {max_change:.2e}")
+
+
+def _accepts_callback() -> bool:
+    from psychometrics import irt
+
+    try:
+        return "callback" in inspect.signature(irt.calibrate).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _default_model(instrument: Any, items: list[str]) -> str:
+    try:
+        from psychometrics.validation import default_model
+    except ImportError:
+        return "graded"
+    return default_model(instrument, items)
+
+
+def _scales_to_calibrate(instrument: Any, responses: Any, requested: list[str] | None) -> dict[str, list[str]]:
+    present = set(responses.item_ids)
+    scales = {s: [i for i in items if i in present] for s, items in instrument.scale_items().items()}
+    if requested:
+        unknown = [s for s in requested if s not in scales]
+        if unknown:
+            raise InstrumentError(f"instrument '{instrument.id}' has no scale '{unknown[0]}'; its scales are "
+                                  f"{', '.join(scales)}")
+        scales = {s: scales[s] for s in requested}
+    empty = [s for s, items in scales.items() if not items]
+    if empty:
+        raise ResponseError(f"scale '{empty[0]}' has none of its items in the data "
+                            f"(items {', '.join(instrument.scale_items()[empty[0]])})")
+    return scales
+
+
+@app.command()
+@reports_errors
+def calibrate(
+    responses: ResponsesArgument,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Item bank file to write (JSON).", dir_okay=False)],
+    model: Annotated[str | None, typer.Option(
+        "--model", "-m", help="IRT model: graded, gpcm, pcm, rsm, nominal, rasch, 1pl, 2pl, 3pl, 4pl "
+                              "(default: graded, or from each scale's response format).")] = None,
+    instrument: Annotated[str | None, typer.Option(
+        "--instrument", "-i", help="Instrument file or bundled id: keys the data and calibrates each scale.")] = None,
+    scale: Annotated[list[str] | None, typer.Option(
+        "--scale", "-s", help="Scale to calibrate (repeatable; default all). Without an instrument: the "
+                              "name of the one scale.")] = None,
+    se: Annotated[bool, typer.Option("--se", help="Compute standard errors of the parameters.")] = False,
+    max_iter: Annotated[int, typer.Option(help="Most EM iterations.")] = 500,
+    tol: Annotated[float, typer.Option(help="Convergence: largest parameter change below this.")] = 1e-4,
+    quadrature_points: Annotated[int, typer.Option(help="Quadrature nodes on [-6, 6].")] = 61,
+    as_json: JsonOption = False,
+    quiet_: QuietOption = False,
+) -> None:
+    """Calibrate an IRT model per scale and write the item bank (one JSON file, written atomically).
+
+    Exit code 0, or 1 when a scale's EM did not converge (the bank is still written).
+    """
+    from psychometrics import irt
+    from psychometrics.cli.bank import ItemBank
+    from psychometrics.data import load_responses
+
+    _State.quiet = _State.quiet or quiet_
+    frame = read_table(responses)
+    with collected_warnings() as caught:
+        if instrument is not None:
+            inst = load_instrument(instrument)
+            prepared = inst.prepare(frame)
+            scales = _scales_to_calibrate(inst, prepared, scale)
+            models = {s: model or _default_model(inst, items) for s, items in scales.items()}
+        else:
+            inst = None
+            if scale and len(scale) > 1:
+                raise ValueError("without --instrument all columns form one scale; give at most one --scale name")
+            prepared = load_responses(frame)
+            name = scale[0] if scale else DEFAULT_SCALE
+            scales = {name: prepared.item_ids}
+            models = {name: model or "graded"}
+    print_warnings(caught)
+
+    with_callback = _accepts_callback()
+    calibrations: dict[str, Any] = {}
+    with progress_bar(disable=quiet(as_json)) as bar:
+        overall = bar.add_task("calibrating", total=len(scales), detail="") if len(scales) > 1 else None
+        for position, (scale_id, items) in enumerate(scales.items(), start=1):
+            task = bar.add_task(f"{scale_id} ({models[scale_id]}, {len(items)} items)",
+                                total=1.0 if with_callback else None, detail="")
+            options: dict[str, Any] = dict(se=se, max_iter=max_iter, tol=tol, quadrature_points=quadrature_points)
+            if with_callback:
+                options["callback"] = EMProgress(bar, task, tol)
+            with collected_warnings() as caught:
+                calibrations[scale_id] = irt.calibrate(prepared.subset(items), models[scale_id], **options)
+            print_warnings(caught)
+            bar.remove_task(task)
+            if overall is not None:
+                bar.update(overall, completed=position)
+
+    bank = ItemBank(scales=calibrations, models=models,
+                    instrument_id=None if inst is None else inst.id,
+                    instrument_version=None if inst is None else str(inst.version),
+                    instrument_title=None if inst is None else inst.title)
+    atomic_write_text(output, bank.to_json())
+
+    rows = {s: {"model": models[s], "n_items": c.n_items, "n_persons": c.n_persons, "loglik": c.loglik,
+                "aic": c.aic, "bic": c.bic, "n_iter": c.n_iter, "converged": bool(c.converged)}
+            for s, c in calibrations.items()}
+    summary = pd.DataFrame.from_dict(rows, orient="index")
+    summary.index.name = "scale"
+    if as_json:
+        payload = {"bank": str(output.resolve()), "instrument": None if inst is None else inst.id,
+                   "scales": {s: {k: _json_value(v) for k, v in row.items()} for s, row in rows.items()}}
+        sys.stdout.write(dump_json(payload))
+    else:
+        console.print(table(summary, "Calibration per scale", index_name="scale"))
+        note(f"Item bank written to {output.resolve()}")
+    not_converged = [s for s, c in calibrations.items() if not c.converged]
+    raise typer.Exit(EXIT_FINDINGS if not_converged else EXIT_OK)
+
+
+# ------------------------------------------------------------------------------ score
+
+def score_table(bank: Any, prepared: Any, *, method: str = "eap") -> pd.DataFrame:
+    """IRT scores per scale of a bank: ``<scale>_theta``, ``_se``, ``_T``, ``_percentile``, ``_n_answered``.
+
+    ``T = 50 + 10 theta`` and ``percentile = 100 Phi(theta)`` read theta on the calibration's
+    latent scale (standard normal for all models but rasch/pcm/rsm, whose latent variance is
+    estimated).
+    """
+    from psychometrics import irt
+
+    present = set(prepared.item_ids)
+    columns: dict[str, np.ndarray] = {}
+    for scale_id, calibration in bank.scales.items():
+        items = [i for i in calibration.item_ids if i in present]
+        if not items:
+            raise ResponseError(f"scale '{scale_id}': none of its items ({', '.join(calibration.item_ids[:5])}"
+                                f"{', ...' if len(calibration.item_ids) > 5 else ''}) is in the data")
+        absent = [i for i in calibration.item_ids if i not in present]
+        if absent:
+            warnings.warn(f"scale '{scale_id}': item(s) {', '.join(absent)} are not in the data and count as "
+                          "unanswered", DataWarning, stacklevel=2)
+        scores = irt.score(calibration, prepared.subset(items), method=method)
+        theta = scores["theta"].to_numpy(dtype=np.float64)
+        columns[f"{scale_id}_theta"] = theta
+        columns[f"{scale_id}_se"] = scores["se"].to_numpy(dtype=np.float64)
+        columns[f"{scale_id}_T"] = 50.0 + 10.0 * theta
+        columns[f"{scale_id}_percentile"] = 100.0 * ndtr(theta)
+        columns[f"{scale_id}_n_answered"] = scores["n_answered"].to_numpy()
+    return pd.DataFrame(columns, index=prepared.person_ids)
+
+
+def _json_value(value: Any) -> Any:
+    """Plain JSON: numpy scalars as Python numbers, NaN and infinities (no estimate) as null."""
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    return value
+
+
+def _classical_scores(instrument: Any, prepared: Any) -> pd.DataFrame:
+    """The instrument's scale scores, renamed so they cannot be mistaken for the IRT columns."""
+    classical = instrument.score(prepared)
+    rename: dict[str, str] = {}
+    for scale in instrument.scales:
+        rename[scale.id] = f"{scale.id}_raw"
+        for suffix in ("z", "T", "percentile"):
+            rename[f"{scale.id}_{suffix}"] = f"{scale.id}_norm_{suffix}"
+    return classical.rename(columns=rename)
+
+
+@app.command()
+@reports_errors
+def score(
+    responses: ResponsesArgument,
+    bank: Annotated[Path, typer.Option("--bank", "-b", help="Item bank written by 'psychometrics calibrate'.",
+                                       exists=True, dir_okay=False)],
+    method: Annotated[str, typer.Option("--method", help="eap, map, ml or wle.")] = "eap",
+    instrument: Annotated[str | None, typer.Option(
+        "--instrument", "-i", help="Instrument of the bank (file or bundled id): keys the data and adds "
+                                   "classical scale scores.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="CSV file to write (default: stdout).",
+                                                dir_okay=False)] = None,
+    report: Annotated[Path | None, typer.Option("--report", "-r", help="HTML page with a radar chart and a "
+                                                "team heat map of the T-scores.", dir_okay=False)] = None,
+    respondent: Annotated[str | None, typer.Option(help="Respondent of the report's radar chart "
+                                                        "(default: the first).")] = None,
+    as_json: JsonOption = False,
+    quiet_: QuietOption = False,
+) -> None:
+    """Score respondents with an item bank: theta, SE, T-score (50 + 10 theta), percentile per scale.
+
+    Columns per scale: <scale>_theta, _se, _T, _percentile, _n_answered. With the instrument, the
+    classical scale scores are added as <scale>_raw (and <scale>_norm_z, _norm_T, _norm_percentile
+    where the instrument has norms). The CSV is written atomically.
+    """
+    from psychometrics.cli.bank import read_bank
+    from psychometrics.data import load_responses
+
+    _State.quiet = _State.quiet or quiet_
+    if report is not None:
+        require_report_extra()
+    item_bank = read_bank(bank)
+    frame = read_table(responses)
+    inst = None
+    with collected_warnings() as caught:
+        if instrument is not None:
+            inst = load_instrument(instrument)
+            if item_bank.instrument_id is not None and item_bank.instrument_id != inst.id:
+                raise InstrumentError(f"item bank {str(bank)!r} was calibrated for instrument "
+                                      f"'{item_bank.instrument_id}', not '{inst.id}'")
+            if item_bank.instrument_version is not None and item_bank.instrument_version != str(inst.version):
+                warnings.warn(f"item bank calibrated with {inst.id} version {item_bank.instrument_version}, "
+                              f"scoring with version {inst.version}", UserWarning, stacklevel=1)
+            prepared = inst.prepare(frame, warn=False)
+        elif item_bank.instrument_id is not None:
+            raise InstrumentError(f"item bank {str(bank)!r} was calibrated on responses keyed by instrument "
+                                  f"'{item_bank.instrument_id}'; pass --instrument {item_bank.instrument_id} "
+                                  "(a file or a bundled id) so the data are keyed the same way")
+        else:
+            known = {i for c in item_bank.scales.values() for i in c.item_ids}
+            items = [str(c) for c in frame.columns if str(c) in known]
+            if not items:
+                raise ResponseError(f"none of the item bank's items is a column of {str(responses)!r}")
+            prepared = load_responses(frame, items=items, warn=False)
+        scores = score_table(item_bank, prepared, method=method)
+        if inst is not None:
+            scores = scores.join(_classical_scores(inst, prepared))
+    print_warnings(caught)
+    if scores.index.name is None:
+        scores.index.name = (inst.id_column if inst is not None else None) or "respondent_id"
+
+    if output is not None:
+        atomic_write(output, lambda handle: scores.to_csv(handle))
+    if report is not None:
+        from psychometrics.report import render_scores
+
+        labels = {s.id: s.name for s in inst.scales} if inst is not None else None
+        scales = list(item_bank.scales)
+        t_scores = scores[[f"{s}_T" for s in scales]]
+        page = render_scores(t_scores, respondent=respondent, scales=scales, labels=labels,
+                             title=f"Skill profiles: {inst.title}" if inst is not None else "Skill profiles")
+        atomic_write_text(report, page)
+
+    if as_json:
+        if output is None:
+            records = [{str(k): _json_value(v) for k, v in row.items()}
+                       for row in scores.reset_index().to_dict(orient="records")]
+            sys.stdout.write(json.dumps(records) + "\n")
+        else:
+            payload = {"scores": str(output.resolve()), "n_persons": len(scores), "method": method,
+                       "scales": list(item_bank.scales),
+                       "report": None if report is None else str(report.resolve())}
+            sys.stdout.write(dump_json(payload))
+    elif output is None:
+        scores.to_csv(sys.stdout)
+    else:
+        summary = pd.DataFrame({
+            "n_persons": [int((scores[f"{s}_n_answered"] > 0).sum()) for s in item_bank.scales],
+            "mean_theta": [scores[f"{s}_theta"].replace([np.inf, -np.inf], np.nan).mean() for s in item_bank.scales],
+            "sd_theta": [scores[f"{s}_theta"].replace([np.inf, -np.inf], np.nan).std() for s in item_bank.scales],
+            "mean_se": [scores[f"{s}_se"].replace([np.inf, -np.inf], np.nan).mean() for s in item_bank.scales],
+        }, index=pd.Index(list(item_bank.scales), name="scale"))
+        console.print(table(summary, f"Scores ({method.upper()})", index_name="scale"))
+        note(f"Scores written to {output.resolve()}")
+        if report is not None:
+            note(f"Report written to {report.resolve()}")
+    raise typer.Exit(EXIT_OK)

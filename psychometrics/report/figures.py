@@ -1,0 +1,445 @@
+"""Figures of the HTML report as inline SVG, each with the data table it shows.
+
+Every function returns a :class:`Chart`: the SVG markup (matplotlib, Agg backend, text kept
+as text so screen readers and search find it), a title and a description that go into the
+SVG's ``<title>``/``<desc>``, a caption, and the plotted numbers as tables, which the
+report shows as the chart's text alternative. Colours come from the Okabe-Ito palette and
+the colour-blind safe ``cividis``/``RdBu`` maps; lines also differ in dash pattern so the
+figures read in grey scale.
+
+matplotlib is imported here only, so ``import psychometrics`` stays light.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from psychometrics.irt import Calibration
+
+__all__ = ["Chart", "PALETTE", "category_curves", "information_curves", "wright_map", "scree_plot",
+           "loading_heatmap", "radar_chart", "team_heatmap"]
+
+#: Okabe & Ito (2008) colour-blind safe palette.
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+_DASHES = ["-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1))]
+#: Theta points of the tables that stand in for the curves.
+TABLE_THETA = np.arange(-3.0, 3.01, 1.0)
+_THETA = np.linspace(-4.0, 4.0, 81)
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One figure of the report.
+
+    Attributes
+    ----------
+    id : str
+        HTML id (also prefixes every id inside the SVG, so several SVGs live on one page).
+    title : str
+        Short name, the SVG ``<title>`` and the figure's ``aria-label``.
+    description : str
+        What the figure shows, in words: the SVG ``<desc>``.
+    caption : str
+        The ``<figcaption>``.
+    svg : str
+        Inline ``<svg>`` markup.
+    tables : list of (str, DataFrame)
+        The plotted numbers (caption, table), shown as the text alternative.
+    """
+
+    id: str
+    title: str
+    description: str
+    caption: str
+    svg: str
+    tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+_STYLE = {
+    "svg.fonttype": "none",
+    "font.size": 9,
+    "font.family": "sans-serif",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titlesize": 9,
+    "axes.labelsize": 8,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+    "legend.fontsize": 7,
+    "legend.frameon": False,
+}
+
+
+def _to_svg(fig: Any, chart_id: str, title: str, description: str) -> str:
+    plt = _pyplot()
+    buffer = io.StringIO()
+    # a fixed salt makes the generated ids (and so the page) reproducible
+    with plt.rc_context({"svg.hashsalt": chart_id}):
+        fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    plt.close(fig)
+    text = buffer.getvalue()
+    text = text[text.index("<svg"):]
+    text = re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.S)
+    # Prefix every id and the references to it: matplotlib names its elements figure_1,
+    # axes_1, ... in each file, which would collide between figures on one page.
+    ids = set(re.findall(r'\bid="([^"]+)"', text))
+    if ids:
+        pattern = re.compile(r'(\bid="|url\(#|href="#)(' + "|".join(map(re.escape, sorted(ids, key=len, reverse=True)))
+                             + r')(?=["\)])')
+        text = pattern.sub(lambda m: f"{m.group(1)}{chart_id}-{m.group(2)}", text)
+    head_end = text.index(">", text.index("<svg")) + 1
+    opening = text[:head_end]
+    opening = opening.replace("<svg", f'<svg role="img" aria-labelledby="{chart_id}-title {chart_id}-desc"'
+                              ' focusable="false"', 1)
+    # Let the page size the figure: keep the viewBox, drop the fixed pt width/height.
+    opening = re.sub(r'\s(width|height)="[^"]*pt"', "", opening)
+    accessible = (f'<title id="{chart_id}-title">{html.escape(title)}</title>'
+                  f'<desc id="{chart_id}-desc">{html.escape(description)}</desc>')
+    return opening + accessible + text[head_end:]
+
+
+def _figure(n_panels: int, columns: int, panel: tuple[float, float] = (2.2, 1.7), **kwargs: Any):
+    plt = _pyplot()
+    from cycler import cycler
+
+    style = dict(_STYLE, **{"axes.prop_cycle": cycler(color=PALETTE)})
+    rows = max(1, math.ceil(n_panels / columns))
+    columns = min(columns, max(n_panels, 1))
+    with plt.rc_context(style):
+        fig, axes = plt.subplots(rows, columns, figsize=(panel[0] * columns, panel[1] * rows), squeeze=False,
+                                 **kwargs)
+    for ax in axes.flat[n_panels:]:
+        ax.set_visible(False)
+    return fig, axes.flat[:n_panels], style
+
+
+def _thresholds(calibration: "Calibration") -> pd.DataFrame:
+    params = calibration.item_params
+    columns = [c for c in params.columns if re.fullmatch(r"b\d*", c) and params[c].notna().any()]
+    return params[columns]
+
+
+# ------------------------------------------------------------------------------- IRT
+
+def category_curves(calibration: "Calibration", *, chart_id: str, scale: str, columns: int = 4) -> Chart:
+    """Category response curves of the items of one calibration, one small panel per item.
+
+    The table gives :math:`P(X = k \\mid \\theta)` at theta -3, -2, ..., 3 for every item and
+    category.
+    """
+    plt = _pyplot()
+    items = list(calibration.item_ids)
+    probabilities = calibration.probabilities(_THETA)
+    at = calibration.probabilities(TABLE_THETA)
+    fig, axes, style = _figure(len(items), columns, sharex=True, sharey=True)
+    rows = []
+    with plt.rc_context(style):
+        for j, (ax, item) in enumerate(zip(axes, items)):
+            codes = calibration.categories[item]
+            for k, code in enumerate(codes):
+                ax.plot(_THETA, probabilities[j, :, k], color=PALETTE[k % len(PALETTE)],
+                        linestyle=_DASHES[k % len(_DASHES)], linewidth=1.2, label=str(code))
+                rows.append({"item": item, "category": str(code),
+                             **{f"theta {t:+.0f}": at[j, q, k] for q, t in enumerate(TABLE_THETA)}})
+            ax.set_title(item)
+            ax.set_ylim(0, 1)
+            ax.set_xlim(_THETA[0], _THETA[-1])
+        for ax in axes:
+            if ax.get_subplotspec().is_last_row() or ax is axes[-1]:
+                ax.set_xlabel("theta")
+            if ax.get_subplotspec().is_first_col():
+                ax.set_ylabel("P(category)")
+        # the item with the most categories names them all
+        handles, names = max((ax.get_legend_handles_labels() for ax in axes), key=lambda pair: len(pair[0]))
+        spare = fig.axes[len(items)] if len(fig.axes) > len(items) else None
+        if spare is not None:
+            # an empty grid cell holds the legend, clear of the curves
+            spare.set_visible(True)
+            spare.axis("off")
+            spare.legend(handles, names, title="category", loc="center", ncol=2, fontsize=7, title_fontsize=7)
+            fig.tight_layout()
+        else:
+            fig.legend(handles, names, title="category", loc="lower center", ncol=len(names), fontsize=7,
+                       title_fontsize=7)
+            fig.tight_layout(rect=(0, 0.1, 1, 1))
+    title = f"Category response curves, {scale}"
+    description = (f"{len(items)} panels, one per item of scale {scale}; each shows the probability of every "
+                   f"response category (lines) along theta from -4 to 4.")
+    table = pd.DataFrame(rows).set_index(["item", "category"])
+    return Chart(chart_id, title, description,
+                 f"Category response curves of scale {scale}: where a category's curve peaks, that answer is the "
+                 "most likely one. Well-functioning items have each category peaking in turn.",
+                 _to_svg(fig, chart_id, title, description),
+                 [(f"Probability of each category at selected theta values, scale {scale}", table)])
+
+
+def information_curves(calibrations: Mapping[str, "Calibration"], *, chart_id: str, columns: int = 4) -> Chart:
+    """Item and test information with the standard error, one panel per scale.
+
+    The table gives test information and :math:`SE(\\theta) = 1/\\sqrt{I(\\theta)}` per scale at
+    theta -3, -2, ..., 3.
+    """
+    plt = _pyplot()
+    scales = list(calibrations)
+    fig, axes, style = _figure(len(scales), columns, panel=(2.6, 1.9), sharex=True)
+    records = []
+    with plt.rc_context(style):
+        for ax, scale in zip(axes, scales):
+            cal = calibrations[scale]
+            info = cal.information(_THETA)
+            total = info.sum(axis=1)
+            for j in range(info.shape[1]):
+                ax.plot(_THETA, info[:, j], color="#9a9a9a", linewidth=0.6)
+            ax.plot(_THETA, total, color=PALETTE[0], linewidth=1.6, label="test information")
+            ax.set_title(scale)
+            ax.set_xlim(_THETA[0], _THETA[-1])
+            ax.set_ylim(bottom=0)
+            twin = ax.twinx()
+            twin.spines["top"].set_visible(False)
+            se = np.full(total.shape, np.nan)
+            np.divide(1.0, np.sqrt(total), out=se, where=total > 0)
+            twin.plot(_THETA, se, color=PALETTE[3], linestyle="--", linewidth=1.4, label="SE")
+            twin.set_ylim(0, min(2.0, float(np.nanmax(se)) * 1.05) if np.isfinite(se).any() else 1.0)
+            twin.tick_params(labelsize=7)
+            if ax.get_subplotspec().is_first_col():
+                ax.set_ylabel("information")
+            if ax.get_subplotspec().is_last_col() or ax is axes[-1]:
+                twin.set_ylabel("SE", color=PALETTE[3])
+            ax.set_xlabel("theta")
+            at = cal.information(TABLE_THETA).sum(axis=1)
+            for t, value in zip(TABLE_THETA, at):
+                records.append({"scale": scale, "theta": t, "test_information": value,
+                                "se": 1.0 / math.sqrt(value) if value > 0 else math.nan})
+        handles = [axes[0].lines[-1], axes[0].figure.axes[-1].lines[-1]] if scales else []
+        if scales:
+            fig.legend(handles, ["test information", "SE (right axis)"], loc="lower right", ncol=2)
+        fig.tight_layout(rect=(0, 0.04, 1, 1))
+    title = "Item and test information with standard error"
+    description = (f"{len(scales)} panels, one per scale: item information (thin grey lines), test "
+                   "information (solid blue) and the standard error of theta (dashed orange, right axis) "
+                   "along theta from -4 to 4.")
+    table = pd.DataFrame(records).set_index(["scale", "theta"])
+    return Chart(chart_id, title, description,
+                 "Information and standard error per scale: a scale measures precisely where information is "
+                 "high and the SE low.", _to_svg(fig, chart_id, title, description),
+                 [("Test information and SE at selected theta values", table)])
+
+
+def wright_map(calibrations: Mapping[str, "Calibration"], scores: Mapping[str, pd.DataFrame], *,
+               chart_id: str, columns: int = 4, bins: int = 24) -> Chart:
+    """Persons and item thresholds on one theta axis, one panel per scale.
+
+    Left of each panel: histogram of the persons' EAP estimates. Right: each item's
+    thresholds (``b`` / ``b1..``) as markers in the item's column.
+    """
+    plt = _pyplot()
+    scales = list(calibrations)
+    fig, axes, style = _figure(len(scales), columns, panel=(2.6, 2.6))
+    threshold_rows = []
+    person_rows = []
+    edges = np.linspace(-4.0, 4.0, bins + 1)
+    with plt.rc_context(style):
+        for ax, scale in zip(axes, scales):
+            cal = calibrations[scale]
+            thresholds = _thresholds(cal)
+            theta = scores[scale]["theta"].to_numpy(dtype=np.float64) if scale in scores else np.array([])
+            theta = theta[np.isfinite(theta)]
+            counts, _ = np.histogram(np.clip(theta, edges[0], edges[-1]), bins=edges)
+            share = counts / max(counts.max(), 1)
+            centres = (edges[:-1] + edges[1:]) / 2
+            ax.barh(centres, -share * 2.0, height=edges[1] - edges[0], left=0.0, color=PALETTE[5],
+                    edgecolor="white", linewidth=0.3)
+            n_items = thresholds.shape[0]
+            for j, item in enumerate(thresholds.index):
+                values = thresholds.loc[item].to_numpy(dtype=np.float64)
+                values = values[np.isfinite(values)]
+                x = 0.4 + 3.6 * (j + 0.5) / max(n_items, 1)
+                ax.plot(np.full(values.shape, x), np.clip(values, -4, 4), marker="_", markersize=7,
+                        markeredgewidth=1.6, linestyle="none", color=PALETTE[3])
+                threshold_rows.append({"scale": scale, "item": item,
+                                       **{name: thresholds.loc[item, name] for name in thresholds.columns}})
+            ax.axvline(0, color="black", linewidth=0.6)
+            ax.set_ylim(-4, 4)
+            ax.set_xlim(-2.1, 4.1)
+            ax.set_xticks([-1.0, 0.4 + 3.6 * 0.5])
+            ax.set_xticklabels(["persons", "item thresholds"])
+            ax.set_title(scale)
+            if ax.get_subplotspec().is_first_col():
+                ax.set_ylabel("theta")
+            person_rows.append({"scale": scale, "n": int(theta.size),
+                                "mean": float(theta.mean()) if theta.size else math.nan,
+                                "sd": float(theta.std(ddof=1)) if theta.size > 1 else math.nan,
+                                "min": float(theta.min()) if theta.size else math.nan,
+                                "max": float(theta.max()) if theta.size else math.nan})
+        fig.tight_layout()
+    title = "Wright map: persons and item thresholds"
+    description = (f"{len(scales)} panels, one per scale, with a common theta axis from -4 to 4: on the left a "
+                   "horizontal histogram of the persons' EAP estimates, on the right one column of markers per "
+                   "item at its thresholds.")
+    tables = [("Persons' EAP estimates per scale", pd.DataFrame(person_rows).set_index("scale")),
+              ("Item thresholds (theta where the next category becomes the more likely)",
+               pd.DataFrame(threshold_rows).set_index(["scale", "item"]))]
+    return Chart(chart_id, title, description,
+                 "Wright map: items target the persons well when their thresholds spread over the range where "
+                 "most persons are.", _to_svg(fig, chart_id, title, description), tables)
+
+
+# ------------------------------------------------------------------------------- factors
+
+def scree_plot(parallel: Any, *, chart_id: str, n_scales: int | None = None) -> Chart:
+    """Observed factor eigenvalues against the parallel-analysis reference."""
+    plt = _pyplot()
+    frame = parallel.to_frame()
+    fig, axes, style = _figure(1, 1, panel=(5.2, 3.0))
+    ax = axes[0]
+    with plt.rc_context(style):
+        x = frame.index.to_numpy()
+        ax.plot(x, frame["observed_fa"], marker="o", markersize=3.5, color=PALETTE[0], label="observed (factors)")
+        ax.plot(x, frame["reference_fa"], linestyle="--", color=PALETTE[3],
+                label=f"parallel analysis ({parallel.n_iter} random data sets)")
+        ax.axhline(0, color="#777777", linewidth=0.5)
+        ax.axvline(parallel.n_factors + 0.5, color=PALETTE[2], linestyle=":", linewidth=1.2,
+                   label=f"suggested: {parallel.n_factors} factor(s)")
+        ax.set_xlabel("factor")
+        ax.set_ylabel("eigenvalue")
+        ax.legend(loc="upper right")
+        fig.tight_layout()
+    title = "Scree plot with parallel analysis"
+    description = (f"Eigenvalues of the {len(frame)} factors of the reduced correlation matrix (solid line with "
+                   f"points) and the mean eigenvalues of random data (dashed line); {parallel.n_factors} observed "
+                   "eigenvalue(s) lie above the random ones"
+                   + (f", for {n_scales} intended scale(s)." if n_scales is not None else "."))
+    return Chart(chart_id, title, description,
+                 "Scree plot: keep the factors whose observed eigenvalue is above the random-data line.",
+                 _to_svg(fig, chart_id, title, description),
+                 [("Eigenvalues: observed and random-data reference", frame)])
+
+
+def loading_heatmap(loadings: pd.DataFrame, *, chart_id: str, scales: Mapping[str, str] | None = None,
+                    label: str = "EFA") -> Chart:
+    """Items x factors loadings as a heat map (diverging, -1 blue to +1 red), |loading| >= .30 printed."""
+    plt = _pyplot()
+    n_items, n_factors = loadings.shape
+    fig, axes, style = _figure(1, 1, panel=(1.2 + 0.55 * n_factors, 0.9 + 0.16 * n_items))
+    ax = axes[0]
+    values = loadings.to_numpy(dtype=np.float64)
+    with plt.rc_context(style):
+        image = ax.imshow(values, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
+        ax.set_xticks(range(n_factors))
+        ax.set_xticklabels([str(c) for c in loadings.columns], rotation=45, ha="right")
+        ax.set_yticks(range(n_items))
+        names = [f"{item} ({scales[item]})" if scales and item in scales else str(item) for item in loadings.index]
+        ax.set_yticklabels(names, fontsize=6)
+        for i in range(n_items):
+            for j in range(n_factors):
+                if abs(values[i, j]) >= 0.30:
+                    ax.text(j, i, f"{values[i, j]:.2f}", ha="center", va="center", fontsize=5.5,
+                            color="white" if abs(values[i, j]) > 0.6 else "black")
+        ax.spines[:].set_visible(False)
+        bar = fig.colorbar(image, ax=ax, fraction=0.05, pad=0.02)
+        bar.ax.tick_params(labelsize=6)
+        bar.set_label("loading", fontsize=7)
+        fig.tight_layout()
+    title = f"{label} loadings heat map"
+    description = (f"Heat map of {n_items} items (rows) by {n_factors} factors (columns); colour runs from blue "
+                   "(loading -1) through white (0) to red (+1); loadings of at least .30 in absolute value are "
+                   "printed in their cells.")
+    return Chart(chart_id, title, description,
+                 f"{label} loadings: each item should load mainly on one factor, together with the other items "
+                 "of its scale.", _to_svg(fig, chart_id, title, description),
+                 [(f"{label} loadings", loadings.rename_axis(loadings.index.name or "item"))])
+
+
+# ------------------------------------------------------------------------------- scores
+
+def radar_chart(t_scores: pd.Series, *, chart_id: str, respondent: str,
+                labels: Mapping[str, str] | None = None) -> Chart:
+    """Spider chart of one respondent's T-scores (mean 50, SD 10) across the scales."""
+    plt = _pyplot()
+    scales = list(t_scores.index)
+    values = t_scores.to_numpy(dtype=np.float64)
+    n = len(scales)
+    angles = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    closed = np.concatenate([angles, angles[:1]])
+    fig, axes, style = _figure(1, 1, panel=(4.4, 4.0), subplot_kw={"projection": "polar"})
+    ax = axes[0]
+    with plt.rc_context(style):
+        ax.set_theta_offset(np.pi / 2)
+        ax.set_theta_direction(-1)
+        ax.plot(closed, np.full(closed.shape, 50.0), color="#777777", linestyle="--", linewidth=0.8,
+                label="norm mean (T = 50)")
+        ax.fill_between(closed, 40.0, 60.0, color="#bbbbbb", alpha=0.3, label="average band (T 40-60)")
+        # a missing score leaves a gap in the outline rather than a made-up point
+        shown = np.clip(values, 20.0, 80.0)
+        ax.plot(closed, np.concatenate([shown, shown[:1]]), color=PALETTE[0], linewidth=1.8, marker="o",
+                markersize=4, label=f"respondent {respondent}")
+        if np.isfinite(shown).all():
+            ax.fill(closed, np.concatenate([shown, shown[:1]]), color=PALETTE[0], alpha=0.15)
+        ax.set_xticks(angles)
+        ax.set_xticklabels([labels.get(s, s) if labels else s for s in scales], fontsize=7)
+        ax.set_ylim(20, 80)
+        ax.set_yticks([30, 40, 50, 60, 70])
+        ax.tick_params(axis="y", labelsize=6)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=1)
+        fig.tight_layout()
+    title = f"Skill profile of respondent {respondent}"
+    shown_text = ", ".join(f"{labels.get(s, s) if labels else s} "
+                           + (f"{v:.0f}" if math.isfinite(v) else "not scored") for s, v in zip(scales, values))
+    description = (f"Radar chart of {n} scales on the T-score scale (mean 50, SD 10; axis 20 to 80) for respondent "
+                   f"{respondent}: {shown_text}.")
+    table = pd.DataFrame({"T": values}, index=pd.Index(scales, name="scale"))
+    return Chart(chart_id, title, description,
+                 f"Profile of respondent {respondent} across the scales (T-scores; the grey band is T 40-60).",
+                 _to_svg(fig, chart_id, title, description), [(f"T-scores of respondent {respondent}", table)])
+
+
+def team_heatmap(t_scores: pd.DataFrame, *, chart_id: str, labels: Mapping[str, str] | None = None) -> Chart:
+    """Respondents x scales heat map of T-scores (cividis, 20 to 80), values printed."""
+    plt = _pyplot()
+    n_persons, n_scales = t_scores.shape
+    values = t_scores.to_numpy(dtype=np.float64)
+    fig, axes, style = _figure(1, 1, panel=(1.6 + 0.7 * n_scales, 1.0 + 0.2 * n_persons))
+    ax = axes[0]
+    with plt.rc_context(style):
+        image = ax.imshow(np.ma.masked_invalid(values), cmap="cividis", vmin=20, vmax=80, aspect="auto")
+        ax.set_xticks(range(n_scales))
+        ax.set_xticklabels([labels.get(s, s) if labels else s for s in t_scores.columns], rotation=40, ha="right")
+        ax.set_yticks(range(n_persons))
+        ax.set_yticklabels([str(i) for i in t_scores.index], fontsize=6)
+        if n_persons * n_scales <= 600:
+            for i in range(n_persons):
+                for j in range(n_scales):
+                    if np.isfinite(values[i, j]):
+                        ax.text(j, i, f"{values[i, j]:.0f}", ha="center", va="center", fontsize=5.5,
+                                color="black" if values[i, j] > 55 else "white")
+        ax.spines[:].set_visible(False)
+        bar = fig.colorbar(image, ax=ax, fraction=0.05, pad=0.02)
+        bar.set_label("T-score", fontsize=7)
+        bar.ax.tick_params(labelsize=6)
+        fig.tight_layout()
+    title = "Team heat map of T-scores"
+    description = (f"Heat map of {n_persons} respondents (rows) by {n_scales} scales (columns); colour runs from "
+                   "dark blue (T 20) to yellow (T 80); each cell prints its T-score.")
+    return Chart(chart_id, title, description,
+                 "Team heat map: rows are respondents, columns scales; light cells are strengths, dark cells "
+                 "development areas relative to the norm.", _to_svg(fig, chart_id, title, description),
+                 [("T-scores per respondent and scale", t_scores)])

@@ -1,0 +1,956 @@
+"""The whole validation of an instrument on one response file.
+
+This is the computation behind ``psychometrics validate``: data checks, classical item
+analysis and reliability (:func:`psychometrics.analysis.analyze_instrument`), factor structure
+(KMO, Bartlett, parallel analysis, EFA, CFA of the intended scales), an IRT calibration per
+scale with marginal reliability and item fit, DIF when a group column is given, and a list of
+plain-language findings with a verdict per scale. The command line prints it and
+:mod:`psychometrics.report` renders it; both read the same :class:`Validation`.
+
+Thresholds used for findings (conventional cut-offs, see References of :func:`validate`):
+
+========================  ============================================
+statistic                 flagged when
+========================  ============================================
+alpha, marginal rxx       < 0.70
+corrected item-total r    < 0.20
+S-X2 item fit             p < .01 after Holm's correction within scale
+CFA RMSEA / SRMR          > 0.08
+CFA CFI                   < 0.90
+KMO                       < 0.60
+CFA loading               < 0.40
+DIF                       ETS class C / CC (Mantel-Haenszel, p < .01 after Holm)
+========================  ============================================
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import math
+import os
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from psychometrics.data import Responses
+from psychometrics.errors import ConvergenceWarning, DataWarning, ModelWarning, PsychometricsError, ResponseError
+
+if TYPE_CHECKING:
+    from psychometrics.analysis import InstrumentAnalysis
+    from psychometrics.instrument import Instrument
+    from psychometrics.irt import Calibration
+
+__all__ = ["DataSummary", "Finding", "ScaleIRT", "Validation", "THRESHOLDS", "default_model", "holm",
+           "validate"]
+
+#: Cut-offs behind the findings; change a copy and pass it as ``thresholds=``.
+THRESHOLDS: dict[str, float] = {
+    "alpha": 0.70,
+    "marginal_reliability": 0.70,
+    "r_drop": 0.20,
+    "item_fit_p": 0.01,
+    "rmsea": 0.08,
+    "srmr": 0.08,
+    "cfi": 0.90,
+    "kmo": 0.60,
+    "loading": 0.40,
+    "dif_p": 0.01,
+}
+
+Progress = Callable[[str, float], None]
+
+# Order of severity of a finding; the scale verdict is driven by the worst one.
+_SEVERITY = {"note": 0, "warning": 1, "problem": 2}
+
+
+# =============================================================================== results
+
+@dataclass(frozen=True)
+class DataSummary:
+    """What the data checks found before any analysis.
+
+    Attributes
+    ----------
+    n_persons, n_items : int
+        Rows (respondents or ratings) and instrument items present in the data.
+    n_missing : int
+        Missing cells among the items.
+    missing_rate : float
+        ``n_missing / (n_persons * n_items)``.
+    warnings : tuple of str
+        Data warnings raised while preparing the responses (constant items, empty rows...).
+    """
+
+    n_persons: int
+    n_items: int
+    n_missing: int
+    missing_rate: float
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One plain-language flag.
+
+    Attributes
+    ----------
+    scope : {"data", "instrument", "scale", "item"}
+        What the finding is about.
+    target : str
+        The scale or item id ("" for data and instrument findings).
+    scale : str
+        Scale of the target ("" when it concerns no single scale).
+    statistic : str
+        Short statistic name (``alpha``, ``r_drop``, ``s_x2``, ``rmsea``, ...).
+    value, threshold : float
+        The value found and the cut-off it crossed (NaN where not numeric).
+    severity : {"note", "warning", "problem"}
+    message : str
+        The flag as a sentence fragment, e.g. ``"teamwork: alpha 0.62 < 0.70"``.
+    """
+
+    scope: str
+    target: str
+    scale: str
+    statistic: str
+    value: float
+    threshold: float
+    severity: str
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"scope": self.scope, "target": self.target, "scale": self.scale,
+                "statistic": self.statistic, "value": _json_number(self.value),
+                "threshold": _json_number(self.threshold), "severity": self.severity,
+                "message": self.message}
+
+
+@dataclass(frozen=True)
+class ScaleIRT:
+    """IRT results of one scale.
+
+    Attributes
+    ----------
+    scale : str
+    model : str
+        Model calibrated (``graded``, ``2pl``, ``gpcm``...).
+    calibration : Calibration or None
+        None when the calibration failed (``error`` says why).
+    marginal_reliability : float
+    item_fit : DataFrame or None
+        :func:`psychometrics.fit.item_fit` with an added ``p_holm`` column; None while that
+        module is not available or when it failed.
+    scores : DataFrame or None
+        EAP ``theta`` and ``se`` per respondent (for the Wright map).
+    error : str
+        Why the calibration or the fit could not be computed ("" when it could).
+    """
+
+    scale: str
+    model: str
+    calibration: "Calibration | None"
+    marginal_reliability: float
+    item_fit: pd.DataFrame | None
+    scores: pd.DataFrame | None
+    error: str = ""
+
+    @property
+    def converged(self) -> bool:
+        return self.calibration is not None and bool(self.calibration.converged)
+
+
+@dataclass(frozen=True, eq=False)
+class Validation:
+    """Everything ``psychometrics validate`` computes for one instrument and data set.
+
+    Attributes
+    ----------
+    instrument : Instrument
+    data : DataSummary
+    analysis : InstrumentAnalysis
+        Classical item analysis and reliability per scale.
+    kmo, bartlett, parallel : results of :mod:`psychometrics.factor` or None
+        None when the correlation matrix did not allow them (see ``findings``).
+    efa : EFAResult or None
+        EFA with as many factors as scales.
+    efa_suggested : EFAResult or None
+        EFA with the number of factors suggested by parallel analysis, when that differs.
+    cfa : CFAResult or None
+        CFA of the intended scale structure (DWLS on polychoric correlations for ordinal
+        items; ML for other data).
+    irt : dict
+        Scale id -> :class:`ScaleIRT`.
+    dif : DataFrame or None
+        DIF statistics per item when a group column was given.
+    group : str or None
+        The group column.
+    correlation : str
+        Correlation type of the factor analyses (``polychoric`` or ``pearson``).
+    findings : tuple of Finding
+    verdicts : dict
+        Scale id -> ``"ok"`` (no findings), ``"review"`` (warnings) or ``"poor"`` (problems).
+    timings : dict
+        Step -> seconds.
+    responses : Responses
+        The prepared (keyed, scored) responses the analyses used.
+    """
+
+    instrument: "Instrument"
+    data: DataSummary
+    analysis: "InstrumentAnalysis"
+    kmo: Any
+    bartlett: Any
+    parallel: Any
+    efa: Any
+    efa_suggested: Any
+    cfa: Any
+    irt: dict[str, ScaleIRT]
+    dif: pd.DataFrame | None
+    group: str | None
+    correlation: str
+    findings: tuple[Finding, ...]
+    verdicts: dict[str, str]
+    timings: dict[str, float] = field(default_factory=dict)
+    responses: Responses | None = field(default=None, repr=False)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when nothing was flagged, 1 when there are findings (the CLI's convention)."""
+        return 1 if self.findings else 0
+
+    def item_table(self) -> pd.DataFrame:
+        """One row per item: scale, CTT statistics, IRT parameters, item fit, flags.
+
+        The values are the unrounded fields of ``analysis.items``, the calibrations'
+        ``item_params`` and the item-fit tables; ``flags`` joins the messages of the item's
+        findings with ``"; "``.
+        """
+        items = self.analysis.items
+        ctt_columns = [c for c in ("scale", "n", "mean", "sd", "r_drop", "alpha_if_deleted") if c in items.columns]
+        table = items[ctt_columns].copy()
+        params = [r.calibration.item_params for r in self.irt.values() if r.calibration is not None]
+        if params:
+            joined = pd.concat(params)
+            table = table.join(joined[[c for c in joined.columns if joined[c].notna().any()]], how="left")
+        fits = [r.item_fit for r in self.irt.values() if r.item_fit is not None]
+        if fits:
+            fit = pd.concat(fits)
+            keep = [c for c in ("s_x2", "df", "p", "p_holm", "infit", "outfit", "rmsd") if c in fit.columns]
+            fit = fit[keep].rename(columns={"df": "s_x2_df", "p": "s_x2_p"})
+            table = table.join(fit, how="left")
+        flags: dict[str, list[str]] = {}
+        for finding in self.findings:
+            if finding.scope == "item":
+                flags.setdefault(finding.target, []).append(finding.message)
+        # items left out of the analyses (no variance) keep a row, in instrument order
+        order = [item for item in self.instrument.item_ids if item in table.index or item in flags]
+        scale_of = {item.id: item.scale for item in self.instrument.items}
+        table = table.reindex(order)
+        table["scale"] = [scale_of.get(item, "") for item in table.index]
+        table["flags"] = ["; ".join(flags.get(item, [])) for item in table.index]
+        table.index.name = "item"
+        return table
+
+    def scale_table(self) -> pd.DataFrame:
+        """One row per scale: items, alpha, marginal reliability, flagged items, verdict."""
+        rows = {}
+        flagged: dict[str, set[str]] = {}
+        for finding in self.findings:
+            if finding.scope == "item":
+                flagged.setdefault(finding.scale, set()).add(finding.target)
+        for scale_id in self.verdicts:
+            a = self.analysis.scales.loc[scale_id] if scale_id in self.analysis.scales.index else None
+            irt_result = self.irt.get(scale_id)
+            rows[scale_id] = {
+                "n_items": int(a["n_items"]) if a is not None else 0,
+                "alpha": float(a["alpha"]) if a is not None else math.nan,
+                "omega_cfa": _cfa_reliability(self.cfa, scale_id),
+                "marginal_reliability": irt_result.marginal_reliability if irt_result else math.nan,
+                "n_flagged_items": len(flagged.get(scale_id, ())),
+                "verdict": self.verdicts[scale_id],
+            }
+        frame = pd.DataFrame.from_dict(rows, orient="index")
+        frame.index.name = "scale"
+        return frame
+
+    def summary(self) -> str:
+        """Short text for people: verdict per scale and the findings."""
+        lines = [f"{self.instrument.title} ({self.instrument.id} {self.instrument.version}): "
+                 f"{self.data.n_persons} rows, {self.data.n_items} items, "
+                 f"{100 * self.data.missing_rate:.1f}% missing"]
+        for scale_id, verdict in self.verdicts.items():
+            lines.append(f"  {scale_id}: {verdict}")
+        lines.append(f"{len(self.findings)} finding(s)" + (":" if self.findings else ""))
+        lines.extend(f"  - {finding.message}" for finding in self.findings)
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form: plain numbers, NaN as None, tables as lists of records."""
+        out: dict[str, Any] = {
+            "instrument": {"id": self.instrument.id, "version": str(self.instrument.version),
+                           "title": self.instrument.title},
+            "data": {"n_persons": self.data.n_persons, "n_items": self.data.n_items,
+                     "n_missing": self.data.n_missing, "missing_rate": self.data.missing_rate,
+                     "warnings": list(self.data.warnings)},
+            "analysis": self.analysis.to_dict(),
+            "correlation": self.correlation,
+            "factor": {
+                "kmo": None if self.kmo is None else _json_number(self.kmo.overall),
+                "bartlett": None if self.bartlett is None else {
+                    name: _json_number(getattr(self.bartlett, name, math.nan)) for name in ("chi2", "df", "p")},
+                "parallel_analysis": None if self.parallel is None else {
+                    "n_factors": int(self.parallel.n_factors), "n_components": int(self.parallel.n_components)},
+                "efa": None if self.efa is None else _records(self.efa.loadings, "item"),
+                "cfa": None if self.cfa is None else {
+                    key: _json_number(value) for key, value in self.cfa.fit_measures().items()},
+            },
+            "irt": {scale_id: {
+                "model": r.model, "converged": r.converged, "error": r.error,
+                "marginal_reliability": _json_number(r.marginal_reliability),
+                "item_params": None if r.calibration is None else _records(r.calibration.item_params, "item"),
+                "item_fit": None if r.item_fit is None else _records(r.item_fit, "item"),
+            } for scale_id, r in self.irt.items()},
+            "dif": None if self.dif is None else _records(self.dif, "item"),
+            "group": self.group,
+            "items": _records(self.item_table(), "item"),
+            "scales": _records(self.scale_table(), "scale"),
+            "verdicts": dict(self.verdicts),
+            "findings": [finding.to_dict() for finding in self.findings],
+            "exit_code": self.exit_code,
+            "timings": {key: float(value) for key, value in self.timings.items()},
+        }
+        return out
+
+
+def _json_number(value: Any) -> Any:
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return value
+    return number if math.isfinite(number) else None
+
+
+def _records(frame: pd.DataFrame, key: str) -> list[dict[str, Any]]:
+    out = frame.reset_index(names=key)
+    return [{column: _json_number(value) for column, value in row.items()}
+            for row in out.to_dict(orient="records")]
+
+
+def _cfa_reliability(cfa: Any, scale_id: str) -> float:
+    """Omega of one factor from standardized CFA loadings: (sum l)^2 / ((sum l)^2 + sum(1 - l^2))."""
+    if cfa is None or scale_id not in cfa.loadings.columns:
+        return math.nan
+    loadings = cfa.loadings[scale_id].to_numpy(dtype=np.float64)
+    loadings = loadings[loadings != 0.0]
+    if loadings.size == 0:
+        return math.nan
+    common = loadings.sum() ** 2
+    unique = np.sum(1.0 - loadings ** 2)
+    total = common + unique
+    return float(common / total) if total > 0 else math.nan
+
+
+# =============================================================================== helpers
+
+def holm(p: Any) -> np.ndarray:
+    r"""Holm's step-down adjusted p-values (NaN entries are left out and stay NaN).
+
+    Notes
+    -----
+    With the :math:`m` finite p-values sorted, :math:`p_{(1)} \le \dots \le p_{(m)}`,
+    :math:`\tilde p_{(i)} = \min\{1, \max_{k \le i} (m - k + 1)\, p_{(k)}\}`.
+
+    References
+    ----------
+    .. [1] Holm, S. (1979). A simple sequentially rejective multiple test procedure.
+           Scandinavian Journal of Statistics, 6, 65-70.
+    """
+    p = np.asarray(p, dtype=np.float64)
+    out = np.full(p.shape, np.nan)
+    finite = np.flatnonzero(np.isfinite(p))
+    m = finite.size
+    if m == 0:
+        return out
+    order = finite[np.argsort(p[finite], kind="stable")]
+    adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order])
+    out[order] = np.minimum(adjusted, 1.0)
+    return out
+
+
+def default_model(instrument: "Instrument", item_ids: list[str]) -> str:
+    """IRT model for a scale from its response format.
+
+    ``graded`` for Likert items, ``2pl`` for dichotomous and multiple-choice items (scored
+    0/1), ``gpcm`` for situational-judgement items scored by partial credit (``2pl`` when
+    scored best-option 0/1).
+    """
+    from psychometrics.instrument import LikertFormat, SituationalJudgementFormat
+
+    formats = [instrument.response_format(item) for item in item_ids]
+    if all(isinstance(fmt, LikertFormat) for fmt in formats):
+        return "graded"
+    if any(isinstance(fmt, SituationalJudgementFormat) for fmt in formats):
+        return "2pl" if instrument.scoring.option_scoring == "best" else "gpcm"
+    return "2pl"
+
+
+def _optional(module: str) -> Any:
+    """A sibling module that may not exist yet in a partial installation."""
+    try:
+        return importlib.import_module(f"psychometrics.{module}")
+    except ImportError:
+        return None
+
+
+def _message(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+class _Steps:
+    """Progress reporting and timing of the named steps."""
+
+    def __init__(self, progress: Progress | None, total: int) -> None:
+        self.progress = progress
+        self.total = max(total, 1)
+        self.done = 0
+        self.timings: dict[str, float] = {}
+        self._start = time.perf_counter()
+        self._name = ""
+
+    def start(self, name: str) -> None:
+        self._finish()
+        self._name = name
+        self._start = time.perf_counter()
+        if self.progress is not None:
+            self.progress(name, self.done / self.total)
+
+    def _finish(self) -> None:
+        if self._name:
+            self.timings[self._name] = self.timings.get(self._name, 0.0) + time.perf_counter() - self._start
+            self.done += 1
+
+    def close(self) -> None:
+        self._finish()
+        self._name = ""
+        if self.progress is not None:
+            self.progress("done", 1.0)
+
+
+# =============================================================================== the workflow
+
+def validate(instrument: "Instrument", frame: Any, *, group: str | None = None,
+             model: str | Mapping[str, str] | None = None, progress: Progress | None = None,
+             parallel_iter: int = 20, seed: int = 0,
+             thresholds: Mapping[str, float] | None = None) -> Validation:
+    r"""Validate an instrument on response data: the computation of ``psychometrics validate``.
+
+    Parameters
+    ----------
+    instrument : Instrument
+        Scales, items, response formats and keying.
+    frame : DataFrame, path or Responses
+        Raw responses, one row per respondent (rating, for multi-rater forms), checked,
+        keyed and scored by :meth:`Instrument.prepare`. A :class:`Responses` is taken as
+        prepared. The ``group`` column may be in the frame even when the instrument does not
+        declare it.
+    group : str, optional
+        Column whose two or more values define groups for DIF (Mantel-Haenszel per scale,
+        matching on the scale's total score; the largest group is the reference). Rows
+        without a value are left out of DIF only.
+    model : str or mapping, optional
+        IRT model for every scale, or scale id -> model; by default from the response
+        format (:func:`default_model`).
+    progress : callable, optional
+        ``progress(step, fraction)`` is called as each step starts and with ``("done", 1.0)``
+        at the end (the CLI drives its progress bar with it).
+    parallel_iter : int
+        Random data sets of the parallel analysis.
+    seed : int
+        Seed of the parallel analysis.
+    thresholds : mapping, optional
+        Overrides of :data:`THRESHOLDS`.
+
+    Returns
+    -------
+    Validation
+
+    Raises
+    ------
+    ResponseError
+        Data that cannot be analysed (codes out of range, duplicated respondents, unknown
+        columns...), from :meth:`Instrument.prepare`; or ``group`` not a column of ``frame``.
+
+    Notes
+    -----
+    Steps: prepare the data; CTT item analysis and reliability per scale; KMO, Bartlett and
+    parallel analysis on all items (polychoric correlations for ordinal items with at most 10
+    categories, the random data sets then resampled from the items' own responses; Pearson
+    and normal random data otherwise); EFA (minres, oblimin) with as many factors as scales and,
+    when it differs, with the number parallel analysis suggests; CFA of the scale structure
+    (DWLS with the scaled test, lavaan's WLSMV, for ordinal items); per scale an IRT
+    calibration, EAP scores, marginal reliability and item fit (S-X2 p-values adjusted by
+    Holm within the scale); DIF by ``group``. A failing step becomes a finding instead of an
+    error, so one bad scale does not hide the others.
+
+    References
+    ----------
+    .. [1] Nunnally, J. C., & Bernstein, I. H. (1994). Psychometric Theory (3rd ed.).
+           McGraw-Hill. (alpha >= .70)
+    .. [2] Hu, L., & Bentler, P. M. (1999). Cutoff criteria for fit indexes in covariance
+           structure analysis. Structural Equation Modeling, 6, 1-55.
+    .. [3] Orlando, M., & Thissen, D. (2000). Likelihood-based item-fit indices for
+           dichotomous item response theory models. Applied Psychological Measurement, 24, 50-64.
+    .. [4] Kaiser, H. F. (1974). An index of factorial simplicity. Psychometrika, 39, 31-36.
+    .. [5] Zwick, R. (2012). A review of ETS differential item functioning assessment
+           procedures. ETS Research Report RR-12-08.
+    """
+    from psychometrics.analysis import analyze_instrument
+    from psychometrics.data import read_table
+
+    cut = dict(THRESHOLDS)
+    if thresholds:
+        unknown = sorted(set(thresholds) - set(THRESHOLDS))
+        if unknown:
+            raise ValueError(f"unknown threshold(s) {', '.join(unknown)}; known: {', '.join(THRESHOLDS)}")
+        cut.update(thresholds)
+    scale_items = instrument.scale_items()
+    _check_models(model, scale_items)
+    steps = _Steps(progress, total=6 + 2 * len(scale_items))
+
+    steps.start("checking data")
+    if isinstance(frame, (str, os.PathLike)):
+        frame = read_table(frame)
+    group_values, frame = _split_group(frame, group, instrument)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        responses = frame if isinstance(frame, Responses) else instrument.prepare(frame)
+    data_warnings = tuple(str(w.message) for w in caught if issubclass(w.category, UserWarning))
+    for w in caught:
+        if not issubclass(w.category, UserWarning):
+            _reemit(w)
+    if group is not None and group_values is None:
+        group_values = _group_from_metadata(responses, group)
+    n_cells = responses.n_persons * responses.n_items
+    n_missing = int(np.isnan(responses.values).sum())
+    data = DataSummary(responses.n_persons, responses.n_items, n_missing,
+                       n_missing / n_cells if n_cells else math.nan, data_warnings)
+    findings: list[Finding] = [Finding("data", "", "", "data_warning", math.nan, math.nan, "note", message)
+                               for message in data_warnings]
+    responses, dropped = _drop_unusable_items(responses, instrument)
+    findings += dropped
+    present = set(responses.item_ids)
+    scales = {s: [i for i in items if i in present] for s, items in scale_items.items()}
+
+    steps.start("item analysis and reliability")
+    # analyze_instrument records its own warnings in analysis.messages
+    analysis = analyze_instrument(instrument, responses)
+    findings += _ctt_findings(analysis, cut)
+
+    correlation = _correlation_type(responses)
+    steps.start("factorability (KMO, Bartlett)")
+    kmo_result, bartlett_result = _factorability(responses, correlation, findings, cut)
+
+    steps.start("parallel analysis")
+    parallel = _attempt(findings, "parallel analysis", lambda: _parallel(responses, correlation,
+                                                                         parallel_iter, seed))
+    steps.start("exploratory factor analysis")
+    efa_result, efa_suggested = _efas(responses, correlation, len(scales), parallel, findings)
+
+    steps.start("confirmatory factor analysis")
+    cfa_result = _cfa(responses, scales, correlation, findings, cut)
+
+    irt_results: dict[str, ScaleIRT] = {}
+    fit_module = _optional("fit")
+    for scale_id, items in scales.items():
+        steps.start(f"IRT calibration: {scale_id}")
+        chosen = model.get(scale_id) if isinstance(model, Mapping) else model
+        chosen = chosen or default_model(instrument, items)
+        irt_results[scale_id] = _scale_irt(scale_id, items, responses, chosen, findings, cut)
+        steps.start(f"item fit: {scale_id}")
+        irt_results[scale_id] = _item_fit(irt_results[scale_id], responses, fit_module, findings, cut)
+
+    steps.start("differential item functioning")
+    dif_table = None
+    if group is not None and group_values is not None:
+        dif_table = _dif(responses, group, group_values, scales, findings, cut)
+    steps.close()
+
+    verdicts = _verdicts(list(scales), findings)
+    return Validation(instrument=instrument, data=data, analysis=analysis, kmo=kmo_result,
+                      bartlett=bartlett_result, parallel=parallel, efa=efa_result,
+                      efa_suggested=efa_suggested, cfa=cfa_result, irt=irt_results, dif=dif_table,
+                      group=group, correlation=correlation, findings=tuple(findings), verdicts=verdicts,
+                      timings=steps.timings, responses=responses)
+
+
+# ------------------------------------------------------------------------------- data
+
+def _check_models(model: str | Mapping[str, str] | None, scale_items: Mapping[str, list[str]]) -> None:
+    """A misspelt model or scale is the caller's error, not a finding about the instrument."""
+    from psychometrics.items import get_model
+
+    if model is None:
+        return
+    chosen = dict(model) if isinstance(model, Mapping) else {scale: model for scale in scale_items}
+    for scale, name in chosen.items():
+        if scale not in scale_items:
+            raise ValueError(f"model: scale '{scale}' is not a scale of the instrument "
+                             f"({', '.join(scale_items)})")
+        if name is not None:
+            get_model(name)
+
+
+def _split_group(frame: Any, group: str | None, instrument: "Instrument") -> tuple[pd.Series | None, Any]:
+    """Take an undeclared group column out of the frame (prepare would reject it)."""
+    if group is None or isinstance(frame, Responses):
+        return None, frame
+    if not isinstance(frame, pd.DataFrame):
+        raise ResponseError(f"group column '{group}' needs the responses as a table with named columns")
+    if group not in frame.columns:
+        raise ResponseError(f"group column '{group}' is not in the data; columns are "
+                            f"{', '.join(map(str, frame.columns[:12]))}"
+                            + (", ..." if frame.shape[1] > 12 else ""))
+    if group in instrument.item_ids:
+        raise ResponseError(f"group column '{group}' is an item of instrument '{instrument.id}'")
+    if group in instrument.metadata_columns():
+        return None, frame
+    id_column = instrument.id_column
+    values = frame[group]
+    if id_column is not None and id_column in frame.columns:
+        values = pd.Series(values.to_numpy(), index=frame[id_column].astype(str).to_numpy(), name=group)
+    return values, frame.drop(columns=[group])
+
+
+def _drop_unusable_items(responses: Responses, instrument: "Instrument") -> tuple[Responses, list[Finding]]:
+    """Leave out items without variance (no answers, or one answer from everybody).
+
+    No statistic of an item exists without variance, and the reliability, factor and IRT
+    steps would all stop on it; leaving it out lets the rest of the instrument be judged.
+    """
+    values = responses.values
+    scale_of = {item.id: item.scale for item in instrument.items}
+    findings: list[Finding] = []
+    keep: list[str] = []
+    for j, item in enumerate(responses.item_ids):
+        column = values[:, j]
+        observed = column[~np.isnan(column)]
+        scale = scale_of.get(item, "")
+        if observed.size == 0:
+            message = f"item {item}: no responses; left out of the analyses"
+        elif np.all(observed == observed[0]):
+            message = (f"item {item}: no variance (all {observed.size} answers are {observed[0]:g}); "
+                       "left out of the analyses")
+        else:
+            keep.append(item)
+            continue
+        findings.append(Finding("item", item, scale, "variance", 0.0, math.nan, "problem", message))
+    if not findings:
+        return responses, findings
+    if len(keep) < 2:
+        raise ResponseError("fewer than two items have any variance ("
+                            + ", ".join(f.target for f in findings) + " have none); nothing can be analysed")
+    return responses.subset(keep), findings
+
+
+def _group_from_metadata(responses: Responses, group: str) -> pd.Series:
+    if responses.metadata is None or group not in responses.metadata.columns:
+        raise ResponseError(f"group column '{group}' is not in the data")
+    return responses.metadata[group]
+
+
+def _correlation_type(responses: Responses) -> str:
+    """Polychoric for integer codes with 2-10 categories per item, else Pearson."""
+    sizes = [len(responses.categories.get(item, ())) for item in responses.item_ids]
+    return "polychoric" if sizes and all(2 <= k <= 10 for k in sizes) else "pearson"
+
+
+def _prefix(scale: str) -> str:
+    return f"{scale}: " if scale else ""
+
+
+def _module_of(filename: str) -> str:
+    parts = os.path.splitext(os.path.normpath(filename))[0].split(os.sep)
+    return ".".join(parts[parts.index("psychometrics"):]) if "psychometrics" in parts else parts[-1]
+
+
+def _reemit(w: warnings.WarningMessage) -> None:
+    """Warn again, from where it was raised, so the caller's filters (errors in tests) apply."""
+    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, module=_module_of(w.filename))
+
+
+@contextlib.contextmanager
+def _warnings_as_findings(findings: list[Finding], what: str, scale: str = "", *,
+                          convergence_checked: bool = False):
+    """Model and convergence warnings of a step become findings; data warnings were reported
+    by the data checks already; anything else (RuntimeWarning...) is raised again."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    seen: set[str] = set()
+    prefix = _prefix(scale)
+    for w in caught:
+        text = str(w.message)
+        if issubclass(w.category, DataWarning):
+            continue
+        if issubclass(w.category, (ModelWarning, ConvergenceWarning)):
+            if (convergence_checked and issubclass(w.category, ConvergenceWarning)) or text in seen:
+                continue
+            seen.add(text)
+            model = issubclass(w.category, ModelWarning)
+            findings.append(Finding("scale" if scale else "instrument", scale, scale,
+                                    "model_warning" if model else "convergence", math.nan, math.nan,
+                                    "warning" if model else "note", f"{prefix}{what}: {text}"))
+        else:
+            _reemit(w)
+
+
+def _attempt(findings: list[Finding], what: str, compute: Callable[[], Any], scale: str = "", *,
+             convergence_checked: bool = False) -> Any:
+    """Run one step; an estimation problem becomes a finding and the step's result None."""
+    with _warnings_as_findings(findings, what, scale, convergence_checked=convergence_checked):
+        try:
+            return compute()
+        except (PsychometricsError, ValueError, np.linalg.LinAlgError) as exc:
+            findings.append(Finding("scale" if scale else "instrument", scale, scale, "error", math.nan,
+                                    math.nan, "problem", f"{_prefix(scale)}{what} failed: {_message(exc)}"))
+            return None
+
+
+# ------------------------------------------------------------------------------- CTT
+
+def _ctt_findings(analysis: "InstrumentAnalysis", cut: Mapping[str, float]) -> list[Finding]:
+    out: list[Finding] = []
+    for scale_id, row in analysis.scales.iterrows():
+        value = float(row["alpha"])
+        if math.isfinite(value) and value < cut["alpha"]:
+            out.append(Finding("scale", str(scale_id), str(scale_id), "alpha", value, cut["alpha"], "problem",
+                               f"{scale_id}: alpha {value:.2f} < {cut['alpha']:.2f}"))
+    items = analysis.items
+    if "r_drop" in items.columns:
+        for item, row in items.iterrows():
+            value = float(row["r_drop"])
+            if math.isfinite(value) and value < cut["r_drop"]:
+                out.append(Finding("item", str(item), str(row["scale"]), "r_drop", value, cut["r_drop"],
+                                   "warning", f"item {item}: r.drop {value:.2f} < {cut['r_drop']:.2f}"))
+    return out
+
+
+# ------------------------------------------------------------------------------- factors
+
+def _factorability(responses: Responses, correlation: str, findings: list[Finding],
+                   cut: Mapping[str, float]) -> tuple[Any, Any]:
+    from psychometrics import factor
+
+    kmo_result = _attempt(findings, "KMO", lambda: factor.kmo(responses, correlation=correlation))
+    if kmo_result is not None and math.isfinite(kmo_result.overall) and kmo_result.overall < cut["kmo"]:
+        findings.append(Finding("instrument", "", "", "kmo", float(kmo_result.overall), cut["kmo"], "warning",
+                                f"KMO {kmo_result.overall:.2f} < {cut['kmo']:.2f}: "
+                                "the items share little common variance"))
+    bartlett_result = _attempt(findings, "Bartlett's test",
+                               lambda: factor.bartlett(responses, correlation=correlation))
+    p = getattr(bartlett_result, "p", math.nan)
+    if bartlett_result is not None and math.isfinite(p) and p > 0.05:
+        findings.append(Finding("instrument", "", "", "bartlett_p", float(p), 0.05, "warning",
+                                f"Bartlett's test p {p:.3f} > .05: the correlations may be zero"))
+    return kmo_result, bartlett_result
+
+
+def _parallel(responses: Responses, correlation: str, n_iter: int, seed: int) -> Any:
+    from psychometrics import factor
+
+    # With polychoric correlations the random data must be ordinal too (resampled columns keep
+    # each item's marginals); normal random data would make every polychoric eigenvalue look large.
+    data = "resample" if correlation == "polychoric" else "simulate"
+    return factor.parallel_analysis(responses, n_iter=n_iter, seed=seed, correlation=correlation, data=data)
+
+
+def _efas(responses: Responses, correlation: str, n_scales: int, parallel: Any,
+          findings: list[Finding]) -> tuple[Any, Any]:
+    from psychometrics import factor
+
+    n_items = responses.n_items
+    n_factors = max(1, min(n_scales, n_items - 1))
+    intended = _attempt(findings, f"EFA with {n_factors} factor(s)",
+                        lambda: factor.efa(responses, n_factors, correlation=correlation))
+    suggested = None
+    if parallel is not None:
+        k = int(parallel.n_factors)
+        if k != n_scales:
+            findings.append(Finding("instrument", "", "", "n_factors", float(k), float(n_scales), "note",
+                                    f"parallel analysis suggests {k} factor(s) for {n_scales} scale(s)"))
+            if 1 <= k < n_items:
+                suggested = _attempt(findings, f"EFA with {k} factor(s)",
+                                     lambda: factor.efa(responses, k, correlation=correlation))
+    return intended, suggested
+
+
+def _cfa(responses: Responses, scales: Mapping[str, list[str]], correlation: str, findings: list[Finding],
+         cut: Mapping[str, float]) -> Any:
+    from psychometrics import factor
+
+    model = {scale: items for scale, items in scales.items() if len(items) >= 2}
+    if not model:
+        return None
+    estimator = "dwls" if correlation == "polychoric" else "ml"
+    result = _attempt(findings, "CFA of the scale structure",
+                      lambda: factor.cfa(responses, model, estimator=estimator), convergence_checked=True)
+    if result is None:
+        return None
+    if not result.converged:
+        findings.append(Finding("instrument", "", "", "cfa_converged", math.nan, math.nan, "problem",
+                                "CFA of the scale structure did not converge"))
+    scaled = estimator != "ml"
+    rmsea = float(result.rmsea_scaled if scaled else result.rmsea)
+    cfi = float(result.cfi_scaled if scaled else result.cfi)
+    label = " (scaled)" if scaled else ""
+    if math.isfinite(rmsea) and rmsea > cut["rmsea"]:
+        findings.append(Finding("instrument", "", "", "rmsea", rmsea, cut["rmsea"], "warning",
+                                f"CFA RMSEA{label} {rmsea:.3f} > {cut['rmsea']:.2f}"))
+    if math.isfinite(cfi) and cfi < cut["cfi"]:
+        findings.append(Finding("instrument", "", "", "cfi", cfi, cut["cfi"], "warning",
+                                f"CFA CFI{label} {cfi:.3f} < {cut['cfi']:.2f}"))
+    if math.isfinite(result.srmr) and result.srmr > cut["srmr"]:
+        findings.append(Finding("instrument", "", "", "srmr", float(result.srmr), cut["srmr"], "warning",
+                                f"CFA SRMR {result.srmr:.3f} > {cut['srmr']:.2f}"))
+    for scale, items in model.items():
+        for item in items:
+            value = float(result.loadings.loc[item, scale])
+            if math.isfinite(value) and value < cut["loading"]:
+                findings.append(Finding("item", item, scale, "cfa_loading", value, cut["loading"], "warning",
+                                        f"item {item}: CFA loading {value:.2f} < {cut['loading']:.2f}"))
+    return result
+
+
+# ------------------------------------------------------------------------------- IRT
+
+def _scale_irt(scale_id: str, items: list[str], responses: Responses, model: str, findings: list[Finding],
+               cut: Mapping[str, float]) -> ScaleIRT:
+    from psychometrics import irt
+    from psychometrics.scoring import marginal_reliability
+    from psychometrics.scoring import score as eap
+
+    if len(items) < 2:
+        findings.append(Finding("scale", scale_id, scale_id, "n_items", float(len(items)), 2.0, "problem",
+                                f"{scale_id}: {len(items)} usable item(s); a scale needs at least two to be "
+                                "analysed"))
+        return ScaleIRT(scale_id, model, None, math.nan, None, None, "fewer than two items")
+    sub = responses.subset(items)
+    with _warnings_as_findings(findings, f"{model} calibration", scale_id, convergence_checked=True):
+        try:
+            calibration = irt.calibrate(sub, model)
+            rxx = marginal_reliability(calibration)
+            scores = eap(calibration, sub)[["theta", "se"]]
+        except (PsychometricsError, ValueError, np.linalg.LinAlgError) as exc:
+            findings.append(Finding("scale", scale_id, scale_id, "irt_error", math.nan, math.nan, "problem",
+                                    f"{scale_id}: {model} calibration failed: {_message(exc)}"))
+            return ScaleIRT(scale_id, model, None, math.nan, None, None, _message(exc))
+    if not calibration.converged:
+        findings.append(Finding("scale", scale_id, scale_id, "irt_converged", float(calibration.n_iter), math.nan,
+                                "problem", f"{scale_id}: {model} calibration did not converge in "
+                                f"{calibration.n_iter} EM iterations"))
+    if math.isfinite(rxx) and rxx < cut["marginal_reliability"]:
+        findings.append(Finding("scale", scale_id, scale_id, "marginal_reliability", rxx,
+                                cut["marginal_reliability"], "problem",
+                                f"{scale_id}: IRT marginal reliability {rxx:.2f} < {cut['marginal_reliability']:.2f}"))
+    return ScaleIRT(scale_id, model, calibration, rxx, None, scores)
+
+
+def _item_fit(result: ScaleIRT, responses: Responses, fit_module: Any, findings: list[Finding],
+              cut: Mapping[str, float]) -> ScaleIRT:
+    if result.calibration is None or fit_module is None or not hasattr(fit_module, "item_fit"):
+        return result
+    sub = responses.subset(list(result.calibration.item_ids))
+    with _warnings_as_findings(findings, "item fit", result.scale):
+        try:
+            table = fit_module.item_fit(result.calibration, sub)
+        except (PsychometricsError, ValueError, np.linalg.LinAlgError) as exc:
+            findings.append(Finding("scale", result.scale, result.scale, "item_fit_error", math.nan, math.nan,
+                                    "note", f"{result.scale}: item fit could not be computed: {_message(exc)}"))
+            return ScaleIRT(result.scale, result.model, result.calibration, result.marginal_reliability,
+                            None, result.scores, _message(exc))
+    table = table.copy()
+    if "p" in table.columns:
+        table["p_holm"] = holm(table["p"].to_numpy(dtype=np.float64))
+        for item, row in table.iterrows():
+            adjusted = float(row["p_holm"])
+            if math.isfinite(adjusted) and adjusted < cut["item_fit_p"]:
+                findings.append(Finding("item", str(item), result.scale, "s_x2", adjusted, cut["item_fit_p"],
+                                        "warning", f"item {item} misfits (S-X2 {float(row['s_x2']):.1f}, "
+                                        f"p < {cut['item_fit_p']:g} after Holm)"))
+    return ScaleIRT(result.scale, result.model, result.calibration, result.marginal_reliability, table,
+                    result.scores)
+
+
+# ------------------------------------------------------------------------------- DIF
+
+def _dif(responses: Responses, group: str, values: pd.Series, scales: Mapping[str, list[str]],
+         findings: list[Finding], cut: Mapping[str, float]) -> pd.DataFrame | None:
+    labels = pd.Series(values)
+    if len(labels) == responses.n_persons:
+        labels.index = responses.person_ids
+    else:
+        labels = labels.reindex(responses.person_ids)
+    keep = labels.notna().to_numpy()
+    levels = sorted(labels[keep].astype(str).unique())
+    if len(levels) < 2:
+        findings.append(Finding("instrument", group, "", "dif", math.nan, math.nan, "note",
+                                f"DIF skipped: group column '{group}' has {len(levels)} value(s)"))
+        return None
+    dif_module = _optional("dif")
+    if dif_module is None or not hasattr(dif_module, "mantel_haenszel"):
+        findings.append(Finding("instrument", group, "", "dif", math.nan, math.nan, "note",
+                                "DIF skipped: psychometrics.dif is not available"))
+        return None
+    if not keep.all():
+        findings.append(Finding("data", group, "", "dif", float((~keep).sum()), math.nan, "note",
+                                f"{int((~keep).sum())} row(s) without a '{group}' value left out of DIF"))
+    group_labels = labels[keep].astype(str)
+    tables = []
+    for scale_id, items in scales.items():
+        if len(items) < 2:
+            continue
+        sub = responses.subset(items)
+        # rows without a group label cannot be compared; the categories stay the instrument's
+        sub = Responses(sub.frame.loc[keep], dict(sub.categories))
+        table = _attempt(findings, "DIF", lambda: dif_module.mantel_haenszel(sub, group_labels,
+                                                                             alpha=cut["dif_p"]), scale=scale_id)
+        if table is None:
+            continue
+        table = table.copy()
+        table.insert(0, "scale", scale_id)
+        tables.append(table)
+        for key, row in table.iterrows():
+            item = key[-1] if isinstance(key, tuple) else key
+            klass = str(row.get("dif_class", "")).strip().upper()
+            if klass in ("C", "CC"):
+                focal = f" ({row['focal']} vs {row['reference']})" if "focal" in row.index else ""
+                findings.append(Finding("item", str(item), scale_id, "dif", float(row.get("p_adjusted", math.nan)),
+                                        cut["dif_p"], "warning",
+                                        f"item {item}: large DIF by {group}{focal} (ETS class {klass})"))
+    return pd.concat(tables) if tables else None
+
+
+# ------------------------------------------------------------------------------- verdicts
+
+def _verdicts(scales: list[str], findings: list[Finding]) -> dict[str, str]:
+    worst = dict.fromkeys(scales, -1)
+    for finding in findings:
+        if finding.scale in worst:
+            worst[finding.scale] = max(worst[finding.scale], _SEVERITY[finding.severity])
+    names = {-1: "ok", 0: "ok", 1: "review", 2: "poor"}
+    return {scale: names[level] for scale, level in worst.items()}
+
