@@ -46,8 +46,8 @@ if TYPE_CHECKING:
     from psychometrics.instrument import Instrument
     from psychometrics.irt import Calibration
 
-__all__ = ["DataSummary", "Finding", "ScaleIRT", "Validation", "THRESHOLDS", "default_model", "holm",
-           "validate"]
+__all__ = ["DataSummary", "FactorStructure", "Finding", "ScaleIRT", "Validation", "THRESHOLDS",
+           "default_model", "factor_structure", "holm", "validate"]
 
 #: Cut-offs behind the findings; change a copy and pass it as ``thresholds=``.
 THRESHOLDS: dict[str, float] = {
@@ -452,6 +452,115 @@ class _Steps:
 
 # =============================================================================== the workflow
 
+@dataclass(frozen=True)
+class FactorStructure:
+    """Factor structure of an instrument: the computation of ``psychometrics factor``.
+
+    Attributes
+    ----------
+    correlation : str
+        ``polychoric`` or ``pearson``.
+    kmo, bartlett, parallel : results of :mod:`psychometrics.factor` or None
+    efa : EFAResult or None
+        EFA with as many factors as scales.
+    efa_suggested : EFAResult or None
+        EFA with the number of factors parallel analysis suggests, when that differs.
+    cfa : CFAResult or None
+        CFA of the intended scale structure.
+    findings : tuple of Finding
+    """
+
+    correlation: str
+    kmo: Any
+    bartlett: Any
+    parallel: Any
+    efa: Any
+    efa_suggested: Any
+    cfa: Any
+    findings: tuple[Finding, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form: plain numbers, NaN as None, tables as lists of records."""
+        return {
+            "correlation": self.correlation,
+            "kmo": None if self.kmo is None else {
+                "overall": _json_number(self.kmo.overall),
+                "per_item": {str(k): _json_number(v) for k, v in self.kmo.per_item.items()}},
+            "bartlett": None if self.bartlett is None else {
+                name: _json_number(getattr(self.bartlett, name, math.nan)) for name in ("chi2", "df", "p")},
+            "parallel_analysis": None if self.parallel is None else {
+                "n_factors": int(self.parallel.n_factors), "n_components": int(self.parallel.n_components)},
+            "efa": None if self.efa is None else _records(self.efa.loadings, "item"),
+            "efa_suggested": None if self.efa_suggested is None else _records(self.efa_suggested.loadings,
+                                                                               "item"),
+            "cfa": None if self.cfa is None else {
+                key: _json_number(value) for key, value in self.cfa.fit_measures().items()},
+            "cfa_loadings": None if self.cfa is None else _records(self.cfa.loadings, "item"),
+            "findings": [finding.to_dict() for finding in self.findings],
+        }
+
+
+def factor_structure(responses: Any, scales: Mapping[str, list[str]], *, correlation: str | None = None,
+                     parallel_iter: int = 20, seed: int = 0, thresholds: Mapping[str, float] | None = None,
+                     progress: Progress | None = None) -> FactorStructure:
+    """KMO, Bartlett, parallel analysis, EFA and a CFA of the intended scale structure.
+
+    Parameters
+    ----------
+    responses : DataFrame, ndarray or Responses
+        Keyed responses (persons x items).
+    scales : mapping
+        Scale id -> item ids: the structure the CFA tests and the number of EFA factors.
+    correlation : {"polychoric", "pearson"}, optional
+        By default polychoric for integer codes with 2-10 categories per item, else Pearson.
+    parallel_iter, seed : int
+        Random data sets and seed of the parallel analysis.
+    thresholds : mapping, optional
+        Overrides of :data:`THRESHOLDS` (``kmo``, ``rmsea``, ``srmr``, ``cfi``, ``loading``).
+    progress : callable, optional
+        ``progress(step, fraction)`` as each step starts and ``("done", 1.0)`` at the end.
+
+    Notes
+    -----
+    With polychoric correlations the parallel analysis resamples each item's own responses
+    (normal random data would make every polychoric eigenvalue look large); the CFA then uses
+    DWLS with the mean-and-variance adjusted test (lavaan's WLSMV), otherwise ML. A step that
+    fails becomes a finding, so the other results are still reported.
+    """
+    from psychometrics.data import as_responses
+
+    responses = as_responses(responses)
+    cut = _thresholds(thresholds)
+    correlation = correlation or _correlation_type(responses)
+    present = set(responses.item_ids)
+    scales = {s: kept for s, items in scales.items() if (kept := [i for i in items if i in present])}
+    steps = _Steps(progress, total=4)
+    findings: list[Finding] = []
+    steps.start("factorability (KMO, Bartlett)")
+    kmo_result, bartlett_result = _factorability(responses, correlation, findings, cut)
+    steps.start("parallel analysis")
+    parallel = _attempt(findings, "parallel analysis", lambda: _parallel(responses, correlation,
+                                                                         parallel_iter, seed))
+    steps.start("exploratory factor analysis")
+    efa_result, efa_suggested = _efas(responses, correlation, len(scales), parallel, findings)
+    steps.start("confirmatory factor analysis")
+    cfa_result = _cfa(responses, scales, correlation, findings, cut)
+    steps.close()
+    return FactorStructure(correlation, kmo_result, bartlett_result, parallel, efa_result, efa_suggested,
+                           cfa_result, tuple(findings))
+
+
+def _thresholds(thresholds: Mapping[str, float] | None) -> dict[str, float]:
+    cut = dict(THRESHOLDS)
+    if thresholds:
+        unknown = sorted(set(thresholds) - set(THRESHOLDS))
+        if unknown:
+            raise ValueError(f"unknown threshold(s) {', '.join(unknown)}; known: {', '.join(THRESHOLDS)}")
+        cut.update(thresholds)
+    return cut
+
+
+
 def validate(instrument: "Instrument", frame: Any, *, group: str | None = None,
              model: str | Mapping[str, str] | None = None, progress: Progress | None = None,
              parallel_iter: int = 20, seed: int = 0,
@@ -521,15 +630,10 @@ def validate(instrument: "Instrument", frame: Any, *, group: str | None = None,
     from psychometrics.analysis import analyze_instrument
     from psychometrics.data import read_table
 
-    cut = dict(THRESHOLDS)
-    if thresholds:
-        unknown = sorted(set(thresholds) - set(THRESHOLDS))
-        if unknown:
-            raise ValueError(f"unknown threshold(s) {', '.join(unknown)}; known: {', '.join(THRESHOLDS)}")
-        cut.update(thresholds)
+    cut = _thresholds(thresholds)
     scale_items = instrument.scale_items()
     _check_models(model, scale_items)
-    steps = _Steps(progress, total=6 + 2 * len(scale_items))
+    steps = _Steps(progress, total=4 + 2 * len(scale_items))
 
     steps.start("checking data")
     if isinstance(frame, (str, os.PathLike)):
@@ -560,18 +664,9 @@ def validate(instrument: "Instrument", frame: Any, *, group: str | None = None,
     analysis = analyze_instrument(instrument, responses)
     findings += _ctt_findings(analysis, cut)
 
-    correlation = _correlation_type(responses)
-    steps.start("factorability (KMO, Bartlett)")
-    kmo_result, bartlett_result = _factorability(responses, correlation, findings, cut)
-
-    steps.start("parallel analysis")
-    parallel = _attempt(findings, "parallel analysis", lambda: _parallel(responses, correlation,
-                                                                         parallel_iter, seed))
-    steps.start("exploratory factor analysis")
-    efa_result, efa_suggested = _efas(responses, correlation, len(scales), parallel, findings)
-
-    steps.start("confirmatory factor analysis")
-    cfa_result = _cfa(responses, scales, correlation, findings, cut)
+    steps.start("factor structure")
+    structure = factor_structure(responses, scales, parallel_iter=parallel_iter, seed=seed, thresholds=cut)
+    findings += structure.findings
 
     irt_results: dict[str, ScaleIRT] = {}
     fit_module = _optional("fit")
@@ -590,10 +685,11 @@ def validate(instrument: "Instrument", frame: Any, *, group: str | None = None,
     steps.close()
 
     verdicts = _verdicts(list(scales), findings)
-    return Validation(instrument=instrument, data=data, analysis=analysis, kmo=kmo_result,
-                      bartlett=bartlett_result, parallel=parallel, efa=efa_result,
-                      efa_suggested=efa_suggested, cfa=cfa_result, irt=irt_results, dif=dif_table,
-                      group=group, correlation=correlation, findings=tuple(findings), verdicts=verdicts,
+    return Validation(instrument=instrument, data=data, analysis=analysis, kmo=structure.kmo,
+                      bartlett=structure.bartlett, parallel=structure.parallel, efa=structure.efa,
+                      efa_suggested=structure.efa_suggested, cfa=structure.cfa, irt=irt_results,
+                      dif=dif_table, group=group, correlation=structure.correlation,
+                      findings=tuple(findings), verdicts=verdicts,
                       timings=steps.timings, responses=responses)
 
 
