@@ -12,11 +12,14 @@ Two families of estimators share one model and one Gauss-Newton / Fisher-scoring
   (scaled-and-shifted) test statistic, i.e. lavaan's ``"WLSMV"`` / ``"ULSMV"``.
 
 The model is a mapping ``{"factor": [items...]}``. An item listed under two factors
-cross-loads; ``correlated_residuals`` adds residual covariances. Factors always covary
-freely. The first item listed under a factor is its marker (loading fixed to 1), which
-gives the same fit, degrees of freedom and standardized solution as fixing the factor
-variances. Internally the iterations run with unit factor variances, which stay well
-conditioned when a marker loads weakly, and the solution is then restated with markers.
+cross-loads; ``correlated_residuals`` adds residual covariances. Factors covary freely
+unless ``orthogonal=True`` fixes their covariances at 0, which with a general factor
+listing every item and group factors listing subsets gives a bifactor model. The first
+item listed under a factor is its marker (loading fixed to 1), which gives the same fit,
+degrees of freedom and standardized solution as fixing the factor variances
+(``std_lv=True``, the safer choice for bifactor models, where a marker may load near 0).
+Internally the iterations run with unit factor variances, which stay well conditioned
+when a marker loads weakly, and the solution is then restated with markers.
 """
 
 from __future__ import annotations
@@ -219,9 +222,11 @@ class _Structure:
     free_loadings: list[tuple[int, int]]
     residual_pairs: list[tuple[int, int]]  # off-diagonal residual covariances (j > k)
     ordinal: bool
-    # True: factor variances fixed to 1 and every loading free (used while iterating);
-    # False: marker loadings fixed to 1 and factor variances free (reported, as lavaan)
+    # True: factor variances fixed to 1 and every loading free (used while iterating, and
+    # reported with std_lv); False: marker loadings fixed to 1 and factor variances free
     unit_variance: bool = False
+    # True: factor covariances fixed at 0 (lavaan's orthogonal = TRUE)
+    orthogonal: bool = False
 
     @property
     def n_items(self) -> int:
@@ -242,6 +247,8 @@ class _Structure:
 
     def _phi_index(self) -> list[tuple[int, int]]:
         # lower triangle, column by column (variances before covariances of a factor)
+        if self.orthogonal:
+            return [] if self.unit_variance else [(k, k) for k in range(self.n_factors)]
         first = 1 if self.unit_variance else 0
         return [(k, ell) for ell in range(self.n_factors) for k in range(ell + first, self.n_factors)]
 
@@ -303,7 +310,8 @@ class _Structure:
         Every parameter of this model moves Sigma by such a symmetric rank-two matrix, so
         gradients and information matrices reduce to products of p x q matrices instead of
         q matrices of size p x p. ``extra`` lists fixed parameters to differentiate as well
-        (for modification indices): ``("load", item, factor)`` or ``("res", j, k)``.
+        (for modification indices): ``("load", item, factor)``, ``("res", j, k)`` or
+        ``("phi", factor, factor)`` (a factor covariance of an orthogonal model).
         """
         lam, phi, _ = self.unpack(theta)
         p = self.n_items
@@ -322,6 +330,8 @@ class _Structure:
         for kind, a, b in extra:
             if kind == "load":
                 columns.append((eye[:, a], lp[:, b]))
+            elif kind == "phi":
+                columns.append((lam[:, a], lam[:, b]))
             else:
                 columns.append((eye[:, a], eye[:, b] if a != b else 0.5 * eye[:, a]))
         x = np.array([c[0] for c in columns], dtype=np.float64).reshape(len(columns), p).T
@@ -331,7 +341,7 @@ class _Structure:
 
 def _build_structure(model: Mapping[str, Sequence[str]], columns: Sequence[str],
                      correlated_residuals: Iterable[Sequence[str]] | None,
-                     ordinal: bool) -> _Structure:
+                     ordinal: bool, orthogonal: bool = False) -> _Structure:
     if not isinstance(model, Mapping) or not model:
         raise InstrumentError("model must be a non-empty mapping {factor: [items...]}, "
                               f"got {model!r}")
@@ -386,7 +396,8 @@ def _build_structure(model: Mapping[str, Sequence[str]], columns: Sequence[str],
         j, k = sorted((index[a], index[b]), reverse=True)
         if (j, k) not in pairs:
             pairs.append((j, k))
-    return _Structure(items, factors, pattern, markers, free_loadings, pairs, ordinal)
+    return _Structure(items, factors, pattern, markers, free_loadings, pairs, ordinal,
+                      orthogonal=orthogonal)
 
 
 # --------------------------------------------------------------------------- polychorics
@@ -585,10 +596,16 @@ def _start_values(structure: _Structure, sample: np.ndarray) -> np.ndarray:
         sign = np.sign(corr[members, structure.markers[k]])
         sign[sign == 0] = 1.0
         lam[members, k] = level * sign
-    # cross-loadings start at zero: the item's first factor carries it
     main = np.argmax(structure.pattern, axis=1)
     std_main = lam[np.arange(p), main]
-    lam = np.where(np.arange(m)[None, :] == main[:, None], lam, 0.0)
+    if structure.orthogonal:
+        # uncorrelated factors cannot pass an item's variance on to its other factors, and
+        # a loading column of zeros is a saddle point (its gradient vanishes): share each
+        # item's common variance among all its factors (e.g. general and group factor)
+        lam = lam / np.sqrt(structure.pattern.sum(axis=1))[:, None]
+    else:
+        # cross-loadings start at zero: the item's first factor carries it
+        lam = np.where(np.arange(m)[None, :] == main[:, None], lam, 0.0)
     # factor correlations start from the correlation of unit-weighted standardized sums
     weights = structure.pattern / sd[:, None]
     proxy = weights.T @ sample @ weights
@@ -596,6 +613,21 @@ def _start_values(structure: _Structure, sample: np.ndarray) -> np.ndarray:
     phi = proxy / np.outer(proxy_sd, proxy_sd)
     res = np.diag(np.maximum(1.0 - std_main**2, 0.1) * sd**2)
     return structure.pack(lam * sd[:, None], phi, res)
+
+
+def _orient(unit: _Structure, theta: np.ndarray) -> np.ndarray:
+    """Reflect factors so that each one's loadings sum to a non-negative value.
+
+    With unit factor variances a factor and its mirror image (all its loadings and
+    covariances negated) fit equally well; the sign the iterations end at is an accident
+    of the start values, so one is chosen by a rule instead.
+    """
+    lam, phi, res = unit.unpack(theta[: unit.n_free])
+    flip = np.where(lam.sum(axis=0) < 0, -1.0, 1.0)
+    if np.all(flip > 0):
+        return theta
+    return np.concatenate([unit.pack(lam * flip[None, :], phi * np.outer(flip, flip), res),
+                           theta[unit.n_free:]])
 
 
 def _to_markers(unit: _Structure, theta: np.ndarray, structure: _Structure) -> np.ndarray:
@@ -1087,6 +1119,7 @@ def cfa(responses: Any, model: Mapping[str, Sequence[str]],
         correlated_residuals: Iterable[Sequence[str]] | None = None,
         missing: Literal["listwise", "fiml"] = "listwise",
         information: Literal["expected", "observed"] | None = None,
+        orthogonal: bool = False, std_lv: bool = False,
         max_iter: int = 500, tol: float = 1e-12) -> CFAResult:
     r"""Fit a confirmatory factor model.
 
@@ -1096,8 +1129,9 @@ def cfa(responses: Any, model: Mapping[str, Sequence[str]],
         Persons x items; NaN for missing. Columns not named in ``model`` are ignored.
     model : mapping
         ``{"factor": [item, ...], ...}``. The first item of a factor is its marker
-        (loading fixed to 1); an item listed under two factors cross-loads. Factors
-        covary freely.
+        (loading fixed to 1) unless ``std_lv``; an item listed under two factors
+        cross-loads. Factors covary freely unless ``orthogonal``. A bifactor model is
+        ``{"g": all_items, "s1": [...], "s2": [...]}`` with ``orthogonal=True``.
     estimator : {"ml", "dwls", "uls"}
         ``"ml"``: maximum likelihood on the covariance matrix (continuous scores),
         listwise deletion. ``"dwls"`` / ``"uls"``: least squares on polychoric
@@ -1113,6 +1147,17 @@ def cfa(responses: Any, model: Mapping[str, Sequence[str]],
     information : {"expected", "observed"}, optional
         Information matrix for ML standard errors. Default as lavaan: expected, observed
         under FIML. The ordinal estimators use the expected one (sandwich).
+    orthogonal : bool, default False
+        Fix all factor covariances at 0 (lavaan's ``orthogonal = TRUE``); needed to
+        identify a bifactor model. Modification indices then include the factor
+        covariances.
+    std_lv : bool, default False
+        Identify each factor by fixing its variance to 1 and freeing every loading
+        (lavaan's ``std.lv = TRUE``) instead of by a marker item. The fit and the
+        standardized solution are the same; the unstandardized estimates in
+        ``parameters`` are then in standardized-factor units. A factor's sign is not
+        identified this way: each factor is reflected so that its loadings sum to a
+        non-negative value.
     max_iter : int
         Maximum Fisher-scoring / Gauss-Newton iterations.
     tol : float
@@ -1205,6 +1250,20 @@ def cfa(responses: Any, model: Mapping[str, Sequence[str]],
     >>> fit = cfa(x, {"g": ["a", "b", "c", "d"]})
     >>> fit.df
     2
+
+    A bifactor model: a general factor on every item, group factors on subsets, all
+    factors uncorrelated and scaled by their variances (with two group factors of three
+    items it would not be identified, and raise).
+
+    >>> g = rng.standard_normal((600, 1))
+    >>> s = rng.standard_normal((600, 3))
+    >>> y = pd.DataFrame(0.6 * g + 0.5 * np.repeat(s, 3, axis=1)
+    ...                  + 0.6 * rng.standard_normal((600, 9)), columns=list("abcdefhij"))
+    >>> model = {"g": list("abcdefhij"), "s1": ["a", "b", "c"], "s2": ["d", "e", "f"],
+    ...          "s3": ["h", "i", "j"]}
+    >>> bifactor = cfa(y, model, orthogonal=True, std_lv=True)
+    >>> bifactor.df
+    18
     """
     estimator = str(estimator).lower()
     if estimator not in _ESTIMATORS:
@@ -1227,7 +1286,11 @@ def cfa(responses: Any, model: Mapping[str, Sequence[str]],
                          f"ordinal estimators), got {information!r}")
     table = _as_table(responses)
     columns = table.item_ids if isinstance(table, Responses) else list(table.columns)
-    structure = _build_structure(model, columns, correlated_residuals, ordinal)
+    if not isinstance(orthogonal, (bool, np.bool_)):
+        raise TypeError(f"orthogonal must be True or False, got {orthogonal!r}")
+    if not isinstance(std_lv, (bool, np.bool_)):
+        raise TypeError(f"std_lv must be True or False, got {std_lv!r}")
+    structure = _build_structure(model, columns, correlated_residuals, ordinal, bool(orthogonal))
     p = structure.n_items
     n_moments = p * (p - 1) // 2 if ordinal else p * (p + 1) // 2
     df = n_moments - structure.n_free
@@ -1302,14 +1365,22 @@ def cfa(responses: Any, model: Mapping[str, Sequence[str]],
     theta0 = _start_values(unit, sample)
     if fiml:
         theta0 = np.concatenate([theta0, mu_h1])
-    objective = objective_for(structure)
-    _check_identified(structure, objective, _to_markers(unit, theta0, structure))
-    theta, converged, n_iter = _minimize(objective_for(unit), theta0, max_iter, tol)
-    theta, polished, extra_iter = _minimize(objective, _to_markers(unit, theta, structure),
-                                            max_iter, tol)
-    converged = converged or polished
-    n_iter += extra_iter
-    if not converged:
+    if std_lv:
+        # the unit-variance parametrization is the reported one: no markers to restate
+        structure = unit
+        objective = objective_for(unit)
+        _check_identified(unit, objective, theta0)
+        theta, converged, n_iter = _minimize(objective, theta0, max_iter, tol)
+        theta = _orient(unit, theta)
+    else:
+        objective = objective_for(structure)
+        _check_identified(structure, objective, _to_markers(unit, theta0, structure))
+        theta, converged, n_iter = _minimize(objective_for(unit), theta0, max_iter, tol)
+        theta, polished, extra_iter = _minimize(objective, _to_markers(unit, theta, structure),
+                                                max_iter, tol)
+        converged = converged or polished
+        n_iter += extra_iter
+    if not converged and not std_lv:
         # improper solutions (a negative factor variance) lie outside the unit-variance
         # parametrization; try the marker one from the start and keep the better fit
         retry, retry_converged, retry_iter = _minimize(objective, _to_markers(unit, theta0, structure),
@@ -1498,16 +1569,17 @@ def _assemble(structure: _Structure, estimator: str, full_theta: np.ndarray, vco
     table["z"] = z
     table["p"] = np.where(np.isfinite(z), 2.0 * stats.norm.sf(np.abs(np.nan_to_num(z))), np.nan)
     table["est_std"], table["se_std"] = std, std_se
-    markers = pd.DataFrame({"lhs": factors, "op": "=~", "rhs": [items[j] for j in structure.markers],
-                            "free": False, "est": 1.0, "se": 0.0, "z": np.nan, "p": np.nan})
     all_std = _standardized_all(structure, theta)
     all_jac = _jacobian(lambda t: _standardized_all(structure, t), theta, se)
     all_se = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", all_jac, vcov, all_jac), 0.0, None))
     std_lam = all_std[: p * m].reshape(p, m)
     std_lam_se = all_se[: p * m].reshape(p, m)
-    markers["est_std"] = std_lam[structure.markers, np.arange(m)]
-    markers["se_std"] = std_lam_se[structure.markers, np.arange(m)]
-    table = pd.concat([markers, table], ignore_index=True)
+    if not structure.unit_variance:
+        markers = pd.DataFrame({"lhs": factors, "op": "=~", "rhs": [items[j] for j in structure.markers],
+                                "free": False, "est": 1.0, "se": 0.0, "z": np.nan, "p": np.nan,
+                                "est_std": std_lam[structure.markers, np.arange(m)],
+                                "se_std": std_lam_se[structure.markers, np.arange(m)]})
+        table = pd.concat([markers, table], ignore_index=True)
     # loadings factor by factor in model order, then the (co)variances
     factor_pos = {f: i for i, f in enumerate(factors)}
     item_pos = {item: i for i, item in enumerate(items)}
@@ -1580,6 +1652,8 @@ def _modification_indices(structure: _Structure, theta: np.ndarray, objective: A
         for j in range(p):
             if not structure.pattern[j, k]:
                 candidates.append(("load", j, k))
+    if structure.orthogonal:
+        candidates += [("phi", k, ell) for ell in range(m) for k in range(ell + 1, m)]
     free_pairs = set(structure.residual_pairs)
     for k in range(p):
         for j in range(k + 1, p):
@@ -1588,7 +1662,6 @@ def _modification_indices(structure: _Structure, theta: np.ndarray, objective: A
     columns = ["lhs", "op", "rhs", "mi", "epc", "sepc_all"]
     if not candidates:
         return pd.DataFrame(columns=columns)
-    q = structure.n_free
     grad, i_ff, i_cf, i_cc = objective.score_blocks(theta, candidates)
     v = i_cc - np.einsum("cf,cf->c", i_cf, (np.linalg.pinv(i_ff, hermitian=True) @ i_cf.T).T)
     d = grad
@@ -1611,6 +1684,9 @@ def _modification_indices(structure: _Structure, theta: np.ndarray, objective: A
         if kind == "load":
             sepc = change * fsd[b] / np.sqrt(total[a])
             rows.append((structure.factors[b], "=~", structure.items[a], value, change, sepc))
+        elif kind == "phi":
+            sepc = change / (fsd[a] * fsd[b])
+            rows.append((structure.factors[b], "~~", structure.factors[a], value, change, sepc))
         else:
             scale = np.sqrt(np.abs(resid_var[a] * resid_var[b]))
             sepc = change / scale if scale > 0 else np.nan

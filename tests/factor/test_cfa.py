@@ -627,3 +627,207 @@ def test_result_object(small):
     # results survive pickling (modification indices are computed lazily)
     copy = pickle.loads(pickle.dumps(named))
     pd.testing.assert_frame_equal(copy.modification_indices, named.modification_indices)
+
+
+# ------------------------------------------------------------------ orthogonal factors, std.lv, bifactor
+#
+# Reference numbers: tests/reference/omega_bifactor.csv, written by tests/reference/omega_bifactor.R
+# (lavaan 0.6.14: cfa(model, data, orthogonal = TRUE, std.lv = TRUE), estimators ML, ML with
+# missing = "ml", WLSMV and ULSMV) on Holzinger & Swineford and on the seeded data of
+# tests/reference/omega_bifactor_make_data.py. Agreement is about 1e-6; tolerance 1e-3 as asked
+# of fit indices and standardized loadings.
+
+BIFACTOR_TOL = 1e-3
+Y = [f"y{j}" for j in range(1, 13)]
+Q = [f"q{j}" for j in range(1, 13)]
+Y_BIFACTOR = {"g": Y, "s1": Y[:4], "s2": Y[4:8], "s3": Y[8:]}
+Q_BIFACTOR = {"g": Q, "s1": Q[:4], "s2": Q[4:8], "s3": Q[8:]}
+HS_BIFACTOR = {"g": [f"x{j}" for j in range(1, 10)], **HS_MODEL}
+
+
+def lavaan_reference(case: str) -> dict[str, float]:
+    table = pd.read_csv(REFERENCE / "omega_bifactor.csv")
+    block = table[table["case"] == case]
+    return dict(zip(block["key"], block["value"].astype(float)))
+
+
+def reference_data(name: str) -> pd.DataFrame:
+    return pd.read_csv(REFERENCE / f"omega_bifactor_{name}.csv")
+
+
+def check_against_lavaan(fit: CFAResult, expected: dict[str, float], *, scaled: bool = False,
+                         se: bool = True, skip_se: tuple[str, ...] = ()) -> None:
+    assert fit.converged
+    assert fit.df == expected["df"]
+    assert fit.chi2 == pytest.approx(expected["chisq"], abs=BIFACTOR_TOL)
+    for ours, theirs in [("cfi", "cfi"), ("tli", "tli"), ("rmsea", "rmsea"), ("srmr", "srmr")]:
+        assert getattr(fit, ours) == pytest.approx(expected[theirs], abs=BIFACTOR_TOL), ours
+    assert fit.rmsea_ci[0] == pytest.approx(expected["rmsea.ci.lower"], abs=BIFACTOR_TOL)
+    assert fit.rmsea_ci[1] == pytest.approx(expected["rmsea.ci.upper"], abs=BIFACTOR_TOL)
+    if scaled:
+        assert fit.chi2_scaled == pytest.approx(expected["chisq.scaled"], abs=BIFACTOR_TOL)
+        assert fit.scaling_factor == pytest.approx(expected["chisq.scaling.factor"], abs=BIFACTOR_TOL)
+        for ours, theirs in [("cfi_scaled", "cfi.scaled"), ("tli_scaled", "tli.scaled"),
+                             ("rmsea_scaled", "rmsea.scaled")]:
+            assert getattr(fit, ours) == pytest.approx(expected[theirs], abs=BIFACTOR_TOL), ours
+    n_checked = 0
+    for factor in fit.loadings.columns:
+        keys = [f"std:{factor}=~{item}" for item in fit.loadings.index]
+        listed = [(item, key) for item, key in zip(fit.loadings.index, keys) if key in expected]
+        # with std.lv a factor's sign is arbitrary: ours sum to >= 0, lavaan's need not
+        sign = 1.0 if sum(expected[key] for _, key in listed) >= 0 else -1.0
+        for item, key in listed:
+            assert fit.loadings.loc[item, factor] == pytest.approx(sign * expected[key], abs=BIFACTOR_TOL), key
+            if se and factor not in skip_se:
+                assert fit.loadings_se.loc[item, factor] == pytest.approx(
+                    expected[key.replace("std:", "se:")], abs=BIFACTOR_TOL), key
+            n_checked += 1
+    assert n_checked == int(fit.loadings.ne(0).to_numpy().sum())
+    for item in fit.residual_variances.index:
+        assert fit.residual_variances[item] == pytest.approx(expected[f"std:{item}~~{item}"], abs=BIFACTOR_TOL)
+
+
+def test_bifactor_holzinger_matches_lavaan(holzinger):
+    # lavaan converges to an improper solution here (x1's residual variance -0.84: the visual
+    # group factor collapses onto x1) and so do we; its visual loadings have standard errors
+    # near 3, so only their estimates are compared
+    with pytest.warns(ModelWarning, match="x1"):
+        fit = cfa(holzinger, HS_BIFACTOR, orthogonal=True, std_lv=True)
+    check_against_lavaan(fit, lavaan_reference("hs_bifactor"), skip_se=("visual",))
+    assert fit.df == 18
+    assert fit.chi2 == pytest.approx(34.880098117659, abs=1e-4)
+    np.testing.assert_array_equal(fit.factor_correlations.to_numpy(), np.eye(4))
+
+
+def test_orthogonal_holzinger_matches_lavaan(holzinger):
+    # lavaan: cfa(three-factor model, data = hs, orthogonal = TRUE) -- markers
+    expected = lavaan_reference("hs_orthogonal")
+    fit = cfa(holzinger, HS_MODEL, orthogonal=True)
+    check_against_lavaan(fit, expected)
+    assert fit.df == 27
+    # the factor covariances fixed at 0 become modification-index candidates
+    mi = fit.modification_indices.set_index(["lhs", "op", "rhs"])
+    for pair in [("visual", "textual"), ("visual", "speed"), ("textual", "speed")]:
+        key = f"{pair[0]}~~{pair[1]}"
+        row = mi.loc[(pair[1], "~~", pair[0])] if (pair[1], "~~", pair[0]) in mi.index else mi.loc[
+            (pair[0], "~~", pair[1])]
+        assert row["mi"] == pytest.approx(expected[f"mi:{key}"], abs=1e-3), key
+        assert row["epc"] == pytest.approx(expected[f"epc:{key}"], abs=1e-3), key
+    # std.lv changes the parametrization, not the fit or the standardized solution
+    unit = cfa(holzinger, HS_MODEL, orthogonal=True, std_lv=True)
+    assert unit.chi2 == pytest.approx(fit.chi2, abs=1e-8)
+    np.testing.assert_allclose(unit.loadings.to_numpy(), fit.loadings.to_numpy(), atol=1e-7)
+    np.testing.assert_allclose(unit.loadings_se.to_numpy(), fit.loadings_se.to_numpy(), atol=1e-6)
+    unit_mi = unit.modification_indices.set_index(["lhs", "op", "rhs"])["mi"]
+    np.testing.assert_allclose(unit_mi.loc[mi.index].to_numpy(), mi["mi"].to_numpy(), atol=1e-6)
+
+
+def test_std_lv_on_correlated_factors_matches_markers(holzinger):
+    marker = cfa(holzinger, HS_MODEL)
+    unit = cfa(holzinger, HS_MODEL, std_lv=True)
+    assert unit.chi2 == pytest.approx(marker.chi2, abs=1e-8) and unit.df == marker.df
+    np.testing.assert_allclose(unit.loadings.to_numpy(), marker.loadings.to_numpy(), atol=1e-7)
+    np.testing.assert_allclose(unit.factor_correlations.to_numpy(), marker.factor_correlations.to_numpy(),
+                               atol=1e-7)
+    table = unit.parameters
+    # every loading is free, factor variances are fixed at 1 and so not listed
+    assert table.loc[table["op"] == "=~", "free"].all() and (table["op"] == "=~").sum() == 9
+    assert not ((table["op"] == "~~") & (table["lhs"] == table["rhs"]) & table["lhs"].isin(HS_MODEL)).any()
+    loadings = table[table["op"] == "=~"]
+    # unstandardized loadings are now in units of standardized factors: est_std = est / sd(item)
+    sd = np.sqrt(np.diag(unit.implied.to_numpy()))
+    position = {item: j for j, item in enumerate(unit.implied.index)}
+    np.testing.assert_allclose(loadings["est"] / sd[loadings["rhs"].map(position)], loadings["est_std"],
+                               atol=1e-10)
+
+
+def test_bifactor_continuous_ml_matches_lavaan():
+    fit = cfa(reference_data("continuous"), Y_BIFACTOR, orthogonal=True, std_lv=True)
+    check_against_lavaan(fit, lavaan_reference("cont_ml"))
+
+
+def test_bifactor_fiml_matches_lavaan():
+    # lavaan: missing = "ml"; 6% of cells missing at random
+    fit = cfa(reference_data("continuous_missing"), Y_BIFACTOR, orthogonal=True, std_lv=True,
+              missing="fiml")
+    check_against_lavaan(fit, lavaan_reference("cont_fiml"))
+    assert fit.n_persons == 500
+
+
+@pytest.mark.parametrize("estimator, case", [("dwls", "ord_wlsmv"), ("uls", "ord_ulsmv")])
+def test_bifactor_ordinal_matches_lavaan(estimator, case):
+    fit = cfa(reference_data("ordinal"), Q_BIFACTOR, estimator, orthogonal=True, std_lv=True)
+    check_against_lavaan(fit, lavaan_reference(case), scaled=True)
+
+
+def test_bifactor_ordinal_pairwise_missing_matches_lavaan():
+    fit = cfa(reference_data("ordinal_missing"), Q_BIFACTOR, "dwls", orthogonal=True, std_lv=True)
+    check_against_lavaan(fit, lavaan_reference("ord_wlsmv_pairwise"), scaled=True)
+    assert fit.missing == "pairwise"
+
+
+def test_misspecified_bifactor_ordinal_matches_lavaan():
+    # the s3 items load on g only: indices away from their bounds (scaled CFI .987, RMSEA .046)
+    model = {"g": Q, "s1": Q[:4], "s2": Q[4:8]}
+    fit = cfa(reference_data("ordinal"), model, "dwls", orthogonal=True, std_lv=True)
+    check_against_lavaan(fit, lavaan_reference("ord_wlsmv_misfit"), scaled=True)
+    top = fit.modification_indices.iloc[0]
+    assert (top["lhs"], top["op"], top["rhs"]) == ("s1", "~~", "s2")
+
+
+def simulate_bifactor(rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, np.ndarray]:
+    general = np.array([0.7, 0.6, 0.5, 0.6, 0.5, 0.7, 0.55, 0.65, 0.6])
+    group = np.array([0.5, 0.4, 0.45, 0.35, 0.5, 0.4, 0.45, 0.4, 0.3])
+    loadings = np.zeros((9, 4))
+    loadings[:, 0] = general
+    loadings[np.arange(9), 1 + np.repeat(np.arange(3), 3)] = group
+    return simulate(rng, n, loadings, np.eye(4)), loadings
+
+
+def test_bifactor_recovers_simulated_loadings(rng):
+    data, truth = simulate_bifactor(rng, 4000)
+    items = list(data.columns)
+    model = {"g": items, "a": items[:3], "b": items[3:6], "c": items[6:]}
+    fit = cfa(data, model, orthogonal=True, std_lv=True)
+    assert fit.converged and fit.df == 18 and fit.p > 0.001
+    np.testing.assert_allclose(fit.loadings.to_numpy(), truth, atol=0.06)
+    # marker identification reaches the same optimum when no marker loads near 0
+    marker = cfa(data, model, orthogonal=True)
+    assert marker.chi2 == pytest.approx(fit.chi2, abs=1e-6)
+    np.testing.assert_allclose(marker.loadings.to_numpy(), fit.loadings.to_numpy(), atol=1e-5)
+    # ordinal version
+    cuts = np.array([-1.5, -0.5, 0.5, 1.5])
+    coded = 1 + (data.to_numpy()[:, :, None] > cuts).sum(axis=2)
+    ordinal_fit = cfa(pd.DataFrame(coded, columns=items), model, "dwls", orthogonal=True, std_lv=True)
+    np.testing.assert_allclose(ordinal_fit.loadings.to_numpy(), truth, atol=0.07)
+
+
+def test_bifactor_sign_is_normalized(rng):
+    data, _ = simulate_bifactor(rng, 1000)
+    items = list(data.columns)
+    model = {"g": items, "a": items[:3], "b": items[3:6], "c": items[6:]}
+    flipped = data.copy()
+    flipped[items[:3]] = -flipped[items[:3]]
+    fit = cfa(flipped, model, orthogonal=True, std_lv=True)
+    assert (fit.loadings.sum() >= 0).all()
+    reference = cfa(data, model, orthogonal=True, std_lv=True)
+    assert fit.chi2 == pytest.approx(reference.chi2, abs=1e-6)
+    # reversing items reverses their rows: g keeps its sign, group factor a is all-negative
+    # in one fit and all-positive in the other, so its column is reflected as a whole
+    np.testing.assert_allclose(fit.loadings.loc[items[3:], "g"], reference.loadings.loc[items[3:], "g"],
+                               atol=1e-6)
+    np.testing.assert_allclose(np.abs(fit.loadings.to_numpy()), np.abs(reference.loadings.to_numpy()),
+                               atol=1e-6)
+
+
+def test_bifactor_bad_settings_raise(small):
+    items = list(small.columns)
+    with pytest.raises(TypeError, match="orthogonal"):
+        cfa(small, {"f": items}, orthogonal="yes")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="std_lv"):
+        cfa(small, {"f": items}, std_lv=1)  # type: ignore[arg-type]
+    # two orthogonal factors on the same items can be rotated into each other
+    with pytest.raises(EstimationError, match="not identified"):
+        cfa(small, {"g": items, "s": items}, orthogonal=True, std_lv=True)
+    with pytest.raises(EstimationError, match="factor 's' has a single item"):
+        cfa(small, {"g": items, "s": ["i1"], "t": items[1:4]}, orthogonal=True, std_lv=True)
