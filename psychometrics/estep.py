@@ -83,9 +83,44 @@ def _log_prob_matrix(log_probs: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.maximum(log_probs, LOG_FLOOR).transpose(0, 2, 1).reshape(n_items * k, q))
 
 
+@numba.njit(cache=True, nogil=True)
+def _person(i, codes, lmat, log_prior, weights, weighted, n_categories, buf, counts, nodes):  # pragma: no cover
+    """Add person i's posterior to ``counts``/``nodes``; return its weighted log-likelihood."""
+    n_items = codes.shape[1]
+    q = lmat.shape[1]
+    for t in range(q):
+        buf[t] = log_prior[t]
+    for j in range(n_items):
+        c = codes[i, j]
+        if c >= 0:
+            r = j * n_categories + c
+            for t in range(q):
+                buf[t] += lmat[r, t]
+    top = buf[0]
+    for t in range(1, q):
+        if buf[t] > top:
+            top = buf[t]
+    total = 0.0
+    for t in range(q):
+        buf[t] = np.exp(buf[t] - top)
+        total += buf[t]
+    w = weights[i] if weighted else 1.0
+    scale = w / total
+    for t in range(q):
+        buf[t] *= scale
+        nodes[t] += buf[t]
+    for j in range(n_items):
+        c = codes[i, j]
+        if c >= 0:
+            r = j * n_categories + c
+            for t in range(q):
+                counts[r, t] += buf[t]
+    return w * (top + np.log(total))
+
+
 @numba.njit(parallel=True, cache=True, nogil=True)
 def _estep_kernel(codes, lmat, log_prior, weights, n_categories, n_parts):  # pragma: no cover - compiled
-    n, n_items = codes.shape
+    n = codes.shape[0]
     n_rows, q = lmat.shape
     counts = np.zeros((n_parts, n_rows, q))
     nodes = np.zeros((n_parts, q))
@@ -96,35 +131,23 @@ def _estep_kernel(codes, lmat, log_prior, weights, n_categories, n_parts):  # pr
         buf = np.empty(q)
         stop = min(n, (part + 1) * size)
         for i in range(part * size, stop):
-            for t in range(q):
-                buf[t] = log_prior[t]
-            for j in range(n_items):
-                c = codes[i, j]
-                if c >= 0:
-                    r = j * n_categories + c
-                    for t in range(q):
-                        buf[t] += lmat[r, t]
-            top = buf[0]
-            for t in range(1, q):
-                if buf[t] > top:
-                    top = buf[t]
-            total = 0.0
-            for t in range(q):
-                buf[t] = np.exp(buf[t] - top)
-                total += buf[t]
-            w = weights[i] if weighted else 1.0
-            loglik[part] += w * (top + np.log(total))
-            scale = w / total
-            for t in range(q):
-                buf[t] *= scale
-                nodes[part, t] += buf[t]
-            for j in range(n_items):
-                c = codes[i, j]
-                if c >= 0:
-                    r = j * n_categories + c
-                    for t in range(q):
-                        counts[part, r, t] += buf[t]
+            loglik[part] += _person(i, codes, lmat, log_prior, weights, weighted, n_categories, buf,
+                                    counts[part], nodes[part])
     return counts.sum(axis=0), loglik.sum(), nodes.sum(axis=0)
+
+
+@numba.njit(cache=True, nogil=True)
+def _estep_kernel_serial(codes, lmat, log_prior, weights, n_categories):  # pragma: no cover - compiled
+    n = codes.shape[0]
+    n_rows, q = lmat.shape
+    counts = np.zeros((n_rows, q))
+    nodes = np.zeros(q)
+    loglik = 0.0
+    weighted = weights.shape[0] > 0
+    buf = np.empty(q)
+    for i in range(n):
+        loglik += _person(i, codes, lmat, log_prior, weights, weighted, n_categories, buf, counts, nodes)
+    return counts, loglik, nodes
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
@@ -140,6 +163,12 @@ def _loglik_kernel(codes, lmat, n_categories):  # pragma: no cover - compiled
                 for t in range(q):
                     out[i, t] += lmat[r, t]
     return out
+
+
+#: Below this many responses (persons x items) a chunk runs on one thread: starting and joining
+#: the thread pool costs more than it saves there (and much more on a busy machine, where it
+#: measured up to 10 times slower than one thread for 1000 persons x 10 items).
+SERIAL_BELOW = 100_000
 
 
 def _n_parts(n: int) -> int:
@@ -225,7 +254,10 @@ def estep(encoded_chunk: np.ndarray, log_probs: np.ndarray, log_prior: np.ndarra
         if w.shape != (codes.shape[0],):
             raise ValueError(f"weights have shape {w.shape}, expected ({codes.shape[0]},)")
         n_total = float(w.sum())
-    counts, loglik, node_counts = _estep_kernel(codes, _log_prob_matrix(log_probs), log_prior, w,
-                                                n_cat, _n_parts(codes.shape[0]))
+    lmat = _log_prob_matrix(log_probs)
+    if codes.shape[0] * n_items < SERIAL_BELOW:
+        counts, loglik, node_counts = _estep_kernel_serial(codes, lmat, log_prior, w, n_cat)
+    else:
+        counts, loglik, node_counts = _estep_kernel(codes, lmat, log_prior, w, n_cat, _n_parts(codes.shape[0]))
     counts = counts.reshape(n_items, n_cat, q).transpose(0, 2, 1)
     return EStep(np.ascontiguousarray(counts), float(loglik), node_counts, n_total)

@@ -16,6 +16,12 @@ The pipeline, one step per module:
   EM map; convergence is mirt's: the largest absolute change of a parameter in one EM step is
   below ``tol``.
 
+With ``group=``, :func:`calibrate` fits one model to several groups of persons (multi-group
+calibration, mirt's ``multipleGroup``): each group has its own normal latent distribution (the
+reference group's is N(0, 1)), items are equal across groups unless freed (``invariance``,
+``free``, ``free_items``); an item freed across groups is estimated as one estimation column
+per group, so the same batched M-step and per-group E-steps serve both cases.
+
 Scoring and information curves live in :mod:`psychometrics.scoring` and
 :mod:`psychometrics.information`; ``irt.score``, ``irt.eap_sum_table``,
 ``irt.item_information`` ... are re-exported from there on first use.
@@ -40,9 +46,10 @@ import importlib
 import json
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+import dataclasses
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -54,7 +61,7 @@ from psychometrics.estep import EStep, estep
 from psychometrics.items import MODELS, ItemModel, get_model
 from psychometrics.quadrature import normal_log_weights
 
-__all__ = ["Calibration", "calibrate", "SCHEMA_VERSION"]
+__all__ = ["Calibration", "calibrate", "SCHEMA_VERSION", "MIN_GROUP_SIZE"]
 
 #: Version of the JSON schema written by :meth:`Calibration.to_json`.
 SCHEMA_VERSION = 1
@@ -135,8 +142,9 @@ class Calibration:
         EM iterations (evaluations of the EM map, accelerated or not).
     converged : bool
         Whether the largest absolute parameter change fell below ``tol``.
-    latent_mean, latent_variance : float
-        Of the normal latent distribution (the variance is estimated for rasch/pcm/rsm).
+    latent_mean, latent_variance : float or Series
+        Of the normal latent distribution (the variance is estimated for rasch/pcm/rsm). In a
+        multi-group calibration, Series indexed by group (the reference group first).
     history : tuple of float
         Log-likelihood at every EM iteration.
     quadrature_points : int
@@ -152,6 +160,19 @@ class Calibration:
         Standard error of the latent variance (NaN where fixed or not computed).
     tol : float
         The convergence tolerance used.
+    groups : tuple
+        Group labels of a multi-group calibration, reference first (empty for one group).
+    group_item_params, group_slope_intercept : dict or None
+        Group -> that group's item parameters (IRT / slope-intercept form, all items; equal
+        across groups except where freed). :attr:`item_params` holds the reference group's.
+    freed : dict
+        Item -> slope-intercept parameters estimated separately in each group.
+    covariance : DataFrame or None
+        Covariance of the estimated parameters (``se=True``), indexed by ``(item, parameter,
+        group)`` with group ``"*"`` for a parameter common to all groups; latent parameters
+        are listed under item ``"latent"`` (``mean``, ``variance``).
+    latent_mean_se : float or Series
+        Standard error of the latent mean(s) (NaN where fixed or not computed).
     """
 
     item_ids: list[str]
@@ -172,8 +193,14 @@ class Calibration:
     n_parameters: int = 0
     standard_errors: pd.DataFrame | None = None
     irt_standard_errors: pd.DataFrame | None = None
-    latent_variance_se: float = math.nan
+    latent_variance_se: Any = math.nan
     tol: float = 1e-4
+    groups: tuple = ()
+    group_item_params: dict | None = None
+    group_slope_intercept: dict | None = None
+    freed: dict = dataclasses.field(default_factory=dict)
+    covariance: pd.DataFrame | None = None
+    latent_mean_se: Any = math.nan
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -316,6 +343,35 @@ class Calibration:
                                                     resp.person_ids)
         return out
 
+    @property
+    def is_multigroup(self) -> bool:
+        return len(self.groups) > 1
+
+    def for_group(self, group: Any) -> "Calibration":
+        """The single-group calibration of one group of a multi-group calibration: that
+        group's item parameters and latent mean and variance (for scoring, fit, simulation).
+
+        Raises
+        ------
+        ValueError
+            When the calibration has no groups or ``group`` is not one of them.
+        """
+        if not self.is_multigroup:
+            raise ValueError("this is a single-group calibration; it has no groups")
+        if group not in self.groups:
+            raise ValueError(f"group {group!r} is not one of the calibration's groups {list(self.groups)}")
+        return dataclasses.replace(
+            self, item_params=self.group_item_params[group].copy(),
+            slope_intercept=self.group_slope_intercept[group].copy(),
+            latent_mean=float(self.latent_mean[group]), latent_variance=float(self.latent_variance[group]),
+            latent_variance_se=(float(self.latent_variance_se[group])
+                                if isinstance(self.latent_variance_se, pd.Series) else math.nan),
+            latent_mean_se=(float(self.latent_mean_se[group])
+                            if isinstance(self.latent_mean_se, pd.Series) else math.nan),
+            standard_errors=None if group != self.groups[0] else self.standard_errors,
+            irt_standard_errors=None if group != self.groups[0] else self.irt_standard_errors,
+            groups=(), group_item_params=None, group_slope_intercept=None, freed={}, covariance=None)
+
     # -- presentation ------------------------------------------------------------------------------
     def to_frame(self) -> pd.DataFrame:
         """Item parameters in IRT form with the model of each item (and SEs when computed)."""
@@ -333,16 +389,26 @@ class Calibration:
             f"log-likelihood {self.loglik:.3f}, AIC {self.aic:.2f}, BIC {self.bic:.2f}, "
             f"{self.n_parameters} parameters",
             f"{'converged' if self.converged else 'NOT converged'} after {self.n_iter} EM iterations "
-            f"(tol {self.tol:g}); latent mean {self.latent_mean:.3f}, variance {self.latent_variance:.3f}",
+            f"(tol {self.tol:g})" + ("" if self.is_multigroup else
+                                      f"; latent mean {self.latent_mean:.3f}, variance {self.latent_variance:.3f}"),
             "",
-            self.to_frame().round(3).to_string(),
         ]
+        if self.is_multigroup:
+            latent = pd.DataFrame({"mean": self.latent_mean, "variance": self.latent_variance})
+            lines += [f"groups (reference {self.groups[0]!r}):", latent.round(3).to_string(), ""]
+            if self.freed:
+                lines += ["freed across groups: " + "; ".join(f"{i} ({', '.join(p)})" for i, p in self.freed.items()),
+                          ""]
+        lines.append(self.to_frame().round(3).to_string())
         return "\n".join(lines)
 
     # -- persistence -------------------------------------------------------------------------------
     def to_json(self) -> str:
         """JSON text of the calibration (versioned schema); :meth:`from_json` reads it back
-        exactly."""
+        exactly. Multi-group calibrations are written group by group (:meth:`for_group`)."""
+        if self.is_multigroup:
+            raise ValueError("a multi-group calibration has no single JSON form; write each group's "
+                             "calibration, calibration.for_group(name).to_json()")
         items = []
         for item in self.item_ids:
             entry: dict[str, Any] = {
@@ -606,7 +672,7 @@ class _Block:
 
     def __init__(self, model: ItemModel, n_categories: int, positions: np.ndarray,
                  params: np.ndarray, fixed: np.ndarray, prior: tuple[np.ndarray, np.ndarray, np.ndarray],
-                 first_slot: int) -> None:
+                 first_slot: int, share: np.ndarray | None = None) -> None:
         self.model = model
         self.k = n_categories
         self.positions = positions
@@ -630,6 +696,19 @@ class _Block:
                 if free_rows.size:
                     slot[free_rows, col] = n
                     n += 1
+            elif share is not None:
+                # copies of one item in several groups hold a parameter in one slot unless it
+                # is freed across groups (share key -1)
+                seen: dict[int, int] = {}
+                for r in free_rows:
+                    key = int(share[r, col])
+                    if key >= 0 and key in seen:
+                        slot[r, col] = seen[key]
+                        continue
+                    slot[r, col] = n
+                    if key >= 0:
+                        seen[key] = n
+                    n += 1
             else:
                 slot[free_rows, col] = n + np.arange(free_rows.size)
                 n += free_rows.size
@@ -639,7 +718,8 @@ class _Block:
         self.n_slots = n - first_slot
         self.first_slot = first_slot
         self.free = slot >= 0
-        self.has_tied = bool(self.tied) and self.free[:, self.tied].any()
+        shared_slots = share is not None and np.unique(slot[self.free]).size < int(self.free.sum())
+        self.has_tied = (bool(self.tied) and self.free[:, self.tied].any()) or bool(shared_slots)
 
     # -- packing ----------------------------------------------------------------------------------
     def pack(self, x: np.ndarray) -> None:
@@ -779,60 +859,107 @@ def _ascent_steps(grad: np.ndarray, hess: np.ndarray) -> np.ndarray:
     return np.where(big > 5.0, step * (5.0 / np.maximum(big, 1e-300)), step)
 
 
-class _Problem:
-    """The EM map of one calibration: packed parameters -> E-step -> M-step."""
+class _GroupData(NamedTuple):
+    """The persons of one group: their (collapsed) responses to the columns they can answer."""
 
-    def __init__(self, blocks: list[_Block], encoded: np.ndarray, weights: np.ndarray | None,
-                 nodes: np.ndarray, n_categories: np.ndarray, latent_mean: float,
-                 latent_variance: float, estimate_variance: bool, newton_steps: int) -> None:
+    encoded: np.ndarray
+    weights: np.ndarray | None
+    columns: np.ndarray | None   # estimation columns these responses belong to; None = all
+    n_persons: float
+
+
+class _Problem:
+    """The EM map of one calibration: packed parameters -> E-step -> M-step.
+
+    The estimation works on *columns*: one per item, or one per item and group for an item
+    whose parameters are freed across groups. Each group has its own latent normal
+    distribution; the E-step runs group by group with that group's prior weights and the
+    expected counts add up over groups.
+    """
+
+    def __init__(self, blocks: list[_Block], groups: list[_GroupData], nodes: np.ndarray,
+                 n_categories: np.ndarray, means: np.ndarray, variances: np.ndarray,
+                 mean_free: np.ndarray, variance_free: np.ndarray, newton_steps: int) -> None:
         self.blocks = blocks
-        self.encoded = encoded
-        self.weights = weights
+        self.groups = groups
         self.nodes = nodes
-        self.n_items = encoded.shape[1]
+        self.n_columns = int(n_categories.shape[0])
         self.max_k = int(n_categories.max())
-        self.latent_mean = latent_mean
-        self.latent_variance = latent_variance
-        self.estimate_variance = estimate_variance
+        self.means = np.asarray(means, dtype=np.float64).copy()
+        self.variances = np.asarray(variances, dtype=np.float64).copy()
+        self.mean_free = np.asarray(mean_free, dtype=bool)
+        self.variance_free = np.asarray(variance_free, dtype=bool)
         self.newton_steps = newton_steps
         self.n_item_slots = sum(b.n_slots for b in blocks)
-        self.size = self.n_item_slots + (1 if estimate_variance else 0)
+        # latent slots follow the item slots: per group its mean, then its variance
+        self.latent_slots: list[tuple[int, str]] = []
+        for g in range(len(groups)):
+            if self.mean_free[g]:
+                self.latent_slots.append((g, "mean"))
+            if self.variance_free[g]:
+                self.latent_slots.append((g, "variance"))
+        self.size = self.n_item_slots + len(self.latent_slots)
         self.n_estep = 0
+        self.group_nodes: list[tuple[np.ndarray, float]] = []
 
     def pack(self) -> np.ndarray:
         x = np.empty(self.size)
         for b in self.blocks:
             b.pack(x)
-        if self.estimate_variance:
-            x[-1] = self.latent_variance
+        for s, (g, kind) in enumerate(self.latent_slots):
+            x[self.n_item_slots + s] = self.means[g] if kind == "mean" else self.variances[g]
         return x
 
     def unpack(self, x: np.ndarray) -> None:
         for b in self.blocks:
             b.unpack(x)
-        if self.estimate_variance:
-            self.latent_variance = float(x[-1])
+        for s, (g, kind) in enumerate(self.latent_slots):
+            if kind == "mean":
+                self.means[g] = float(x[self.n_item_slots + s])
+            else:
+                self.variances[g] = float(x[self.n_item_slots + s])
 
     def log_probabilities(self) -> np.ndarray:
-        out = np.full((self.n_items, self.nodes.shape[0], self.max_k), -np.inf)
+        out = np.full((self.n_columns, self.nodes.shape[0], self.max_k), -np.inf)
         for b in self.blocks:
             out[b.positions, :, :b.k] = b.model.log_probabilities(b.params, self.nodes)
         return out
 
     def expectation(self) -> EStep:
         self.n_estep += 1
-        log_prior = normal_log_weights(self.nodes, self.latent_mean, self.latent_variance)
-        return estep(self.encoded, self.log_probabilities(), log_prior, self.weights)
+        log_probs = self.log_probabilities()
+        if len(self.groups) == 1 and self.groups[0].columns is None:
+            data = self.groups[0]
+            e = estep(data.encoded, log_probs, normal_log_weights(self.nodes, self.means[0], self.variances[0]),
+                      data.weights)
+            self.group_nodes = [(e.node_counts, e.n_persons)]
+            return e
+        counts = np.zeros(log_probs.shape)
+        loglik = 0.0
+        self.group_nodes = []
+        for g, data in enumerate(self.groups):
+            log_prior = normal_log_weights(self.nodes, self.means[g], self.variances[g])
+            e = estep(data.encoded, log_probs[data.columns], log_prior, data.weights)
+            counts[data.columns] += e.counts
+            loglik += e.loglik
+            self.group_nodes.append((e.node_counts, e.n_persons))
+        return EStep(counts, loglik, sum(n for n, _ in self.group_nodes),
+                     float(sum(n for _, n in self.group_nodes)))
 
     def maximization(self, e: EStep, step_tol: float) -> None:
         for b in self.blocks:
             b.mstep(self.nodes, e.counts[b.positions, :, :b.k], self.newton_steps, step_tol)
-        if self.estimate_variance:
-            centred = self.nodes - self.latent_mean
-            self.latent_variance = max(float(e.node_counts @ (centred * centred)) / e.n_persons, 1e-4)
+        for g, (node_counts, n) in enumerate(self.group_nodes):
+            if self.mean_free[g] or self.variance_free[g]:
+                self.means[g], self.variances[g] = _latent_mstep(
+                    self.nodes, node_counts, n, self.means[g], self.variances[g],
+                    bool(self.mean_free[g]), bool(self.variance_free[g]))
 
     def valid(self, x: np.ndarray) -> bool:
-        return bool(np.all(np.isfinite(x))) and (not self.estimate_variance or x[-1] > 1e-4)
+        if not np.all(np.isfinite(x)):
+            return False
+        return all(x[self.n_item_slots + s] > 1e-4 for s, (_, kind) in enumerate(self.latent_slots)
+                   if kind == "variance")
 
     def em_map(self, x: np.ndarray, step_tol: float) -> tuple[np.ndarray, float]:
         """One EM iteration from ``x``: the new packed parameters and the log-likelihood at x."""
@@ -848,16 +975,88 @@ class _Problem:
         out = np.zeros(self.size)
         for b in self.blocks:
             b.score(self.nodes, e.counts[b.positions, :, :b.k], out)
-        if self.estimate_variance:
-            v = self.latent_variance
-            sq = (self.nodes - self.latent_mean) ** 2
-            prior = np.exp(normal_log_weights(self.nodes, self.latent_mean, v))
-            out[-1] = float(e.node_counts @ (sq - prior @ sq)) / (2.0 * v * v)
+        for s, (g, kind) in enumerate(self.latent_slots):
+            node_counts = self.group_nodes[g][0]
+            mu, v = self.means[g], self.variances[g]
+            prior = np.exp(normal_log_weights(self.nodes, mu, v))
+            # d log w_q = d log phi_q - E_w[d log phi]: the weights are normalized on the grid
+            if kind == "mean":
+                dev = self.nodes - mu
+                out[self.n_item_slots + s] = float(node_counts @ (dev - prior @ dev)) / v
+            else:
+                sq = (self.nodes - mu) ** 2
+                out[self.n_item_slots + s] = float(node_counts @ (sq - prior @ sq)) / (2.0 * v * v)
         return out
 
 
+def _latent_mstep(nodes: np.ndarray, node_counts: np.ndarray, n: float, mean: float, variance: float,
+                  mean_free: bool, variance_free: bool) -> tuple[float, float]:
+    r"""Latent mean and/or variance maximizing :math:`\sum_q N_q \log w_q(\mu, \sigma^2)`.
+
+    The weights are normalized over the fixed nodes, a discrete exponential family in
+    :math:`\eta = (\mu/\sigma^2, -1/(2\sigma^2))` with statistics :math:`(\theta, \theta^2)`:
+    the maximum matches the moments of the weights to those of the posterior counts. The
+    continuous moment estimates are the start; a few Newton steps on the (concave) problem
+    remove the error that the grid's truncation at its ends would otherwise leave (it is
+    visible for groups whose latent distribution reaches the edge of the grid).
+    """
+    if n <= 0:
+        return mean, variance
+    target1 = float(node_counts @ nodes) / n
+    if mean_free:
+        mean = target1
+    if variance_free:
+        centred = nodes - mean
+        variance = max(float(node_counts @ (centred * centred)) / n, 1e-4)
+    if mean_free and variance_free:
+        stats_ = np.stack([nodes, nodes * nodes])
+        eta = np.array([mean / variance, -0.5 / variance])
+    elif mean_free:
+        stats_ = nodes[None, :]
+        eta = np.array([mean / variance])
+    else:
+        stats_ = ((nodes - mean) ** 2)[None, :]
+        eta = np.array([-0.5 / variance])
+    target = stats_ @ node_counts / n
+    base = np.zeros_like(nodes) if variance_free else -0.5 * nodes * nodes / variance
+    for _ in range(8):
+        log_w = base + eta @ stats_
+        log_w -= np.logaddexp.reduce(log_w)
+        w = np.exp(log_w)
+        expected = stats_ @ w
+        grad = target - expected
+        if np.max(np.abs(grad)) < 1e-12 * (1.0 + np.max(np.abs(target))):
+            break
+        centred_stats = stats_ - expected[:, None]
+        cov = (centred_stats * w) @ centred_stats.T
+        try:
+            step = np.linalg.solve(cov, grad)
+        except np.linalg.LinAlgError:
+            break
+        trial = eta + step
+        if variance_free and not trial[-1] < 0:
+            break
+        eta = trial
+    if mean_free and variance_free:
+        variance = -0.5 / eta[1]
+        mean = eta[0] * variance
+    elif mean_free:
+        mean = float(eta[0] * variance)
+    else:
+        variance = -0.5 / float(eta[0])
+    return float(mean), float(max(variance, 1e-4))
+
+
+Callback = Callable[[int, float, float], Any]
+
+
+def _report(callback: Callback | None, n_iter: int, loglik: float, change: np.ndarray) -> None:
+    if callback is not None:
+        callback(int(n_iter), float(loglik), float(np.max(np.abs(change))) if change.size else 0.0)
+
+
 def _squarem(problem: _Problem, x0: np.ndarray, tol: float, max_iter: int,
-             step_tol: float) -> tuple[np.ndarray, list[float], bool, int]:
+             step_tol: float, callback: Callback | None = None) -> tuple[np.ndarray, list[float], bool, int]:
     """SQUAREM (SqS3) around the EM map; convergence when a plain EM step moves no parameter
     by ``tol`` or more. Returns the estimate, the log-likelihood history, the convergence flag
     and the number of EM iterations."""
@@ -870,7 +1069,8 @@ def _squarem(problem: _Problem, x0: np.ndarray, tol: float, max_iter: int,
         n_iter += 1
         history.append(ll0)
         r = x1 - x
-        if np.max(np.abs(r)) < tol:
+        _report(callback, n_iter, ll0, r)
+        if r.size == 0 or np.max(np.abs(r)) < tol:
             return x1, history, True, n_iter
         if n_iter >= max_iter:
             return x1, history, False, n_iter
@@ -878,6 +1078,7 @@ def _squarem(problem: _Problem, x0: np.ndarray, tol: float, max_iter: int,
         n_iter += 1
         history.append(ll1)
         v = (x2 - x1) - r
+        _report(callback, n_iter, ll1, x2 - x1)
         if np.max(np.abs(x2 - x1)) < tol:
             return x2, history, True, n_iter
         norm_v = float(np.sqrt(v @ v))
@@ -893,6 +1094,7 @@ def _squarem(problem: _Problem, x0: np.ndarray, tol: float, max_iter: int,
         x3, ll_candidate = problem.em_map(candidate, step_tol)
         n_iter += 1
         history.append(ll_candidate)
+        _report(callback, n_iter, ll_candidate, x3 - candidate)
         if np.isfinite(ll_candidate) and ll_candidate >= ll1 - 1e-8 * abs(ll1):
             if np.max(np.abs(x3 - candidate)) < tol:
                 return x3, history, True, n_iter
@@ -904,6 +1106,7 @@ def _squarem(problem: _Problem, x0: np.ndarray, tol: float, max_iter: int,
             x = x2
             step_max = max(1.0, step_max / 4.0)
     return x, history, False, n_iter
+
 
 
 def _parse_priors(priors: Mapping[str, Any] | None, item_ids: Sequence[str]) -> dict[str, dict[str, tuple]]:
@@ -946,14 +1149,28 @@ def _prior_arrays(names: list[str], items: list[str], per_item: Mapping[str, Map
     return kind, p1, p2
 
 
-def _prepare(resp: Responses, models: Mapping[str, str]):
-    """Category codes per item (collapsing unused ones), encoded matrix, dropped persons."""
+def _prepare(resp: Responses, models: Mapping[str, str],
+             stated: Mapping[str, tuple[int, ...]] | None = None):
+    """Category codes per item (collapsing unused ones), encoded matrix, dropped persons.
+
+    ``stated`` gives the codes of items whose categories are already known (anchor items held
+    at bank values): they are kept even when some are unused in these data.
+    """
     values = resp.values
     item_ids = resp.item_ids
     categories: dict[str, tuple[int, ...]] = {}
+    stated = stated or {}
     for j, item in enumerate(item_ids):
         col = values[:, j]
         seen = np.unique(col[~np.isnan(col)])
+        if item in stated:
+            codes = tuple(stated[item])
+            outside = [v for v in seen if v not in codes]
+            if outside:
+                raise ResponseError(f"item {item!r} (column {j}): value {outside[0]:g} is not one of the "
+                                    f"item's categories in the bank {codes}")
+            categories[item] = codes
+            continue
         if seen.size == 0:
             raise ResponseError(f"item {item!r} (column {j}) has no responses; remove it before calibrating")
         if seen.size == 1:
@@ -971,7 +1188,7 @@ def _prepare(resp: Responses, models: Mapping[str, str]):
         unused = [c for c in admissible if c not in codes]
         if unused:
             warnings.warn(f"item {item!r}: category {', '.join(map(str, unused))} never used; collapsed, the "
-                          f"item is calibrated with categories {codes}", ModelWarning, stacklevel=3)
+                          f"item is calibrated with categories {codes}", ModelWarning, stacklevel=4)
         model = get_model(models[item])
         try:
             model.check_categories(len(codes))
@@ -996,12 +1213,25 @@ def _collapse_patterns(encoded: np.ndarray, weights: np.ndarray | None, n_catego
     return patterns, freq
 
 
-def calibrate(responses: Any, model: str | Mapping[str, str] = "2pl", *, quadrature_points: int = 61,
+#: Fewest persons a group of a multi-group calibration may have: below it a group's latent
+#: mean and variance (and any freed item parameters) rest on too little data to be estimated.
+MIN_GROUP_SIZE = 50
+
+_INVARIANCE_CLASSES = ("slopes", "intercepts")
+_INVARIANCE_LATENT = ("free_means", "free_var")
+
+
+def calibrate(responses: Any, model: str | Mapping[str, str] = "2pl", *, group: Any = None,
+              reference: Any = None, invariance: Sequence[str] | None = None,
+              free: Mapping[str, Sequence[str]] | None = None, free_items: Sequence[str] | None = None,
+              estimate_latent: bool | None = None, latent_mean: Any = None, latent_variance: Any = None,
+              min_group_size: int = MIN_GROUP_SIZE, quadrature_points: int = 61,
               tol: float = 1e-4, max_iter: int = 500, se: bool = False,
               priors: Mapping[str, Any] | None = None,
               fixed: Mapping[str, Mapping[str, float]] | None = None,
               weights: Any = None, start: pd.DataFrame | None = None,
-              accelerate: bool = True, newton_steps: int = 3) -> Calibration:
+              accelerate: bool = True, newton_steps: int = 3,
+              callback: Callable[[int, float, float], Any] | None = None) -> Calibration:
     r"""Calibrate item response models by marginal maximum likelihood (Bock-Aitkin EM).
 
     Parameters
@@ -1012,6 +1242,37 @@ def calibrate(responses: Any, model: str | Mapping[str, str] = "2pl", *, quadrat
     model : str or mapping
         A registered model name (``"rasch"``, ``"1pl"``, ``"2pl"``, ``"3pl"``, ``"4pl"``,
         ``"graded"``, ``"gpcm"``, ``"pcm"``, ``"rsm"``, ``"nominal"``) or item -> name.
+    group : array-like, Series or str, optional
+        Group label of every person (a Series is aligned on the respondent ids when its index
+        holds them, else taken in row order; a string names a column of the ``responses``
+        DataFrame). Gives a multi-group calibration: each group has its own normal latent
+        distribution; the reference group's is N(0, 1).
+    reference : optional
+        The reference group; default the first level (the first category of a categorical,
+        else the smallest label).
+    invariance : sequence of str, optional
+        What is held equal across groups (mirt's ``multipleGroup`` vocabulary): ``"slopes"``
+        (parameters named ``a...``), ``"intercepts"`` (all others: ``d``, ``d1..``, ``g``,
+        ``u``, ``c``), item ids (all parameters of those items, anchor items), and
+        ``"free_means"``, ``"free_var"`` (estimate the focal groups' latent means/variances).
+        Default ``["slopes", "intercepts"]``: every item equal across groups.
+    free : mapping, optional
+        ``{item: [parameter, ...]}``: slope-intercept parameters estimated separately in every
+        group on top of ``invariance``.
+    free_items : sequence of str, optional
+        Items all of whose parameters are estimated separately in every group.
+    estimate_latent : bool, optional
+        Latent means and variances. ``None`` (default): the focal groups' means are estimated
+        when some item is equal across groups, their variances when some slope is; the
+        reference group stays N(0, 1) (its variance is estimated for rasch/pcm/rsm).
+        ``True``: every group's mean and variance are estimated, the reference's included:
+        the scale is then set by ``fixed`` item parameters (anchor items held at bank values).
+        ``False``: means and variances stay at ``latent_mean`` / ``latent_variance``.
+    latent_mean, latent_variance : float or mapping group -> float, optional
+        Starting values of estimated latent means/variances and the values of fixed ones
+        (default 0 and 1).
+    min_group_size : int
+        Smallest number of persons (who answered an item) a group may have (default 50).
     quadrature_points : int
         Equally spaced nodes on [-6, 6] (mirt's default 61).
     tol : float
@@ -1021,7 +1282,8 @@ def calibrate(responses: Any, model: str | Mapping[str, str] = "2pl", *, quadrat
         Most EM iterations; reaching it emits a :class:`ConvergenceWarning` and sets
         ``converged=False``.
     se : bool
-        Compute standard errors (Oakes identity, both parameterizations, delta method).
+        Compute standard errors (Oakes identity, both parameterizations, delta method) and
+        the parameter covariance matrix.
     priors : mapping, optional
         ``{"g": ("beta", 5, 17), "a1": ("lognormal", 0, 0.5), "d": ("normal", 0, 3)}`` for
         every item having the parameter (a name also covers numbered intercepts ``d1``...), or
@@ -1032,24 +1294,44 @@ def calibrate(responses: Any, model: str | Mapping[str, str] = "2pl", *, quadrat
     weights : array-like (persons,), optional
         Frequency weights (e.g. counts of response patterns).
     start : DataFrame, optional
-        Starting values in slope-intercept form (as :attr:`Calibration.slope_intercept`).
+        Starting values in slope-intercept form (as :attr:`Calibration.slope_intercept`); in a
+        multi-group calibration they start every group.
     accelerate : bool
         SQUAREM extrapolation of the EM map.
     newton_steps : int
         Most Newton steps per item per M-step.
+    callback : callable, optional
+        Called after every EM iteration as ``callback(iteration, loglik, max_change)``: the
+        iteration count, the log-likelihood at the parameters the iteration started from and
+        the largest absolute parameter change it made (for progress display; an exception it
+        raises stops the calibration).
 
     Returns
     -------
     Calibration
 
+    Raises
+    ------
+    ResponseError
+        Bad responses; a group vector of the wrong length, with missing labels, with one
+        level, or a group smaller than ``min_group_size``.
+    ValueError
+        Bad settings (unknown invariance terms, freed parameters an item lacks...).
+
     Notes
     -----
     E-step: expected counts :math:`\bar r_{jqk}` from the posterior of each person over the
-    nodes (:mod:`psychometrics.estep`). M-step: for each item,
+    nodes (:mod:`psychometrics.estep`); with groups, each group's persons are integrated
+    against that group's normal weights :math:`N(\mu_g, \sigma^2_g)` and the counts add up.
+    M-step: for each item,
     :math:`\max_\xi \sum_{q,k} \bar r_{jqk} \log P_{jk}(\theta_q; \xi) + \log p(\xi)` by Newton
     steps with the model's analytic gradient and Hessian, batched over items with the same
-    model and number of categories. Where every item fixes its slope (rasch, pcm, rsm) the
-    latent variance is estimated: :math:`\sigma^2 = \sum_q N_q (\theta_q-\mu)^2 / N`.
+    model and number of categories; an item freed across groups is estimated as one item per
+    group (on that group's counts), parameters still equal across groups sharing one value.
+    Latent parameters: :math:`\mu_g = \sum_q N_{gq}\theta_q / N_g`,
+    :math:`\sigma^2_g = \sum_q N_{gq}(\theta_q-\mu_g)^2 / N_g` with :math:`N_{gq}` the
+    expected number of persons of group g at node q. Where every item fixes its slope (rasch,
+    pcm, rsm) the latent variance is estimated in every group.
     Standard errors: the observed information is the Jacobian of the Fisher-identity score
     :math:`\nabla_\xi Q(\xi \mid \xi')|_{\xi'=\xi}` (Oakes, 1999), obtained by central
     differences; IRT-form SEs by the delta method.
@@ -1059,8 +1341,144 @@ def calibrate(responses: Any, model: str | Mapping[str, str] = "2pl", *, quadrat
     .. [1] Bock & Aitkin (1981), Psychometrika 46, 443-459.
     .. [2] Varadhan & Roland (2008), Scand. J. Statistics 35, 335-353 (SQUAREM).
     .. [3] Oakes (1999), JRSS B 61, 479-482.
+    .. [4] Bock, R. D. & Zimowski, M. F. (1997). Multiple group IRT. In van der Linden &
+           Hambleton (Eds.), Handbook of Modern Item Response Theory (pp. 433-448). Springer.
+    .. [5] Chalmers (2012), J. Statistical Software 48(6): ``multipleGroup``.
     """
+    if isinstance(group, str) and isinstance(responses, pd.DataFrame) and group in responses.columns:
+        labels_in: Any = responses[group]
+        responses = responses.drop(columns=group)
+    else:
+        labels_in = group
     resp = as_responses(responses)
+    return _calibrate(resp, model, group=labels_in, reference=reference, invariance=invariance, free=free,
+                      free_items=free_items, estimate_latent=estimate_latent, latent_mean=latent_mean,
+                      latent_variance=latent_variance, min_group_size=min_group_size,
+                      quadrature_points=quadrature_points, tol=tol, max_iter=max_iter, se=se, priors=priors,
+                      fixed=fixed, weights=weights, start=start, accelerate=accelerate,
+                      newton_steps=newton_steps, callback=callback)
+
+
+def _group_labels(group: Any, resp: Responses, reference: Any, min_size: int) -> tuple[list[Any], np.ndarray]:
+    """Ordered group labels (reference first) and each person's group index."""
+    if isinstance(group, str):
+        raise ResponseError(f"group {group!r} is not a column of the responses; pass the labels, one per person")
+    if isinstance(group, pd.DataFrame):
+        if group.shape[1] != 1:
+            raise ResponseError(f"group must be one column, got a DataFrame with {group.shape[1]} columns")
+        group = group.iloc[:, 0]
+    if isinstance(group, pd.Categorical):
+        if len(group) != resp.n_persons:
+            raise ResponseError(f"group has {len(group)} labels but the responses have {resp.n_persons} persons")
+        group = pd.Series(group, index=resp.person_ids)
+    if isinstance(group, pd.Series):
+        ids = resp.person_ids
+        if group.index.is_unique and len(group) >= len(ids) and ids.isin(group.index).all():
+            series = group.reindex(ids)
+        elif len(group) == resp.n_persons:
+            series = pd.Series(group.to_numpy(), index=ids, dtype=group.dtype)
+        else:
+            raise ResponseError(f"group has {len(group)} labels but the responses have {resp.n_persons} persons "
+                                "(and its index does not hold all respondent ids)")
+    else:
+        arr = np.asarray(group, dtype=object)
+        if arr.ndim != 1:
+            raise ResponseError(f"group must be one-dimensional, got shape {arr.shape}")
+        if arr.shape[0] != resp.n_persons:
+            raise ResponseError(f"group has {arr.shape[0]} labels but the responses have {resp.n_persons} persons")
+        series = pd.Series(arr, index=resp.person_ids)
+    missing = series.isna().to_numpy()
+    if missing.any():
+        row = int(np.flatnonzero(missing)[0])
+        raise ResponseError(f"respondent {resp.person_ids[row]!r} (row {row}) has no group label "
+                            f"({int(missing.sum())} missing label(s)); drop those persons or label them")
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        levels = [c for c in series.cat.categories if (series == c).any()]
+    else:
+        uniques = list(pd.unique(series.to_numpy()))
+        try:
+            levels = sorted(uniques)
+        except TypeError:
+            levels = uniques
+    if len(levels) < 2:
+        raise ResponseError(f"group has one level ({levels[0]!r}); a multi-group calibration needs at least two")
+    if reference is not None:
+        if reference not in levels:
+            raise ResponseError(f"reference group {reference!r} is not among the groups {levels}")
+        levels = [reference] + [g for g in levels if g != reference]
+    codes = np.full(resp.n_persons, -1, dtype=np.int64)
+    values = series.to_numpy(dtype=object)
+    for g, label in enumerate(levels):
+        codes[values == label] = g
+    return levels, codes
+
+
+def _freed_parameters(item_ids: Sequence[str], models: Mapping[str, str], n_cat: np.ndarray,
+                      invariance: Sequence[str] | None, free: Mapping[str, Sequence[str]] | None,
+                      free_items: Sequence[str] | None, fixed: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Item -> the slope-intercept parameters estimated separately in every group."""
+    items = set(item_ids)
+    terms = list(_INVARIANCE_CLASSES) if invariance is None else [str(t) for t in invariance]
+    unknown = [t for t in terms if t not in _INVARIANCE_CLASSES and t not in _INVARIANCE_LATENT and t not in items]
+    if unknown:
+        raise ValueError(f"invariance term(s) {unknown} are neither {list(_INVARIANCE_CLASSES + _INVARIANCE_LATENT)} "
+                         "nor item ids")
+    free = dict(free or {})
+    free_items = list(free_items or [])
+    for name, where in [(i, "free") for i in free] + [(i, "free_items") for i in free_items]:
+        if name not in items:
+            raise ValueError(f"{where} names item {name!r}, which is not in the data")
+    out: dict[str, list[str]] = {}
+    for j, item in enumerate(item_ids):
+        m = get_model(models[item])
+        k = int(n_cat[j])
+        names = m.parameter_names(k)
+        held = set(m.fixed_values) | set(_fixed_values(m, k, item, fixed[item]) if item in fixed else ())
+        movable = [n for n in names if n not in held]
+        if item in terms:
+            chosen: set[str] = set()
+        else:
+            chosen = {n for n in movable
+                      if ("slopes" if n.startswith("a") else "intercepts") not in terms}
+        asked = [str(n) for n in free.get(item, ())]
+        bad = [n for n in asked if n not in names]
+        if bad:
+            raise ValueError(f"free: item {item!r} ({m.name}) has no parameter(s) {bad}; its parameters are {names}")
+        stuck = [n for n in asked if n in held]
+        if stuck:
+            raise ValueError(f"free: parameter(s) {stuck} of item {item!r} are fixed and cannot be freed")
+        chosen |= set(asked)
+        if item in free_items:
+            chosen |= set(movable)
+        if chosen and (getattr(m, "tied", ()) or hasattr(m, "tied_names")):
+            raise ValueError(f"item {item!r}: parameters of model {m.name!r} are shared across items and "
+                             "cannot be freed across groups; use 'rasch', '2pl', 'gpcm' or 'graded'")
+        if chosen:
+            out[item] = [n for n in names if n in chosen]
+    return out
+
+
+def _per_group(value: Any, labels: list[Any], default: float, what: str) -> np.ndarray:
+    if value is None:
+        return np.full(len(labels), default)
+    if isinstance(value, Mapping) or isinstance(value, pd.Series):
+        mapping = dict(value.items())
+        unknown = [k for k in mapping if k not in labels]
+        if unknown:
+            raise ValueError(f"{what} names group(s) {unknown} that are not in the data {labels}")
+        return np.array([float(mapping.get(g, default)) for g in labels])
+    return np.full(len(labels), float(value))
+
+
+def _calibrate(resp: Responses, model: str | Mapping[str, str], *, group: Any = None, reference: Any = None,
+               invariance: Sequence[str] | None = None, free: Mapping[str, Sequence[str]] | None = None,
+               free_items: Sequence[str] | None = None, estimate_latent: bool | None = None,
+               latent_mean: Any = None, latent_variance: Any = None, min_group_size: int = MIN_GROUP_SIZE,
+               quadrature_points: int = 61, tol: float = 1e-4, max_iter: int = 500, se: bool = False,
+               priors: Mapping[str, Any] | None = None, fixed: Mapping[str, Mapping[str, float]] | None = None,
+               weights: Any = None, start: pd.DataFrame | None = None, accelerate: bool = True,
+               newton_steps: int = 3, callback: Callback | None = None,
+               stated_categories: Mapping[str, tuple[int, ...]] | None = None) -> Calibration:
     item_ids = resp.item_ids
     models = _model_mapping(model, item_ids)
     if int(quadrature_points) != quadrature_points or quadrature_points < 5:
@@ -1069,13 +1487,28 @@ def calibrate(responses: Any, model: str | Mapping[str, str] = "2pl", *, quadrat
         raise ValueError(f"tol must be positive, got {tol!r}")
     if int(max_iter) != max_iter or max_iter < 1:
         raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable, got {type(callback).__name__}")
+    if estimate_latent not in (None, True, False):
+        raise ValueError(f"estimate_latent must be None, True or False, got {estimate_latent!r}")
     if weights is not None:
         weights = np.asarray(weights, dtype=np.float64).reshape(-1)
         if weights.shape[0] != resp.n_persons:
             raise ValueError(f"weights has {weights.shape[0]} values for {resp.n_persons} persons")
         if not np.all(np.isfinite(weights)) or (weights < 0).any():
             raise ValueError("weights must be finite and non-negative")
-    categories, encoded = _prepare(resp, models)
+    fixed = dict(fixed or {})
+    unknown = [i for i in fixed if i not in set(item_ids)]
+    if unknown:
+        raise ValueError(f"fixed names item(s) {unknown} that are not in the data")
+    if group is None:
+        if free or free_items or invariance is not None or reference is not None:
+            raise ValueError("invariance, free, free_items and reference need group= (a multi-group calibration)")
+        labels, group_codes = [None], np.zeros(resp.n_persons, dtype=np.int64)
+    else:
+        labels, group_codes = _group_labels(group, resp, reference, min_group_size)
+    n_groups = len(labels)
+    categories, encoded = _prepare(resp, models, stated_categories)
     n_cat = np.array([len(categories[i]) for i in item_ids], dtype=np.int64)
 
     answered = (encoded >= 0).any(axis=1)
@@ -1083,109 +1516,222 @@ def calibrate(responses: Any, model: str | Mapping[str, str] = "2pl", *, quadrat
         empty = resp.person_ids[~answered]
         shown = ", ".join(repr(p) for p in list(empty[:5]))
         warnings.warn(f"{int((~answered).sum())} respondent(s) answered no item and are left out of the "
-                      f"calibration: {shown}{' ...' if len(empty) > 5 else ''}", DataWarning, stacklevel=2)
+                      f"calibration: {shown}{' ...' if len(empty) > 5 else ''}", DataWarning, stacklevel=3)
         encoded = encoded[answered]
+        group_codes = group_codes[answered]
         weights = None if weights is None else weights[answered]
     if encoded.shape[0] == 0:
         raise ResponseError("no respondent answered any item")
-    n_persons = float(encoded.shape[0] if weights is None else weights.sum())
-    work, work_weights = _collapse_patterns(encoded, weights, n_cat)
-
-    # proportions per category for data-based starting values
     w = np.ones(encoded.shape[0]) if weights is None else weights
-    fixed = dict(fixed or {})
-    unknown = [i for i in fixed if i not in set(item_ids)]
-    if unknown:
-        raise ValueError(f"fixed names item(s) {unknown} that are not in the data")
+    n_persons = float(w.sum())
+    if n_groups > 1:
+        sizes = np.bincount(group_codes, minlength=n_groups)
+        small = [(labels[g], int(sizes[g])) for g in range(n_groups) if sizes[g] < min_group_size]
+        if small:
+            raise ResponseError(f"group(s) {', '.join(f'{g!r} ({n} persons)' for g, n in small)} have fewer than "
+                                f"min_group_size={min_group_size} persons who answered an item")
+    freed = (_freed_parameters(item_ids, models, n_cat, invariance, free, free_items, fixed)
+             if n_groups > 1 else {})
     per_item_priors = _parse_priors(priors, item_ids)
 
-    blocks: list[_Block] = []
-    keys: dict[tuple[str, int], list[int]] = {}
+    # estimation columns: one per item, or one per item and group where parameters are freed
+    columns: list[tuple[int, int]] = []
     for j, item in enumerate(item_ids):
-        keys.setdefault((models[item], int(n_cat[j])), []).append(j)
+        if item in freed:
+            columns.extend((j, g) for g in range(n_groups))
+        else:
+            columns.append((j, -1))
+    col_items = np.array([j for j, _ in columns], dtype=np.int64)
+    col_groups = np.array([g for _, g in columns], dtype=np.int64)
+    col_cat = n_cat[col_items]
+    rows_of = [np.flatnonzero(group_codes == g) for g in range(n_groups)]
+
+    blocks: list[_Block] = []
+    unused_in_group: list[tuple[str, Any, list[int]]] = []
+
+    def item_of(c: int) -> str:
+        return item_ids[columns[c][0]]
+
+    keys: dict[tuple[str, int, bool], list[int]] = {}
+    for c, (j, g) in enumerate(columns):
+        item = item_ids[j]
+        partial = item in freed and len(freed[item]) < len(_movable(models[item], int(n_cat[j]), item, fixed))
+        keys.setdefault((models[item], int(n_cat[j]), partial), []).append(c)
     first_slot = 0
-    for (name, k), positions in keys.items():
+    for (name, k, partial), positions in keys.items():
         m = get_model(name)
         positions_arr = np.asarray(positions)
         props = np.zeros((len(positions), k))
-        for r, j in enumerate(positions):
-            obs = encoded[:, j] >= 0
-            props[r] = np.bincount(encoded[obs, j].astype(np.int64), weights=w[obs], minlength=k)
+        for r, c in enumerate(positions):
+            j, g = columns[c]
+            rows = rows_of[g] if g >= 0 else slice(None)
+            col = encoded[rows, j]
+            wc = w[rows]
+            obs = col >= 0
+            props[r] = np.bincount(col[obs].astype(np.int64), weights=wc[obs], minlength=k)
+            if g >= 0 and (props[r] == 0).any():
+                # a category unused in one group: smooth the start, not the estimate
+                unused_in_group.append((item_of(c), labels[g],
+                                        [categories[item_of(c)][h] for h in np.flatnonzero(props[r] == 0)]))
+                props[r] += 0.5
         props /= props.sum(axis=1, keepdims=True)
         params = np.asarray(m.data_start_values(k, props), dtype=np.float64).copy()
         names = m.parameter_names(k)
         fixed_mask = np.zeros(params.shape, dtype=bool)
-        for c, nm in enumerate(names):
+        for ci, nm in enumerate(names):
             if nm in m.fixed_values:
-                params[:, c] = m.fixed_values[nm]
-                fixed_mask[:, c] = True
-        items_here = [item_ids[j] for j in positions]
+                params[:, ci] = m.fixed_values[nm]
+                fixed_mask[:, ci] = True
+        items_here = [item_ids[columns[c][0]] for c in positions]
         if start is not None:
             for r, item in enumerate(items_here):
                 if item in start.index:
-                    for c, nm in enumerate(names):
-                        if nm in start.columns and pd.notna(start.loc[item, nm]) and not fixed_mask[r, c]:
-                            params[r, c] = float(start.loc[item, nm])
+                    for ci, nm in enumerate(names):
+                        if nm in start.columns and pd.notna(start.loc[item, nm]) and not fixed_mask[r, ci]:
+                            params[r, ci] = float(start.loc[item, nm])
         for r, item in enumerate(items_here):
             if item in fixed:
-                values = _fixed_values(m, k, item, fixed[item])
-                for nm, val in values.items():
-                    c = names.index(nm)
-                    params[r, c] = val
-                    fixed_mask[r, c] = True
+                for nm, val in _fixed_values(m, k, item, fixed[item]).items():
+                    ci = names.index(nm)
+                    params[r, ci] = val
+                    fixed_mask[r, ci] = True
+        share = None
+        if partial:
+            share = np.full(params.shape, -1, dtype=np.int64)
+            for r, c in enumerate(positions):
+                j = columns[c][0]
+                for ci, nm in enumerate(names):
+                    if nm not in freed[item_ids[j]]:
+                        share[r, ci] = j
         prior = _prior_arrays(names, items_here, per_item_priors)
-        block = _Block(m, k, positions_arr, params, fixed_mask, prior, first_slot)
+        block = _Block(m, k, positions_arr, params, fixed_mask, prior, first_slot, share)
         first_slot += block.n_slots
         blocks.append(block)
 
+    if unused_in_group:
+        shown = "; ".join(f"item {i!r} in group {g!r}: category {', '.join(map(str, cats))}"
+                          for i, g, cats in unused_in_group[:5])
+        warnings.warn(f"freed item(s) with categories unused in a group ({shown}); their group-specific "
+                      "intercepts drift without bound and likelihood-ratio or Wald tests of them are not "
+                      "trustworthy", ModelWarning, stacklevel=3)
+    groups: list[_GroupData] = []
+    for g in range(n_groups):
+        if n_groups == 1:
+            work, work_weights = _collapse_patterns(encoded, weights, n_cat)
+            groups.append(_GroupData(work, work_weights, None, n_persons))
+            continue
+        cols = np.flatnonzero((col_groups == -1) | (col_groups == g))
+        sub = np.ascontiguousarray(encoded[np.ix_(rows_of[g], col_items[cols])])
+        sub_w = None if weights is None else weights[rows_of[g]]
+        work, work_weights = _collapse_patterns(sub, sub_w, col_cat[cols])
+        groups.append(_GroupData(work, work_weights, cols, float(w[rows_of[g]].sum())))
+
+    # latent parameters: which are estimated
+    rasch_like = all(get_model(models[i]).estimates_latent_variance for i in item_ids)
+    means = _per_group(latent_mean, labels, 0.0, "latent_mean")
+    variances = _per_group(latent_variance, labels, 1.0, "latent_variance")
+    if not np.all(variances > 0) or not np.all(np.isfinite(means)):
+        raise ValueError("latent variances must be positive and latent means finite")
+    mean_free = np.zeros(n_groups, dtype=bool)
+    variance_free = np.full(n_groups, rasch_like)
+    terms = [] if invariance is None else [str(t) for t in invariance]
+    if estimate_latent is True:
+        if not fixed:
+            raise ValueError("estimate_latent=True needs fixed item parameters (anchor items) to set the scale")
+        mean_free[:] = True
+        variance_free[:] = True
+    elif estimate_latent is None and n_groups > 1:
+        equal_item = any(i not in freed for i in item_ids)
+        equal_slope = rasch_like or any(
+            any(n.startswith("a") and n not in freed.get(i, ()) and n not in get_model(models[i]).fixed_values
+                for n in get_model(models[i]).parameter_names(int(n_cat[j])))
+            for j, i in enumerate(item_ids))
+        mean_free[1:] = equal_item or "free_means" in terms
+        variance_free[1:] = equal_slope or "free_var" in terms
+    elif estimate_latent is False:
+        variance_free[:] = rasch_like
+
     nodes = np.linspace(-6.0, 6.0, int(quadrature_points))
-    estimate_variance = all(get_model(models[i]).estimates_latent_variance for i in item_ids)
-    problem = _Problem(blocks, work, work_weights, nodes, n_cat, 0.0, 1.0, estimate_variance, newton_steps)
+    problem = _Problem(blocks, groups, nodes, col_cat, means, variances, mean_free, variance_free, newton_steps)
     x0 = problem.pack()
     step_tol = tol * 1e-2
-    if accelerate:
-        x, history, converged, n_iter = _squarem(problem, x0, tol, int(max_iter), step_tol)
-    else:
-        x, history, converged, n_iter = _plain_em(problem, x0, tol, int(max_iter), step_tol)
+    runner = _squarem if accelerate else _plain_em
+    x, history, converged, n_iter = runner(problem, x0, tol, int(max_iter), step_tol, callback)
     problem.unpack(x)
     final = problem.expectation()
     loglik = final.loglik
     if not converged:
         warnings.warn(f"EM did not converge in {n_iter} iterations (tol {tol:g}); the estimates are not "
-                      "trustworthy, raise max_iter or check the data", ConvergenceWarning, stacklevel=2)
+                      "trustworthy, raise max_iter or check the data", ConvergenceWarning, stacklevel=3)
 
     n_free = problem.size
-    se_frames = (None, None, math.nan)
+    column_labels = [(item_ids[j], "*" if g < 0 else labels[g]) for j, g in columns]
+    ref_columns = [c for c, (_, g) in enumerate(columns) if g <= 0]   # shared or reference copy
+    se_result = None
     if se:
-        se_frames = _standard_errors(problem, x, item_ids)
+        se_result = _standard_errors(problem, x, column_labels, labels, ref_columns, item_ids)
 
-    si_rows, irt_rows = [{} for _ in item_ids], [{} for _ in item_ids]
+    # parameters of every estimation column, then per group
+    si_col: list[dict[str, float]] = [{} for _ in columns]
+    irt_col: list[dict[str, float]] = [{} for _ in columns]
     for b in blocks:
         names = b.model.parameter_names(b.k)
         irt_names = b.model.irt_parameter_names(b.k)
         irt = b.model.to_irt(b.params)
-        for r, j in enumerate(b.positions):
-            si_rows[j] = dict(zip(names, map(float, b.params[r])))
-            irt_rows[j] = dict(zip(irt_names, map(float, irt[r])))
+        for r, c in enumerate(b.positions):
+            si_col[c] = dict(zip(names, map(float, b.params[r])))
+            irt_col[c] = dict(zip(irt_names, map(float, irt[r])))
+    column_of = {(j, g): c for c, (j, g) in enumerate(columns)}
+
+    def rows_for(g: int, table: list[dict[str, float]]) -> list[dict[str, float]]:
+        return [table[column_of.get((j, g), column_of.get((j, -1)))] for j in range(len(item_ids))]
+
+    si_frames = [_frame(item_ids, rows_for(g, si_col)) for g in range(n_groups)]
+    irt_frames = [_frame(item_ids, rows_for(g, irt_col)) for g in range(n_groups)]
+    multi = n_groups > 1
+    index = pd.Index(labels, name="group") if multi else None
+
+    def latent(values: np.ndarray) -> Any:
+        return pd.Series(values, index=index, dtype=np.float64) if multi else float(values[0])
+
+    se_frames = (None, None) if se_result is None else (se_result[0], se_result[1])
     return Calibration(
         item_ids=list(item_ids), models=models, categories=categories,
-        item_params=_frame(item_ids, irt_rows), slope_intercept=_frame(item_ids, si_rows),
+        item_params=irt_frames[0], slope_intercept=si_frames[0],
         loglik=float(loglik), aic=float(-2.0 * loglik + 2.0 * n_free),
         bic=float(-2.0 * loglik + n_free * math.log(n_persons)), n_iter=int(n_iter),
-        converged=bool(converged), latent_mean=0.0, latent_variance=float(problem.latent_variance),
+        converged=bool(converged), latent_mean=latent(problem.means),
+        latent_variance=latent(problem.variances),
         history=tuple(float(h) for h in history), quadrature_points=int(quadrature_points),
         n_persons=n_persons, n_parameters=int(n_free), standard_errors=se_frames[0],
-        irt_standard_errors=se_frames[1], latent_variance_se=float(se_frames[2]), tol=float(tol),
+        irt_standard_errors=se_frames[1],
+        latent_variance_se=latent(se_result[3]) if se_result is not None else (
+            pd.Series(np.nan, index=index) if multi else math.nan),
+        tol=float(tol), groups=tuple(labels) if multi else (),
+        group_item_params=dict(zip(labels, irt_frames)) if multi else None,
+        group_slope_intercept=dict(zip(labels, si_frames)) if multi else None,
+        freed={i: tuple(p) for i, p in freed.items()},
+        covariance=None if se_result is None else se_result[4],
+        latent_mean_se=latent(se_result[2]) if se_result is not None else (
+            pd.Series(np.nan, index=index) if multi else math.nan),
     )
 
 
-def _plain_em(problem: _Problem, x0: np.ndarray, tol: float, max_iter: int, step_tol: float):
+def _movable(model_name: str, k: int, item: str, fixed: Mapping[str, Any]) -> list[str]:
+    m = get_model(model_name)
+    held = set(m.fixed_values) | set(_fixed_values(m, k, item, fixed[item]) if item in fixed else ())
+    return [n for n in m.parameter_names(k) if n not in held]
+
+
+def _plain_em(problem: _Problem, x0: np.ndarray, tol: float, max_iter: int, step_tol: float,
+              callback: Callback | None = None):
     history: list[float] = []
     x = x0
     for n_iter in range(1, max_iter + 1):
         new, ll = problem.em_map(x, step_tol)
         history.append(ll)
-        done = np.max(np.abs(new - x)) < tol
+        _report(callback, n_iter, ll, new - x)
+        done = x.size == 0 or np.max(np.abs(new - x)) < tol
         x = new
         if done:
             return x, history, True, n_iter
@@ -1206,36 +1752,56 @@ def _fixed_values(m: ItemModel, k: int, item: str, given: Mapping[str, float]) -
                      f"IRT names {irt_names}; got {sorted(given)}")
 
 
-def _slot_bounds_and_labels(problem: _Problem, item_ids: list[str]):
+def _slot_bounds_and_labels(problem: _Problem, column_labels: list[tuple[str, Any]], groups: list[Any]):
     lower = np.full(problem.size, -np.inf)
     upper = np.full(problem.size, np.inf)
-    labels = [""] * problem.size
+    labels: list[tuple[str, str, Any] | None] = [None] * problem.size
+    slot_columns: list[set[int]] = [set() for _ in range(problem.size)]
     for b in problem.blocks:
         names = b.model.parameter_names(b.k)
         rows, cols = np.nonzero(b.free)
         for r, c in zip(rows, cols):
             slot = b.slot[r, c]
             lower[slot], upper[slot] = b.lower[c], b.upper[c]
-            if not labels[slot]:
-                labels[slot] = f"item {item_ids[b.positions[r]]!r} {names[c]}"
-    if problem.estimate_variance:
-        lower[-1], labels[-1] = 0.0, "latent variance"
+            slot_columns[slot].add(int(b.positions[r]))
+            if labels[slot] is None:
+                item, group = column_labels[b.positions[r]]
+                labels[slot] = (item, names[c], group)
+    for slot in range(problem.n_item_slots):
+        # a parameter shared by the copies of an item in several groups belongs to all groups
+        item, name, group = labels[slot]
+        if len(slot_columns[slot]) > 1 and group != "*":
+            labels[slot] = (item, name, "*")
+    for s, (g, kind) in enumerate(problem.latent_slots):
+        slot = problem.n_item_slots + s
+        labels[slot] = ("latent", kind, "*" if groups[g] is None else groups[g])
+        if kind == "variance":
+            lower[slot] = 0.0
     return lower, upper, labels
 
 
-def _standard_errors(problem: _Problem, x: np.ndarray, item_ids: list[str]):
+def _describe(label: tuple[str, str, Any]) -> str:
+    item, name, group = label
+    where = "" if group == "*" else f" (group {group!r})"
+    return f"latent {name}{where}" if item == "latent" else f"item {item!r} {name}{where}"
+
+
+def _standard_errors(problem: _Problem, x: np.ndarray, column_labels: list[tuple[str, Any]],
+                     groups: list[Any], ref_columns: list[int], item_ids: list[str]):
     """Observed information as the finite-difference Jacobian of the Fisher-identity score.
 
     Parameters on a bound (a guessing parameter at 0) have no standard error: they are left out
-    of the information matrix and reported as NaN with a warning.
+    of the information matrix and reported as NaN with a warning. Returns the SE frames of the
+    reference group's item parameters (slope-intercept, IRT), the SEs of the latent means and
+    variances per group and the labelled covariance matrix.
     """
     size = problem.size
-    lower, upper, labels = _slot_bounds_and_labels(problem, item_ids)
+    lower, upper, labels = _slot_bounds_and_labels(problem, column_labels, groups)
     at_bound = (x <= lower + 1e-8) | (x >= upper - 1e-8)
     if at_bound.any():
-        shown = ", ".join(labels[s] for s in np.flatnonzero(at_bound)[:6])
+        shown = ", ".join(_describe(labels[s]) for s in np.flatnonzero(at_bound)[:6])
         warnings.warn(f"standard errors are NaN for parameters on a bound of their range: {shown}"
-                      f"{' ...' if at_bound.sum() > 6 else ''}", ModelWarning, stacklevel=3)
+                      f"{' ...' if at_bound.sum() > 6 else ''}", ModelWarning, stacklevel=4)
     keep = np.flatnonzero(~at_bound)
     centre = problem.score(x)
     jac = np.empty((size, keep.size))
@@ -1261,10 +1827,11 @@ def _standard_errors(problem: _Problem, x: np.ndarray, item_ids: list[str]):
         cov[np.ix_(keep, keep)] = np.linalg.inv(info)
     except np.linalg.LinAlgError:
         warnings.warn("the information matrix is not positive definite; standard errors are NaN "
-                      "(a parameter may be unidentified)", ModelWarning, stacklevel=3)
+                      "(a parameter may be unidentified)", ModelWarning, stacklevel=4)
     var = np.diag(cov)
-    si_rows = [{} for _ in item_ids]
-    irt_rows = [{} for _ in item_ids]
+    n_columns = len(column_labels)
+    si_rows: list[dict[str, float]] = [{} for _ in range(n_columns)]
+    irt_rows: list[dict[str, float]] = [{} for _ in range(n_columns)]
     # delta method: numerical Jacobian of the IRT form with respect to the packed slots
     base_irt = [b.model.to_irt(b.params) for b in problem.blocks]
     djac = []
@@ -1278,19 +1845,29 @@ def _standard_errors(problem: _Problem, x: np.ndarray, item_ids: list[str]):
     for bi, b in enumerate(problem.blocks):
         names = b.model.parameter_names(b.k)
         irt_names = b.model.irt_parameter_names(b.k)
-        n, p = b.params.shape
-        pi = base_irt[bi].shape[1]
-        d = np.stack([djac[s][bi] for s in range(size)], axis=-1)   # (n, pi, size)
+        if size:
+            d = np.stack([djac[s][bi] for s in range(size)], axis=-1)   # (n, pi, size)
+        else:
+            d = np.zeros(base_irt[bi].shape + (0,))
         irt_var = np.einsum("nps,st,npt->np", d, np.nan_to_num(cov), d)
         # an IRT parameter built from a parameter without SE has none either
         unknown = np.einsum("nps,s->np", np.abs(d), np.isnan(var).astype(float)) > 0
         irt_var = np.where(unknown, np.nan, irt_var)
-        for r, j in enumerate(b.positions):
-            si_rows[j] = {nm: (float(np.sqrt(var[b.slot[r, c]])) if b.free[r, c] else math.nan)
-                          for c, nm in enumerate(names)}
+        for r, c in enumerate(b.positions):
+            si_rows[c] = {nm: (float(np.sqrt(var[b.slot[r, ci]])) if b.free[r, ci] else math.nan)
+                          for ci, nm in enumerate(names)}
             depends = np.abs(d[r]).sum(axis=1) > 0
-            irt_rows[j] = {nm: (float(np.sqrt(max(irt_var[r, c], 0.0))) if depends[c] and not np.isnan(irt_var[r, c])
-                                else math.nan)
-                           for c, nm in enumerate(irt_names)}
-    var_se = float(np.sqrt(var[-1])) if problem.estimate_variance else math.nan
-    return _frame(item_ids, si_rows), _frame(item_ids, irt_rows), var_se
+            irt_rows[c] = {nm: (float(np.sqrt(max(irt_var[r, ci], 0.0)))
+                                if depends[ci] and not np.isnan(irt_var[r, ci]) else math.nan)
+                           for ci, nm in enumerate(irt_names)}
+    n_groups = len(groups)
+    mean_se = np.full(n_groups, np.nan)
+    var_se = np.full(n_groups, np.nan)
+    for s, (g, kind) in enumerate(problem.latent_slots):
+        value = float(np.sqrt(var[problem.n_item_slots + s]))
+        (mean_se if kind == "mean" else var_se)[g] = value
+    index = pd.MultiIndex.from_tuples(labels, names=["item", "parameter", "group"])
+    covariance = pd.DataFrame(cov, index=index, columns=index)
+    ref_si = [si_rows[c] for c in ref_columns]
+    ref_irt = [irt_rows[c] for c in ref_columns]
+    return _frame(item_ids, ref_si), _frame(item_ids, ref_irt), mean_se, var_se, covariance

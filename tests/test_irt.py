@@ -472,3 +472,45 @@ def test_calibrated_object_feeds_scoring_reexports(lsat7):
         irt.no_such_thing  # noqa: B018
     frame = cal.to_frame()
     assert list(frame.columns[:3]) == ["model", "a", "b"]
+
+
+# ------------------------------------------------------------------------------------------------
+# progress callback, nominal items through the IRT form
+# ------------------------------------------------------------------------------------------------
+
+def test_callback_sees_every_em_iteration(lsat7):
+    patterns, freq = lsat7
+    calls = []
+    cal = calibrate(patterns, "2pl", weights=freq, callback=lambda it, ll, change: calls.append((it, ll, change)))
+    assert [c[0] for c in calls] == list(range(1, cal.n_iter + 1))
+    np.testing.assert_allclose([c[1] for c in calls], cal.history)
+    assert calls[-1][2] < cal.tol <= max(c[2] for c in calls)
+    plain = []
+    slow = calibrate(patterns, "2pl", weights=freq, accelerate=False, callback=lambda *args: plain.append(args))
+    assert len(plain) == slow.n_iter and all(isinstance(a[0], int) for a in plain)
+
+    class Stop(Exception):
+        pass
+
+    def cancel(iteration, loglik, change):
+        if iteration == 3:
+            raise Stop
+    with pytest.raises(Stop):
+        calibrate(patterns, "2pl", weights=freq, callback=cancel)
+    with pytest.raises(TypeError, match="callable"):
+        calibrate(patterns, "2pl", weights=freq, callback=5)
+
+
+def test_nominal_item_params_round_trip_through_irt_form():
+    # the nominal IRT form has 2K values (a1..aK, c1..cK), the slope-intercept form 2K-2: the
+    # stated IRT parameters must be read in full and converted as one vector
+    truth = pd.DataFrame({"a1": [0.9, 1.3, 0.7], "ak1": [0.7, 1.2, 0.4], "ak2": [2.1, 1.8, 1.5],
+                          "d1": [1.2, 0.3, 0.0], "d2": [0.4, 0.8, -0.2], "d3": [-0.9, -0.4, -1.0]},
+                         index=["n1", "n2", "n3"])
+    data = simulate(Calibration.from_item_params(truth, "nominal", form="slope_intercept"), 1500, seed=4)
+    cal = calibrate(data, "nominal", max_iter=200)
+    assert list(cal.item_params.columns) == ["a1", "a2", "a3", "a4", "c1", "c2", "c3", "c4"]
+    back = Calibration.from_item_params(cal.item_params, "nominal", form="irt")
+    theta = np.linspace(-4, 4, 17)
+    np.testing.assert_allclose(back.probabilities(theta), cal.probabilities(theta), atol=1e-12)
+    np.testing.assert_allclose(back.slope_intercept.to_numpy(), cal.slope_intercept.to_numpy(), atol=1e-10)
