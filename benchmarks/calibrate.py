@@ -94,14 +94,11 @@ def run_one(model: str, n_persons: int, n_items: int, tol: float, seed: int, sco
         "simulate_s": round(simulate_s, 2), "rmse_a": round(rmse_a, 4), "loglik": cal.loglik,
     }
     if score:
-        try:
-            from psychometrics.irt import score as irt_score
-        except ImportError:  # scoring not available in this checkout
-            irt_score = None
-        if irt_score is not None:
-            t0 = time.perf_counter()
-            irt_score(cal, responses, method="eap")
-            result["eap_persons_per_s"] = round(n_persons / (time.perf_counter() - t0))
+        from psychometrics.irt import score as irt_score
+
+        t0 = time.perf_counter()
+        irt_score(cal, responses, method="eap")
+        result["eap_persons_per_s"] = round(n_persons / (time.perf_counter() - t0))
     return result
 
 

@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 _SUBMODULES = {
     "agreement",
     "analysis",
+    "bank",
     "ctt",
     "data",
     "dif",
@@ -34,6 +35,8 @@ _SUBMODULES = {
     "reliability",
     "scoring",
     "simulate",
+    "storage",
+    "sumscore",
     "validation",
 }
 _ATTRIBUTES = {

@@ -76,17 +76,23 @@ def _numeric_frame(data: Any, what: str, prefix: str = "rater") -> pd.DataFrame:
     elif isinstance(data, pd.DataFrame):
         frame = data
     elif isinstance(data, (np.ndarray, list, tuple)):
-        array = np.asarray(data)
-        if array.dtype.kind not in "biuf":
-            array = array.astype(object)
-        if array.ndim != 2:
-            raise ResponseError(f"{what}: expected a 2-D table, got an array with {array.ndim} dimension(s)")
+        array = _array(data, 2, what, "a 2-D table")
         frame = pd.DataFrame(array, columns=[f"{prefix}{j + 1}" for j in range(array.shape[1])])
     else:
         raise TypeError(f"{what}: expected a DataFrame, 2-D array or Responses, got {type(data).__name__}")
     if frame.shape[0] == 0 or frame.shape[1] == 0:
         raise ResponseError(f"{what}: the table is empty ({frame.shape[0]} rows x {frame.shape[1]} columns)")
     return _coerce(frame, what)
+
+
+def _array(data: Any, ndim: int, what: str, expected: str) -> np.ndarray:
+    """``data`` as an array of ``ndim`` dimensions; non-numbers stay objects for :func:`_coerce`."""
+    array = np.asarray(data)
+    if array.dtype.kind not in "biuf":
+        array = array.astype(object)
+    if array.ndim != ndim:
+        raise ResponseError(f"{what}: expected {expected}, got an array with {array.ndim} dimension(s)")
+    return array
 
 
 def _coerce(frame: pd.DataFrame, what: str) -> pd.DataFrame:
@@ -114,12 +120,7 @@ def _numeric_vector(data: Any, what: str) -> pd.Series:
     if isinstance(data, pd.Series):
         series = data
     else:
-        array = np.asarray(data)
-        if array.dtype.kind not in "biuf":
-            array = array.astype(object)
-        if array.ndim != 1:
-            raise ResponseError(f"{what}: expected a 1-D sequence of ratings, got {array.ndim} dimension(s)")
-        series = pd.Series(array)
+        series = pd.Series(_array(data, 1, what, "a 1-D sequence of ratings"))
     return _coerce(series.to_frame(name=what), what).iloc[:, 0]
 
 

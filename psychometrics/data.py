@@ -135,15 +135,18 @@ class InstrumentLike(Protocol):
     def metadata_columns(self) -> list[str]: ...
 
 
-def as_responses(data: Any, *, categories: Mapping[str, Any] | Sequence[int] | None = None) -> Responses:
+def as_responses(data: Any, *, categories: Mapping[str, Any] | Sequence[int] | None = None,
+                 warn: bool = True) -> Responses:
     """Coerce a DataFrame, array or :class:`Responses` into a checked :class:`Responses`.
 
     Analysis functions call this on their input. A :class:`Responses` passes through
-    unchanged; anything else is checked by :func:`load_responses`.
+    unchanged; anything else is checked by :func:`load_responses`, which issues the data
+    warnings (constant or sparse items, empty rows) unless ``warn`` is false: scoring a few
+    new respondents, for instance, is not the place to call an item "constant".
     """
     if isinstance(data, Responses):
         return data
-    return load_responses(data, categories=categories)
+    return load_responses(data, categories=categories, warn=warn)
 
 
 # ----------------------------------------------------------------------------- reading files
@@ -210,6 +213,12 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
 
 def _python_scalar(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
+
+
+def format_label(value: Any) -> str:
+    """A group or respondent label as error messages show it: text quoted, numbers plain."""
+    value = _python_scalar(value)
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 def _format_id(value: Any) -> str:
@@ -497,7 +506,7 @@ def load_responses(frame_or_path: Any, *, categories: Mapping[str, Any] | Sequen
         smaller) raise a :class:`DataWarning`.
     warn : bool, default True
         Issue the data warnings (constant items, sparse items, respondents without any
-        response).
+        response, items of ``instrument`` absent from the data). Errors are raised either way.
 
     Returns
     -------
@@ -559,7 +568,7 @@ def load_responses(frame_or_path: Any, *, categories: Mapping[str, Any] | Sequen
             # Already validated, keyed and scored: keying it again would reverse it back.
             return given.subset(item_ids)
         absent = [item for item in specs if item not in position]
-        if absent:
+        if absent and warn:
             warnings.warn(f"{len(absent)} item(s) of instrument '{instrument.id}' are not in the data: "
                           f"{', '.join(absent[:10])}{' ...' if len(absent) > 10 else ''}", DataWarning,
                           stacklevel=_caller_stacklevel())

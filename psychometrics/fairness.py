@@ -26,15 +26,10 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from psychometrics.data import format_label
 from psychometrics.errors import ResponseError
 
 __all__ = ["adverse_impact", "group_summary"]
-
-
-def _format_label(value: Any) -> str:
-    if isinstance(value, np.generic):
-        value = value.item()
-    return repr(value) if isinstance(value, str) else str(value)
 
 
 def _scores_and_groups(scores: Any, group: Any) -> tuple[np.ndarray, np.ndarray, list[Any], pd.Index]:
@@ -61,7 +56,7 @@ def _scores_and_groups(scores: Any, group: Any) -> tuple[np.ndarray, np.ndarray,
         index = pd.RangeIndex(values.size)
     if np.isinf(values).any():
         row = int(np.flatnonzero(np.isinf(values))[0])
-        raise ResponseError(f"score of respondent {_format_label(index[row])} (row {row}) is infinite")
+        raise ResponseError(f"score of respondent {format_label(index[row])} (row {row}) is infinite")
     if isinstance(group, pd.Series) and isinstance(scores, pd.Series) and group.index.is_unique \
             and index.isin(group.index).all():
         labels = group.reindex(index).to_numpy(dtype=object)
@@ -73,7 +68,7 @@ def _scores_and_groups(scores: Any, group: Any) -> tuple[np.ndarray, np.ndarray,
     missing = pd.isna(labels)
     if missing.any():
         rows = np.flatnonzero(missing)
-        shown = ", ".join(f"respondent {_format_label(index[r])} (row {r})" for r in rows[:5])
+        shown = ", ".join(f"respondent {format_label(index[r])} (row {r})" for r in rows[:5])
         raise ResponseError(f"group label is missing for {rows.size} person(s): {shown}")
     try:
         uniques, codes = np.unique(labels, return_inverse=True)
@@ -82,7 +77,7 @@ def _scores_and_groups(scores: Any, group: Any) -> tuple[np.ndarray, np.ndarray,
     names = [u.item() if isinstance(u, np.generic) else u for u in uniques]
     if len(names) < 2:
         raise ResponseError(f"a group comparison needs at least two groups, but every person is in group "
-                            f"{_format_label(names[0]) if names else 'none'}")
+                            f"{format_label(names[0]) if names else 'none'}")
     return values, codes.astype(np.intp), names, index
 
 
@@ -90,8 +85,8 @@ def _find(names: Sequence[Any], label: Any) -> int:
     for position, name in enumerate(names):
         if name == label or str(name) == str(label):
             return position
-    raise ResponseError(f"reference group {_format_label(label)} does not occur in the group labels "
-                        f"({', '.join(_format_label(n) for n in names)})")
+    raise ResponseError(f"reference group {format_label(label)} does not occur in the group labels "
+                        f"({', '.join(format_label(n) for n in names)})")
 
 
 def _hedges_correction(df: np.ndarray) -> np.ndarray:
@@ -165,7 +160,7 @@ def group_summary(scores: Any, group: Any, *, reference: Any = None,
         sd = np.where(n > 1, np.sqrt(ss / np.where(n > 1, n - 1, 1.0)), np.nan)
     ref = int(np.argmax(n)) if reference is None else _find(names, reference)
     if n[ref] < 2:
-        raise ResponseError(f"reference group {_format_label(names[ref])} has {int(n[ref])} non-missing "
+        raise ResponseError(f"reference group {format_label(names[ref])} has {int(n[ref])} non-missing "
                             "scores; a standardized difference needs at least 2")
     pooled_df = n + n[ref] - 2
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -261,7 +256,7 @@ def adverse_impact(scores: Any, group: Any, cut: float, *, reference: Any = None
     n_pass = np.bincount(codes[observed & passed], minlength=n_groups).astype(np.float64)
     empty = [names[k] for k in range(n_groups) if n[k] == 0]
     if empty:
-        raise ResponseError(f"group(s) {', '.join(map(_format_label, empty))} have no non-missing score")
+        raise ResponseError(f"group(s) {', '.join(map(format_label, empty))} have no non-missing score")
     rate = n_pass / n
     ref = int(np.argmax(rate)) if reference is None else _find(names, reference)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -35,6 +34,7 @@ from pydantic import (
 
 from psychometrics.data import ItemSpec, Responses, load_responses
 from psychometrics.errors import InstrumentError
+from psychometrics.storage import atomic_write_text
 
 __all__ = [
     "Choice",
@@ -104,7 +104,8 @@ class SJTOption(_Model):
     effectiveness: int = Field(ge=0, description="Keyed effectiveness, 0 = least effective.")
 
 
-def _duplicates(values: Iterable[Any]) -> list[Any]:
+def _require_unique(values: Iterable[Any], what: str) -> None:
+    """Raise naming the repeated values; text compares ignoring case (ids 'A' and 'a' clash)."""
     seen: set[Any] = set()
     repeated: list[Any] = []
     for value in values:
@@ -112,7 +113,9 @@ def _duplicates(values: Iterable[Any]) -> list[Any]:
         if key in seen and value not in repeated:
             repeated.append(value)
         seen.add(key)
-    return repeated
+    if repeated:
+        note = " (ignoring case)" if any(isinstance(value, str) for value in repeated) else ""
+        raise ValueError(f"{what} must be unique{note}; repeated: {', '.join(map(str, repeated))}")
 
 
 class LikertFormat(_Model):
@@ -123,9 +126,7 @@ class LikertFormat(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> "LikertFormat":
-        repeated = _duplicates(option.code for option in self.options)
-        if repeated:
-            raise ValueError(f"option codes must be unique; repeated: {', '.join(map(str, repeated))}")
+        _require_unique((option.code for option in self.options), "option codes")
         return self
 
     @property
@@ -140,9 +141,7 @@ class _KeyedFormat(_Model):
     @model_validator(mode="after")
     def _check(self) -> "_KeyedFormat":
         ids = [option.id for option in self.options]
-        repeated = _duplicates(ids)
-        if repeated:
-            raise ValueError(f"option ids must be unique (ignoring case); repeated: {', '.join(repeated)}")
+        _require_unique(ids, "option ids")
         if self.key.casefold() not in {i.casefold() for i in ids}:
             raise ValueError(f"key '{self.key}' is not among the options {', '.join(ids)}")
         return self
@@ -169,9 +168,7 @@ class SituationalJudgementFormat(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> "SituationalJudgementFormat":
-        repeated = _duplicates(option.id for option in self.options)
-        if repeated:
-            raise ValueError(f"option ids must be unique (ignoring case); repeated: {', '.join(repeated)}")
+        _require_unique((option.id for option in self.options), "option ids")
         return self
 
     @property
@@ -424,7 +421,8 @@ class Instrument(_Model):
         """Write the instrument as YAML or JSON (by suffix), atomically.
 
         The text goes to a temporary file beside ``path`` that then replaces ``path`` in one
-        step (:func:`os.replace`), so a failure never leaves a half-written instrument.
+        step (:func:`psychometrics.storage.atomic_write_text`), so a failure never leaves a
+        half-written instrument.
         """
         path = Path(path)
         suffix = path.suffix.lower()
@@ -436,18 +434,7 @@ class Instrument(_Model):
             text = yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True, width=100)
         else:
             raise InstrumentError(f"{path}: unknown instrument file type {suffix!r} (use .yaml, .yml or .json)")
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                stream.write(text)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
-            raise
-        return path
+        return atomic_write_text(path, text)
 
     @classmethod
     def json_schema(cls) -> dict[str, Any]:
@@ -535,6 +522,14 @@ class Instrument(_Model):
             already prepared (it is not keyed a second time).
         missing_codes : iterable, optional
             Codes meaning "no answer"; by default the instrument's ``missing_codes``.
+        id_column : str, optional
+            Column of respondent ids, when it is not the instrument's ``id_column``.
+        min_item_responses : int, default 5
+            Items with fewer responses get a :class:`~psychometrics.errors.DataWarning`.
+        warn : bool, default True
+            Issue the data warnings (constant or sparse items, empty rows, items of the
+            instrument not in the data); ``False`` for scoring a few respondents on a few
+            items, where they say nothing. Errors are raised either way.
 
         Returns
         -------

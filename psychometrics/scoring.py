@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from psychometrics.data import Responses, load_responses
+from psychometrics.data import as_responses
 from psychometrics.errors import ConvergenceWarning, EstimationError
+from psychometrics.sumscore import sum_score_likelihoods
 
 if TYPE_CHECKING:  # pragma: no cover
     from psychometrics.irt import Calibration
@@ -146,7 +147,7 @@ def _one_hot(codes: np.ndarray, layout: _Layout) -> np.ndarray:
 def _encode(calibration: Any, responses: Any) -> tuple[Any, np.ndarray]:
     # Validation without the data warnings: constant or sparse items matter when
     # calibrating, not when scoring (one new respondent is always "constant").
-    resp = responses if isinstance(responses, Responses) else load_responses(responses, warn=False)
+    resp = as_responses(responses, warn=False)
     codes = np.asarray(calibration.encode(resp))
     if codes.shape != (resp.n_persons, len(calibration.item_ids)):
         raise EstimationError(
@@ -546,7 +547,7 @@ def eap_sum_table(calibration: "Calibration", *, quadrature_points: int = 61,
 
     and with normalized prior weights :math:`g_q` on the nodes, :math:`\Pr(s) = \sum_q
     L_s(\theta_q) g_q` and :math:`\hat\theta_s = \sum_q \theta_q L_s(\theta_q) g_q / \Pr(s)`.
-    The likelihoods are rescaled per node after each item, so long tests do not underflow.
+    The recursion is :func:`psychometrics.sumscore.sum_score_likelihoods`.
 
     References
     ----------
@@ -563,31 +564,19 @@ def eap_sum_table(calibration: "Calibration", *, quadrature_points: int = 61,
     nodes, log_weights = _grid(mean, variance, quadrature_points)
     prob = np.exp(np.maximum(np.asarray(calibration.log_probabilities(nodes), dtype=np.float64),
                              _LOG_FLOOR))
-    likelihood = np.ones((1, quadrature_points))
-    log_scale = np.zeros(quadrature_points)
-    for j, k_j in enumerate(layout.n_categories):
-        grown = np.zeros((likelihood.shape[0] + k_j - 1, quadrature_points))
-        for k in range(k_j):
-            grown[k:k + likelihood.shape[0]] += likelihood * prob[j, :, k]
-        peak = grown.max(axis=0)
-        peak = np.where(peak > 0.0, peak, 1.0)
-        likelihood = grown / peak
-        log_scale += np.log(peak)
-    log_w = log_weights + log_scale
-    shift = log_w.max()
-    weighted = likelihood * np.exp(log_w - shift)  # (S, Q)
+    likelihood = sum_score_likelihoods(prob, layout.n_categories)  # (S, Q)
+    weighted = likelihood * np.exp(log_weights)  # (S, Q); the weights are normalized
     total = weighted.sum(axis=1)
     positive = total > 0.0
     safe_total = np.where(positive, total, 1.0)
     offset = nodes - mean
     theta_mean = weighted @ offset / safe_total
     variance_s = np.maximum(weighted @ (offset * offset) / safe_total - theta_mean**2, 0.0)
-    probability = total * math.exp(shift)
     return pd.DataFrame({
         "sum_score": np.arange(likelihood.shape[0]),
         "theta": np.where(positive, mean + theta_mean, np.nan),
         "se": np.where(positive, np.sqrt(variance_s), np.nan),
-        "probability": probability,
+        "probability": total,
     })
 
 

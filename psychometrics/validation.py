@@ -26,7 +26,6 @@ DIF                       ETS class C / CC (Mantel-Haenszel, p < .01 after Holm)
 from __future__ import annotations
 
 import contextlib
-import importlib
 import math
 import os
 import time
@@ -39,7 +38,9 @@ import numpy as np
 import pandas as pd
 
 from psychometrics.data import Responses
+from psychometrics.dif import adjust_pvalues, mantel_haenszel
 from psychometrics.errors import ConvergenceWarning, DataWarning, ModelWarning, PsychometricsError, ResponseError
+from psychometrics.fit import item_fit
 
 if TYPE_CHECKING:
     from psychometrics.analysis import InstrumentAnalysis
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
     from psychometrics.irt import Calibration
 
 __all__ = ["DataSummary", "FactorStructure", "Finding", "ScaleIRT", "Validation", "THRESHOLDS",
-           "default_model", "factor_structure", "holm", "validate"]
+           "default_model", "factor_structure", "validate"]
 
 #: Cut-offs behind the findings; change a copy and pass it as ``thresholds=``.
 THRESHOLDS: dict[str, float] = {
@@ -67,6 +68,11 @@ Progress = Callable[[str, float], None]
 
 # Order of severity of a finding; the scale verdict is driven by the worst one.
 _SEVERITY = {"note": 0, "warning": 1, "problem": 2}
+
+
+def _exit_code(findings: tuple["Finding", ...]) -> int:
+    """1 when a finding is a warning or a problem; notes are informational and keep 0."""
+    return 1 if any(_SEVERITY[f.severity] > 0 for f in findings) else 0
 
 
 # =============================================================================== results
@@ -147,8 +153,9 @@ class ScaleIRT:
         None when the calibration failed (``error`` says why).
     marginal_reliability : float
     item_fit : DataFrame or None
-        :func:`psychometrics.fit.item_fit` with an added ``p_holm`` column; None while that
-        module is not available or when it failed.
+        :func:`psychometrics.fit.item_fit` with an added ``p_holm`` column (Holm within the
+        scale, :func:`psychometrics.dif.adjust_pvalues`); None when the calibration or the fit
+        failed.
     scores : DataFrame or None
         EAP ``theta`` and ``se`` per respondent (for the Wright map).
     error : str
@@ -224,8 +231,12 @@ class Validation:
 
     @property
     def exit_code(self) -> int:
-        """0 when nothing was flagged, 1 when there are findings (the CLI's convention)."""
-        return 1 if self.findings else 0
+        """0 when nothing was flagged, 1 when a finding is a ``warning`` or ``problem``.
+
+        ``note`` findings (a step skipped, the number of factors parallel analysis
+        suggests) are informational and do not change the exit code (the CLI's convention).
+        """
+        return _exit_code(self.findings)
 
     def item_table(self) -> pd.DataFrame:
         """One row per item: scale, CTT statistics, IRT parameters, item fit, flags.
@@ -305,13 +316,7 @@ class Validation:
             "correlation": self.correlation,
             "factor": {
                 "kmo": None if self.kmo is None else _json_number(self.kmo.overall),
-                "bartlett": None if self.bartlett is None else {
-                    name: _json_number(getattr(self.bartlett, name, math.nan)) for name in ("chi2", "df", "p")},
-                "parallel_analysis": None if self.parallel is None else {
-                    "n_factors": int(self.parallel.n_factors), "n_components": int(self.parallel.n_components)},
-                "efa": None if self.efa is None else _records(self.efa.loadings, "item"),
-                "cfa": None if self.cfa is None else {
-                    key: _json_number(value) for key, value in self.cfa.fit_measures().items()},
+                **_factor_records(self.bartlett, self.parallel, self.efa, self.cfa),
             },
             "irt": {scale_id: {
                 "model": r.model, "converged": r.converged, "error": r.error,
@@ -343,6 +348,18 @@ def _json_number(value: Any) -> Any:
     return number if math.isfinite(number) else None
 
 
+def _factor_records(bartlett: Any, parallel: Any, efa: Any, cfa: Any) -> dict[str, Any]:
+    """The JSON form of the factor-structure results that validation and ``factor`` share."""
+    return {
+        "bartlett": None if bartlett is None else {
+            name: _json_number(getattr(bartlett, name)) for name in ("chi2", "df", "p")},
+        "parallel_analysis": None if parallel is None else {
+            "n_factors": int(parallel.n_factors), "n_components": int(parallel.n_components)},
+        "efa": None if efa is None else _records(efa.loadings, "item"),
+        "cfa": None if cfa is None else {key: _json_number(value) for key, value in cfa.fit_measures().items()},
+    }
+
+
 def _records(frame: pd.DataFrame, key: str) -> list[dict[str, Any]]:
     out = frame.reset_index(names=key)
     return [{column: _json_number(value) for column, value in row.items()}
@@ -365,31 +382,6 @@ def _cfa_reliability(cfa: Any, scale_id: str) -> float:
 
 # =============================================================================== helpers
 
-def holm(p: Any) -> np.ndarray:
-    r"""Holm's step-down adjusted p-values (NaN entries are left out and stay NaN).
-
-    Notes
-    -----
-    With the :math:`m` finite p-values sorted, :math:`p_{(1)} \le \dots \le p_{(m)}`,
-    :math:`\tilde p_{(i)} = \min\{1, \max_{k \le i} (m - k + 1)\, p_{(k)}\}`.
-
-    References
-    ----------
-    .. [1] Holm, S. (1979). A simple sequentially rejective multiple test procedure.
-           Scandinavian Journal of Statistics, 6, 65-70.
-    """
-    p = np.asarray(p, dtype=np.float64)
-    out = np.full(p.shape, np.nan)
-    finite = np.flatnonzero(np.isfinite(p))
-    m = finite.size
-    if m == 0:
-        return out
-    order = finite[np.argsort(p[finite], kind="stable")]
-    adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order])
-    out[order] = np.minimum(adjusted, 1.0)
-    return out
-
-
 def default_model(instrument: "Instrument", item_ids: list[str]) -> str:
     """IRT model for a scale from its response format.
 
@@ -405,14 +397,6 @@ def default_model(instrument: "Instrument", item_ids: list[str]) -> str:
     if any(isinstance(fmt, SituationalJudgementFormat) for fmt in formats):
         return "2pl" if instrument.scoring.option_scoring == "best" else "gpcm"
     return "2pl"
-
-
-def _optional(module: str) -> Any:
-    """A sibling module that may not exist yet in a partial installation."""
-    try:
-        return importlib.import_module(f"psychometrics.{module}")
-    except ImportError:
-        return None
 
 
 def _message(exc: BaseException) -> str:
@@ -479,6 +463,11 @@ class FactorStructure:
     cfa: Any
     findings: tuple[Finding, ...] = ()
 
+    @property
+    def exit_code(self) -> int:
+        """0, or 1 when a finding is a ``warning`` or ``problem`` (as :attr:`Validation.exit_code`)."""
+        return _exit_code(self.findings)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form: plain numbers, NaN as None, tables as lists of records."""
         return {
@@ -486,15 +475,9 @@ class FactorStructure:
             "kmo": None if self.kmo is None else {
                 "overall": _json_number(self.kmo.overall),
                 "per_item": {str(k): _json_number(v) for k, v in self.kmo.per_item.items()}},
-            "bartlett": None if self.bartlett is None else {
-                name: _json_number(getattr(self.bartlett, name, math.nan)) for name in ("chi2", "df", "p")},
-            "parallel_analysis": None if self.parallel is None else {
-                "n_factors": int(self.parallel.n_factors), "n_components": int(self.parallel.n_components)},
-            "efa": None if self.efa is None else _records(self.efa.loadings, "item"),
+            **_factor_records(self.bartlett, self.parallel, self.efa, self.cfa),
             "efa_suggested": None if self.efa_suggested is None else _records(self.efa_suggested.loadings,
                                                                                "item"),
-            "cfa": None if self.cfa is None else {
-                key: _json_number(value) for key, value in self.cfa.fit_measures().items()},
             "cfa_loadings": None if self.cfa is None else _records(self.cfa.loadings, "item"),
             "findings": [finding.to_dict() for finding in self.findings],
         }
@@ -669,14 +652,13 @@ def validate(instrument: "Instrument", frame: Any, *, group: str | None = None,
     findings += structure.findings
 
     irt_results: dict[str, ScaleIRT] = {}
-    fit_module = _optional("fit")
     for scale_id, items in scales.items():
         steps.start(f"IRT calibration: {scale_id}")
         chosen = model.get(scale_id) if isinstance(model, Mapping) else model
         chosen = chosen or default_model(instrument, items)
         irt_results[scale_id] = _scale_irt(scale_id, items, responses, chosen, findings, cut)
         steps.start(f"item fit: {scale_id}")
-        irt_results[scale_id] = _item_fit(irt_results[scale_id], responses, fit_module, findings, cut)
+        irt_results[scale_id] = _item_fit(irt_results[scale_id], responses, findings, cut)
 
     steps.start("differential item functioning")
     dif_table = None
@@ -965,14 +947,14 @@ def _scale_irt(scale_id: str, items: list[str], responses: Responses, model: str
     return ScaleIRT(scale_id, model, calibration, rxx, None, scores)
 
 
-def _item_fit(result: ScaleIRT, responses: Responses, fit_module: Any, findings: list[Finding],
+def _item_fit(result: ScaleIRT, responses: Responses, findings: list[Finding],
               cut: Mapping[str, float]) -> ScaleIRT:
-    if result.calibration is None or fit_module is None or not hasattr(fit_module, "item_fit"):
+    if result.calibration is None:
         return result
     sub = responses.subset(list(result.calibration.item_ids))
     with _warnings_as_findings(findings, "item fit", result.scale):
         try:
-            table = fit_module.item_fit(result.calibration, sub)
+            table = item_fit(result.calibration, sub)
         except (PsychometricsError, ValueError, np.linalg.LinAlgError) as exc:
             findings.append(Finding("scale", result.scale, result.scale, "item_fit_error", math.nan, math.nan,
                                     "note", f"{result.scale}: item fit could not be computed: {_message(exc)}"))
@@ -980,7 +962,7 @@ def _item_fit(result: ScaleIRT, responses: Responses, fit_module: Any, findings:
                             None, result.scores, _message(exc))
     table = table.copy()
     if "p" in table.columns:
-        table["p_holm"] = holm(table["p"].to_numpy(dtype=np.float64))
+        table["p_holm"] = adjust_pvalues(table["p"].to_numpy(dtype=np.float64), "holm")
         for item, row in table.iterrows():
             adjusted = float(row["p_holm"])
             if math.isfinite(adjusted) and adjusted < cut["item_fit_p"]:
@@ -1006,11 +988,6 @@ def _dif(responses: Responses, group: str, values: pd.Series, scales: Mapping[st
         findings.append(Finding("instrument", group, "", "dif", math.nan, math.nan, "note",
                                 f"DIF skipped: group column '{group}' has {len(levels)} value(s)"))
         return None
-    dif_module = _optional("dif")
-    if dif_module is None or not hasattr(dif_module, "mantel_haenszel"):
-        findings.append(Finding("instrument", group, "", "dif", math.nan, math.nan, "note",
-                                "DIF skipped: psychometrics.dif is not available"))
-        return None
     if not keep.all():
         findings.append(Finding("data", group, "", "dif", float((~keep).sum()), math.nan, "note",
                                 f"{int((~keep).sum())} row(s) without a '{group}' value left out of DIF"))
@@ -1022,8 +999,7 @@ def _dif(responses: Responses, group: str, values: pd.Series, scales: Mapping[st
         sub = responses.subset(items)
         # rows without a group label cannot be compared; the categories stay the instrument's
         sub = Responses(sub.frame.loc[keep], dict(sub.categories))
-        table = _attempt(findings, "DIF", lambda: dif_module.mantel_haenszel(sub, group_labels,
-                                                                             alpha=cut["dif_p"]), scale=scale_id)
+        table = _attempt(findings, "DIF", lambda: mantel_haenszel(sub, group_labels, alpha=cut["dif_p"]), scale=scale_id)
         if table is None:
             continue
         table = table.copy()

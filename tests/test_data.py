@@ -412,3 +412,18 @@ def test_property_integer_matrices_round_trip():
 
     assert hypothesis is not None
     check()
+
+
+def test_as_responses_passes_warn_through():
+    frame = pd.DataFrame({"a": [1.0] * 6, "b": [1.0, 2.0, np.nan, 2.0, 1.0, 2.0]},
+                         index=[f"p{i}" for i in range(1, 7)])
+    with pytest.warns(DataWarning, match="constant"):
+        as_responses(frame)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = as_responses(frame, warn=False)
+    assert r.item_ids == ["a", "b"] and np.isnan(r.values[2, 1])
+    # a Responses passes through untouched either way
+    assert as_responses(r, warn=True) is r
+    with pytest.raises(ResponseError, match="'p2'"):
+        as_responses(frame.assign(b=[1.0, 2.5, np.nan, 2.0, 1.0, 2.0]), warn=False)

@@ -17,7 +17,7 @@ import yaml
 
 import psychometrics
 from psychometrics.data import read_table
-from psychometrics.errors import InstrumentError, ResponseError
+from psychometrics.errors import DataWarning, InstrumentError, ResponseError
 from psychometrics.instrument import (
     Instrument,
     LikertFormat,
@@ -341,11 +341,6 @@ def test_prepare_360_keeps_rater_columns_as_metadata():
 
 # ----------------------------------------------------------------------------- score
 
-def _has_scoring_modules() -> bool:
-    return all(importlib.util.find_spec(m) is not None for m in ("psychometrics.ctt", "psychometrics.norms"))
-
-
-@pytest.mark.skipif(not _has_scoring_modules(), reason="ctt/norms modules not available")
 @pytest.mark.filterwarnings("ignore::psychometrics.errors.DataWarning")
 def test_score_known_answer_prorated_sum_with_minimum():
     inst = Instrument.from_dict(_minimal())
@@ -362,7 +357,6 @@ def test_score_known_answer_prorated_sum_with_minimum():
     np.testing.assert_allclose(scores["t"].to_numpy(), [3.0, np.nan, 1.0])
 
 
-@pytest.mark.skipif(not _has_scoring_modules(), reason="ctt/norms modules not available")
 @pytest.mark.filterwarnings("ignore::psychometrics.errors.DataWarning")
 def test_score_adds_norm_based_t_scores_and_percentiles():
     data = _minimal()
@@ -462,3 +456,20 @@ def test_prepared_responses_are_not_keyed_twice():
     twice = inst.prepare(once)
     pd.testing.assert_frame_equal(twice.frame, once.frame)
     pd.testing.assert_frame_equal(inst.score(once), inst.score(bundled_sample("soft-skills-7")))
+
+
+def test_prepare_warn_false_is_quiet_for_one_respondent_on_a_few_items():
+    inst = Instrument.bundled("soft-skills-7")
+    items = inst.item_ids[:3]
+    one = pd.DataFrame([[3, 4, 2]], columns=items, index=pd.Index(["new"], name=inst.id_column))
+    with pytest.warns(DataWarning, match="are not in the data"):
+        inst.prepare(one)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = inst.prepare(one, warn=False)
+    assert r.item_ids == items and r.n_persons == 1
+    # errors are not silenced
+    bad = one.copy()
+    bad.iloc[0, 0] = 9
+    with pytest.raises(ResponseError, match=items[0]):
+        inst.prepare(bad, warn=False)

@@ -7,6 +7,7 @@ output in tests/reference/validation_reference.out.
 from __future__ import annotations
 
 import json
+import math
 import warnings
 import numpy as np
 import pandas as pd
@@ -15,7 +16,8 @@ import pytest
 from psychometrics.errors import DataWarning, EstimationError, ModelWarning, ResponseError
 from psychometrics.instrument import Instrument, bundled_sample
 from psychometrics.data import read_table
-from psychometrics.validation import THRESHOLDS, Finding, Validation, default_model, holm, validate
+from psychometrics.dif import adjust_pvalues
+from psychometrics.validation import THRESHOLDS, Finding, Validation, default_model, validate
 
 
 @pytest.fixture(scope="module")
@@ -52,16 +54,6 @@ def test_cfa_of_scale_structure_matches_lavaan_wlsmv(demo):
     assert cfa.srmr == pytest.approx(0.03261785097, abs=1e-6)
 
 
-def test_holm_matches_p_adjust():
-    # p.adjust(c(0.01, 0.04, NA, 0.03, 0.005, 0.2, 0.0001), method = "holm")
-    adjusted = holm([0.01, 0.04, np.nan, 0.03, 0.005, 0.2, 0.0001])
-    expected = [0.04, 0.09, np.nan, 0.09, 0.025, 0.2, 0.0006]
-    np.testing.assert_allclose(adjusted, expected, rtol=1e-12, equal_nan=True)
-    assert holm([]).shape == (0,)
-    assert np.isnan(holm([np.nan])).all()
-    assert holm([0.6, 0.7]).max() == 1.0
-
-
 def test_cfa_reliability_is_omega_of_standardized_loadings(demo):
     loadings = demo.cfa.loadings["teamwork"]
     loadings = loadings[loadings != 0]
@@ -92,8 +84,7 @@ def test_demo_structure_and_verdicts(demo):
 
 def test_item_fit_is_wired_in_with_holm(demo):
     result = demo.irt["teamwork"]
-    if result.item_fit is None:
-        pytest.skip("psychometrics.fit is not available")
+    assert result.item_fit is not None
     from psychometrics.fit import item_fit
 
     with warnings.catch_warnings():
@@ -101,7 +92,7 @@ def test_item_fit_is_wired_in_with_holm(demo):
         warnings.simplefilter("ignore", DataWarning)
         direct = item_fit(result.calibration, demo.responses.subset(list(result.calibration.item_ids)))
     pd.testing.assert_series_equal(result.item_fit["s_x2"], direct["s_x2"])
-    np.testing.assert_allclose(result.item_fit["p_holm"], holm(direct["p"].to_numpy()), rtol=1e-12)
+    np.testing.assert_allclose(result.item_fit["p_holm"], adjust_pvalues(direct["p"].to_numpy(), "holm"), rtol=1e-12)
     table = demo.item_table()
     assert table.loc["tea_01", "s_x2"] == direct.loc["tea_01", "s_x2"]
 
@@ -236,8 +227,7 @@ def test_group_column_and_dif(rng):
     frame.loc[group == "b", "g2"] = np.minimum(frame.loc[group == "b", "g2"] + 2, 5)
     result = validate(_two_scale_instrument(), frame, group="cohort", parallel_iter=3)
     assert result.group == "cohort"
-    if result.dif is None:
-        pytest.skip("psychometrics.dif is not available")
+    assert result.dif is not None
     assert set(result.dif["scale"]) == {"good", "weak"}
     flagged = {f.target for f in result.findings if f.statistic == "dif"}
     assert "g2" in flagged
@@ -384,3 +374,20 @@ def test_other_bundled_instruments(name):
     assert result.irt[scale].model == default_model(instrument, instrument.scale_items()[scale])
     assert result.exit_code in (0, 1)
     json.dumps(result.to_dict(), allow_nan=False)
+
+
+def test_exit_code_counts_warnings_and_problems_not_notes(demo):
+    import dataclasses
+
+    from psychometrics.validation import FactorStructure
+
+    note = Finding("instrument", "soft-skills-7", "", "parallel_analysis", 2.0, math.nan, "note",
+                   "parallel analysis suggests 2 factors")
+    warning = dataclasses.replace(note, severity="warning", message="a warning")
+    problem = dataclasses.replace(note, severity="problem", message="a problem")
+    for findings, expected in [((), 0), ((note,), 0), ((note, warning), 1), ((problem,), 1)]:
+        result = dataclasses.replace(demo, findings=findings)
+        assert result.exit_code == expected
+        assert result.to_dict()["exit_code"] == expected
+        structure = FactorStructure("pearson", None, None, None, None, None, None, findings)
+        assert structure.exit_code == expected

@@ -4,12 +4,13 @@ Commands: ``analyze`` (classical item analysis), ``validate`` (the whole validat
 HTML report), ``calibrate`` (IRT per scale into an item bank), ``score`` (theta, SE,
 T-score, percentile from an item bank), ``demo``, and ``instrument validate|schema|list``.
 They print readable tables by default and machine-readable JSON with ``--json``; progress
-bars and notes go to stderr and ``--quiet`` turns them off. Exit codes: 0 ok, 1 findings
-(``validate``) or non-convergence (``calibrate``), 2 error. Errors print one line;
-``--debug`` shows the traceback.
+bars and notes go to stderr and ``--quiet`` turns them off. Exit codes: 0 ok, 1 findings of
+severity warning or problem (``validate``, ``factor``; notes do not count) or
+non-convergence (``calibrate``), 2 error. Errors print one line; ``--debug`` shows the
+traceback.
 
-typer and rich (the ``cli`` extra) are imported only when ``app`` is first used, so
-:mod:`psychometrics.cli.bank` can be read without them.
+typer and rich (the ``cli`` extra) are imported only when ``app`` is first used; item banks
+(:mod:`psychometrics.bank`) are read and written without them.
 """
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from functools import wraps
@@ -112,6 +111,7 @@ QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress ba
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON only.")]
 InstrumentOption = Annotated[str, typer.Option("--instrument", "-i",
                                                help="Instrument file (YAML/JSON) or a bundled instrument id.")]
+SeedOption = Annotated[int, typer.Option(help="Seed of the parallel analysis.")]
 ResponsesArgument = Annotated[Path, typer.Argument(help="Response file: CSV, Parquet or SPSS .sav.", exists=True,
                                                    dir_okay=False)]
 
@@ -158,10 +158,13 @@ def table(frame: pd.DataFrame, title: str, *, index_name: str | None = None, dig
 
 
 def _finite(value: Any) -> Any:
+    """Plain JSON values: numpy scalars as Python ones, NaN and infinities (no estimate) as None."""
     if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
+        return {str(key): _finite(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [_finite(item) for item in value]
+    if isinstance(value, np.generic):
+        value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
@@ -211,6 +214,19 @@ def progress_bar(*, disable: bool) -> Progress:
                     transient=True, disable=disable)
 
 
+@contextlib.contextmanager
+def step_progress(label: str, *, disable: bool) -> Iterator[Callable[[str, float], None]]:
+    """A progress bar over named steps; yields the ``progress(step, fraction)`` callback that
+    :func:`psychometrics.validation.validate` and ``factor_structure`` take."""
+    with progress_bar(disable=disable) as bar:
+        task = bar.add_task(label, total=1.0, detail="")
+
+        def progress(step: str, fraction: float) -> None:
+            bar.update(task, completed=fraction, description=step, detail=f"{100 * fraction:3.0f}%")
+
+        yield progress
+
+
 # ------------------------------------------------------------------------------ files
 
 def load_instrument(path: str) -> Any:
@@ -229,49 +245,6 @@ def read_table(path: Path) -> pd.DataFrame:
     return _read(path)
 
 
-def atomic_write(path: Path, write: Callable[[Any], None], *, mode: str = "w") -> Path:
-    """Write a file so that readers see the old or the new content, never a partial one.
-
-    ``write(handle)`` fills a temporary file in the target's folder (same file system, so
-    the rename is atomic), which is flushed to disk and renamed over ``path`` with
-    :func:`os.replace`. If anything fails on the way, the temporary file is removed and the
-    previous file at ``path`` is untouched.
-    """
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise FileNotFoundError(f"cannot write {str(path)!r}: folder {str(folder)!r} does not exist")
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        encoding = None if "b" in mode else "utf-8"
-        newline = None if "b" in mode else ""
-        with os.fdopen(descriptor, mode, encoding=encoding, newline=newline) as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        # mkstemp makes the file private (0600); give it the mode a plain open() would have
-        os.chmod(temporary, _existing_mode(path))
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-    return path
-
-
-def _existing_mode(path: Path) -> int:
-    try:
-        return path.stat().st_mode & 0o7777
-    except OSError:
-        mask = os.umask(0)
-        os.umask(mask)
-        return 0o666 & ~mask
-
-
-def atomic_write_text(path: Path, text: str) -> Path:
-    return atomic_write(path, lambda handle: handle.write(text))
-
-
 def require_report_extra() -> None:
     """Fail early, before a long computation, when the report cannot be rendered."""
     missing = []
@@ -283,9 +256,3 @@ def require_report_extra() -> None:
     if missing:
         raise MissingExtra(f"the HTML report needs {' and '.join(missing)}: "
                            "pip install 'psychometrics[report]' (or the 'cli' extra, which includes it)")
-    try:
-        import psychometrics.report  # noqa: F401
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("psychometrics"):
-            raise MissingExtra("this installation has no HTML report module (psychometrics.report)") from None
-        raise

@@ -10,12 +10,11 @@ import typer
 from rich.markup import escape
 
 from psychometrics.cli._app import (
-    EXIT_FINDINGS,
-    EXIT_OK,
     InstrumentOption,
     JsonOption,
     QuietOption,
     ResponsesArgument,
+    SeedOption,
     _State,
     app,
     collected_warnings,
@@ -23,10 +22,10 @@ from psychometrics.cli._app import (
     dump_json,
     load_instrument,
     print_warnings,
-    progress_bar,
     quiet,
     read_table,
     reports_errors,
+    step_progress,
     table,
 )
 
@@ -61,13 +60,14 @@ def factor(
     correlation: Annotated[str | None, typer.Option(
         help="polychoric or pearson (default: polychoric for items with 2-10 categories).")] = None,
     parallel_iter: Annotated[int, typer.Option(help="Random data sets of the parallel analysis.")] = 20,
-    seed: Annotated[int, typer.Option(help="Seed of the parallel analysis.")] = 0,
+    seed: SeedOption = 0,
     as_json: JsonOption = False,
     quiet_: QuietOption = False,
 ) -> None:
     """Factor structure: KMO, Bartlett, parallel analysis, EFA and a CFA of the instrument's scales.
 
-    Exit code 0 when nothing was flagged, 1 when there are findings, 2 on errors.
+    Exit code 0 when nothing was flagged, 1 when a finding is a warning or a problem (notes
+    are informational), 2 on errors.
     """
     from psychometrics.validation import factor_structure
 
@@ -76,19 +76,14 @@ def factor(
         raise ValueError(f"--correlation must be polychoric or pearson, got {correlation!r}")
     inst = load_instrument(instrument)
     frame = read_table(responses)
-    with progress_bar(disable=quiet(as_json)) as bar:
-        task = bar.add_task("factor structure", total=1.0, detail="")
-
-        def progress(step: str, fraction: float) -> None:
-            bar.update(task, completed=fraction, description=step, detail=f"{100 * fraction:3.0f}%")
-
+    with step_progress("factor structure", disable=quiet(as_json)) as progress:
         with collected_warnings() as caught:
             prepared = inst.prepare(frame)
             structure = factor_structure(prepared, inst.scale_items(), correlation=correlation,
                                          parallel_iter=parallel_iter, seed=seed, progress=progress)
     if as_json:
         sys.stdout.write(dump_json(structure.to_dict()))
-        raise typer.Exit(EXIT_FINDINGS if structure.findings else EXIT_OK)
+        raise typer.Exit(structure.exit_code)
     print_warnings(caught)
     if not _State.quiet:
         console.print(f"[bold]{escape(inst.title)}[/]: {prepared.n_persons} rows, {prepared.n_items} items, "
@@ -101,4 +96,4 @@ def factor(
         console.print(table(structure.cfa.loadings, "CFA standardized loadings", index_name="item", digits=2))
     for finding in structure.findings:
         console.print(f"  [yellow]{finding.severity:<7}[/] {escape(finding.message)}", highlight=False)
-    raise typer.Exit(EXIT_FINDINGS if structure.findings else EXIT_OK)
+    raise typer.Exit(structure.exit_code)

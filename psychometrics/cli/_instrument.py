@@ -11,7 +11,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from psychometrics.cli._app import atomic_write_text, console, instrument_app, reports_errors
+from psychometrics.cli._app import console, instrument_app, reports_errors
+from psychometrics.storage import atomic_write_text
 
 
 @instrument_app.command("validate")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
-import json
 import math
 import sys
 import warnings
@@ -23,8 +21,6 @@ from psychometrics.cli._app import (
     ResponsesArgument,
     _State,
     app,
-    atomic_write,
-    atomic_write_text,
     collected_warnings,
     console,
     dump_json,
@@ -39,6 +35,8 @@ from psychometrics.cli._app import (
     table,
 )
 from psychometrics.errors import DataWarning, InstrumentError, ResponseError
+from psychometrics.storage import atomic_write
+from psychometrics.validation import default_model
 
 #: Name of the one scale of a bank calibrated without an instrument (unless --scale names it).
 DEFAULT_SCALE = "all"
@@ -70,23 +68,6 @@ class EMProgress:
             fraction = 1.0
         self.bar.update(self.task, completed=fraction,
                         detail=f"iteration {iteration}  loglik {loglik:,.2f}  max change {max_change:.2e}")
-
-
-def _accepts_callback() -> bool:
-    from psychometrics import irt
-
-    try:
-        return "callback" in inspect.signature(irt.calibrate).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-def _default_model(instrument: Any, items: list[str]) -> str:
-    try:
-        from psychometrics.validation import default_model
-    except ImportError:
-        return "graded"
-    return default_model(instrument, items)
 
 
 def _scales_to_calibrate(instrument: Any, responses: Any, requested: list[str] | None) -> dict[str, list[str]]:
@@ -130,7 +111,7 @@ def calibrate(
     Exit code 0, or 1 when a scale's EM did not converge (the bank is still written).
     """
     from psychometrics import irt
-    from psychometrics.cli.bank import ItemBank
+    from psychometrics.bank import ItemBank
     from psychometrics.data import load_responses
 
     _State.quiet = _State.quiet or quiet_
@@ -140,7 +121,7 @@ def calibrate(
             inst = load_instrument(instrument)
             prepared = inst.prepare(frame)
             scales = _scales_to_calibrate(inst, prepared, scale)
-            models = {s: model or _default_model(inst, items) for s, items in scales.items()}
+            models = {s: model or default_model(inst, items) for s, items in scales.items()}
         else:
             inst = None
             if scale and len(scale) > 1:
@@ -151,18 +132,16 @@ def calibrate(
             models = {name: model or "graded"}
     print_warnings(caught)
 
-    with_callback = _accepts_callback()
     calibrations: dict[str, Any] = {}
     with progress_bar(disable=quiet(as_json)) as bar:
         overall = bar.add_task("calibrating", total=len(scales), detail="") if len(scales) > 1 else None
         for position, (scale_id, items) in enumerate(scales.items(), start=1):
             task = bar.add_task(f"{scale_id} ({models[scale_id]}, {len(items)} items)",
-                                total=1.0 if with_callback else None, detail="")
-            options: dict[str, Any] = dict(se=se, max_iter=max_iter, tol=tol, quadrature_points=quadrature_points)
-            if with_callback:
-                options["callback"] = EMProgress(bar, task, tol)
+                                total=1.0, detail="")
             with collected_warnings() as caught:
-                calibrations[scale_id] = irt.calibrate(prepared.subset(items), models[scale_id], **options)
+                calibrations[scale_id] = irt.calibrate(
+                    prepared.subset(items), models[scale_id], se=se, max_iter=max_iter, tol=tol,
+                    quadrature_points=quadrature_points, callback=EMProgress(bar, task, tol))
             print_warnings(caught)
             bar.remove_task(task)
             if overall is not None:
@@ -172,7 +151,7 @@ def calibrate(
                     instrument_id=None if inst is None else inst.id,
                     instrument_version=None if inst is None else str(inst.version),
                     instrument_title=None if inst is None else inst.title)
-    atomic_write_text(output, bank.to_json())
+    bank.save(output)
 
     rows = {s: {"model": models[s], "n_items": c.n_items, "n_persons": c.n_persons, "loglik": c.loglik,
                 "aic": c.aic, "bic": c.bic, "n_iter": c.n_iter, "converged": bool(c.converged)}
@@ -181,7 +160,7 @@ def calibrate(
     summary.index.name = "scale"
     if as_json:
         payload = {"bank": str(output.resolve()), "instrument": None if inst is None else inst.id,
-                   "scales": {s: {k: _json_value(v) for k, v in row.items()} for s, row in rows.items()}}
+                   "scales": rows}
         sys.stdout.write(dump_json(payload))
     else:
         console.print(table(summary, "Calibration per scale", index_name="scale"))
@@ -222,15 +201,6 @@ def score_table(bank: Any, prepared: Any, *, method: str = "eap") -> pd.DataFram
     return pd.DataFrame(columns, index=prepared.person_ids)
 
 
-def _json_value(value: Any) -> Any:
-    """Plain JSON: numpy scalars as Python numbers, NaN and infinities (no estimate) as null."""
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return value
-
-
 def _classical_scores(instrument: Any, prepared: Any) -> pd.DataFrame:
     """The instrument's scale scores, renamed so they cannot be mistaken for the IRT columns."""
     classical = instrument.score(prepared)
@@ -267,7 +237,7 @@ def score(
     classical scale scores are added as <scale>_raw (and <scale>_norm_z, _norm_T, _norm_percentile
     where the instrument has norms). The CSV is written atomically.
     """
-    from psychometrics.cli.bank import read_bank
+    from psychometrics.bank import read_bank
     from psychometrics.data import load_responses
 
     _State.quiet = _State.quiet or quiet_
@@ -311,15 +281,12 @@ def score(
         labels = {s.id: s.name for s in inst.scales} if inst is not None else None
         scales = list(item_bank.scales)
         t_scores = scores[[f"{s}_T" for s in scales]]
-        page = render_scores(t_scores, respondent=respondent, scales=scales, labels=labels,
-                             title=f"Skill profiles: {inst.title}" if inst is not None else "Skill profiles")
-        atomic_write_text(report, page)
+        render_scores(t_scores, report, respondent=respondent, scales=scales, labels=labels,
+                      title=f"Skill profiles: {inst.title}" if inst is not None else "Skill profiles")
 
     if as_json:
         if output is None:
-            records = [{str(k): _json_value(v) for k, v in row.items()}
-                       for row in scores.reset_index().to_dict(orient="records")]
-            sys.stdout.write(json.dumps(records) + "\n")
+            sys.stdout.write(dump_json(scores.reset_index().to_dict(orient="records")))
         else:
             payload = {"scores": str(output.resolve()), "n_persons": len(scores), "method": method,
                        "scales": list(item_bank.scales),

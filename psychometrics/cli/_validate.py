@@ -18,9 +18,9 @@ from psychometrics.cli._app import (
     JsonOption,
     QuietOption,
     ResponsesArgument,
+    SeedOption,
     _State,
     app,
-    atomic_write_text,
     collected_warnings,
     console,
     dump_json,
@@ -32,9 +32,11 @@ from psychometrics.cli._app import (
     read_table,
     reports_errors,
     require_report_extra,
+    step_progress,
     table,
     warn,
 )
+from psychometrics.storage import atomic_write_text
 
 ITEM_COLUMNS = ["scale", "n", "missing_rate", "mean", "sd", "difficulty", "r_drop", "alpha_if_deleted",
                 "discrimination"]
@@ -98,12 +100,7 @@ def _run_validation(frame: Any, instrument: Any, *, source: str, group: str | No
     """validation.validate with a progress bar that follows its steps."""
     from psychometrics.validation import validate
 
-    with progress_bar(disable=quiet(as_json)) as bar:
-        task = bar.add_task(f"validating {Path(source).name}", total=1.0, detail="")
-
-        def progress(step: str, fraction: float) -> None:
-            bar.update(task, completed=fraction, description=step, detail=f"{100 * fraction:3.0f}%")
-
+    with step_progress(f"validating {Path(source).name}", disable=quiet(as_json)) as progress:
         with collected_warnings() as caught:
             result = validate(instrument, frame, group=group, model=model, progress=progress, seed=seed)
     if not as_json:
@@ -134,26 +131,18 @@ def _print_validation(result: Any, *, source: str) -> None:
         console.print("[green]No findings.[/]")
 
 
-def _write_report(result: Any, path: Path) -> Path:
-    from psychometrics import report
-
-    if hasattr(report, "render"):
-        return atomic_write_text(path, report.render(result))
-    report.write_report(result, path)
-    return path
-
-
 def _validate_command(frame: Any, instrument: Any, *, source: str, group: str | None, model: str | None,
                       report_path: Path | None, as_json: bool, seed: int) -> int:
     if report_path is not None:
         require_report_extra()
+        from psychometrics.report import write_report
     result = _run_validation(frame, instrument, source=source, group=group, model=model, as_json=as_json,
                              seed=seed)
     if report_path is not None:
         with progress_bar(disable=quiet(as_json)) as bar:
             bar.add_task("writing the report", total=None, detail=str(report_path))
             with collected_warnings() as caught:
-                _write_report(result, report_path)
+                write_report(result, report_path)
         if not as_json:
             print_warnings(caught)
     if as_json:
@@ -179,13 +168,14 @@ def validate(
                                                 dir_okay=False)] = None,
     model: Annotated[str | None, typer.Option(
         "--model", "-m", help="IRT model of every scale (default: from the response format).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the parallel analysis.")] = 0,
+    seed: SeedOption = 0,
     as_json: JsonOption = False,
     quiet_: QuietOption = False,
 ) -> None:
     """The whole validation: data checks, item analysis, reliability, factor structure, IRT, item fit, DIF.
 
-    Exit code 0 when nothing was flagged, 1 when there are findings, 2 on errors.
+    Exit code 0 when nothing was flagged, 1 when a finding is a warning or a problem (notes
+    are informational), 2 on errors.
     """
     _State.quiet = _State.quiet or quiet_
     inst = load_instrument(instrument)

@@ -26,7 +26,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from psychometrics.data import Responses, as_responses
+from psychometrics.data import Responses, as_responses, format_label
 from psychometrics.errors import ResponseError
 
 __all__ = [
@@ -70,12 +70,6 @@ class GroupSpec:
     @property
     def sizes(self) -> np.ndarray:
         return np.bincount(self.codes, minlength=len(self.labels))
-
-
-def _format_label(value: Any) -> str:
-    if isinstance(value, np.generic):
-        value = value.item()
-    return repr(value) if isinstance(value, str) else str(value)
 
 
 def prepare(responses: Any, group: Any) -> tuple[Responses, np.ndarray]:
@@ -148,7 +142,7 @@ def resolve_groups(labels: Any, person_ids: Sequence[Any] | pd.Index, *, focal: 
     if missing.any():
         rows = np.flatnonzero(missing)
         ids = np.asarray(person_ids, dtype=object)
-        shown = ", ".join(f"respondent {_format_label(ids[r])} (row {r})" for r in rows[:5])
+        shown = ", ".join(f"respondent {format_label(ids[r])} (row {r})" for r in rows[:5])
         more = f" and {rows.size - 5} more" if rows.size > 5 else ""
         raise ResponseError(f"group label is missing for {rows.size} person(s): {shown}{more}; "
                             "drop them or give them a group")
@@ -159,7 +153,7 @@ def resolve_groups(labels: Any, person_ids: Sequence[Any] | pd.Index, *, focal: 
         labels = labels.astype(str)
     names = [u.item() if isinstance(u, np.generic) else u for u in uniques]
     if len(names) < 2:
-        only = _format_label(names[0]) if names else "none"
+        only = format_label(names[0]) if names else "none"
         raise ResponseError(f"DIF needs at least two groups, but every person is in group {only}")
     sizes = np.bincount(codes, minlength=len(names))
 
@@ -167,8 +161,8 @@ def resolve_groups(labels: Any, person_ids: Sequence[Any] | pd.Index, *, focal: 
         for position, name in enumerate(names):
             if name == label or str(name) == str(label):
                 return position
-        raise ResponseError(f"{role} group {_format_label(label)} does not occur in the group labels "
-                            f"({', '.join(_format_label(n) for n in names)})")
+        raise ResponseError(f"{role} group {format_label(label)} does not occur in the group labels "
+                            f"({', '.join(format_label(n) for n in names)})")
 
     if reference is None:
         ref = int(np.argmax(sizes))  # argmax returns the first maximum: ties by sorted order
@@ -182,7 +176,7 @@ def resolve_groups(labels: Any, person_ids: Sequence[Any] | pd.Index, *, focal: 
         for label in wanted:
             g = find(label, "focal")
             if g == ref:
-                raise ResponseError(f"group {_format_label(names[g])} is both the reference and a focal group")
+                raise ResponseError(f"group {format_label(names[g])} is both the reference and a focal group")
             if g not in foc:
                 foc.append(g)
         if not foc:
@@ -190,7 +184,7 @@ def resolve_groups(labels: Any, person_ids: Sequence[Any] | pd.Index, *, focal: 
     for g in [ref, *foc]:
         if sizes[g] < min_group_size:
             role = "reference" if g == ref else "focal"
-            raise ResponseError(f"{role} group {_format_label(names[g])} has {sizes[g]} persons; each "
+            raise ResponseError(f"{role} group {format_label(names[g])} has {sizes[g]} persons; each "
                                 f"compared group needs at least {min_group_size} (min_group_size)")
     return GroupSpec(codes=codes.astype(np.intp), labels=names, reference=ref, focal=foc)
 
@@ -300,8 +294,25 @@ def check_common(alpha: float, adjust: str, matching: str, min_group_size: int) 
         raise ValueError(f"min_group_size must be an integer of at least 2, got {min_group_size!r}")
 
 
+def setup_comparisons(responses: Any, group: Any, *, focal: Any, reference: Any, alpha: float, adjust: str,
+                      matching: str, min_group_size: int
+                      ) -> tuple[Responses, GroupSpec, np.ndarray, list[np.ndarray]]:
+    """What every observed-score DIF method starts from, checked once.
+
+    Returns the validated responses, the resolved groups, and the items' codes as category
+    positions with each item's codes (:func:`category_index`).
+    """
+    check_common(alpha, adjust, matching, min_group_size)
+    data, labels = prepare(responses, group)
+    groups = resolve_groups(labels, data.person_ids, focal=focal, reference=reference,
+                            min_group_size=min_group_size)
+    positions, codes = category_index(data.values, data)
+    return data, groups, positions, codes
+
+
 def run_comparisons(data: Responses, groups: GroupSpec, compute: Any, *, matching: Matching, adjust: Adjust,
-                    alpha: float, purify_items: bool, max_iterations: int) -> pd.DataFrame:
+                    alpha: float, purify_items: bool, max_iterations: int,
+                    column_order: Sequence[str]) -> pd.DataFrame:
     """Run one DIF method for every focal group against the reference, with purification.
 
     ``compute(values, scores, in_group, anchors, rows)`` gets the item scores and matching scores
@@ -310,7 +321,7 @@ def run_comparisons(data: Responses, groups: GroupSpec, compute: Any, *, matchin
     mask and the boolean mask of those persons among all rows, and returns a dict of
     per-item columns that holds at least ``chi2``, ``df``, ``p``.
     Items are flagged when their adjusted p-value is below ``alpha``; the adjustment runs
-    over the items of one comparison.
+    over the items of one comparison. The result has the columns of ``column_order``, in that order.
     """
     from psychometrics.dif.purification import purify
 
@@ -332,7 +343,7 @@ def run_comparisons(data: Responses, groups: GroupSpec, compute: Any, *, matchin
             columns["flag"] = flagged
             return columns, flagged
 
-        label = f" of focal group {_format_label(groups.labels[g])}"
+        label = f" of focal group {format_label(groups.labels[g])}"
         outcome = purify(evaluate, len(items), enabled=purify_items, max_iterations=max_iterations, label=label)
         columns = outcome.result
         head = {
@@ -351,7 +362,7 @@ def run_comparisons(data: Responses, groups: GroupSpec, compute: Any, *, matchin
     result.attrs["reference"] = groups.labels[groups.reference]
     result.attrs["matching"] = matching
     result.attrs["adjust"] = adjust
-    return result
+    return result[list(column_order)]
 
 
 def category_index(values: np.ndarray, data: Responses) -> tuple[np.ndarray, list[np.ndarray]]:

@@ -56,11 +56,8 @@ from psychometrics.dif._common import (
     MIN_GROUP_SIZE,
     Adjust,
     Matching,
-    category_index,
-    check_common,
-    prepare,
-    resolve_groups,
     run_comparisons,
+    setup_comparisons,
 )
 from psychometrics.errors import ConvergenceWarning, DataWarning
 
@@ -286,13 +283,11 @@ def logistic(responses: Any, group: Any, *, focal: Any = None, reference: Any = 
         A single group, missing group labels, a group smaller than ``min_group_size``, group
         labels of the wrong length, an unknown reference or focal label.
     """
-    check_common(alpha, adjust, matching, min_group_size)
     if test not in ("both", "uniform", "nonuniform"):
         raise ValueError(f"test must be 'both', 'uniform' or 'nonuniform', got {test!r}")
-    data, labels = prepare(responses, group)
-    groups = resolve_groups(labels, data.person_ids, focal=focal, reference=reference,
-                            min_group_size=min_group_size)
-    all_positions, _codes = category_index(data.values, data)
+    data, groups, all_positions, _ = setup_comparisons(
+        responses, group, focal=focal, reference=reference, alpha=alpha, adjust=adjust, matching=matching,
+        min_group_size=min_group_size)
     item_ids = data.item_ids
 
     def compute(values: np.ndarray, scores: np.ndarray, in_group: np.ndarray, anchors: np.ndarray,
@@ -360,9 +355,8 @@ def logistic(responses: Any, group: Any, *, focal: Any = None, reference: Any = 
             "converged": results["converged"],
         }
 
-    result = run_comparisons(data, groups, compute, matching=matching, adjust=adjust, alpha=alpha,
-                             purify_items=purify, max_iterations=max_iterations)
     order = ["reference", "focal", "n_reference", "n_focal", "n_categories", "chi2", "df", "p", "p_adjusted",
              "flag", "chi2_uniform", "p_uniform", "chi2_nonuniform", "p_nonuniform", "delta_r2",
              "delta_r2_uniform", "delta_r2_nonuniform", "coef_group", "dif_class", "anchor", "converged"]
-    return result[order]
+    return run_comparisons(data, groups, compute, matching=matching, adjust=adjust, alpha=alpha,
+                           purify_items=purify, max_iterations=max_iterations, column_order=order)

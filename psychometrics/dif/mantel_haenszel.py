@@ -78,11 +78,8 @@ from psychometrics.dif._common import (
     MIN_GROUP_SIZE,
     Adjust,
     Matching,
-    category_index,
-    check_common,
-    prepare,
-    resolve_groups,
     run_comparisons,
+    setup_comparisons,
 )
 from psychometrics.errors import DataWarning
 
@@ -290,13 +287,11 @@ def mantel_haenszel(responses: Any, group: Any, *, focal: Any = None, reference:
     >>> list(table.columns[:4])
     ['reference', 'focal', 'n_reference', 'n_focal']
     """
-    check_common(alpha, adjust, matching, min_group_size)
     if polytomous not in ("mantel", "gmh"):
         raise ValueError(f"polytomous must be 'mantel' or 'gmh', got {polytomous!r}")
-    data, labels = prepare(responses, group)
-    groups = resolve_groups(labels, data.person_ids, focal=focal, reference=reference,
-                            min_group_size=min_group_size)
-    all_positions, codes = category_index(data.values, data)
+    data, groups, all_positions, codes = setup_comparisons(
+        responses, group, focal=focal, reference=reference, alpha=alpha, adjust=adjust, matching=matching,
+        min_group_size=min_group_size)
     item_ids = data.item_ids
 
     def compute(values: np.ndarray, scores: np.ndarray, in_group: np.ndarray, anchors: np.ndarray,
@@ -353,8 +348,7 @@ def mantel_haenszel(responses: Any, group: Any, *, focal: Any = None, reference:
             cols[name] = cols[name].astype(np.int64)
         return cols
 
-    result = run_comparisons(data, groups, compute, matching=matching, adjust=adjust, alpha=alpha,
-                             purify_items=purify, max_iterations=max_iterations)
     order = ["reference", "focal", "n_reference", "n_focal", "n_categories", "chi2", "df", "p", "p_adjusted",
              "flag", "alpha_mh", "delta_mh", "delta_se", "smd", "smd_effect", "dif_class", "anchor"]
-    return result[order]
+    return run_comparisons(data, groups, compute, matching=matching, adjust=adjust, alpha=alpha,
+                           purify_items=purify, max_iterations=max_iterations, column_order=order)

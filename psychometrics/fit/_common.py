@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from psychometrics.data import Responses, load_responses
+from psychometrics.data import Responses, as_responses
 from psychometrics.errors import EstimationError, ResponseError
 from psychometrics.items import ItemModel, get_model
 from psychometrics.quadrature import normal_log_weights
@@ -55,7 +55,7 @@ def encode(calibration: Any, responses: Any, *, need_all_items: bool = False) ->
     # validated as everywhere, but without the loader's data warnings (constant items, sparse
     # items, empty rows): those concern calibration and were given there; a fit statistic on a
     # handful of respondents would repeat them to no purpose (as scoring does)
-    resp = responses if isinstance(responses, Responses) else load_responses(responses, warn=False)
+    resp = as_responses(responses, warn=False)
     if resp.n_persons == 0:
         raise ResponseError("the response data have no respondents")
     codes = np.asarray(calibration.encode(resp)).astype(np.int64)

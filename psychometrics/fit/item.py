@@ -34,6 +34,7 @@ from psychometrics.fit._common import (
     person_theta,
     probabilities,
 )
+from psychometrics.sumscore import sum_score_likelihoods
 
 __all__ = ["item_fit", "s_x2", "infit_outfit", "rmsd"]
 
@@ -41,28 +42,6 @@ __all__ = ["item_fit", "s_x2", "infit_outfit", "rmsd"]
 # ============================================================================================
 # S-X2
 # ============================================================================================
-
-
-def sum_score_likelihoods(prob: np.ndarray, n_categories: np.ndarray, skip: int | None = None) -> np.ndarray:
-    r"""Lord-Wingersky recursion: :math:`\Pr(S = s \mid \theta_q)`, (S_max + 1, Q).
-
-    ``prob`` is (J, Q, max K); item ``skip`` is left out of the sum.
-
-    Notes
-    -----
-    .. math:: L^{(j)}_s(\theta) = \sum_{k} L^{(j-1)}_{s-k}(\theta) P_{jk}(\theta)
-
-    The rows sum to one at every node, so no rescaling is needed.
-    """
-    likelihood = np.ones((1, prob.shape[1]))
-    for j, k_j in enumerate(n_categories):
-        if j == skip:
-            continue
-        grown = np.zeros((likelihood.shape[0] + int(k_j) - 1, prob.shape[1]))
-        for k in range(int(k_j)):
-            grown[k:k + likelihood.shape[0]] += likelihood * prob[j, :, k]
-        likelihood = grown
-    return likelihood
 
 
 def _merge_rows(observed: np.ndarray, expected: np.ndarray, mincell: float) -> tuple[np.ndarray, np.ndarray]:
@@ -217,7 +196,7 @@ def _group_tables(prob: np.ndarray, weights: np.ndarray, n_cat: np.ndarray, code
     inner = np.arange(1, max_score)                                     # drop extreme scores
     for j in range(n_items):
         k_j = int(n_cat[j])
-        rest = sum_score_likelihoods(prob, n_cat, skip=j)               # (S - K_j + 2, Q)
+        rest = sum_score_likelihoods(prob, n_cat, exclude=j)               # (S - K_j + 2, Q)
         expected = np.zeros((max_score + 1, k_j))
         for k in range(k_j):
             expected[k:k + rest.shape[0], k] = (rest * prob[j, :, k]) @ weights

@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from psychometrics.errors import ResponseError
+from psychometrics.storage import atomic_write_text
 
 if TYPE_CHECKING:
     from psychometrics.validation import Validation
@@ -185,8 +185,7 @@ def render(validation: "Validation", path: str | os.PathLike[str] | None = None)
         factor_rows.append(("KMO (overall MSA)", validation.kmo.overall))
     if validation.bartlett is not None:
         for name in ("chi2", "df", "p"):
-            if hasattr(validation.bartlett, name):
-                factor_rows.append((f"Bartlett {name}", getattr(validation.bartlett, name)))
+            factor_rows.append((f"Bartlett {name}", getattr(validation.bartlett, name)))
     if validation.parallel is not None:
         factor_rows.append(("parallel analysis: factors", int(validation.parallel.n_factors)))
         factor_rows.append(("parallel analysis: components", int(validation.parallel.n_components)))
@@ -243,30 +242,13 @@ def render(validation: "Validation", path: str | os.PathLike[str] | None = None)
     }
     page = _environment().get_template("report.html.j2").render(**context)
     if path is not None:
-        _atomic_write(Path(path), page)
+        atomic_write_text(path, page)
     return page
 
 
 def write_report(validation: "Validation", path: str | os.PathLike[str]) -> Path:
     """Render the report and write it to ``path`` atomically (temporary file, then rename)."""
-    path = Path(path)
-    render(validation, path)
-    return path
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    directory = path.parent if str(path.parent) else Path(".")
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    return atomic_write_text(path, render(validation))
 
 
 # =============================================================================== scores
@@ -353,5 +335,5 @@ def render_scores(scores: pd.DataFrame, path: str | os.PathLike[str] | None = No
                "n_persons": len(frame), "n_team": len(team), "respondent": str(respondent)}
     page = _environment().get_template("scores.html.j2").render(**context)
     if path is not None:
-        _atomic_write(Path(path), page)
+        atomic_write_text(path, page)
     return page

@@ -16,42 +16,14 @@ from psychometrics.errors import DataWarning, ResponseError
 REFERENCE = Path(__file__).resolve().parents[1] / "reference"
 
 
-def _reference_lines(tag: str) -> dict[str, dict[str, float]]:
-    """Parse lines 'TAG item key=value ...' of tests/reference/dif_reference.out."""
-    out: dict[str, dict[str, float]] = {}
-    for line in (REFERENCE / "dif_reference.out").read_text().splitlines():
-        parts = line.split()
-        if parts and parts[0] == tag:
-            out[parts[1]] = {k: float(v) for k, v in (p.split("=") for p in parts[2:])}
-    return out
-
-
-def simulate_2pl(rng: np.random.Generator, n_per_group: int, n_items: int, *, uniform: dict[int, float] = {},
-                 slope_ratio: dict[int, float] = {}, missing: float = 0.0) -> tuple[pd.DataFrame, np.ndarray]:
-    n = 2 * n_per_group
-    theta = rng.normal(size=n)
-    a = np.tile(rng.uniform(0.8, 1.8, n_items), (n, 1))
-    b = np.tile(np.linspace(-1.5, 1.5, n_items), (n, 1))
-    for j, shift in uniform.items():
-        b[n_per_group:, j] += shift
-    for j, ratio in slope_ratio.items():
-        a[n_per_group:, j] *= ratio
-    x = (rng.random((n, n_items)) < 1 / (1 + np.exp(-a * (theta[:, None] - b)))).astype(float)
-    if missing:
-        x[rng.random(x.shape) < missing] = np.nan
-    frame = pd.DataFrame(x, columns=[f"i{j + 1:02d}" for j in range(n_items)],
-                         index=pd.Index([f"p{k}" for k in range(n)], name="person"))
-    return frame, np.repeat(["ref", "foc"], n_per_group)
-
-
 # ----------------------------------------------------------------------------- known answers
 
-def test_binary_matches_r_glm():
+def test_binary_matches_r_glm(reference_lines):
     # tests/reference/dif_reference.R: glm(y ~ S), glm(y ~ S + G), glm(y ~ S * G), binomial;
     # Nagelkerke R^2 by formula from logLik of glm(y ~ 1). glm stops at deviance change 1e-8,
     # hence the tolerances.
     data = pd.read_csv(REFERENCE / "dif_binary.csv")
-    ref = _reference_lines("LR")
+    ref = reference_lines("LR")
     table = logistic(data, "group", reference="r", adjust="none")
     for item, v in ref.items():
         row = table.loc[item]
@@ -68,12 +40,12 @@ def test_binary_matches_r_glm():
     assert list(holm.index[holm["flag"]]) == ["b1"]
 
 
-def test_ordinal_matches_r_polr():
+def test_ordinal_matches_r_polr(reference_lines):
     # tests/reference/dif_reference.R: MASS::polr(y ~ S), (y ~ S + G), (y ~ S * G), logistic
     # link. polr's optimizer stops earlier than our Newton fit (our log-likelihoods are higher
     # by < 1e-7), hence 1e-4 on statistics and coefficients.
     data = pd.read_csv(REFERENCE / "dif_ordinal.csv")
-    ref = _reference_lines("POLR")
+    ref = reference_lines("POLR")
     table = logistic(data, "group", reference="r", adjust="none")
     for item, v in ref.items():
         row = table.loc[item]
@@ -86,11 +58,11 @@ def test_ordinal_matches_r_polr():
     assert table.loc["o1", "flag"] and table.loc["o1", "coef_group"] < 0
 
 
-def test_cumulative_logit_fit_reaches_polr_loglik():
+def test_cumulative_logit_fit_reaches_polr_loglik(reference_lines):
     # Direct fit on the raw (unstandardized) total score: the log-likelihood of polr(o1 ~ So + Go)
     # from tests/reference/dif_reference.out, and the thresholds-only log-likelihood at the start.
     data = pd.read_csv(REFERENCE / "dif_ordinal.csv")
-    ref = _reference_lines("POLR")["o1"]
+    ref = reference_lines("POLR")["o1"]
     score = data[["o1", "o2", "o3", "o4"]].sum(axis=1).to_numpy(float)
     focal = (data["group"] == "f").to_numpy(float)
     y = data["o1"].to_numpy()[None].astype(np.intp)
@@ -128,7 +100,7 @@ def test_jodoin_gierl_classification():
 
 # ----------------------------------------------------------------------------- simulated DIF
 
-def test_planted_uniform_and_nonuniform_dif_are_flagged(rng):
+def test_planted_uniform_and_nonuniform_dif_are_flagged(rng, simulate_2pl):
     data, group = simulate_2pl(rng, 1000, 12, uniform={3: 0.8}, slope_ratio={8: 0.3})
     table = logistic(data, group, reference="ref", purify=True)
     assert set(table.index[table["flag"]]) == {"i04", "i09"}
@@ -160,7 +132,7 @@ def test_polytomous_and_several_focal_groups(rng):
 
 # ----------------------------------------------------------------------------- missing data
 
-def test_missing_responses(rng):
+def test_missing_responses(rng, simulate_2pl):
     data, group = simulate_2pl(rng, 600, 10, uniform={0: 0.9}, missing=0.1)
     table = logistic(data, group, reference="ref")
     observed = data.notna()
@@ -170,7 +142,7 @@ def test_missing_responses(rng):
     assert set(table.index[table["flag"]]) == {"i01"}
 
 
-def test_missing_equals_fit_on_the_answering_persons(rng):
+def test_missing_equals_fit_on_the_answering_persons(rng, simulate_2pl):
     # Dropping the persons who skipped item 1 by hand gives the same statistics for item 1
     # (same prorated scores, same persons).
     data, group = simulate_2pl(rng, 200, 6, missing=0.1)
@@ -180,7 +152,7 @@ def test_missing_equals_fit_on_the_answering_persons(rng):
     assert full.loc["i01", "chi2"] == pytest.approx(subset.loc["i01", "chi2"], rel=1e-9)
 
 
-def test_item_answered_by_one_group_only_warns(rng):
+def test_item_answered_by_one_group_only_warns(rng, simulate_2pl):
     data, group = simulate_2pl(rng, 100, 5)
     data.loc[group == "foc", "i05"] = np.nan
     with pytest.warns(DataWarning, match="no logistic DIF test for item\\(s\\) 'i05'"):
@@ -188,7 +160,7 @@ def test_item_answered_by_one_group_only_warns(rng):
     assert np.isnan(table.loc["i05", "chi2"]) and not table.loc["i05", "flag"]
 
 
-def test_complete_separation_does_not_break(rng):
+def test_complete_separation_does_not_break(rng, simulate_2pl):
     data, group = simulate_2pl(rng, 150, 6)
     data.loc[group == "foc", "i01"] = 1.0   # every focal person answers item 1 correctly
     with warnings.catch_warnings():
@@ -199,7 +171,7 @@ def test_complete_separation_does_not_break(rng):
 
 # ----------------------------------------------------------------------------- bad input
 
-def test_bad_input_raises_clear_errors(rng):
+def test_bad_input_raises_clear_errors(rng, simulate_2pl):
     data, group = simulate_2pl(rng, 100, 5)
     with pytest.raises(ResponseError, match="at least two groups"):
         logistic(data, np.repeat("x", 200))

@@ -24,36 +24,6 @@ from psychometrics.errors import DataWarning, ResponseError
 REFERENCE = Path(__file__).resolve().parents[1] / "reference"
 
 
-def _reference_lines(tag: str) -> dict[str, dict[str, float]]:
-    """Parse lines 'TAG item key=value ...' of tests/reference/dif_reference.out."""
-    out: dict[str, dict[str, float]] = {}
-    for line in (REFERENCE / "dif_reference.out").read_text().splitlines():
-        parts = line.split()
-        if parts and parts[0] == tag:
-            out[parts[1]] = {k: float(v) for k, v in (p.split("=") for p in parts[2:])}
-    return out
-
-
-def simulate_2pl(rng: np.random.Generator, n_per_group: int, n_items: int, *, uniform: dict[int, float] = {},
-                 slope_ratio: dict[int, float] = {}, missing: float = 0.0) -> tuple[pd.DataFrame, np.ndarray]:
-    """2PL responses of groups 'ref' then 'foc'; ``uniform`` shifts difficulty for 'foc',
-    ``slope_ratio`` scales its discrimination."""
-    n = 2 * n_per_group
-    theta = rng.normal(size=n)
-    a = np.tile(rng.uniform(0.8, 1.8, n_items), (n, 1))
-    b = np.tile(np.linspace(-1.5, 1.5, n_items), (n, 1))
-    for j, shift in uniform.items():
-        b[n_per_group:, j] += shift
-    for j, ratio in slope_ratio.items():
-        a[n_per_group:, j] *= ratio
-    x = (rng.random((n, n_items)) < 1 / (1 + np.exp(-a * (theta[:, None] - b)))).astype(float)
-    if missing:
-        x[rng.random(x.shape) < missing] = np.nan
-    frame = pd.DataFrame(x, columns=[f"i{j + 1:02d}" for j in range(n_items)],
-                         index=pd.Index([f"p{k}" for k in range(n)], name="person"))
-    return frame, np.repeat(["ref", "foc"], n_per_group)
-
-
 # ----------------------------------------------------------------------------- known answers
 
 def test_hand_derived_2x2x3_table():
@@ -101,10 +71,10 @@ def test_hand_derived_mantel_polytomous_table():
     assert "alpha_mh" not in res
 
 
-def test_binary_matches_r_mantelhaen_test():
+def test_binary_matches_r_mantelhaen_test(reference_lines):
     # tests/reference/dif_reference.R: mantelhaen.test per item, strata = total score
     data = pd.read_csv(REFERENCE / "dif_binary.csv")
-    ref = _reference_lines("MH")
+    ref = reference_lines("MH")
     table = mantel_haenszel(data, "group", reference="r", adjust="none")
     plain = mantel_haenszel(data, "group", reference="r", adjust="none", correct=False)
     for item, values in ref.items():
@@ -117,11 +87,11 @@ def test_binary_matches_r_mantelhaen_test():
     assert table["flag"].sum() == 1
 
 
-def test_polytomous_matches_r_generalized_mh_and_mantel():
+def test_polytomous_matches_r_generalized_mh_and_mantel(reference_lines):
     # tests/reference/dif_reference.R: mantelhaen.test on 2 x 4 x K tables (GMH, df 3) and the
     # Mantel (1963) score statistic by formula
     data = pd.read_csv(REFERENCE / "dif_ordinal.csv")
-    ref = _reference_lines("GMH")
+    ref = reference_lines("GMH")
     mantel = mantel_haenszel(data, "group", reference="r", adjust="none")
     gmh = mantel_haenszel(data, "group", reference="r", adjust="none", polytomous="gmh")
     for item, values in ref.items():
@@ -177,7 +147,7 @@ def test_matching_score_prorates_and_rest_excludes_the_item():
 
 # ----------------------------------------------------------------------------- simulated DIF
 
-def test_planted_uniform_dif_is_flagged_and_others_are_not(rng):
+def test_planted_uniform_dif_is_flagged_and_others_are_not(rng, simulate_2pl):
     data, group = simulate_2pl(rng, 1000, 12, uniform={2: 0.8, 7: -0.8})
     table = mantel_haenszel(data, group, reference="ref", purify=True)
     assert set(table.index[table["flag"]]) == {"i03", "i08"}
@@ -208,7 +178,7 @@ def test_polytomous_planted_dif(rng):
 
 # ----------------------------------------------------------------------------- missing data
 
-def test_missing_responses_exclude_person_for_that_item_only(rng):
+def test_missing_responses_exclude_person_for_that_item_only(rng, simulate_2pl):
     data, group = simulate_2pl(rng, 300, 8, uniform={0: 1.0}, missing=0.1)
     table = mantel_haenszel(data, group, reference="ref")
     observed = data.notna()
@@ -218,7 +188,7 @@ def test_missing_responses_exclude_person_for_that_item_only(rng):
     assert table.loc["i01", "flag"]
 
 
-def test_missing_prorated_score_equals_manual_strata(rng):
+def test_missing_prorated_score_equals_manual_strata(rng, simulate_2pl):
     data, group = simulate_2pl(rng, 200, 6, missing=0.15)
     table = mantel_haenszel(data, group, reference="ref", adjust="none")
     values = data.to_numpy()
@@ -248,7 +218,7 @@ def test_sat12_random_split_shows_little_dif(shared_data):
 
 # ----------------------------------------------------------------------------- groups and input
 
-def test_group_by_series_aligned_on_ids_and_by_column_name(rng):
+def test_group_by_series_aligned_on_ids_and_by_column_name(rng, simulate_2pl):
     data, group = simulate_2pl(rng, 100, 5)
     by_array = mantel_haenszel(data, group, reference="ref")
     shuffled = pd.Series(group, index=data.index).sample(frac=1.0, random_state=1)
@@ -260,7 +230,7 @@ def test_group_by_series_aligned_on_ids_and_by_column_name(rng):
     assert mantel_haenszel(data, group).attrs["reference"] == "foc"
 
 
-def test_bad_group_input_raises_clear_errors(rng):
+def test_bad_group_input_raises_clear_errors(rng, simulate_2pl):
     data, group = simulate_2pl(rng, 100, 5)
     with pytest.raises(ResponseError, match="at least two groups.*'ref'"):
         mantel_haenszel(data, np.repeat("ref", 200))
@@ -290,7 +260,7 @@ def test_bad_group_input_raises_clear_errors(rng):
         mantel_haenszel(data, np.stack([group, group], axis=1))
 
 
-def test_item_without_focal_answers_gives_nan_and_warning(rng):
+def test_item_without_focal_answers_gives_nan_and_warning(rng, simulate_2pl):
     data, group = simulate_2pl(rng, 100, 5)
     data.loc[group == "foc", "i02"] = np.nan
     with pytest.warns(DataWarning, match="no DIF statistic for item\\(s\\) 'i02'"):
@@ -299,7 +269,7 @@ def test_item_without_focal_answers_gives_nan_and_warning(rng):
     assert table.loc["i02", "n_focal"] == 0
 
 
-def test_accepts_responses_and_ndarray(rng):
+def test_accepts_responses_and_ndarray(rng, simulate_2pl):
     data, group = simulate_2pl(rng, 100, 5)
     from_frame = mantel_haenszel(data, group, reference="ref")
     from_responses = mantel_haenszel(as_responses(data), group, reference="ref")
@@ -308,7 +278,7 @@ def test_accepts_responses_and_ndarray(rng):
     np.testing.assert_allclose(from_array["chi2"].to_numpy(), from_frame["chi2"].to_numpy())
 
 
-def test_purification_stops_on_a_stable_anchor_set(rng):
+def test_purification_stops_on_a_stable_anchor_set(rng, simulate_2pl):
     data, group = simulate_2pl(rng, 800, 12, uniform={0: 1.0, 1: 1.0})
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -319,7 +289,7 @@ def test_purification_stops_on_a_stable_anchor_set(rng):
     assert unpurified["anchor"].all() and unpurified.attrs["iterations"] == 1
 
 
-def test_purification_warns_when_every_item_is_flagged(rng):
+def test_purification_warns_when_every_item_is_flagged(rng, simulate_2pl):
     # 3 of 10 items with large DIF in one direction contaminate the total score so much that
     # every item is flagged: no anchor set is left, and the first pass is reported.
     data, group = simulate_2pl(rng, 800, 10, uniform={0: 1.0, 1: 1.0, 2: 1.0})

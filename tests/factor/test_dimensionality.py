@@ -9,7 +9,6 @@ rmsea.scaled, srmr), on the seeded data of tests/reference/factor_make_data.py.
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,30 +17,16 @@ import pytest
 from psychometrics.errors import ModelWarning, ResponseError
 from psychometrics.factor import check_unidimensionality, unidimensionality
 
-REFERENCE = Path(__file__).resolve().parents[1] / "reference"
 ITEMS = [f"q{j}" for j in range(1, 10)]
 
 
-def reference(name: str) -> pd.DataFrame:
-    table = pd.read_csv(REFERENCE / "factor_reference.csv")
-    block = table[table["name"] == name]
-    rows = list(dict.fromkeys(block["row"].astype(str)))
-    cols = list(dict.fromkeys(block["col"].astype(str)))
-    return block.assign(row=block["row"].astype(str), col=block["col"].astype(str)).pivot(
-        index="row", columns="col", values="value").loc[rows, cols]
-
-
-def data(name: str) -> pd.DataFrame:
-    return pd.read_csv(REFERENCE / f"factor_{name}.csv", index_col=0)
-
-
 @pytest.fixture(scope="module")
-def checked():
-    return unidimensionality(data("ordinal"), {"A": ["q1", "q2", "q3", "q4"], "B": ITEMS[:5], "all": ITEMS})
+def checked(factor_data):
+    return unidimensionality(factor_data("ordinal"), {"A": ["q1", "q2", "q3", "q4"], "B": ITEMS[:5], "all": ITEMS})
 
 
-def test_eigenvalues_match_psych_polychoric(checked):
-    rho = reference("poly_rho")
+def test_eigenvalues_match_psych_polychoric(checked, factor_reference):
+    rho = factor_reference("poly_rho")
     for scale, members in {"A": ["q1", "q2", "q3", "q4"], "all": ITEMS}.items():
         values = np.sort(np.linalg.eigvalsh(rho.loc[members, members].to_numpy()))[::-1]
         row = checked.table.loc[scale]
@@ -51,16 +36,16 @@ def test_eigenvalues_match_psych_polychoric(checked):
 
 
 @pytest.mark.parametrize("scale, tag", [("all", "uni_ss_all"), ("B", "uni_ss_b")])
-def test_ecv_matches_psych_unrotated_solution(checked, scale, tag):
+def test_ecv_matches_psych_unrotated_solution(checked, scale, tag, factor_reference):
     # SS loadings of psych::fa(polychoric(items)$rho, m, rotate = "none"): first / total
-    squares = reference(tag).iloc[:, 0].to_numpy()
+    squares = factor_reference(tag).iloc[:, 0].to_numpy()
     assert checked.table.loc[scale, "ecv"] == pytest.approx(squares[0] / squares.sum(), abs=1e-3)
     assert np.isnan(checked.table.loc["A", "ecv"])  # four items: two factors not identified
 
 
 @pytest.mark.parametrize("scale, tag", [("all", "uni_cfa_all"), ("A", "uni_cfa_a")])
-def test_cfa_fit_matches_lavaan(checked, scale, tag):
-    expected = reference(tag).iloc[:, 0]
+def test_cfa_fit_matches_lavaan(checked, scale, tag, factor_reference):
+    expected = factor_reference(tag).iloc[:, 0]
     row = checked.table.loc[scale]
     assert row["cfi"] == pytest.approx(expected["cfi.scaled"], abs=1e-3)
     assert row["tli"] == pytest.approx(expected["tli.scaled"], abs=1e-3)
@@ -106,13 +91,13 @@ def test_pearson_and_ml(rng):
     assert bool(result.table.iloc[0]["unidimensional"])
 
 
-def test_check_warns_for_each_failing_scale():
+def test_check_warns_for_each_failing_scale(factor_data):
     with pytest.warns(ModelWarning, match="scale 'all' may not be unidimensional"):
-        check_unidimensionality(data("ordinal"), {"all": ITEMS, "F1": ["q1", "q2", "q3"]}, min_ratio=2.0)
+        check_unidimensionality(factor_data("ordinal"), {"all": ITEMS, "F1": ["q1", "q2", "q3"]}, min_ratio=2.0)
 
 
-def test_bad_input():
-    frame = data("ordinal")
+def test_bad_input(factor_data):
+    frame = factor_data("ordinal")
     with pytest.raises(ResponseError, match="scale 'x'.*'nope'"):
         unidimensionality(frame, {"x": ["q1", "q2", "nope"]})
     with pytest.raises(ResponseError, match="at least 3"):

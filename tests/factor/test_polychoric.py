@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,22 +18,6 @@ from scipy.stats import multivariate_normal
 from psychometrics.data import Responses
 from psychometrics.errors import ModelWarning, ResponseError
 from psychometrics.factor import bivariate_normal_cdf, polychoric, polyserial, smooth_correlation, tetrachoric
-
-REFERENCE = Path(__file__).resolve().parents[1] / "reference"
-
-
-def reference(name: str) -> pd.DataFrame:
-    """A matrix from factor_reference.csv, rows and columns in R's order."""
-    table = pd.read_csv(REFERENCE / "factor_reference.csv")
-    block = table[table["name"] == name]
-    rows = list(dict.fromkeys(block["row"].astype(str)))
-    cols = list(dict.fromkeys(block["col"].astype(str)))
-    return block.assign(row=block["row"].astype(str), col=block["col"].astype(str)).pivot(
-        index="row", columns="col", values="value").loc[rows, cols]
-
-
-def data(name: str) -> pd.DataFrame:
-    return pd.read_csv(REFERENCE / f"factor_{name}.csv", index_col=0)
 
 
 # ------------------------------------------------------------------------- bivariate normal
@@ -56,46 +39,46 @@ def test_bivariate_normal_cdf_infinite_limits():
 # ------------------------------------------------------------------------- polychoric vs psych
 
 @pytest.mark.parametrize("dataset, tag", [("ordinal", "poly"), ("ordinal_missing", "polym")])
-def test_polychoric_matches_psych(dataset, tag):
+def test_polychoric_matches_psych(dataset, tag, factor_reference, factor_data):
     # psych::polychoric(x) (global thresholds; psych's optimize() is accurate to ~1e-4)
-    result = polychoric(data(dataset))
-    expected = reference(f"{tag}_rho")
+    result = polychoric(factor_data(dataset))
+    expected = factor_reference(f"{tag}_rho")
     np.testing.assert_allclose(result.correlation.loc[expected.index, expected.columns], expected, atol=1e-3)
-    tau = reference(f"{tag}_tau")
+    tau = factor_reference(f"{tag}_tau")
     np.testing.assert_allclose(result.thresholds.loc[tau.index].to_numpy(), tau.to_numpy(), atol=1e-10)
     assert not result.smoothed
 
 
-def test_polychoric_missing_uses_pairwise_counts():
-    frame = data("ordinal_missing")
+def test_polychoric_missing_uses_pairwise_counts(factor_data):
+    frame = factor_data("ordinal_missing")
     result = polychoric(frame)
     observed = frame.notna().astype(float)
     np.testing.assert_array_equal(result.n_pairs.to_numpy(), (observed.T @ observed).to_numpy())
 
 
-def test_tetrachoric_matches_psych():
+def test_tetrachoric_matches_psych(factor_reference, factor_data):
     # psych::tetrachoric(x, correct = 0)
-    result = tetrachoric(data("binary"))
-    expected = reference("tet_rho")
+    result = tetrachoric(factor_data("binary"))
+    expected = factor_reference("tet_rho")
     np.testing.assert_allclose(result.correlation.loc[expected.index, expected.columns], expected, atol=1e-3)
-    tau = reference("tet_tau")
+    tau = factor_reference("tet_tau")
     np.testing.assert_allclose(result.thresholds["t1"].loc[tau.index].to_numpy(), tau.to_numpy()[:, 0], atol=1e-10)
 
 
-def test_polyserial_matches_psych():
+def test_polyserial_matches_psych(factor_reference, factor_data):
     # psych::polyserial(cont[, 1:2], findInterval(cont[, 3:5], c(-1, 0, 1)) + 1)
-    cont = data("continuous")
+    cont = factor_data("continuous")
     ordinal = pd.DataFrame(np.digitize(cont.iloc[:, 2:5].to_numpy(), [-1, 0, 1]) + 1, columns=cont.columns[2:5])
     result = polyserial(cont.iloc[:, :2], ordinal)
-    expected = reference("polyserial").T  # psych returns ordinal items as rows
+    expected = factor_reference("polyserial").T  # psych returns ordinal items as rows
     np.testing.assert_allclose(result.loc[expected.index, expected.columns], expected, atol=1e-6)
 
 
-def test_smooth_correlation_matches_cor_smooth():
+def test_smooth_correlation_matches_cor_smooth(factor_reference):
     # psych::cor.smooth(matrix(c(1, .9, .2, .9, 1, .8, .2, .8, 1), 3, 3))
-    smoothed, changed = smooth_correlation(reference("smooth_input").to_numpy())
+    smoothed, changed = smooth_correlation(factor_reference("smooth_input").to_numpy())
     assert changed
-    np.testing.assert_allclose(smoothed, reference("smooth_output").to_numpy(), atol=1e-8)
+    np.testing.assert_allclose(smoothed, factor_reference("smooth_output").to_numpy(), atol=1e-8)
     same, changed = smooth_correlation(np.eye(3))
     assert not changed and np.array_equal(same, np.eye(3))
 

@@ -7,7 +7,6 @@ Reference numbers: tests/reference/factor_reference.csv from tests/reference/fac
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,18 +14,6 @@ import pytest
 
 from psychometrics.errors import EstimationError, ResponseError
 from psychometrics.factor import bartlett, kmo, parallel_analysis, scree, velicer_map
-
-REFERENCE = Path(__file__).resolve().parents[1] / "reference"
-
-
-def reference(name: str) -> pd.Series:
-    table = pd.read_csv(REFERENCE / "factor_reference.csv")
-    block = table[table["name"] == name]
-    return pd.Series(block["value"].to_numpy(), index=block["row"].astype(str).to_numpy())
-
-
-def data(name: str) -> pd.DataFrame:
-    return pd.read_csv(REFERENCE / f"factor_{name}.csv", index_col=0)
 
 
 def quiet(function, *args, **kwargs):
@@ -37,27 +24,27 @@ def quiet(function, *args, **kwargs):
 
 # ------------------------------------------------------------------------- KMO / Bartlett
 
-def test_kmo_matches_psych():
+def test_kmo_matches_psych(factor_reference_values, factor_data):
     # psych::KMO(cont)
-    result = kmo(data("continuous"))
-    assert result.overall == pytest.approx(reference("kmo_overall").iloc[0], abs=1e-10)
-    expected = reference("kmo_items")
+    result = kmo(factor_data("continuous"))
+    assert result.overall == pytest.approx(factor_reference_values("kmo_overall").iloc[0], abs=1e-10)
+    expected = factor_reference_values("kmo_items")
     np.testing.assert_allclose(result.per_item.loc[expected.index], expected, atol=1e-10)
 
 
-def test_kmo_polychoric_matches_psych():
+def test_kmo_polychoric_matches_psych(factor_reference_values, factor_data):
     # psych::KMO(polychoric(ord)$rho)
-    result = kmo(data("ordinal"), correlation="polychoric")
-    assert result.overall == pytest.approx(reference("kmo_poly_overall").iloc[0], abs=1e-3)
-    expected = reference("kmo_poly_items")
+    result = kmo(factor_data("ordinal"), correlation="polychoric")
+    assert result.overall == pytest.approx(factor_reference_values("kmo_poly_overall").iloc[0], abs=1e-3)
+    expected = factor_reference_values("kmo_poly_items")
     np.testing.assert_allclose(result.per_item.loc[expected.index], expected, atol=1e-3)
     assert "KMO" in result.summary()
 
 
-def test_bartlett_matches_psych():
+def test_bartlett_matches_psych(factor_reference_values, factor_data):
     # psych::cortest.bartlett(cor(cont), n = 300)
-    result = bartlett(data("continuous"))
-    expected = reference("bartlett")
+    result = bartlett(factor_data("continuous"))
+    expected = factor_reference_values("bartlett")
     assert result.chi2 == pytest.approx(expected["chi2"], rel=1e-10)
     assert result.df == expected["df"]
     assert result.p == pytest.approx(expected["p"], rel=1e-6)
@@ -70,9 +57,9 @@ def test_bartlett_and_kmo_on_independent_items(rng):
     assert kmo(frame).overall < 0.6
 
 
-def test_kmo_and_bartlett_with_missing_data():
-    frame = data("ordinal_missing")
-    complete = data("ordinal")
+def test_kmo_and_bartlett_with_missing_data(factor_data):
+    frame = factor_data("ordinal_missing")
+    complete = factor_data("ordinal")
     assert quiet(kmo, frame).overall == pytest.approx(kmo(complete).overall, abs=0.03)
     result = quiet(bartlett, frame)
     assert result.n_obs == len(frame)
@@ -92,30 +79,30 @@ def test_kmo_singular_matrix_raises(rng):
 
 # ------------------------------------------------------------------------- MAP and scree
 
-def test_map_matches_psych():
+def test_map_matches_psych(factor_reference_values, factor_data):
     # psych::vss(cont, n = 8)$map: psych starts at one component, we also report zero
-    result = velicer_map(data("continuous"))
-    expected = reference("map").to_numpy()
+    result = velicer_map(factor_data("continuous"))
+    expected = factor_reference_values("map").to_numpy()
     np.testing.assert_allclose(result.average_partial.to_numpy()[1:9], expected, atol=1e-10)
     assert result.n_factors == 3
 
 
-def test_map_with_missing_matches_psych():
+def test_map_with_missing_matches_psych(factor_reference_values, factor_data):
     # psych::vss(ordm, n = 6)$map, pairwise Pearson correlations
-    result = quiet(velicer_map, data("ordinal_missing"))
-    np.testing.assert_allclose(result.average_partial.to_numpy()[1:7], reference("map_missing").to_numpy(), atol=1e-10)
+    result = quiet(velicer_map, factor_data("ordinal_missing"))
+    np.testing.assert_allclose(result.average_partial.to_numpy()[1:7], factor_reference_values("map_missing").to_numpy(), atol=1e-10)
 
 
-def test_map_bad_input():
+def test_map_bad_input(factor_data):
     with pytest.raises(ResponseError, match="at least 3"):
         velicer_map(pd.DataFrame({"a": [1.5, 2.5, 3.1, 4.0], "b": [1.1, 0.2, 3.3, 2.0]}))
     with pytest.raises(ValueError, match="max_factors"):
-        velicer_map(data("continuous"), max_factors=20)
+        velicer_map(factor_data("continuous"), max_factors=20)
 
 
-def test_scree():
-    frame = scree(data("continuous"))
-    expected = reference("parallel_pc_values").to_numpy()
+def test_scree(factor_reference_values, factor_data):
+    frame = scree(factor_data("continuous"))
+    expected = factor_reference_values("parallel_pc_values").to_numpy()
     np.testing.assert_allclose(frame["pc"].to_numpy(), expected, atol=1e-10)
     assert frame["fa"].iloc[0] < frame["pc"].iloc[0]
     assert list(frame.index) == list(range(1, 13))
@@ -124,25 +111,25 @@ def test_scree():
 # ------------------------------------------------------------------------- parallel analysis
 
 @pytest.fixture(scope="module")
-def parallel():
-    return parallel_analysis(data("continuous"), n_iter=60, seed=11)
+def parallel(factor_data):
+    return parallel_analysis(factor_data("continuous"), n_iter=60, seed=11)
 
 
-def test_parallel_observed_eigenvalues_match_psych(parallel):
+def test_parallel_observed_eigenvalues_match_psych(parallel, factor_reference_values):
     # psych::fa.parallel(cont, fm = "minres", fa = "both")$fa.values / $pc.values
-    np.testing.assert_allclose(parallel.observed_fa, reference("parallel_fa_values").to_numpy(), atol=1e-5)
-    np.testing.assert_allclose(parallel.observed_pc, reference("parallel_pc_values").to_numpy(), atol=1e-10)
+    np.testing.assert_allclose(parallel.observed_fa, factor_reference_values("parallel_fa_values").to_numpy(), atol=1e-5)
+    np.testing.assert_allclose(parallel.observed_pc, factor_reference_values("parallel_pc_values").to_numpy(), atol=1e-10)
 
 
-def test_parallel_reference_eigenvalues_agree_with_psych_statistically(parallel):
+def test_parallel_reference_eigenvalues_agree_with_psych_statistically(parallel, factor_reference_values):
     # random data differ between R and numpy; the means over 60 and 200 replications agree
     # to within their Monte Carlo error (about 0.01 for the leading eigenvalues here)
-    np.testing.assert_allclose(parallel.reference_pc, reference("parallel_pc_sim").to_numpy(), atol=0.03)
-    np.testing.assert_allclose(parallel.reference_fa, reference("parallel_fa_sim").to_numpy(), atol=0.03)
+    np.testing.assert_allclose(parallel.reference_pc, factor_reference_values("parallel_pc_sim").to_numpy(), atol=0.03)
+    np.testing.assert_allclose(parallel.reference_fa, factor_reference_values("parallel_fa_sim").to_numpy(), atol=0.03)
 
 
-def test_parallel_number_of_factors(parallel):
-    expected = reference("parallel_n")
+def test_parallel_number_of_factors(parallel, factor_reference_values):
+    expected = factor_reference_values("parallel_n")
     assert parallel.n_factors == expected["nfact"] == 3
     assert parallel.n_components == expected["ncomp"] == 3
     frame = parallel.to_frame()
@@ -150,28 +137,28 @@ def test_parallel_number_of_factors(parallel):
     assert parallel.simulated_fa.shape == (60, 12)
 
 
-def test_parallel_is_reproducible_with_seed():
-    frame = data("continuous")
+def test_parallel_is_reproducible_with_seed(factor_data):
+    frame = factor_data("continuous")
     first = parallel_analysis(frame, n_iter=5, seed=3)
     second = parallel_analysis(frame, n_iter=5, seed=3)
     np.testing.assert_array_equal(first.simulated_pc, second.simulated_pc)
 
 
-def test_parallel_quantile_is_stricter(parallel):
-    frame = data("continuous")
+def test_parallel_quantile_is_stricter(parallel, factor_data):
+    frame = factor_data("continuous")
     upper = parallel_analysis(frame, n_iter=60, seed=11, threshold="quantile")
     assert np.all(upper.reference_pc.to_numpy()[:3] >= parallel.reference_pc.to_numpy()[:3])
 
 
-def test_parallel_polychoric_resample_recovers_structure():
+def test_parallel_polychoric_resample_recovers_structure(factor_data):
     # 9 ordinal items, three generating factors
-    result = quiet(parallel_analysis, data("ordinal"), n_iter=10, seed=5, correlation="polychoric",
+    result = quiet(parallel_analysis, factor_data("ordinal"), n_iter=10, seed=5, correlation="polychoric",
                    data="resample")
     assert result.n_factors == 3
 
 
-def test_parallel_with_missing_data():
-    result = quiet(parallel_analysis, data("ordinal_missing"), n_iter=10, seed=5, data="resample")
+def test_parallel_with_missing_data(factor_data):
+    result = quiet(parallel_analysis, factor_data("ordinal_missing"), n_iter=10, seed=5, data="resample")
     assert result.n_factors == 3
     assert np.isfinite(result.simulated_fa).all()
 
@@ -179,6 +166,6 @@ def test_parallel_with_missing_data():
 @pytest.mark.parametrize("kwargs, match", [({"n_iter": 0}, "n_iter"), ({"data": "bootstrap"}, "data"),
                                            ({"threshold": "median"}, "threshold"), ({"quantile": 1.5}, "quantile"),
                                            ({"correlation": "kendall"}, "correlation")])
-def test_parallel_bad_settings(kwargs, match):
+def test_parallel_bad_settings(kwargs, match, factor_data):
     with pytest.raises(ValueError, match=match):
-        parallel_analysis(data("continuous"), **kwargs)
+        parallel_analysis(factor_data("continuous"), **kwargs)

@@ -25,16 +25,6 @@ def _counts(rng: np.random.Generator, n: int, k: int = 2) -> np.ndarray:
     return rng.gamma(2.0, 3.0, size=(n, THETA.size, k))
 
 
-def _numeric_gradient(f, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
-    out = np.empty_like(x)
-    for p in range(x.shape[1]):
-        up, down = x.copy(), x.copy()
-        up[:, p] += h
-        down[:, p] -= h
-        out[:, p] = (f(up) - f(down)) / (2 * h)
-    return out
-
-
 def test_registry_has_dichotomous_models():
     for name in DICHOTOMOUS:
         assert MODELS[name].name == name
@@ -56,15 +46,15 @@ def test_probabilities_sum_to_one_and_match_formula(name, rng):
 
 
 @pytest.mark.parametrize("name", DICHOTOMOUS)
-def test_gradient_and_hessian_match_finite_differences(name, rng):
+def test_gradient_and_hessian_match_finite_differences(name, rng, numeric_gradient):
     model = get_model(name)
     params = _params(name, rng)
     counts = _counts(rng, params.shape[0])
     grad, hess = model.gradient_hessian(params, THETA, counts)
-    num_grad = _numeric_gradient(lambda p: model.objective(p, THETA, counts), params)
+    num_grad = numeric_gradient(lambda p: model.objective(p, THETA, counts), params)
     np.testing.assert_allclose(grad, num_grad, rtol=1e-6, atol=1e-5)
     for p in range(params.shape[1]):
-        num_h = _numeric_gradient(lambda x: model.gradient_hessian(x, THETA, counts)[0][:, p], params)
+        num_h = numeric_gradient(lambda x: model.gradient_hessian(x, THETA, counts)[0][:, p], params)
         np.testing.assert_allclose(hess[:, p, :], num_h, rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(hess, hess.transpose(0, 2, 1), atol=1e-10)
 

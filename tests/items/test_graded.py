@@ -15,16 +15,6 @@ def _params(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
     return np.column_stack([rng.uniform(0.5, 2.5, n), d])
 
 
-def _numeric_gradient(f, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
-    out = np.empty_like(x)
-    for p in range(x.shape[1]):
-        up, down = x.copy(), x.copy()
-        up[:, p] += h
-        down[:, p] -= h
-        out[:, p] = (f(up) - f(down)) / (2 * h)
-    return out
-
-
 @pytest.mark.parametrize("k", [2, 3, 5, 7])
 def test_probabilities_are_differences_of_cumulative_logistics(k, rng):
     model = get_model("graded")
@@ -60,15 +50,15 @@ def test_disordered_intercepts_are_outside_the_domain():
 
 
 @pytest.mark.parametrize("k", [2, 4, 5])
-def test_gradient_and_hessian_match_finite_differences(k, rng):
+def test_gradient_and_hessian_match_finite_differences(k, rng, numeric_gradient):
     model = get_model("graded")
     params = _params(rng, 3, k)
     counts = rng.gamma(2.0, 3.0, size=(3, THETA.size, k))
     grad, hess = model.gradient_hessian(params, THETA, counts)
-    num_grad = _numeric_gradient(lambda p: model.objective(p, THETA, counts), params)
+    num_grad = numeric_gradient(lambda p: model.objective(p, THETA, counts), params)
     np.testing.assert_allclose(grad, num_grad, rtol=1e-6, atol=1e-5)
     for p in range(params.shape[1]):
-        num_h = _numeric_gradient(lambda x: model.gradient_hessian(x, THETA, counts)[0][:, p], params)
+        num_h = numeric_gradient(lambda x: model.gradient_hessian(x, THETA, counts)[0][:, p], params)
         np.testing.assert_allclose(hess[:, p, :], num_h, rtol=1e-5, atol=1e-4)
 
 

@@ -6,17 +6,14 @@ import warnings
 
 import numpy as np
 import pytest
-from test_partial_credit import (
-    NODES,
-    THETA,
-    finite_difference_check,
-    information_identity,
-    random_params,
-    science_m_step,
-)
 
+from psychometrics.irt import calibrate
 from psychometrics.items import MODELS, get_model
 from psychometrics.items.nominal import NominalModel
+
+# the grid of the R reference (tests/reference/partial_credit_nominal.R) and of the derivative checks
+THETA = np.array([-2.0, -0.5, 0.0, 1.0, 2.5])
+NODES = np.linspace(-6.0, 6.0, 31)
 
 # tests/reference/partial_credit_nominal.R, a1 = 0.9, ak = (0, 0.7, 2.1, 3), d = (0, 1.2, 0.4, -0.9)
 R_NOMINAL_P = np.array([
@@ -58,7 +55,7 @@ def test_identification_constraints_as_mirt():
     np.testing.assert_allclose(z[1] - z[0], 1.7 * np.array([0.0, 0.3, -2.0, 3.0]), atol=1e-12)
 
 
-def test_m_step_reproduces_mirt_science_estimates(shared_data):
+def test_m_step_reproduces_mirt_science_estimates(shared_data, science_m_step):
     # mirt's tests/testthat/test-02-mirtTwo.R (modp4): mirt(Science, 1, itemtype =
     # c(rep('graded', 3), 'nominal')) pins graded items 1-3 and nominal item 4
     # a1 = 0.7986, ak = (0, 1.0782, 1.7756, 3), d = (0, 2.1964, 2.9637, 1.6742)
@@ -69,7 +66,7 @@ def test_m_step_reproduces_mirt_science_estimates(shared_data):
     np.testing.assert_allclose(got, mirt_item4, atol=5e-3)
 
 
-def test_ordered_scoring_is_the_gpcm():
+def test_ordered_scoring_is_the_gpcm(random_params):
     rng = np.random.default_rng(2)
     gpcm_params = random_params(get_model("gpcm"), 5, 4, rng)
     nominal_params = np.column_stack([gpcm_params[:, 0], np.tile([1.0, 2.0, 3.0], (4, 1)),
@@ -95,7 +92,7 @@ def test_two_categories_is_the_2pl():
 
 
 @pytest.mark.parametrize("n_categories", [2, 3, 4, 6])
-def test_gradient_hessian_match_finite_differences(n_categories):
+def test_gradient_hessian_match_finite_differences(n_categories, finite_difference_check, random_params):
     rng = np.random.default_rng(40 + n_categories)
     model = get_model("nominal")
     params = random_params(model, n_categories, 4, rng)
@@ -105,7 +102,7 @@ def test_gradient_hessian_match_finite_differences(n_categories):
     np.testing.assert_allclose(hess, hess.transpose(0, 2, 1), atol=1e-9)
 
 
-def test_information_identity():
+def test_information_identity(information_identity, random_params):
     rng = np.random.default_rng(8)
     model = get_model("nominal")
     params = random_params(model, 5, 3, rng, scale=0.8)
@@ -130,7 +127,7 @@ def test_irt_form_is_mirts_centred_bock_parameters():
 
 
 @pytest.mark.parametrize("n_categories", [2, 3, 5])
-def test_irt_round_trip(n_categories):
+def test_irt_round_trip(n_categories, random_params):
     rng = np.random.default_rng(n_categories)
     model = get_model("nominal")
     params = random_params(model, n_categories, 5, rng, scale=0.8)
@@ -185,7 +182,7 @@ def test_too_few_categories_raise():
         model.parameter_names(1)
 
 
-def test_missing_responses_contribute_nothing():
+def test_missing_responses_contribute_nothing(random_params):
     rng = np.random.default_rng(12)
     model = get_model("nominal")
     params = random_params(model, 4, 2, rng)
@@ -199,10 +196,7 @@ def test_missing_responses_contribute_nothing():
 
 # -- recovery through psychometrics.irt.calibrate --------------------------------------------------
 
-def test_nominal_recovery_with_30_percent_missing():
-    from test_partial_credit import _calibrate, _frame, _rmse, simulate
-
-    calibrate = _calibrate()
+def test_nominal_recovery_with_30_percent_missing(simulate_responses, item_frame, rmse):
     rng = np.random.default_rng(5)
     model = get_model("nominal")
     n_items = 8
@@ -212,32 +206,30 @@ def test_nominal_recovery_with_30_percent_missing():
     d = np.column_stack([rng.uniform(0.3, 1.0, n_items), rng.uniform(0.0, 0.6, n_items),
                          rng.uniform(-0.8, -0.1, n_items)])
     truth = np.column_stack([a, ak, d])
-    x, _ = simulate(model, truth, 5000, rng, missing=0.3)
-    cal = calibrate(_frame(x), model="nominal")
+    x, _ = simulate_responses(model, truth, 5000, rng, missing=0.3)
+    cal = calibrate(item_frame(x), model="nominal")
     assert cal.converged
     est = cal.slope_intercept[model.parameter_names(4)].to_numpy()
     # seeds 0-5 of this design gave RMSEs up to a 0.061, ak 0.085, d 0.120, Bock's centred
     # slopes 0.081 and intercepts 0.072
-    assert _rmse(est[:, 0], a) < 0.1
-    assert _rmse(est[:, 1:3], ak) < 0.15
-    assert _rmse(est[:, 3:], d) < 0.2
+    assert rmse(est[:, 0], a) < 0.1
+    assert rmse(est[:, 1:3], ak) < 0.15
+    assert rmse(est[:, 3:], d) < 0.2
     irt = cal.item_params[model.irt_parameter_names(4)].to_numpy()
     irt_truth = model.to_irt(truth)
-    assert _rmse(irt[:, :4], irt_truth[:, :4]) < 0.15
-    assert _rmse(irt[:, 4:], irt_truth[:, 4:]) < 0.15
+    assert rmse(irt[:, :4], irt_truth[:, :4]) < 0.15
+    assert rmse(irt[:, 4:], irt_truth[:, 4:]) < 0.15
 
 
-def test_nominal_calibration_matches_mirt_on_science(shared_data):
+def test_nominal_calibration_matches_mirt_on_science(shared_data, science_fit):
     # mirt's tests/testthat/test-02-mirtTwo.R (modp4), mirt(Science, 1, itemtype =
     # c(rep('graded', 3), 'nominal')), pinned there with relative tolerance 1e-2. The nominal
     # likelihood is flat along a ridge, so mirt's stopping point differs from the optimum by up
     # to 0.3% (Future d1: 5.297 there, 5.311 here at a log-likelihood 2e-4 higher).
-    from test_partial_credit import _science_fit
-
     mirt = np.array([1.0408, 4.862, 2.6387, -1.4664, 1.2063, 2.9083, 0.8958, -2.254,
                      2.3376, 5.2972, 2.2404, -1.9886,
                      0.7986, 1.0782, 1.7756, 2.1964, 2.9637, 1.6742])
-    cal, ours = _science_fit(shared_data, "nominal")
+    cal, ours = science_fit(shared_data, "nominal")
     assert cal.converged
     np.testing.assert_allclose(ours, mirt, rtol=1e-2)
     # log-likelihood at mirt's estimates, by the E-step of science_m_step: -1609.43267
@@ -259,9 +251,6 @@ def test_stated_parameters_through_calibration():
     pd.testing.assert_frame_equal(back.slope_intercept, cal.slope_intercept)
 
 
-@pytest.mark.xfail(reason="Calibration.from_item_params(form='irt') pairs IRT names with "
-                          "slope-intercept names one to one; the nominal IRT form has 2K values, "
-                          "its slope-intercept form 2K-2", strict=False)
 def test_stated_irt_parameters_through_calibration():
     import pandas as pd
 

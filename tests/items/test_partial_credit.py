@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
+from psychometrics.irt import calibrate
 from psychometrics.items import MODELS, get_model
 from psychometrics.items.partial_credit import (
     GeneralizedPartialCreditModel,
@@ -15,7 +16,7 @@ from psychometrics.items.partial_credit import (
 )
 
 THETA = np.array([-2.0, -0.5, 0.0, 1.0, 2.5])
-NODES = np.linspace(-6.0, 6.0, 31)
+NODES = np.linspace(-6.0, 6.0, 31)  # as the default grid of the conftest checks
 
 # tests/reference/partial_credit_nominal.R (base R, independent implementation; information
 # by central differences of P): printed to 12 significant digits
@@ -46,89 +47,6 @@ R_RSM_P = np.array([
 ])
 R_RSM_I = np.array([0.380445144446, 0.752122840181, 0.760185641151, 0.519509287741,
                     0.154389039497])
-
-
-# -- generic helpers (also imported by test_nominal.py) ------------------------------------------
-
-def finite_difference_check(model, params, rng, *, theta=NODES, eps=1e-5):
-    """Largest relative error of the analytic gradient and Hessian against central differences
-    of ``model.objective`` (gradient) and of the analytic gradient (Hessian)."""
-    n_items, n_par = params.shape
-    n_cat = model.probabilities(params, theta).shape[-1]
-    counts = rng.uniform(0.0, 20.0, size=(n_items, theta.size, n_cat))
-    grad, hess = model.gradient_hessian(params, theta, counts)
-    num_grad = np.empty_like(grad)
-    num_hess = np.empty_like(hess)
-    for p in range(n_par):
-        step = np.zeros(n_par)
-        step[p] = eps
-        up, down = params + step, params - step
-        num_grad[:, p] = (model.objective(up, theta, counts) - model.objective(down, theta, counts)) / (2 * eps)
-        num_hess[:, :, p] = (model.gradient_hessian(up, theta, counts)[0]
-                             - model.gradient_hessian(down, theta, counts)[0]) / (2 * eps)
-    grad_err = np.abs(grad - num_grad).max() / max(np.abs(grad).max(), 1.0)
-    hess_err = np.abs(hess - num_hess).max() / max(np.abs(hess).max(), 1.0)
-    return grad_err, hess_err, hess
-
-
-def information_identity(model, params, theta=NODES, h=1e-5):
-    """sum_k (dP_k/dtheta)^2 / P_k with dP/dtheta by central differences."""
-    dp = (model.probabilities(params, theta + h) - model.probabilities(params, theta - h)) / (2 * h)
-    return (dp * dp / model.probabilities(params, theta)).sum(axis=-1)
-
-
-def random_params(model, n_categories, n_items, rng, scale=0.4):
-    params = model.start_values(n_categories, n_items)
-    params = params + rng.normal(0.0, scale, size=params.shape)
-    for name, value in model.fixed_values.items():
-        params[:, model.parameter_names(n_categories).index(name)] = value
-    return params
-
-
-def simulate(model, params, n_persons, rng, *, latent_sd=1.0, missing=0.0):
-    """Responses (persons x items, float, NaN missing) and the generating theta."""
-    theta = rng.normal(0.0, latent_sd, size=n_persons)
-    prob = model.probabilities(params, theta)  # (n_items, N, K)
-    cum = np.cumsum(prob, axis=-1)
-    draws = rng.uniform(size=prob.shape[:2])[..., None]
-    x = (draws > cum[..., :-1]).sum(axis=-1).T.astype(np.float64)
-    if missing:
-        drop = rng.uniform(size=x.shape) < missing
-        # keep one response of anyone who would otherwise have none (those are left out of a
-        # calibration with a warning, which is not what these tests are about)
-        empty = np.flatnonzero(drop.all(axis=1))
-        drop[empty, rng.integers(0, x.shape[1], empty.size)] = False
-        x[drop] = np.nan
-    return x, theta
-
-
-def science_m_step(shared_data, model, item4_params, graded_params):
-    """Re-estimate Science item 4 (``Benefit``) by the M-step at mirt's estimates.
-
-    The E-step (61 nodes on [-6, 6], N(0, 1) weights, mirt's default) runs at mirt's estimates
-    of all four items; the item-4 M-step (Newton to convergence with those expected counts)
-    must return mirt's item-4 estimates, since an MLE is a fixed point of the EM map. This
-    checks the model's probabilities and derivatives against mirt without an EM loop.
-    """
-    import pandas as pd
-
-    x = pd.read_csv(shared_data / "Science.csv").to_numpy() - 1  # codes 1-4 -> 0-3
-    nodes = np.linspace(-6.0, 6.0, 61)
-    log_w = -0.5 * nodes**2
-    log_w -= np.logaddexp.reduce(log_w)
-    logp = np.concatenate([get_model("graded").log_probabilities(graded_params, nodes),
-                           model.log_probabilities(item4_params, nodes)])
-    person = sum(logp[j][:, x[:, j]].T for j in range(4)) + log_w  # (N, Q)
-    post = np.exp(person - np.logaddexp.reduce(person, axis=1, keepdims=True))
-    counts = (post.T @ (x[:, 3][:, None] == np.arange(4)))[None]  # (1, Q, K)
-    params = np.array(item4_params, dtype=np.float64)
-    for _ in range(50):
-        grad, hess = model.gradient_hessian(params, nodes, counts)
-        step = np.linalg.solve(hess[0], grad[0])
-        params = params - step
-        if np.abs(step).max() < 1e-10:
-            break
-    return params[0]
 
 
 # -- registration and names -----------------------------------------------------------------------
@@ -179,7 +97,7 @@ def test_rsm_matches_r_reference_of_mirt_gpcmirt_recursion():
     np.testing.assert_allclose(model.information(params, THETA)[0], R_RSM_I, rtol=1e-8)
 
 
-def test_gpcm_m_step_reproduces_mirt_science_estimates(shared_data):
+def test_gpcm_m_step_reproduces_mirt_science_estimates(shared_data, science_m_step):
     # mirt's tests/testthat/test-02-mirtTwo.R (modp5): mirt(Science, 1, itemtype =
     # c(rep('graded', 3), 'gpcm')) pins, to 3 decimals: graded a1, d1..d3 of items 1-3 and
     # gpcm item 4 a1 = 0.771, d = (0, 2.16, 2.973, 1.767)
@@ -221,7 +139,7 @@ def test_rsm_is_a_pcm_with_intercepts_from_thresholds_and_location():
 
 @pytest.mark.parametrize("name", ["gpcm", "pcm", "rsm"])
 @pytest.mark.parametrize("n_categories", [2, 3, 5])
-def test_gradient_hessian_match_finite_differences(name, n_categories):
+def test_gradient_hessian_match_finite_differences(name, n_categories, finite_difference_check, random_params):
     rng = np.random.default_rng(n_categories)
     model = get_model(name)
     params = random_params(model, n_categories, 4, rng)
@@ -234,7 +152,7 @@ def test_gradient_hessian_match_finite_differences(name, n_categories):
 
 
 @pytest.mark.parametrize("name", ["gpcm", "pcm"])
-def test_linear_models_have_negative_semidefinite_hessian(name):
+def test_linear_models_have_negative_semidefinite_hessian(name, random_params):
     rng = np.random.default_rng(11)
     model = get_model(name)
     params = random_params(model, 5, 3, rng)
@@ -244,7 +162,7 @@ def test_linear_models_have_negative_semidefinite_hessian(name):
 
 
 @pytest.mark.parametrize("name", ["gpcm", "pcm", "rsm"])
-def test_information_equals_sum_of_squared_slopes_over_p(name):
+def test_information_equals_sum_of_squared_slopes_over_p(name, information_identity, random_params):
     rng = np.random.default_rng(5)
     model = get_model(name)
     params = random_params(model, 4, 3, rng)
@@ -283,7 +201,7 @@ def test_gpcm_irt_conversion_follows_mirt():
 
 
 @pytest.mark.parametrize("name", ["gpcm", "pcm", "rsm"])
-def test_irt_round_trip(name):
+def test_irt_round_trip(name, random_params):
     rng = np.random.default_rng(17)
     model = get_model(name)
     params = random_params(model, 5, 6, rng)
@@ -411,7 +329,7 @@ def test_unknown_model_name_lists_known_models():
 # -- batching and missing data ------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["gpcm", "pcm", "rsm"])
-def test_batch_equals_item_by_item(name):
+def test_batch_equals_item_by_item(name, random_params):
     rng = np.random.default_rng(29)
     model = get_model(name)
     params = random_params(model, 4, 5, rng)
@@ -426,7 +344,7 @@ def test_batch_equals_item_by_item(name):
 
 
 @pytest.mark.parametrize("name", ["gpcm", "pcm", "rsm"])
-def test_missing_responses_contribute_nothing(name):
+def test_missing_responses_contribute_nothing(name, random_params):
     # missing responses enter the M-step as zero expected counts: nodes or items with no
     # counts add nothing, and counts are additive across chunks of persons
     rng = np.random.default_rng(31)
@@ -445,47 +363,12 @@ def test_missing_responses_contribute_nothing(name):
 
 # -- recovery through psychometrics.irt.calibrate --------------------------------------------------
 
-def _calibrate():
-    from psychometrics import irt
-
-    calibrate = getattr(irt, "calibrate", None)
-    if calibrate is None:
-        pytest.skip("psychometrics.irt.calibrate is not available")
-    return calibrate
-
-
-def _frame(x):
-    import pandas as pd
-
-    return pd.DataFrame(x, columns=[f"i{j + 1:02d}" for j in range(x.shape[1])])
-
-
-def _rmse(estimate, truth):
-    return float(np.sqrt(np.mean((np.asarray(estimate) - np.asarray(truth)) ** 2)))
-
-
-SCIENCE_ITEMS = ["Comfort", "Work", "Future", "Benefit"]
-
-
-def _science_fit(shared_data, last_model):
-    import pandas as pd
-
-    calibrate = _calibrate()
-    x = pd.read_csv(shared_data / "Science.csv")
-    models = dict(zip(SCIENCE_ITEMS, ["graded", "graded", "graded", last_model]))
-    cal = calibrate(x, model=models)
-    names = get_model(last_model).parameter_names(4)
-    si = cal.slope_intercept
-    values = [si.loc[i, ["a1", "d1", "d2", "d3"]].to_numpy() for i in SCIENCE_ITEMS[:3]]
-    return cal, np.concatenate(values + [si.loc["Benefit", names].to_numpy()])
-
-
-def test_gpcm_calibration_matches_mirt_on_science(shared_data):
+def test_gpcm_calibration_matches_mirt_on_science(shared_data, science_fit):
     # mirt's tests/testthat/test-02-mirtTwo.R (modp5), mirt(Science, 1, itemtype =
     # c(rep('graded', 3), 'gpcm')): a1, d1..d3 per item, pinned to 3 decimals there
     mirt = np.array([1.057, 4.876, 2.65, -1.472, 1.219, 2.918, 0.9, -2.263,
                      2.254, 5.177, 2.19, -1.942, 0.771, 2.16, 2.973, 1.767])
-    cal, ours = _science_fit(shared_data, "gpcm")
+    cal, ours = science_fit(shared_data, "gpcm")
     assert cal.converged
     np.testing.assert_allclose(ours, mirt, rtol=0, atol=5e-3)
 
@@ -498,68 +381,64 @@ def _gpcm_truth(rng, n_items, n_categories):
     return a, b
 
 
-def test_gpcm_recovery_5000_by_20():
-    calibrate = _calibrate()
+def test_gpcm_recovery_5000_by_20(simulate_responses, item_frame, rmse):
     rng = np.random.default_rng(20261126)
     gpcm = get_model("gpcm")
     a, b = _gpcm_truth(rng, 20, 4)
-    x, _ = simulate(gpcm, gpcm.from_irt(np.column_stack([a, b])), 5000, rng)
-    cal = calibrate(_frame(x), model="gpcm")
+    x, _ = simulate_responses(gpcm, gpcm.from_irt(np.column_stack([a, b])), 5000, rng)
+    cal = calibrate(item_frame(x), model="gpcm")
     assert cal.converged
     est = cal.item_params
-    assert _rmse(est["a"], a) < 0.1
-    assert _rmse(est[["b1", "b2", "b3"]].to_numpy(), b) < 0.1
+    assert rmse(est["a"], a) < 0.1
+    assert rmse(est[["b1", "b2", "b3"]].to_numpy(), b) < 0.1
     # the slope-intercept table is the same fit in mirt's other form
     si = cal.slope_intercept[["a1", "d1", "d2", "d3"]].to_numpy()
     np.testing.assert_allclose(gpcm.to_irt(si), est[["a", "b1", "b2", "b3"]].to_numpy(), atol=1e-10)
 
 
-def test_pcm_recovery_5000_by_20_with_30_percent_missing():
-    calibrate = _calibrate()
+def test_pcm_recovery_5000_by_20_with_30_percent_missing(simulate_responses, item_frame, rmse):
     rng = np.random.default_rng(7)
     pcm = get_model("pcm")
     _, b = _gpcm_truth(rng, 20, 4)
     params = pcm.from_irt(np.column_stack([np.ones(20), b]))
     latent_sd = 1.3
-    x, _ = simulate(pcm, params, 5000, rng, latent_sd=latent_sd, missing=0.3)
+    x, _ = simulate_responses(pcm, params, 5000, rng, latent_sd=latent_sd, missing=0.3)
     assert 0.28 < np.isnan(x).mean() < 0.32
-    cal = calibrate(_frame(x), model="pcm")
+    cal = calibrate(item_frame(x), model="pcm")
     assert cal.converged
-    assert _rmse(cal.item_params[["b1", "b2", "b3"]].to_numpy(), b) < 0.1
+    assert rmse(cal.item_params[["b1", "b2", "b3"]].to_numpy(), b) < 0.1
     assert abs(cal.latent_variance - latent_sd**2) < 0.15
     np.testing.assert_array_equal(cal.item_params["a"], 1.0)
 
 
-def test_gpcm_recovery_with_30_percent_missing():
-    calibrate = _calibrate()
+def test_gpcm_recovery_with_30_percent_missing(simulate_responses, item_frame, rmse):
     rng = np.random.default_rng(11)
     gpcm = get_model("gpcm")
     a, b = _gpcm_truth(rng, 20, 4)
-    x, _ = simulate(gpcm, gpcm.from_irt(np.column_stack([a, b])), 5000, rng, missing=0.3)
-    cal = calibrate(_frame(x), model="gpcm")
+    x, _ = simulate_responses(gpcm, gpcm.from_irt(np.column_stack([a, b])), 5000, rng, missing=0.3)
+    cal = calibrate(item_frame(x), model="gpcm")
     assert cal.converged
-    assert _rmse(cal.item_params["a"], a) < 0.1
-    assert _rmse(cal.item_params[["b1", "b2", "b3"]].to_numpy(), b) < 0.1
+    assert rmse(cal.item_params["a"], a) < 0.1
+    assert rmse(cal.item_params[["b1", "b2", "b3"]].to_numpy(), b) < 0.1
 
 
-def test_rsm_recovery_with_30_percent_missing():
-    calibrate = _calibrate()
+def test_rsm_recovery_with_30_percent_missing(simulate_responses, item_frame, rmse):
     rng = np.random.default_rng(13)
     rsm = get_model("rsm")
     n_items = 10
     b = np.array([-1.2, -0.2, 0.4, 1.3])
     c = np.concatenate([[0.0], rng.uniform(-0.8, 0.8, n_items - 1)])
     params = np.column_stack([np.ones(n_items), np.tile(b, (n_items, 1)), c])
-    x, _ = simulate(rsm, params, 3000, rng, latent_sd=1.2, missing=0.3)
-    cal = calibrate(_frame(x), model="rsm")
+    x, _ = simulate_responses(rsm, params, 3000, rng, latent_sd=1.2, missing=0.3)
+    cal = calibrate(item_frame(x), model="rsm")
     assert cal.converged
     est = cal.item_params
     # the thresholds are one set for the block; c of the first item is mirt's anchor
     b_est = est[["b1", "b2", "b3", "b4"]].to_numpy()
     np.testing.assert_allclose(b_est, np.tile(b_est[0], (n_items, 1)), atol=1e-12)
     assert est["c"].iloc[0] == 0.0
-    assert _rmse(b_est[0], b) < 0.1
-    assert _rmse(est["c"], c) < 0.1
+    assert rmse(b_est[0], b) < 0.1
+    assert rmse(est["c"], c) < 0.1
     assert abs(cal.latent_variance - 1.44) < 0.2
 
 
@@ -598,7 +477,6 @@ def test_calibration_bad_input(shared_data, name):
     from psychometrics.data import load_responses
     from psychometrics.errors import ConvergenceWarning, DataWarning, ModelWarning, ResponseError
 
-    calibrate = _calibrate()
     x = pd.read_csv(shared_data / "Science.csv")
     # a constant item
     with warnings.catch_warnings(), pytest.raises(ResponseError, match="item 'Const'.*constant"):

@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from psychometrics.cli.bank import BANK_FORMAT, BANK_SCHEMA_VERSION, ItemBank, read_bank
+from psychometrics.bank import BANK_FORMAT, BANK_SCHEMA_VERSION, ItemBank, read_bank
 from psychometrics.irt import Calibration
 
 
@@ -90,7 +90,27 @@ def test_bank_module_does_not_need_typer():
     import sys
 
     code = ("import sys; sys.modules['typer'] = None; sys.modules['rich'] = None; "
-            "import psychometrics.cli.bank as b; print(b.BANK_FORMAT)")
+            "import psychometrics.bank as b; print(b.BANK_FORMAT)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == BANK_FORMAT
+
+
+def test_save_is_atomic_and_reads_back(bank, tmp_path, monkeypatch):
+    import os
+
+    path = tmp_path / "bank.json"
+    assert bank.save(path) == path
+    before = path.read_bytes()
+    assert read_bank(path).instrument_id == "demo-inst"
+
+    def disk_full(*args):
+        raise OSError(28, "No space left on device")
+
+    # a failed rewrite leaves the previous bank in place and no temporary file
+    monkeypatch.setattr(os, "replace", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        ItemBank(scales=dict(bank.scales)).save(path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["bank.json"]

@@ -20,7 +20,8 @@ Each scale's ``calibration`` is the document of :meth:`psychometrics.irt.Calibra
 bank calibrated without an instrument has ``"instrument": null``; its responses were scored
 as they are (no reverse keying), and so must the responses scored with it be.
 
-This module needs neither typer nor rich, so other front ends can read banks too.
+This module needs neither typer nor rich, so a platform embedding the engine (or any other
+front end) reads and writes banks without the command line.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pydantic
+
+from psychometrics.storage import atomic_write_text
 
 if TYPE_CHECKING:
     from psychometrics.irt import Calibration
@@ -125,7 +128,12 @@ class ItemBank:
         }
 
     def to_json(self) -> str:
+        """The JSON document as text (no NaN: a bank must be plain JSON)."""
         return json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the bank to ``path`` atomically (:func:`psychometrics.storage.atomic_write_text`)."""
+        return atomic_write_text(path, self.to_json())
 
     @classmethod
     def from_json(cls, text: str | bytes, *, source: str = "item bank") -> "ItemBank":
