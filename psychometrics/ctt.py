@@ -15,6 +15,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from psychometrics._blas import single_threaded_blas
 from psychometrics.data import Responses, as_responses
 from psychometrics.errors import ResponseError
 from psychometrics.reliability import (
@@ -128,6 +129,11 @@ def item_analysis(responses: Any, *, missing: Missing = "pairwise") -> pd.DataFr
     """
     _check_missing(missing)
     data = as_responses(responses)
+    with single_threaded_blas():
+        return _item_analysis(data, missing)
+
+
+def _item_analysis(data: Responses, missing: Missing) -> pd.DataFrame:
     values = data.values
     n_rows, n_items = values.shape
     low, high = _code_range(data, values)

@@ -330,7 +330,7 @@ class Calibration:
             For an item the calibration does not know, or a code outside an item's categories
             (naming respondent, row, item, column and value).
         """
-        resp = as_responses(responses)
+        resp = as_responses(responses, warn=False)
         position = {item: j for j, item in enumerate(self.item_ids)}
         unknown = [c for c in resp.item_ids if c not in position]
         if unknown:
@@ -1350,7 +1350,9 @@ def calibrate(responses: Any, model: str | Mapping[str, str] = "2pl", *, group: 
         responses = responses.drop(columns=group)
     else:
         labels_in = group
-    resp = as_responses(responses)
+    # The calibration reports what matters to it (persons without responses, constant or
+    # empty items) itself; the loader's generic data warnings would say it twice.
+    resp = as_responses(responses, warn=False)
     return _calibrate(resp, model, group=labels_in, reference=reference, invariance=invariance, free=free,
                       free_items=free_items, estimate_latent=estimate_latent, latent_mean=latent_mean,
                       latent_variance=latent_variance, min_group_size=min_group_size,

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from psychometrics._blas import single_threaded_blas
 from psychometrics.agreement import (
     cohen_kappa,
     fleiss_kappa,
@@ -131,28 +132,35 @@ def _item_covariance(values: np.ndarray, missing: str = "pairwise",
     sums = np.zeros((n_items, n_items))
     counts = np.zeros((n_items, n_items))
     n_persons = 0
-    for start in range(0, n_rows, _CHUNK_ROWS):
-        block = values[start:start + _CHUNK_ROWS] - centre
-        answered = ~np.isnan(block)
-        w = None if weights is None else weights[start:start + _CHUNK_ROWS]
-        any_answered = answered.any(axis=1)
-        n_persons += int(any_answered.sum()) if w is None else int(w[any_answered].sum())
-        if answered.all():
-            weighted = block if w is None else block * w[:, None]
-            cross += weighted.T @ block
-            column_sums = weighted.sum(axis=0)
-            sums += column_sums[:, None]
-            counts += block.shape[0] if w is None else w.sum()
-            continue
-        block[~answered] = 0.0
-        mask = answered.astype(np.float64)
-        weighted = block if w is None else block * w[:, None]
-        weighted_mask = mask if w is None else mask * w[:, None]
-        cross += weighted.T @ block
-        sums += weighted.T @ mask
-        counts += weighted_mask.T @ mask
+    with single_threaded_blas():
+        for start in range(0, n_rows, _CHUNK_ROWS):
+            n_persons += _accumulate(values[start:start + _CHUNK_ROWS] - centre,
+                                     None if weights is None else weights[start:start + _CHUNK_ROWS],
+                                     cross, sums, counts)
     cov = _safe_divide(cross - sums * sums.T / np.where(counts > 0, counts, 1.0), counts - 1.0)
     return _Moments(cov=cov, pair_counts=counts, n_persons=n_persons)
+
+
+def _accumulate(block: np.ndarray, w: np.ndarray | None, cross: np.ndarray, sums: np.ndarray,
+                counts: np.ndarray) -> int:
+    """Add one chunk's cross products, sums and pair counts in place; return its persons."""
+    answered = ~np.isnan(block)
+    any_answered = answered.any(axis=1)
+    n_persons = int(any_answered.sum()) if w is None else int(w[any_answered].sum())
+    if answered.all():
+        weighted = block if w is None else block * w[:, None]
+        cross += weighted.T @ block
+        sums += weighted.sum(axis=0)[:, None]
+        counts += block.shape[0] if w is None else w.sum()
+        return n_persons
+    block[~answered] = 0.0
+    mask = answered.astype(np.float64)
+    weighted = block if w is None else block * w[:, None]
+    weighted_mask = mask if w is None else mask * w[:, None]
+    cross += weighted.T @ block
+    sums += weighted.T @ mask
+    counts += weighted_mask.T @ mask
+    return n_persons
 
 
 def _cov_to_cor(cov: np.ndarray) -> np.ndarray:

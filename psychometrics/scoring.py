@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from psychometrics._blas import single_threaded_blas
 from psychometrics.data import as_responses
 from psychometrics.errors import ConvergenceWarning, EstimationError
 from psychometrics.sumscore import sum_score_likelihoods
@@ -195,20 +196,9 @@ def _eap_chunk(codes: np.ndarray, layout: _Layout, table: np.ndarray, nodes: np.
 
 
 def _blas_single_thread(n_rows: int) -> contextlib.AbstractContextManager:
-    """Limit BLAS to one thread while many chunks are multiplied.
-
-    The products here are skinny (chunk x categories times categories x nodes): BLAS threads
-    gain little on them and lose several-fold when the cores are shared with other work.
-    The limit is process-wide while it lasts; small jobs skip it (it costs about 1 ms), and
-    without threadpoolctl (a scikit-learn dependency) nothing is limited.
-    """
-    if n_rows <= _EAP_CHUNK:
-        return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
-        return contextlib.nullcontext()
-    return threadpool_limits(1, user_api="blas")
+    """One BLAS thread while many chunks are multiplied (see :mod:`psychometrics._blas`); small
+    jobs skip the limit, which costs about 1 ms."""
+    return contextlib.nullcontext() if n_rows <= _EAP_CHUNK else single_threaded_blas()
 
 
 def _eap(calibration: Any, layout: _Layout, codes: np.ndarray, mean: float, variance: float,

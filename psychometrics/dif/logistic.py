@@ -52,6 +52,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats  # noqa: F401  (special: logit of the start values)
 
+from psychometrics._blas import one_blas_thread
 from psychometrics.dif._common import (
     MIN_GROUP_SIZE,
     Adjust,
@@ -234,6 +235,7 @@ def _fit_items(y: np.ndarray, score: np.ndarray, focal: np.ndarray, weight: np.n
             "coef_group": theta2[:, -1], "converged": ok1 & ok2 & ok3}
 
 
+@one_blas_thread
 def logistic(responses: Any, group: Any, *, focal: Any = None, reference: Any = None,
              test: Test = "both", purify: bool = False, matching: Matching = "total",
              alpha: float = 0.05, adjust: Adjust = "holm", min_group_size: int = MIN_GROUP_SIZE,

@@ -74,6 +74,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from psychometrics._blas import one_blas_thread
 from psychometrics.dif._common import (
     MIN_GROUP_SIZE,
     Adjust,
@@ -223,6 +224,7 @@ def mantel_haenszel_table(table: Any, *, scores: Any = None, correct: bool = Tru
     return out
 
 
+@one_blas_thread
 def mantel_haenszel(responses: Any, group: Any, *, focal: Any = None, reference: Any = None,
                     purify: bool = False, matching: Matching = "total", alpha: float = 0.05,
                     adjust: Adjust = "holm", correct: bool = True,

@@ -37,6 +37,7 @@ from scipy import optimize, stats
 from scipy.linalg import blas
 from scipy.special import ndtr
 
+from psychometrics._blas import one_blas_thread
 from psychometrics.data import Responses, as_responses
 from psychometrics.errors import (
     ConvergenceWarning,
@@ -1114,6 +1115,7 @@ def _scaled_shifted(delta: np.ndarray | None, weights: np.ndarray, gamma: np.nda
 # --------------------------------------------------------------------------- public verb
 
 
+@one_blas_thread
 def cfa(responses: Any, model: Mapping[str, Sequence[str]],
         estimator: Literal["ml", "dwls", "uls"] = "ml", *,
         correlated_residuals: Iterable[Sequence[str]] | None = None,

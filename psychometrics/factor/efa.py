@@ -17,8 +17,8 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
-from threadpoolctl import threadpool_limits
 
+from psychometrics._blas import single_threaded_blas
 from psychometrics.data import Responses, as_responses
 from psychometrics.errors import ConvergenceWarning, ModelWarning, ResponseError
 
@@ -575,7 +575,7 @@ def efa_correlation(r: np.ndarray, n_factors: int, *, n_obs: float | None, items
     """:func:`efa` on a correlation matrix already computed (used by omega and retention)."""
     _check_settings(r.shape[0], n_factors, method, rotation)
     # items x items matrices are small: BLAS threads only add synchronization cost
-    with threadpool_limits(limits=1, user_api="blas"):
+    with single_threaded_blas():
         return _efa_correlation(r, n_factors, n_obs=n_obs, items=items, method=method, rotation=rotation,
                                 correlation_type=correlation_type, heywood_warning=heywood_warning)
 

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats
-from threadpoolctl import threadpool_limits
 
+from psychometrics._blas import single_threaded_blas
 from psychometrics.errors import EstimationError, ModelWarning, ResponseError
 from psychometrics.factor.efa import _extract_minres, correlation_matrix, item_data, pearson_matrix, smc
 
@@ -150,7 +150,7 @@ def parallel_analysis(responses: Any, *, n_iter: int = 20, seed: int | np.random
     sim_pc = np.empty((n_iter, n_items))
     sim_fa = np.empty((n_iter, n_items))
     # many small matrix operations: BLAS threads only add synchronization cost here
-    with threadpool_limits(limits=1, user_api="blas"):
+    with single_threaded_blas():
         _replicate(sim_pc, sim_fa, values, items, n_obs, rng, data, correlation)
     if threshold == "mean":
         ref_pc, ref_fa = sim_pc.mean(axis=0), sim_fa.mean(axis=0)

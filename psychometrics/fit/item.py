@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from psychometrics._blas import one_blas_thread
 from psychometrics.errors import DataWarning
 from psychometrics.estep import estep
 from psychometrics.fit._common import (
@@ -93,6 +94,7 @@ def _merge_categories(observed: np.ndarray, expected: np.ndarray,
     return float(((o - e) ** 2 / np.maximum(e, TINY)).sum()), len(exp)
 
 
+@one_blas_thread
 def s_x2(calibration: Any, responses: Any, *, mincell: float = 1.0, missing: str = "pattern",
          min_group: int = 50, quadrature_points: int | None = None) -> pd.DataFrame:
     r"""Orlando-Thissen :math:`S\text{-}X^2` item fit statistic.
@@ -301,6 +303,7 @@ def _wilson_hilferty(mean_square: np.ndarray, q2: np.ndarray) -> np.ndarray:
     return np.where(ok, z, np.nan)
 
 
+@one_blas_thread
 def infit_outfit(calibration: Any, responses: Any, *, theta: Any = None, method: str = "eap") -> pd.DataFrame:
     r"""Infit and outfit mean squares and their standardized (t) values.
 
@@ -377,6 +380,7 @@ def _infit_outfit(calibration: Any, enc: Encoded, theta: np.ndarray) -> pd.DataF
 # ============================================================================================
 
 
+@one_blas_thread
 def rmsd(calibration: Any, responses: Any, *, quadrature_points: int | None = None) -> pd.Series:
     r"""Root mean squared deviation of each item's pseudo-observed from its model curve.
 
@@ -432,6 +436,7 @@ def _rmsd(calibration: Any, enc: Encoded, quadrature_points: int | None) -> pd.S
 # ============================================================================================
 
 
+@one_blas_thread
 def item_fit(calibration: Any, responses: Any, *, mincell: float = 1.0, missing: str = "pattern",
              min_group: int = 50, theta: Any = None, method: str = "eap",
              quadrature_points: int | None = None) -> pd.DataFrame:

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from psychometrics._blas import one_blas_thread
 from psychometrics.fit._common import (
     PERSON_CHUNK,
     TINY,
@@ -40,6 +41,7 @@ def _pairwise_correlation(values: np.ndarray, observed: np.ndarray) -> tuple[np.
     return np.clip(r, -1.0, 1.0), n
 
 
+@one_blas_thread
 def q3(calibration: Any, responses: Any, *, adjusted: bool = False, theta: Any = None,
        method: str = "eap") -> pd.DataFrame:
     r"""Yen's Q3: correlations between the item residuals of every pair of items.
@@ -111,6 +113,7 @@ def q3(calibration: Any, responses: Any, *, adjusted: bool = False, theta: Any =
     return frame
 
 
+@one_blas_thread
 def ld_x2(calibration: Any, responses: Any, *, quadrature_points: int | None = None) -> pd.DataFrame:
     r"""Chen-Thissen local dependence :math:`X^2` for every pair of items.
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, optimize, stats
 
+from psychometrics._blas import one_blas_thread
 from psychometrics.errors import EstimationError, ModelWarning, ResponseError
 from psychometrics.fit._common import (
     TINY,
@@ -316,6 +317,7 @@ def _m2_parts(design: _Design, prob: np.ndarray, weights: np.ndarray, p_obs: np.
 # ============================================================================================
 
 
+@one_blas_thread
 def m2(calibration: Any, responses: Any, *, type: Literal["M2", "M2*", "C2"] = "M2*",
        quadrature_points: int | None = None) -> M2Result:
     r"""Limited-information goodness-of-fit statistic M2 and the fit indices built on it.

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from psychometrics._blas import one_blas_thread
 from psychometrics.fit._common import PERSON_CHUNK, check_method, encode, latent_moments, person_theta
 
 __all__ = ["person_fit"]
@@ -25,6 +26,7 @@ def _log_p(calibration: Any, theta: np.ndarray) -> np.ndarray:
     return np.maximum(np.asarray(calibration.log_probabilities(theta), dtype=np.float64), _LOG_FLOOR)
 
 
+@one_blas_thread
 def person_fit(calibration: Any, responses: Any, *, method: str = "wle", theta: Any = None) -> pd.DataFrame:
     r"""Standardized log-likelihood person fit, lz, and its corrected form lz*.
 
