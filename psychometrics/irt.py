@@ -1231,7 +1231,8 @@ def calibrate(responses: Any, model: str | Mapping[str, str] = "2pl", *, group: 
               fixed: Mapping[str, Mapping[str, float]] | None = None,
               weights: Any = None, start: pd.DataFrame | None = None,
               accelerate: bool = True, newton_steps: int = 3,
-              callback: Callable[[int, float, float], Any] | None = None) -> Calibration:
+              callback: Callable[[int, float, float], Any] | None = None,
+              check_dimensionality: bool = False) -> Calibration:
     r"""Calibrate item response models by marginal maximum likelihood (Bock-Aitkin EM).
 
     Parameters
@@ -1305,6 +1306,11 @@ def calibrate(responses: Any, model: str | Mapping[str, str] = "2pl", *, group: 
         iteration count, the log-likelihood at the parameters the iteration started from and
         the largest absolute parameter change it made (for progress display; an exception it
         raises stops the calibration).
+    check_dimensionality : bool
+        Before calibrating, check that the items form one dimension
+        (:func:`psychometrics.factor.check_unidimensionality`: first/second eigenvalue
+        ratio, ECV and a one-factor CFA on polychoric correlations) and emit a
+        :class:`ModelWarning` when they clearly do not; the calibration goes on.
 
     Returns
     -------
@@ -1353,6 +1359,11 @@ def calibrate(responses: Any, model: str | Mapping[str, str] = "2pl", *, group: 
     # The calibration reports what matters to it (persons without responses, constant or
     # empty items) itself; the loader's generic data warnings would say it twice.
     resp = as_responses(responses, warn=False)
+    if check_dimensionality:
+        # factor analysis sits beside IRT, not below it: imported only when asked for
+        from psychometrics.factor.dimensionality import check_unidimensionality
+
+        check_unidimensionality(resp, {"calibrated items": resp.item_ids})
     return _calibrate(resp, model, group=labels_in, reference=reference, invariance=invariance, free=free,
                       free_items=free_items, estimate_latent=estimate_latent, latent_mean=latent_mean,
                       latent_variance=latent_variance, min_group_size=min_group_size,

@@ -20,6 +20,7 @@ CFA CFI                   < 0.90
 KMO                       < 0.60
 CFA loading               < 0.40
 DIF                       ETS class C / CC (Mantel-Haenszel, p < .01 after Holm)
+unidimensionality         eigenvalue ratio < 3, ECV < 0.70 or one-factor CFA misfit
 ========================  ============================================
 """
 
@@ -62,6 +63,8 @@ THRESHOLDS: dict[str, float] = {
     "kmo": 0.60,
     "loading": 0.40,
     "dif_p": 0.01,
+    "eigenvalue_ratio": 3.0,
+    "ecv": 0.70,
 }
 
 Progress = Callable[[str, float], None]
@@ -917,7 +920,7 @@ def _cfa(responses: Responses, scales: Mapping[str, list[str]], correlation: str
 
 def _scale_irt(scale_id: str, items: list[str], responses: Responses, model: str, findings: list[Finding],
                cut: Mapping[str, float]) -> ScaleIRT:
-    from psychometrics import irt
+    from psychometrics import factor, irt
     from psychometrics.scoring import marginal_reliability
     from psychometrics.scoring import score as eap
 
@@ -927,6 +930,11 @@ def _scale_irt(scale_id: str, items: list[str], responses: Responses, model: str
                                 "analysed"))
         return ScaleIRT(scale_id, model, None, math.nan, None, None, "fewer than two items")
     sub = responses.subset(items)
+    if len(items) >= 3:
+        # A unidimensional model misrepresents a scale that is clearly not one dimension.
+        _attempt(findings, "dimensionality", lambda: factor.check_unidimensionality(
+            sub, {scale_id: items}, min_ratio=cut["eigenvalue_ratio"], min_ecv=cut["ecv"],
+            min_cfi=cut["cfi"], max_rmsea=cut["rmsea"], max_srmr=cut["srmr"]), scale_id)
     with _warnings_as_findings(findings, f"{model} calibration", scale_id, convergence_checked=True):
         try:
             calibration = irt.calibrate(sub, model)

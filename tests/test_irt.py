@@ -514,3 +514,29 @@ def test_nominal_item_params_round_trip_through_irt_form():
     theta = np.linspace(-4, 4, 17)
     np.testing.assert_allclose(back.probabilities(theta), cal.probabilities(theta), atol=1e-12)
     np.testing.assert_allclose(back.slope_intercept.to_numpy(), cal.slope_intercept.to_numpy(), atol=1e-10)
+
+
+def _two_trait_data(correlation: float, seed: int) -> pd.DataFrame:
+    # 10 graded items, the first five driven by one trait, the last five by another
+    rng = np.random.default_rng(seed)
+    cov = np.array([[1.0, correlation], [correlation, 1.0]])
+    theta = rng.multivariate_normal(np.zeros(2), cov, size=1500)
+    thresholds = np.array([-1.5, -0.5, 0.5, 1.5])
+    trait = np.repeat([0, 1], 5)
+    latent = 1.6 * theta[:, trait] + rng.logistic(size=(1500, 10))
+    codes = 1 + (latent[:, :, None] > thresholds * 1.6).sum(axis=2)
+    return pd.DataFrame(codes.astype(float), columns=[f"q{j + 1:02d}" for j in range(10)])
+
+
+def test_check_dimensionality_warns_for_two_uncorrelated_traits():
+    data = _two_trait_data(0.0, seed=11)
+    with pytest.warns(ModelWarning, match="may not be unidimensional"):
+        cal = calibrate(data, "graded", check_dimensionality=True)
+    assert cal.converged
+
+
+def test_check_dimensionality_is_quiet_for_one_trait():
+    data = _two_trait_data(1.0 - 1e-9, seed=12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ModelWarning)
+        calibrate(data, "graded", check_dimensionality=True)

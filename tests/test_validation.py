@@ -181,7 +181,8 @@ def test_thresholds_can_be_relaxed(generated):
     frame = _generated_frame(np.random.default_rng(20261126))
     relaxed = validate(_two_scale_instrument(), frame, parallel_iter=2,
                        thresholds={"alpha": 0.0, "marginal_reliability": 0.0, "r_drop": -1.0, "loading": -1.0,
-                                   "item_fit_p": 0.0, "rmsea": 10.0, "cfi": -1.0, "srmr": 10.0, "kmo": 0.0})
+                                   "item_fit_p": 0.0, "rmsea": 10.0, "cfi": -1.0, "srmr": 10.0, "kmo": 0.0,
+                                   "eigenvalue_ratio": 0.0, "ecv": 0.0})
     assert not [f for f in relaxed.findings if f.scope in ("scale", "item")]
     assert relaxed.verdicts == {"good": "ok", "weak": "ok"}
     assert set(THRESHOLDS) >= {"alpha", "r_drop", "item_fit_p", "rmsea"}
@@ -391,3 +392,27 @@ def test_exit_code_counts_warnings_and_problems_not_notes(demo):
         assert result.to_dict()["exit_code"] == expected
         structure = FactorStructure("pearson", None, None, None, None, None, None, findings)
         assert structure.exit_code == expected
+
+
+def test_a_two_dimensional_scale_is_a_finding():
+    # One "scale" whose first four items measure one trait and last four an unrelated one.
+    from psychometrics.instrument import Instrument
+
+    rng = np.random.default_rng(31)
+    theta = rng.normal(size=(1200, 2))
+    trait = np.repeat([0, 1], 4)
+    latent = 1.7 * theta[:, trait] + rng.logistic(size=(1200, 8))
+    codes = 1 + (latent[:, :, None] > np.array([-2.4, -0.8, 0.8, 2.4])).sum(axis=2)
+    items = [f"m{j + 1}" for j in range(8)]
+    frame = pd.DataFrame(codes, columns=items)
+    frame.insert(0, "respondent_id", [f"r{i}" for i in range(1200)])
+    likert = {"type": "likert", "options": [{"code": c, "label": str(c)} for c in range(1, 6)]}
+    instrument = Instrument.from_dict({
+        "id": "mixed", "version": "1", "title": "Two traits in one scale",
+        "scales": [{"id": "mixed", "name": "Mixed"}],
+        "items": [{"id": item, "text": item, "scale": "mixed", "response": likert} for item in items],
+    })
+    result = validate(instrument, frame, parallel_iter=2)
+    messages = [f.message for f in result.findings if f.scale == "mixed"]
+    assert any("may not be unidimensional" in m for m in messages), messages
+    assert result.verdicts["mixed"] != "ok"
