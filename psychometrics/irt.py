@@ -1136,7 +1136,10 @@ def _parse_priors(priors: Mapping[str, Any] | None, item_ids: Sequence[str]) -> 
     return per_item
 
 
-def _prior_arrays(names: list[str], items: list[str], per_item: Mapping[str, Mapping[str, tuple]]):
+def _prior_arrays(names: list[str], items: list[str], per_item: Mapping[str, Mapping[str, tuple]],
+                 matched: set[tuple[str, str]] | None = None):
+    """Prior kind and parameters per (item, slope-intercept parameter); ``matched`` collects
+    the (item, key) pairs that applied to some parameter."""
     kind = np.zeros((len(items), len(names)), dtype=np.int64)
     p1 = np.zeros(kind.shape)
     p2 = np.ones(kind.shape)
@@ -1146,7 +1149,28 @@ def _prior_arrays(names: list[str], items: list[str], per_item: Mapping[str, Map
                 # "d" also covers d1, d2, ... (all intercepts of a polytomous item)
                 if name == key or (name.startswith(key) and name[len(key):].isdigit() and key[-1:].isalpha()):
                     kind[r, c], p1[r, c], p2[r, c] = _PRIOR_KINDS[k], a, b
+                    if matched is not None:
+                        matched.add((item, key))
     return kind, p1, p2
+
+
+def _check_priors_applied(priors: Mapping[str, Any] | None, item_ids: Sequence[str],
+                          matched: set[tuple[str, str]]) -> None:
+    """A prior that applies to no parameter is a typo (e.g. "c" for guessing, or an IRT-form
+    name such as "b"): say so instead of calibrating without it."""
+    if not priors:
+        return
+    items = set(item_ids)
+    unused: list[str] = []
+    for key, spec in priors.items():
+        if key in items and isinstance(spec, Mapping):
+            unused += [f"item {key!r}, parameter {name!r}" for name in spec if (key, name) not in matched]
+        elif not any(name == key for _, name in matched):
+            unused.append(f"parameter {key!r}")
+    if unused:
+        raise ValueError(f"prior(s) for {'; '.join(unused)} match no parameter of the calibrated items; "
+                         "priors use slope-intercept names: a1 (slopes), d or d1, d2, ... (intercepts), "
+                         "g (lower asymptote), u (upper asymptote)")
 
 
 def _prepare(resp: Responses, models: Mapping[str, str],
@@ -1546,6 +1570,7 @@ def _calibrate(resp: Responses, model: str | Mapping[str, str], *, group: Any = 
     freed = (_freed_parameters(item_ids, models, n_cat, invariance, free, free_items, fixed)
              if n_groups > 1 else {})
     per_item_priors = _parse_priors(priors, item_ids)
+    matched_priors: set[tuple[str, str]] = set()
 
     # estimation columns: one per item, or one per item and group where parameters are freed
     columns: list[tuple[int, int]] = []
@@ -1616,11 +1641,12 @@ def _calibrate(resp: Responses, model: str | Mapping[str, str], *, group: Any = 
                 for ci, nm in enumerate(names):
                     if nm not in freed[item_ids[j]]:
                         share[r, ci] = j
-        prior = _prior_arrays(names, items_here, per_item_priors)
+        prior = _prior_arrays(names, items_here, per_item_priors, matched_priors)
         block = _Block(m, k, positions_arr, params, fixed_mask, prior, first_slot, share)
         first_slot += block.n_slots
         blocks.append(block)
 
+    _check_priors_applied(priors, item_ids, matched_priors)
     if unused_in_group:
         shown = "; ".join(f"item {i!r} in group {g!r}: category {', '.join(map(str, cats))}"
                           for i, g, cats in unused_in_group[:5])

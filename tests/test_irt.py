@@ -540,3 +540,13 @@ def test_check_dimensionality_is_quiet_for_one_trait():
     with warnings.catch_warnings():
         warnings.simplefilter("error", ModelWarning)
         calibrate(data, "graded", check_dimensionality=True)
+
+
+def test_prior_matching_no_parameter_is_an_error():
+    data = _small()
+    with pytest.raises(ValueError, match=r"parameter 'c' match no parameter.*g \(lower asymptote\)"):
+        calibrate(data, "3pl", priors={"c": ("beta", 5, 17)})
+    with pytest.raises(ValueError, match=r"item 'i01', parameter 'b'"):
+        calibrate(data, "2pl", priors={"i01": {"b": ("normal", 0, 1)}})
+    # "d" covers the intercepts and "g" the guessing of a 3PL: accepted
+    calibrate(data, "3pl", priors={"g": ("beta", 5, 17), "d": ("normal", 0, 3)}, max_iter=5)
