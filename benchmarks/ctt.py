@@ -44,7 +44,7 @@ def simulate(n_persons: int, n_items: int, missing: float, seed: int) -> Respons
 def measure(label, func, *args, **kwargs):
     tracemalloc.start()
     start, cpu = time.perf_counter(), time.process_time()
-    result = func(*args, **kwargs)
+    func(*args, **kwargs)
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()

@@ -30,6 +30,7 @@ from psychometrics.errors import DataWarning, ResponseError
 
 __all__ = [
     "ID_COLUMNS",
+    "align_labels",
     "InstrumentLike",
     "ItemSpec",
     "Responses",
@@ -213,6 +214,38 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
 
 def _python_scalar(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
+
+
+def align_labels(labels: Any, responses: Responses) -> pd.Series:
+    """One label per person (a group, for DIF or a multi-group calibration), aligned to the
+    respondent ids of ``responses``.
+
+    A Series whose unique index holds every respondent id is matched by id; any other
+    one-dimensional sequence (Series, Categorical, array, list, one-column DataFrame) must
+    have one entry per person, in row order. The result is indexed by respondent id and
+    keeps a Series' or Categorical's dtype; missing labels stay missing for the caller to judge.
+    """
+    if isinstance(labels, pd.DataFrame):
+        if labels.shape[1] != 1:
+            raise ResponseError(f"group must be one column, got a DataFrame with {labels.shape[1]} columns")
+        labels = labels.iloc[:, 0]
+    if isinstance(labels, pd.Categorical):
+        labels = pd.Series(labels)
+    ids = responses.person_ids
+    if isinstance(labels, pd.Series):
+        if labels.index.is_unique and len(labels) >= len(ids) and ids.isin(labels.index).all():
+            return labels.reindex(ids)
+        if len(labels) == responses.n_persons:
+            return pd.Series(labels.to_numpy(), index=ids, dtype=labels.dtype)
+        raise ResponseError(f"group has {len(labels)} entries but the responses have {responses.n_persons} "
+                            "persons (and its index does not hold all respondent ids)")
+    values = np.asarray(labels, dtype=object)
+    if values.ndim != 1:
+        raise ResponseError(f"group must be one-dimensional, got shape {values.shape}")
+    if values.shape[0] != responses.n_persons:
+        raise ResponseError(f"group has {values.shape[0]} entries but the responses have "
+                            f"{responses.n_persons} persons")
+    return pd.Series(values, index=ids)
 
 
 def format_label(value: Any) -> str:

@@ -55,7 +55,7 @@ import numpy as np
 import pandas as pd
 import pydantic
 
-from psychometrics.data import Responses, as_responses
+from psychometrics.data import Responses, align_labels, as_responses
 from psychometrics.errors import ConvergenceWarning, DataWarning, ModelWarning, ResponseError
 from psychometrics.estep import EStep, estep
 from psychometrics.items import MODELS, ItemModel, get_model
@@ -1400,30 +1400,7 @@ def _group_labels(group: Any, resp: Responses, reference: Any, min_size: int) ->
     """Ordered group labels (reference first) and each person's group index."""
     if isinstance(group, str):
         raise ResponseError(f"group {group!r} is not a column of the responses; pass the labels, one per person")
-    if isinstance(group, pd.DataFrame):
-        if group.shape[1] != 1:
-            raise ResponseError(f"group must be one column, got a DataFrame with {group.shape[1]} columns")
-        group = group.iloc[:, 0]
-    if isinstance(group, pd.Categorical):
-        if len(group) != resp.n_persons:
-            raise ResponseError(f"group has {len(group)} labels but the responses have {resp.n_persons} persons")
-        group = pd.Series(group, index=resp.person_ids)
-    if isinstance(group, pd.Series):
-        ids = resp.person_ids
-        if group.index.is_unique and len(group) >= len(ids) and ids.isin(group.index).all():
-            series = group.reindex(ids)
-        elif len(group) == resp.n_persons:
-            series = pd.Series(group.to_numpy(), index=ids, dtype=group.dtype)
-        else:
-            raise ResponseError(f"group has {len(group)} labels but the responses have {resp.n_persons} persons "
-                                "(and its index does not hold all respondent ids)")
-    else:
-        arr = np.asarray(group, dtype=object)
-        if arr.ndim != 1:
-            raise ResponseError(f"group must be one-dimensional, got shape {arr.shape}")
-        if arr.shape[0] != resp.n_persons:
-            raise ResponseError(f"group has {arr.shape[0]} labels but the responses have {resp.n_persons} persons")
-        series = pd.Series(arr, index=resp.person_ids)
+    series = align_labels(group, resp)
     missing = series.isna().to_numpy()
     if missing.any():
         row = int(np.flatnonzero(missing)[0])

@@ -232,7 +232,7 @@ def test_bad_groups_raise_clear_errors():
     data, group = _two_groups(n=200)
     with pytest.raises(ResponseError, match="one level"):
         calibrate(data, "2pl", group=["x"] * len(data))
-    with pytest.raises(ResponseError, match="399 labels but the responses have 400"):
+    with pytest.raises(ResponseError, match="399 entries but the responses have 400"):
         calibrate(data, "2pl", group=group.to_numpy()[:-1])
     labels = group.to_numpy().copy()
     labels[5] = None

@@ -26,7 +26,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from psychometrics.data import Responses, as_responses, format_label
+from psychometrics.data import Responses, align_labels, as_responses, format_label
 from psychometrics.errors import ResponseError
 
 __all__ = [
@@ -90,26 +90,7 @@ def prepare(responses: Any, group: Any) -> tuple[Responses, np.ndarray]:
                                     "group labels separately or load it as metadata")
         raise ResponseError(f"group column '{group}' is not among the columns of the responses")
     data = as_responses(responses)
-    if isinstance(group, pd.DataFrame):
-        if group.shape[1] != 1:
-            raise ResponseError(f"group must be one column, got a DataFrame with {group.shape[1]} columns")
-        group = group.iloc[:, 0]
-    if isinstance(group, pd.Series):
-        index = data.person_ids
-        if group.index.is_unique and index.isin(group.index).all() and len(group) >= len(index):
-            labels = group.reindex(index).to_numpy(dtype=object)
-        elif len(group) == data.n_persons:
-            labels = group.to_numpy(dtype=object)
-        else:
-            raise ResponseError(f"group has {len(group)} entries but the responses have {data.n_persons} "
-                                "persons (and its index does not hold all respondent ids)")
-    else:
-        labels = np.asarray(group, dtype=object)
-        if labels.ndim != 1:
-            raise ResponseError(f"group must be one-dimensional, got shape {labels.shape}")
-        if labels.shape[0] != data.n_persons:
-            raise ResponseError(f"group has {labels.shape[0]} entries but the responses have "
-                                f"{data.n_persons} persons")
+    labels = align_labels(group, data).to_numpy(dtype=object)
     return data, labels
 
 
