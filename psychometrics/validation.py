@@ -188,23 +188,17 @@ class Validation:
     data : DataSummary
     analysis : InstrumentAnalysis
         Classical item analysis and reliability per scale.
-    kmo, bartlett, parallel : results of :mod:`psychometrics.factor` or None
-        None when the correlation matrix did not allow them (see ``findings``).
-    efa : EFAResult or None
-        EFA with as many factors as scales.
-    efa_suggested : EFAResult or None
-        EFA with the number of factors suggested by parallel analysis, when that differs.
-    cfa : CFAResult or None
-        CFA of the intended scale structure (DWLS on polychoric correlations for ordinal
-        items; ML for other data).
+    structure : FactorStructure
+        KMO, Bartlett, parallel analysis, EFA and CFA of the scale structure; its results
+        are also reachable as ``kmo``, ``bartlett``, ``parallel``, ``efa``,
+        ``efa_suggested``, ``cfa`` and ``correlation`` (None where a step was not possible,
+        see ``findings``).
     irt : dict
         Scale id -> :class:`ScaleIRT`.
     dif : DataFrame or None
         DIF statistics per item when a group column was given.
     group : str or None
         The group column.
-    correlation : str
-        Correlation type of the factor analyses (``polychoric`` or ``pearson``).
     findings : tuple of Finding
     verdicts : dict
         Scale id -> ``"ok"`` (no findings), ``"review"`` (warnings) or ``"poor"`` (problems).
@@ -217,20 +211,42 @@ class Validation:
     instrument: "Instrument"
     data: DataSummary
     analysis: "InstrumentAnalysis"
-    kmo: Any
-    bartlett: Any
-    parallel: Any
-    efa: Any
-    efa_suggested: Any
-    cfa: Any
+    structure: "FactorStructure"
     irt: dict[str, ScaleIRT]
     dif: pd.DataFrame | None
     group: str | None
-    correlation: str
     findings: tuple[Finding, ...]
     verdicts: dict[str, str]
     timings: dict[str, float] = field(default_factory=dict)
     responses: Responses | None = field(default=None, repr=False)
+
+    @property
+    def kmo(self) -> Any:
+        return self.structure.kmo
+
+    @property
+    def bartlett(self) -> Any:
+        return self.structure.bartlett
+
+    @property
+    def parallel(self) -> Any:
+        return self.structure.parallel
+
+    @property
+    def efa(self) -> Any:
+        return self.structure.efa
+
+    @property
+    def efa_suggested(self) -> Any:
+        return self.structure.efa_suggested
+
+    @property
+    def cfa(self) -> Any:
+        return self.structure.cfa
+
+    @property
+    def correlation(self) -> str:
+        return self.structure.correlation
 
     @property
     def exit_code(self) -> int:
@@ -670,11 +686,9 @@ def validate(instrument: "Instrument", frame: Any, *, group: str | None = None,
     steps.close()
 
     verdicts = _verdicts(list(scales), findings)
-    return Validation(instrument=instrument, data=data, analysis=analysis, kmo=structure.kmo,
-                      bartlett=structure.bartlett, parallel=structure.parallel, efa=structure.efa,
-                      efa_suggested=structure.efa_suggested, cfa=structure.cfa, irt=irt_results,
-                      dif=dif_table, group=group, correlation=structure.correlation,
-                      findings=tuple(findings), verdicts=verdicts,
+    return Validation(instrument=instrument, data=data, analysis=analysis, structure=structure,
+                      irt=irt_results, dif=dif_table, group=group, findings=tuple(findings),
+                      verdicts=verdicts,
                       timings=steps.timings, responses=responses)
 
 
