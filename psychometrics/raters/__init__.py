@@ -1,0 +1,11 @@
+"""Rater models and 360-degree feedback.
+
+* :func:`facets`: the many-facet Rasch model (persons x items x raters) by marginal maximum
+  likelihood, returning a :class:`FacetsResult`.
+* :func:`feedback`: self-other comparisons of a 360-degree form per target and competency,
+  agreement within each rater role, a halo index and organisation role means.
+"""
+
+from psychometrics.raters.facets import MODELS, FacetsResult, facets
+
+__all__ = ["facets", "FacetsResult", "MODELS"]
