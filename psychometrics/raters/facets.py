@@ -199,7 +199,7 @@ def _prepare(long: pd.DataFrame, person: str, item: str, rater: str, rating: str
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise ResponseError(f"ratings: row {row} (person {long[person].iat[row]!r}, item {long[item].iat[row]!r}, "
-                            f"rater {long[rater].iat[row]!r}): rating {values[row]!r} is not an integer category "
+                            f"rater {long[rater].iat[row]!r}): rating {float(values[row])!r} is not an integer category "
                             "code")
     # a missing rating is absent from the likelihood, not a category
     keep = np.isfinite(values)
