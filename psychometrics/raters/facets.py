@@ -179,7 +179,8 @@ def _codes(column: pd.Series, what: str, frame: pd.DataFrame, position: np.ndarr
     return codes.astype(np.int64), pd.Index(labels, name=column.name)
 
 
-def _prepare(long: pd.DataFrame, person: str, item: str, rater: str, rating: str, model: str):
+def _prepare(long: pd.DataFrame, person: str, item: str, rater: str, rating: str, model: str,
+             replicates: bool = False):
     if model not in MODELS:
         raise ValueError(f"model must be one of {', '.join(repr(m) for m in MODELS)}, got {model!r}")
     if not isinstance(long, pd.DataFrame):
@@ -213,11 +214,12 @@ def _prepare(long: pd.DataFrame, person: str, item: str, rater: str, rating: str
     r, raters = _codes(frame[rater], "rater", long, position)
     key = pd.DataFrame({"p": p, "i": i, "r": r})
     duplicated = key.duplicated(keep=False).to_numpy()
-    if duplicated.any():
+    if duplicated.any() and not replicates:
         rows = position[np.flatnonzero(duplicated)[:2]]
         raise ResponseError(f"ratings: rows {int(rows[0])} and {int(rows[1])} both rate person "
                             f"{long[person].iat[rows[0]]!r} on item {long[item].iat[rows[0]]!r} by rater "
-                            f"{long[rater].iat[rows[0]]!r}; keep one rating per person, item and rater")
+                            f"{long[rater].iat[rows[0]]!r}; keep one rating per person, item and rater (or pass "
+                            "replicates=True when the rater facet groups raters, e.g. rater='rater_role')")
     codes = np.unique(values)
     if model == "dichotomous":
         if not set(codes.tolist()) <= {0, 1}:
@@ -442,7 +444,7 @@ class _Facets:
 
 def facets(long: pd.DataFrame, *, person: str = "target_id", item: str = "item", rater: str = "rater_id",
            rating: str = "rating", model: Model = "rating_scale", quadrature_points: int = 61,
-           tol: float = 1e-6, max_iter: int = 100) -> FacetsResult:
+           tol: float = 1e-6, max_iter: int = 100, replicates: bool = False) -> FacetsResult:
     r"""Fit a many-facet Rasch model: persons (random) x items x raters (fixed).
 
     Parameters
@@ -462,6 +464,11 @@ def facets(long: pd.DataFrame, *, person: str = "target_id", item: str = "item",
         Convergence: largest absolute Newton step in the free parameters.
     max_iter : int
         Newton-Raphson iterations at most.
+    replicates : bool
+        Allow several ratings of one person on one item by one rater element (independent
+        given the person): needed when the rater facet groups raters, e.g.
+        ``rater="rater_role"`` with three peers per target. Off by default, so that a
+        duplicated row is reported rather than counted twice.
 
     Returns
     -------
@@ -507,7 +514,7 @@ def facets(long: pd.DataFrame, *, person: str = "target_id", item: str = "item",
         raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
     if not tol > 0:
         raise ValueError(f"tol must be positive, got {tol!r}")
-    p, i, r, x, persons, items, raters, codes = _prepare(long, person, item, rater, rating, model)
+    p, i, r, x, persons, items, raters, codes = _prepare(long, person, item, rater, rating, model, replicates)
     k = len(codes)
     problem = _Facets(p, i, r, x, len(persons), len(items), len(raters), k, model, quadrature_points)
     jac = problem.jac
