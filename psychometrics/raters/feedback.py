@@ -151,7 +151,7 @@ class FeedbackResult:
 
     def _flagged(self, flag: str, target: Any) -> pd.DataFrame:
         rows = self.profile[self.profile["flag"] == flag]
-        return rows if target is None else rows.xs(target, level=0, drop_level=False)
+        return rows if target is None else rows[rows.index.get_level_values("target") == target]
 
     def team(self, measure: Literal["others", "adjusted"] = "others", *, rater: str = "role") -> pd.DataFrame:
         r"""Targets x competencies for the team heat map.
