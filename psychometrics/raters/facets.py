@@ -67,6 +67,7 @@ import pandas as pd
 from scipy import sparse
 
 from psychometrics.errors import ConvergenceWarning, EstimationError, ResponseError
+from psychometrics.items.base import LOG_FLOOR
 from psychometrics.quadrature import normal_quadrature
 
 __all__ = ["facets", "FacetsResult", "MODELS"]
@@ -260,18 +261,34 @@ class _Facets:
     Raw parameters: ``b`` (items), ``s`` (all raters), ``tau`` (threshold sets x (K-1)),
     ``log sigma``. Free parameters drop one rater and one threshold per set (sum-to-zero
     constraints): ``raw = J @ free``.
+
+    Category probabilities depend on a rating only through its (item, rater) *cell*, so they
+    are computed once per cell and node; a sparse matrix ``M`` (cells x categories by
+    persons) counts each person's ratings per cell and category. The person log-likelihoods
+    are ``M^T log P`` and the expected counts of the E-step ``M pi`` (``pi`` the posterior
+    over nodes), as in :mod:`psychometrics.estep`: no array over ratings x nodes is formed
+    except per chunk of persons for the Hessian's covariance term.
     """
 
     def __init__(self, p, i, r, x, n_persons, n_items, n_raters, k, model, quadrature_points):
-        order = np.argsort(p, kind="stable")
-        self.p, self.i, self.r, self.x = p[order], i[order], r[order], x[order]
-        self.order = order
+        self.p, self.i, self.r, self.x = p, i, r, x
         self.n_persons, self.n_items, self.n_raters, self.k = n_persons, n_items, n_raters, k
         self.n_obs = len(self.x)
         quad = normal_quadrature(quadrature_points)
         self.z, self.log_w = quad.nodes, quad.log_weights
         self.n_sets = 0 if k == 2 else (1 if model == "rating_scale" else n_items)
         self.set_of = np.zeros(self.n_obs, dtype=np.int64) if self.n_sets <= 1 else self.i
+        # (item, rater) cells that occur
+        codes, cell = np.unique(i * n_raters + r, return_inverse=True)
+        self.n_cells = len(codes)
+        self.cell_item, self.cell_rater = codes // n_raters, codes % n_raters
+        self.cell_set = np.zeros(self.n_cells, dtype=np.int64) if self.n_sets <= 1 else self.cell_item
+        rows = cell * k + x
+        self.counts = sparse.csr_matrix((np.ones(self.n_obs), (rows, p)), shape=(self.n_cells * k, n_persons))
+        self.counts.sum_duplicates()
+        self.counts_t = self.counts.T.tocsr()
+        coo = self.counts_t.tocoo()                   # rows persons (sorted), columns cell*K + category
+        self.nz_person, self.nz_row, self.nz_count = coo.row, coo.col, coo.data
         # raw layout
         self.o_s = n_items
         self.o_tau = n_items + n_raters
@@ -292,11 +309,9 @@ class _Facets:
             col += k - 2
         jac[self.o_sigma, col] = 1.0
         self.jac = jac
-        self.persons_by_obs = sparse.csr_matrix((np.ones(self.n_obs), (self.p, np.arange(self.n_obs))),
-                                                shape=(n_persons, self.n_obs))
         self.categories = np.arange(k, dtype=np.float64)
-        # u_j(x) = [x >= j], j = 1..K-1
-        self.u_x = (self.x[:, None] >= np.arange(1, k)[None, :]).astype(np.float64)
+        # [k >= j] for categories k = 0..K-1 and thresholds j = 1..K-1
+        self.at_least = (self.categories[:, None] >= np.arange(1, k)[None, :]).astype(np.float64)
 
     # -- parameters
     def split(self, raw: np.ndarray):
@@ -313,29 +328,27 @@ class _Facets:
         free[:self.n_items] = -np.log(share / (1 - share)) / max(self.k - 1, 1) * 2
         return free
 
-    # -- category probabilities of every rating at every node
+    # -- category probabilities of every cell at every node
     def _probabilities(self, raw: np.ndarray):
         b, s, tau, sigma = self.split(raw)
-        eta = sigma * self.z[None, :] - (b[self.i] + s[self.r])[:, None]          # (N, Q)
+        eta = sigma * self.z[None, :] - (b[self.cell_item] + s[self.cell_rater])[:, None]      # (C, Q)
         cum = np.zeros((max(self.n_sets, 1), self.k))
         if self.n_sets:
             cum[:, 1:] = np.cumsum(tau, axis=1)
-        z = eta[:, :, None] * self.categories[None, None, :] - cum[self.set_of][:, None, :]
-        z -= z.max(axis=2, keepdims=True)
-        np.exp(z, out=z)
-        z /= z.sum(axis=2, keepdims=True)
-        return z, sigma                                                          # P (N, Q, K)
+        z = eta[:, :, None] * self.categories[None, None, :] - cum[self.cell_set][:, None, :]
+        log_prob = z - z.max(axis=2, keepdims=True)
+        log_prob -= np.log(np.exp(log_prob).sum(axis=2, keepdims=True))
+        return log_prob, sigma                                                                 # (C, Q, K)
 
     def loglik_and_posterior(self, raw: np.ndarray):
-        prob, sigma = self._probabilities(raw)
-        picked = np.take_along_axis(prob, self.x[:, None, None], axis=2)[:, :, 0]
-        log_picked = np.log(np.maximum(picked, 1e-300))
-        ll = self.persons_by_obs @ log_picked + self.log_w[None, :]               # (P, Q)
+        log_prob, sigma = self._probabilities(raw)
+        table = np.maximum(log_prob, LOG_FLOOR).transpose(0, 2, 1).reshape(self.n_cells * self.k, -1)
+        ll = self.counts_t @ table + self.log_w[None, :]                                      # (P, Q)
         top = ll.max(axis=1, keepdims=True)
         post = np.exp(ll - top)
         total = post.sum(axis=1, keepdims=True)
         post /= total
-        return float((top + np.log(total)).sum()), post, prob, sigma
+        return float((top + np.log(total)).sum()), post, np.exp(log_prob), sigma
 
     def loglik(self, raw: np.ndarray) -> float:
         return self.loglik_and_posterior(raw)[0]
@@ -343,95 +356,94 @@ class _Facets:
     def derivatives(self, raw: np.ndarray):
         """Log-likelihood, raw gradient, raw Hessian (Louis), posterior."""
         loglik, post, prob, sigma = self.loglik_and_posterior(raw)
-        k, n_raw = self.k, self.n_raw
-        weight = post[self.p]                                                    # (N, Q)
-        sz = sigma * self.z                                                      # (Q,)
-        mean_k = prob @ self.categories                                          # (N, Q)
-        g = self.x[:, None] - mean_k                                             # d l / d eta
+        k, n_raw, n_cells = self.k, self.n_raw, self.n_cells
+        q = len(self.z)
+        # expected counts r[c, q, k] of the E-step and their node totals n[c, q]
+        expected = (self.counts @ post).reshape(n_cells, k, q).transpose(0, 2, 1)
+        n = expected.sum(axis=2)
+        sz = sigma * self.z
+        mean_k = prob @ self.categories                                                        # (C, Q)
         var_k = prob @ self.categories ** 2 - mean_k ** 2
+        score_eta = expected @ self.categories - n * mean_k          # sum over ratings of d l / d eta
         if self.n_sets:
-            # S_j = P(k >= j); d l / d tau_j = S_j - u_j(x)
-            surv = np.cumsum(prob[:, :, ::-1], axis=2)[:, :, ::-1][:, :, 1:]     # (N, Q, K-1)
-            d_tau = surv - self.u_x[:, None, :]
-            # Cov(k, u_j) = E[k u_j] - E k S_j,  E[k u_j] = sum_{m >= j} m P_m
+            surv = np.cumsum(prob[:, :, ::-1], axis=2)[:, :, ::-1][:, :, 1:]                   # P(k >= j), (C, Q, K-1)
             k_tail = np.cumsum((prob * self.categories)[:, :, ::-1], axis=2)[:, :, ::-1][:, :, 1:]
-            cov_k_u = k_tail - mean_k[:, :, None] * surv                          # (N, Q, K-1)
+            cov_k_u = k_tail - mean_k[:, :, None] * surv                                      # Cov(k, [k >= j])
+            # sum over ratings of d l / d tau_j = S_j - [x >= j]
+            score_tau = n[:, :, None] * surv - expected @ self.at_least                       # (C, Q, K-1)
         # ---- gradient
         grad = np.zeros(n_raw)
-        wg = (weight * g).sum(axis=1)
-        grad[:self.n_items] = -np.bincount(self.i, weights=wg, minlength=self.n_items)
-        grad[self.o_s:self.o_tau] = -np.bincount(self.r, weights=wg, minlength=self.n_raters)
-        grad[self.o_sigma] = float((weight * g * sz[None, :]).sum())
+        per_cell = score_eta.sum(axis=1)
+        grad[:self.n_items] = -np.bincount(self.cell_item, weights=per_cell, minlength=self.n_items)
+        grad[self.o_s:self.o_tau] = -np.bincount(self.cell_rater, weights=per_cell, minlength=self.n_raters)
+        grad[self.o_sigma] = float((score_eta * sz[None, :]).sum())
         if self.n_sets:
-            wt = np.einsum("nq,nqj->nj", weight, d_tau)
-            idx = self.o_tau + self.set_of[:, None] * (k - 1) + np.arange(k - 1)[None, :]
-            grad += np.bincount(idx.ravel(), weights=wt.ravel(), minlength=n_raw)
+            tau_idx = self.o_tau + self.cell_set[:, None] * (k - 1) + np.arange(k - 1)[None, :]  # (C, K-1)
+            grad += np.bincount(tau_idx.ravel(), weights=score_tau.sum(axis=1).ravel(), minlength=n_raw)
         # ---- complete-data Hessian, expected under the posterior
         rows: list[np.ndarray] = []
         cols: list[np.ndarray] = []
         vals: list[np.ndarray] = []
 
         def add(a, c, v):
-            rows.append(np.broadcast_to(a, v.shape).ravel())
-            cols.append(np.broadcast_to(c, v.shape).ravel())
-            vals.append(v.ravel())
-            rows.append(np.broadcast_to(c, v.shape).ravel())
-            cols.append(np.broadcast_to(a, v.shape).ravel())
-            vals.append(v.ravel())
+            for one, two in ((a, c), (c, a)):
+                rows.append(np.broadcast_to(one, v.shape).ravel())
+                cols.append(np.broadcast_to(two, v.shape).ravel())
+                vals.append(v.ravel())
 
-        bi, sr = self.i, self.o_s + self.r
-        sig = np.full(self.n_obs, self.o_sigma)
-        w0 = (weight * var_k).sum(axis=1)
-        w1 = (weight * var_k * sz).sum(axis=1)
-        w2 = (weight * var_k * sz ** 2).sum(axis=1)
+        bi, sr = self.cell_item, self.o_s + self.cell_rater
+        sig = np.full(n_cells, self.o_sigma)
+        nv = n * var_k
+        w0 = nv.sum(axis=1)
+        w1 = nv @ sz
+        w2 = nv @ sz ** 2
         add(bi, bi, -w0 / 2)
         add(sr, sr, -w0 / 2)
         add(bi, sr, -w0)
         add(bi, sig, w1)
         add(sr, sig, w1)
-        add(sig, sig, (-w2 + (weight * g * sz).sum(axis=1)) / 2)
+        add(sig, sig, (-w2 + score_eta @ sz) / 2)
         if self.n_sets:
-            tau_idx = self.o_tau + self.set_of[:, None] * (k - 1) + np.arange(k - 1)[None, :]   # (N, K-1)
-            wt = np.einsum("nq,nqj->nj", weight, cov_k_u)
-            wts = np.einsum("nq,nqj->nj", weight * sz[None, :], cov_k_u)
+            wt = np.einsum("cq,cqj->cj", n, cov_k_u)
+            wts = np.einsum("cq,cqj->cj", n * sz[None, :], cov_k_u)
             add(bi[:, None], tau_idx, -wt)
             add(sr[:, None], tau_idx, -wt)
             add(sig[:, None], tau_idx, wts)
-            # Cov(u_j, u_l) = S_max(j,l) - S_j S_l
+            # Cov([k >= j], [k >= l]) = S_max(j,l) - S_j S_l
             jj = np.arange(k - 1)
             hi = np.maximum(jj[:, None], jj[None, :])
             for j in range(k - 1):
-                cov_u = surv[:, :, hi[j]] - surv[:, :, j:j + 1] * surv                # (N, Q, K-1)
-                wuu = np.einsum("nq,nql->nl", weight, cov_u)
-                add(tau_idx[:, j:j + 1], tau_idx, -wuu / 2)
+                cov_u = surv[:, :, hi[j]] - surv[:, :, j:j + 1] * surv                        # (C, Q, K-1)
+                add(tau_idx[:, j:j + 1], tau_idx, -np.einsum("cq,cql->cl", n, cov_u) / 2)
         flat = np.concatenate(rows) * n_raw + np.concatenate(cols)
         hess = np.bincount(flat, weights=np.concatenate(vals), minlength=n_raw * n_raw).reshape(n_raw, n_raw)
         # ---- plus the posterior covariance of each person's complete-data score
-        hess += self._score_covariance(post, g, sz, d_tau if self.n_sets else None)
+        residual = self.categories[None, None, :] - mean_k[:, :, None]                        # k - E, (C, Q, K)
+        tables = [(np.repeat(self.cell_item, k), -residual), (np.repeat(sr, k), -residual),
+                  (np.full(n_cells * k, self.o_sigma), residual * sz[None, :, None])]
+        if self.n_sets:
+            for j in range(k - 1):
+                tables.append((np.repeat(tau_idx[:, j], k), surv[:, :, j:j + 1] - self.at_least[None, None, :, j]))
+        tables = [(column, value.transpose(0, 2, 1).reshape(n_cells * k, q)) for column, value in tables]
+        hess += self._score_covariance(post, tables)
         return loglik, grad, hess, post
 
-    def _score_covariance(self, post, g, sz, d_tau):
+    def _score_covariance(self, post, tables):
+        """sum_p [sum_q pi_pq G_pq G_pq^T - m_p m_p^T], G_pq each person's complete-data score at node q."""
         n_raw, q = self.n_raw, len(self.z)
         out = np.zeros((n_raw, n_raw))
         chunk = max(1, _CHUNK_DOUBLES // (n_raw * q))
-        bounds = np.searchsorted(self.p, np.arange(0, self.n_persons + chunk, chunk))
+        bounds = np.searchsorted(self.nz_person, np.arange(0, self.n_persons + chunk, chunk))
         for c, start in enumerate(range(0, self.n_persons, chunk)):
             stop = min(start + chunk, self.n_persons)
             lo, hi = bounds[c], bounds[c + 1]
             n_p = stop - start
-            local = self.p[lo:hi] - start
-            obs = np.arange(hi - lo)
-
-            def scatter(columns, values):
-                m = sparse.csr_matrix((np.ones(hi - lo), (local * n_raw + columns, obs)), shape=(n_p * n_raw, hi - lo))
-                return m @ values
-
-            gg = g[lo:hi]
-            score = scatter(self.i[lo:hi], -gg) + scatter(self.o_s + self.r[lo:hi], -gg)
-            score += scatter(np.full(hi - lo, self.o_sigma), gg * sz[None, :])
-            if d_tau is not None:
-                for j in range(self.k - 1):
-                    score += scatter(self.o_tau + self.set_of[lo:hi] * (self.k - 1) + j, d_tau[lo:hi, :, j])
+            local, row, count = self.nz_person[lo:hi] - start, self.nz_row[lo:hi], self.nz_count[lo:hi]
+            score = np.zeros((n_p * n_raw, q))
+            for column, values in tables:
+                scatter = sparse.csr_matrix((count, (local * n_raw + column[row], row)),
+                                            shape=(n_p * n_raw, values.shape[0]))
+                score += scatter @ values
             score = score.reshape(n_p, n_raw, q)
             w = post[start:stop]
             mean = np.einsum("paq,pq->pa", score, w)
