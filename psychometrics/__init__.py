@@ -32,6 +32,7 @@ _SUBMODULES = {
     "items",
     "linking",
     "norms",
+    "raters",
     "reliability",
     "scoring",
     "simulate",
