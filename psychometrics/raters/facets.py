@@ -248,6 +248,17 @@ def _prepare(long: pd.DataFrame, person: str, item: str, rater: str, rating: str
             j, c = (int(v) for v in gaps[0])
             raise ResponseError(f"item {items[j]!r}: category {int(codes[c])} is never used, so its partial-credit "
                                 "threshold is not identified; collapse categories or use model='rating_scale'")
+    for codes_of, labels, what, verb in ((r, raters, "rater", "gives"), (i, items, "item", "receives")):
+        low = np.bincount(codes_of, weights=(x == 0), minlength=len(labels))
+        high = np.bincount(codes_of, weights=(x == k - 1), minlength=len(labels))
+        n = np.bincount(codes_of, minlength=len(labels))
+        extreme = np.flatnonzero((low == n) | (high == n))
+        if len(extreme):
+            j = int(extreme[0])
+            end = codes[0] if low[j] == n[j] else codes[-1]
+            raise ResponseError(f"{what} {labels[j]!r} {verb} only the extreme category {end} ({int(n[j])} ratings), "
+                                f"so its measure is infinite; leave it out of the facets model"
+                                + (f" ({len(extreme)} {what}s are extreme)" if len(extreme) > 1 else ""))
     if len(raters) < 1 or len(persons) < 2:
         raise ResponseError(f"ratings: need at least 2 persons, got {len(persons)}")
     return p, i, r, x, persons, items, raters, tuple(int(c) for c in codes)
@@ -556,7 +567,7 @@ def facets(long: pd.DataFrame, *, person: str = "target_id", item: str = "item",
         free = free + step
         damping = damping / 10 if damping > 1e-8 else 0.0
         loglik, grad, hess, post = problem.derivatives(jac @ free)
-        if float(np.abs(step).max()) < tol:
+        if float(np.abs(step).max()) < tol and float(np.abs(jac.T @ grad).max()) < 1e-3:
             converged = True
             break
     if not converged:
@@ -572,6 +583,10 @@ def facets(long: pd.DataFrame, *, person: str = "target_id", item: str = "item",
                               "variation in its ratings") from exc
     cov = jac @ cov_free @ jac.T
     raw = jac @ free
+    if converged and (not np.all(np.diag(cov) > 0) or np.abs(raw).max() > 15):
+        warnings.warn("facets: an estimate is beyond 15 logits or has no standard error; some element is (almost) "
+                      "always rated at one extreme or a facet is not connected to the others", ConvergenceWarning,
+                      stacklevel=2)
     se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
     se[np.diag(cov) < 0] = np.nan
     return _result(problem, raw, se, post, loglik, persons, items, raters, codes, model, converged, n_iter)

@@ -144,5 +144,9 @@ def test_input_errors_name_the_row_and_what_to_do(rng):
         facets(gap)
     with pytest.raises(ResponseError, match="column 'score' given as rating="):
         facets(data, rating="score")
+    lenient = data.copy()
+    lenient.loc[lenient.rater_id == "r1", "rating"] = 5
+    with pytest.raises(ResponseError, match="rater 'r1' gives only the extreme category 5 .* infinite"):
+        facets(lenient)
     with pytest.raises(ValueError, match="model must be one of"):
         facets(data, model="graded")
