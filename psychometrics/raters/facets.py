@@ -583,7 +583,7 @@ def facets(long: pd.DataFrame, *, person: str = "target_id", item: str = "item",
                               "variation in its ratings") from exc
     cov = jac @ cov_free @ jac.T
     raw = jac @ free
-    if converged and (not np.all(np.diag(cov) > 0) or np.abs(raw).max() > 15):
+    if converged and (not np.all(np.diag(cov_free) > 0) or np.abs(raw).max() > 15):
         warnings.warn("facets: an estimate is beyond 15 logits or has no standard error; some element is (almost) "
                       "always rated at one extreme or a facet is not connected to the others", ConvergenceWarning,
                       stacklevel=2)
