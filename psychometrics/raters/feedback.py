@@ -318,7 +318,9 @@ def feedback(ratings: Any, instrument: Any = None, *, scales: Mapping[str, Seque
     >>> from psychometrics import Instrument
     >>> from psychometrics.instrument import bundled_sample
     >>> result = feedback(bundled_sample("feedback-360"), Instrument.bundled("feedback-360"))
-    >>> result.profile.loc[("t0001", "communication"), ["self", "others", "n_others"]].tolist()  # doctest: +SKIP
+    >>> row = result.profile.loc[("t0001", "problem_solving")]
+    >>> round(float(row["self"]), 2), round(float(row["others"]), 2), row["flag"], int(row["n_others"])
+    (4.2, 3.14, 'blind spot', 7)
     """
     if int(min_raters) != min_raters or min_raters < 3:
         raise ValueError(f"min_raters must be an integer of at least 3 (the anonymity rule), got {min_raters!r}")
