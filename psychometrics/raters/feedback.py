@@ -352,7 +352,7 @@ def feedback(ratings: Any, instrument: Any = None, *, scales: Mapping[str, Seque
         raise ResponseError(f"feedback: target {selfs['target'].iat[int(np.flatnonzero(twice)[0])]!r} has more than "
                             f"one self-rating (role {self_role!r}); keep one")
     order = list(dict.fromkeys([r.id for r in instrument.rater_roles] if instrument is not None else []))
-    order += sorted(set(meta["role"].astype(str)) - set(order))
+    order += [r for r in dict.fromkeys(meta["role"]) if r not in order]   # else: as they first appear
     roles = [r for r in order if r != self_role and r in set(meta["role"])]
 
     scores = scale_scores(frame, scales, method="mean", min_answered=min_answered)

@@ -153,3 +153,14 @@ def test_input_errors(sample):
         feedback(twice, FORM)
     with pytest.raises(ResponseError, match="column 'who' given as role="):
         feedback(sample, FORM, role="who")
+
+
+def test_without_an_instrument_the_same_numbers(sample, result):
+    items = FORM.item_ids
+    plain = sample.drop(columns="rating_id")
+    plain[items] = plain[items].where(plain[items] != 9)  # the instrument's "not able to observe"
+    bare = feedback(plain, scales=FORM.scale_items(), n_options=5, min_answered=3)
+    pd.testing.assert_frame_equal(bare.profile, result.profile)
+    assert bare.roles == ROLES and bare.scale_range == (1.0, 5.0)
+    with pytest.raises(ValueError, match="give scales="):
+        feedback(plain)
