@@ -445,20 +445,24 @@ class _Facets:
         out = np.zeros((n_raw, n_raw))
         chunk = max(1, _CHUNK_DOUBLES // (n_raw * q))
         bounds = np.searchsorted(self.nz_person, np.arange(0, self.n_persons + chunk, chunk))
+        stacked = np.concatenate([values for _, values in tables])
+        stacked_rows = tables[0][1].shape[0]
         for c, start in enumerate(range(0, self.n_persons, chunk)):
             stop = min(start + chunk, self.n_persons)
             lo, hi = bounds[c], bounds[c + 1]
             n_p = stop - start
             local, row, count = self.nz_person[lo:hi] - start, self.nz_row[lo:hi], self.nz_count[lo:hi]
-            score = np.zeros((n_p * n_raw, q))
-            for column, values in tables:
-                scatter = sparse.csr_matrix((count, (local * n_raw + column[row], row)),
-                                            shape=(n_p * n_raw, values.shape[0]))
-                score += scatter @ values
-            score = score.reshape(n_p, n_raw, q)
+            # one sparse product scatters every parameter's column of every rating into the persons' scores
+            scatter = sparse.csr_matrix(
+                (np.tile(count, len(tables)),
+                 (np.concatenate([local * n_raw + column[row] for column, _ in tables]),
+                  np.concatenate([t * stacked_rows + row for t in range(len(tables))]))),
+                shape=(n_p * n_raw, len(tables) * stacked_rows))
+            score = (scatter @ stacked).reshape(n_p, n_raw, q)
             w = post[start:stop]
-            mean = np.einsum("paq,pq->pa", score, w)
-            scaled = (score * np.sqrt(w)[:, None, :]).transpose(1, 0, 2).reshape(n_raw, n_p * q)
+            mean = np.matmul(score, w[:, :, None])[:, :, 0]
+            score *= np.sqrt(w)[:, None, :]
+            scaled = score.transpose(1, 0, 2).reshape(n_raw, n_p * q)
             out += scaled @ scaled.T - mean.T @ mean
         return out
 
