@@ -39,7 +39,7 @@ def report360(
     all_targets: Annotated[bool, typer.Option("--all", help="One report per target, written into the folder "
                                                             "given by --output.")] = False,
     output: Annotated[Path, typer.Option("--output", "-o", help="HTML file (with --target) or folder (with --all).")]
-    = Path("report360.html"),
+    = Path("report360.html"),  # with --all: give a folder
     team: Annotated[Path | None, typer.Option("--team", help="Also write the team heat map (targets x "
                                                              "competencies) to this HTML file.", dir_okay=False)]
     = None,
@@ -57,6 +57,8 @@ def report360(
     _State.quiet = _State.quiet or quiet_
     if (target is None) == (not all_targets):
         raise typer.BadParameter("give either --target T or --all")
+    if all_targets and output.suffix.lower() in (".html", ".htm"):
+        raise typer.BadParameter(f"with --all, --output is a folder for one page per target, got {output}")
     require_report_extra()
     from psychometrics.raters import feedback
     from psychometrics.report.feedback360 import render_feedback, render_team, write_feedback_reports

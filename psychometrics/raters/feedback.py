@@ -271,7 +271,8 @@ def feedback(ratings: Any, instrument: Any = None, *, scales: Mapping[str, Seque
     scales : mapping, optional
         Competency -> item ids (default: the instrument's scales).
     target, role, rater : str
-        Column names of the target id, rater role and rater id.
+        Column names of the target id, rater role and rater id; with an instrument, the
+        defaults are the columns it declares with those roles.
     self_role : str
         The role of self-ratings (at most one per target).
     threshold : float
@@ -328,6 +329,12 @@ def feedback(ratings: Any, instrument: Any = None, *, scales: Mapping[str, Seque
         raise ValueError(f"threshold must be a positive number of rating points, got {threshold!r}")
     from psychometrics.ctt import scale_scores
 
+    if instrument is not None:
+        # the instrument names its own target, role and rater columns; explicit arguments win
+        declared = {column.role: column.name for column in instrument.data_columns}
+        target = declared.get("target_id", target) if target == "target_id" else target
+        role = declared.get("rater_role", role) if role == "rater_role" else role
+        rater = declared.get("rater_id", rater) if rater == "rater_id" else rater
     columns = {"target": target, "role": role, "rater": rater}
     frame, meta, scales, labels = _inputs(ratings, instrument, scales, columns)
     if min_answered is None:

@@ -54,6 +54,7 @@ def test_all_targets_with_team_page_as_json(tmp_path, three):
     ([], "give either --target T or --all"),
     (["--target", "t0001", "--all"], "give either --target T or --all"),
     (["--target", "nobody"], "target 'nobody' is not in"),
+    (["--all"], "with --all, --output is a folder"),
     (["--target", "t0001", "--min-raters", "2"], "min_raters must be an integer of at least 3"),
 ])
 def test_refusals(tmp_path, three, arguments, message):
