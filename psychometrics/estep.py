@@ -43,7 +43,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from psychometrics.items.base import LOG_FLOOR
+from psychometrics._numeric import LOG_FLOOR
 
 __all__ = ["EStep", "estep", "combine", "log_likelihood_matrix", "posterior"]
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from psychometrics._numeric import LOG_TINY
 from psychometrics._blas import single_threaded_blas
 from psychometrics.data import as_responses
 from psychometrics.errors import ConvergenceWarning, EstimationError
@@ -67,7 +68,7 @@ _BOUND = 30.0
 _MAX_STEP = 2.0
 _MAX_HALVINGS = 30
 # exp(-745) underflows to 0; flooring log-probabilities keeps 0 * log p finite.
-_LOG_FLOOR = math.log(np.finfo(np.float64).tiny)
+_LOG_FLOOR = LOG_TINY
 
 
 # --------------------------------------------------------------------------------------
