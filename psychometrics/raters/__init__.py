@@ -7,8 +7,8 @@
   stated anonymity rule (:func:`visible_roles`).
 """
 
-from psychometrics.raters.facets import MODELS, FacetsResult, facets
-from psychometrics.raters.feedback import BLIND_SPOT, HIDDEN_STRENGTH, FeedbackResult, feedback, visible_roles
+from psychometrics.raters._facets import MODELS, FacetsResult, facets
+from psychometrics.raters._feedback import BLIND_SPOT, HIDDEN_STRENGTH, FeedbackResult, feedback, visible_roles
 
 __all__ = ["facets", "FacetsResult", "MODELS", "feedback", "FeedbackResult", "visible_roles", "BLIND_SPOT",
            "HIDDEN_STRENGTH"]

@@ -29,7 +29,7 @@ from psychometrics.report.figures import PALETTE, Chart, _figure, _pyplot, _to_s
 from psychometrics.storage import atomic_write_text
 
 if TYPE_CHECKING:
-    from psychometrics.raters.feedback import FeedbackResult
+    from psychometrics.raters._feedback import FeedbackResult
 
 __all__ = ["render_feedback", "write_feedback_reports", "render_team", "spider_chart", "heatmap"]
 

@@ -11,7 +11,7 @@ import pytest
 from psychometrics import irt
 from psychometrics.errors import ResponseError
 from psychometrics.raters import facets
-from psychometrics.raters.facets import _Facets, _prepare
+from psychometrics.raters._facets import _Facets, _prepare
 
 REFERENCE = Path(__file__).resolve().parents[1] / "reference"
 

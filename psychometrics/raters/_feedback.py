@@ -173,7 +173,7 @@ class FeedbackResult:
             raise ValueError(f"measure must be 'others' or 'adjusted', got {measure!r}")
         if rater not in ("role", "rater"):
             raise ValueError(f"rater must be 'role' or 'rater', got {rater!r}")
-        from psychometrics.raters.facets import facets
+        from psychometrics.raters._facets import facets
 
         others = self.ratings[self.ratings["role"] != self.self_role]
         columns = {}

@@ -66,6 +66,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from psychometrics._blas import one_blas_thread
 from psychometrics.errors import ConvergenceWarning, EstimationError, ResponseError
 from psychometrics.items.base import LOG_FLOOR
 from psychometrics.quadrature import normal_quadrature
@@ -77,6 +78,9 @@ Model = Literal["rating_scale", "partial_credit", "dichotomous"]
 
 #: Persons x parameters x nodes doubles held at once when the Hessian's covariance term is built.
 _CHUNK_DOUBLES = 20_000_000
+#: Posterior node weights below this are left out of the Hessian's covariance term (their share of it
+#: is below 1e-14 relative).
+_NEGLIGIBLE_POSTERIOR = 1e-14
 
 
 # ------------------------------------------------------------------------------ result
@@ -462,13 +466,16 @@ class _Facets:
             w = post[start:stop]
             mean = np.matmul(score, w[:, :, None])[:, :, 0]
             score *= np.sqrt(w)[:, None, :]
-            scaled = score.transpose(1, 0, 2).reshape(n_raw, n_p * q)
+            # a person's posterior sits on a few nodes; the others add nothing to the product
+            keep = (w > _NEGLIGIBLE_POSTERIOR).ravel()
+            scaled = score.transpose(1, 0, 2).reshape(n_raw, n_p * q)[:, keep]
             out += scaled @ scaled.T - mean.T @ mean
         return out
 
 
 # ------------------------------------------------------------------------------ the verb
 
+@one_blas_thread
 def facets(long: pd.DataFrame, *, person: str = "target_id", item: str = "item", rater: str = "rater_id",
            rating: str = "rating", model: Model = "rating_scale", quadrature_points: int = 61,
            tol: float = 1e-6, max_iter: int = 100, replicates: bool = False) -> FacetsResult:
