@@ -392,7 +392,8 @@ def spearman_brown(reliability: float | np.ndarray, factor: float = 2.0) -> floa
     return float(out) if out.ndim == 0 else out
 
 
-def split_half(responses: Any, method: Literal["odd_even", "first_second", "random"] = "odd_even",
+@keyword_only_after(1)
+def split_half(responses: Any, *, method: Literal["odd_even", "first_second", "random"] = "odd_even",
                seed: int | np.random.Generator | None = None,
                missing: Missing = "pairwise") -> SplitHalfResult:
     r"""Split-half reliability with the Spearman-Brown correction.
