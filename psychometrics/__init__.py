@@ -19,6 +19,7 @@ _SUBMODULES = {
     "agreement",
     "analysis",
     "bank",
+    "cat",
     "ctt",
     "data",
     "dif",
