@@ -102,6 +102,8 @@ class SimulationResult:
         ``"pass"``/``"fail"`` when ``stop`` has a cut.
     items : ndarray
         (examinees, max_items) positions in :attr:`item_ids` of the items given, -1 after the end.
+    responses : ndarray
+        (examinees, max_items) response codes to those items, NaN after the end.
     item_ids : list of str
     exposure : Series
         Per item, the share of examinees who were given it.
@@ -124,6 +126,7 @@ class SimulationResult:
     stop_reason: pd.Series
     classification: pd.Series | None
     items: np.ndarray
+    responses: np.ndarray
     item_ids: list[str]
     exposure: pd.Series
     selection_rate: pd.Series
@@ -314,30 +317,34 @@ def simulate(bank: ItemBank | Calibration, thetas: Any, *, selection: str = "mfi
     return _result(design, truth, engine)
 
 
-def _final_scores(design: Design, engine: Engine) -> tuple[np.ndarray, np.ndarray]:
+def _response_codes(design: Design, engine: Engine) -> np.ndarray:
+    """(examinees, max_items) response codes of the items given (NaN for none)."""
+    code_table = np.full((design.n_items, int(design.calibration.n_categories.max())), np.nan)
+    for j, item in enumerate(design.item_ids):
+        codes = design.calibration.categories[item]
+        code_table[j, :len(codes)] = codes
+    out = np.full(engine.items.shape, np.nan)
+    answered = (engine.items >= 0) & (engine.codes >= 0)
+    out[answered] = code_table[engine.items[answered], engine.codes[answered]]
+    return out
+
+
+def _final_scores(design: Design, engine: Engine, responses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if design.scoring == "eap":
         return engine.theta.copy(), engine.se.copy()
     from psychometrics.scoring import score
 
-    n = engine.n
-    values = np.full((n, design.n_items), np.nan)
-    cats = [np.asarray(design.calibration.categories[i], dtype=np.float64) for i in design.item_ids]
+    values = np.full((engine.n, design.n_items), np.nan)
     rows, cols = np.nonzero(engine.items >= 0)
-    items = engine.items[rows, cols]
-    codes = engine.codes[rows, cols]
-    answered = codes >= 0
-    code_table = np.full((design.n_items, int(design.calibration.n_categories.max())), np.nan)
-    for j, c in enumerate(cats):
-        code_table[j, :c.size] = c
-    values[rows[answered], items[answered]] = code_table[items[answered], codes[answered]]
-    frame = pd.DataFrame(values, columns=design.item_ids)
-    result = score(design.calibration, frame, method=design.scoring)
+    values[rows, engine.items[rows, cols]] = responses[rows, cols]
+    result = score(design.calibration, pd.DataFrame(values, columns=design.item_ids), method=design.scoring)
     return result["theta"].to_numpy(), result["se"].to_numpy()
 
 
 def _result(design: Design, truth: pd.Series, engine: Engine) -> SimulationResult:
     index = truth.index
-    theta, se = _final_scores(design, engine)
+    responses = _response_codes(design, engine)
+    theta, se = _final_scores(design, engine, responses)
     counts = np.bincount(engine.items[engine.items >= 0], minlength=design.n_items)
     exposure = pd.Series(counts / engine.n, index=pd.Index(design.item_ids, name="item"), name="exposure")
     if design.exposure_kind == "sympson-hetter":
@@ -355,7 +362,7 @@ def _result(design: Design, truth: pd.Series, engine: Engine) -> SimulationResul
         true_theta=truth, theta=pd.Series(theta, index=index, name="theta"),
         se=pd.Series(se, index=index, name="se"), length=pd.Series(engine.length, index=index, name="length"),
         stop_reason=pd.Series(engine.stop_reason.astype(str), index=index, name="stop_reason"),
-        classification=classification, items=engine.items, item_ids=list(design.item_ids),
+        classification=classification, items=engine.items, responses=responses, item_ids=list(design.item_ids),
         exposure=exposure, selection_rate=pd.Series(selected, index=exposure.index, name="selection_rate"),
         item_area=item_area, content_target=design.content, options=design.options(),
         theta_history=engine.theta_history, se_history=engine.se_history)
