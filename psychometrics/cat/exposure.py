@@ -86,8 +86,9 @@ def exposure_parameters(bank: ItemBank | Calibration, thetas: Any, *, target: fl
         Simulations at most.
     tol : float, optional
         Stop once the largest exposure rate is at most ``target + tol``; default the
-        larger of 0.01 and the binomial standard error of a rate at the target,
-        :math:`\sqrt{r(1 - r)/N}` (the simulation error).
+        larger of 0.01 and two binomial standard errors of a rate at the target,
+        :math:`2\sqrt{r(1 - r)/N}`: the largest of many simulated rates exceeds its
+        expectation by about that much, so a smaller tolerance chases noise.
     **session_options
         The other settings of the test (``selection``, ``content``, ``stop``, ...), as for
         :class:`~psychometrics.cat.Session`; the parameters only hold for the design they were
@@ -108,7 +109,7 @@ def exposure_parameters(bank: ItemBank | Calibration, thetas: Any, *, target: fl
         raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
     truth = _true_thetas(thetas).to_numpy()
     if tol is None:
-        tol = max(0.01, math.sqrt(target * (1.0 - target) / truth.size))
+        tol = max(0.01, 2.0 * math.sqrt(target * (1.0 - target) / truth.size))
     probe = build_design(bank, **session_options)
     stop = probe.stop
     if target * probe.n_items < stop.max_items:
