@@ -23,7 +23,7 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import graded_pool, two_pl_pool
+from cat_pools import graded_pool, two_pl_pool
 from scipy import integrate
 
 from psychometrics import cat, irt

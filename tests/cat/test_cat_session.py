@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import graded_pool, mixed_pool, two_pl_pool
+from cat_pools import graded_pool, mixed_pool, two_pl_pool
 
 from psychometrics import cat, irt
 from psychometrics.bank import ItemBank

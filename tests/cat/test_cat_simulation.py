@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import graded_pool, two_pl_pool
+from cat_pools import graded_pool, two_pl_pool
 
 from psychometrics import cat, irt
 
