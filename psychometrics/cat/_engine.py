@@ -17,7 +17,7 @@ import math
 from typing import Any
 
 import numpy as np
-from scipy import optimize, stats
+from scipy.special import ndtri
 
 from psychometrics.cat._options import Design
 from psychometrics.scoring import _LOG_FLOOR, _grid
@@ -194,6 +194,8 @@ class Engine:
 
     # ----------------------------------------------------------------------------- shadow test
     def _prepare_shadow(self) -> None:
+        from scipy import optimize  # heavy to import; only the shadow test needs it
+
         d = self.design
         rows, lower, upper = [], [], []
         if d.content is not None:
@@ -215,6 +217,8 @@ class Engine:
 
     def _shadow_test(self, row: int, info: np.ndarray, excluded: np.ndarray) -> np.ndarray | None:
         """Items of the most informative full-length test that holds the items given and every constraint."""
+        from scipy import optimize
+
         lower = self.administered[row].astype(np.float64)
         upper = np.where(excluded & ~self.administered[row], 0.0, 1.0)
         result = optimize.milp(-info, integrality=np.ones(self.n_items),
@@ -354,7 +358,7 @@ class Engine:
         stop = self.design.stop
         out = np.full(rows.size, "", dtype=object)
         if stop.classification == "ci":
-            z = stats.norm.ppf(1.0 - stop.alpha / 2.0)
+            z = ndtri(1.0 - stop.alpha / 2.0)
             out[self.theta[rows] - z * self.se[rows] > stop.cut] = "pass"
             out[self.theta[rows] + z * self.se[rows] < stop.cut] = "fail"
         else:
