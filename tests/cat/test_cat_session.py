@@ -200,3 +200,23 @@ def test_item_bank_scales_are_content_areas():
     shifted = irt.Calibration.from_item_params(b.item_params, "2pl", latent_mean=0.5)
     with pytest.raises(ValueError, match="not on one metric"):
         cat.Session(ItemBank(scales={"communication": a, "teamwork": shifted}))
+
+
+def test_bank_session_round_trip_keeps_areas_and_enemies():
+    a, b = two_pl_pool(10, seed=1), two_pl_pool(10, seed=2)
+    b = irt.Calibration.from_item_params(b.item_params.set_axis([f"r{j:02d}" for j in range(10)]), "2pl")
+    bank = ItemBank(scales={"communication": a, "teamwork": b})
+    best = irt.item_information(a, 0.0).iloc[0].sort_values(ascending=False).index
+    enemies = [[best[0], best[1]]]
+    options = dict(content={"communication": 0.5, "teamwork": 0.5}, enemies=enemies, stop={"max_items": 8})
+    answers = {**_answers(a, 0.0, 1), **_answers(b, 0.0, 2)}
+    whole = _run(cat.Session(bank, seed=3, **options), answers)
+    assert len(set(whole.administered) & set(enemies[0])) == 1
+    session = cat.Session(bank, seed=3, **options)
+    for _ in range(3):
+        item = session.next_item()
+        session.answer(item, answers[item])
+    resumed = _run(cat.Session.from_json(session.to_json(include_bank=False), bank=bank), answers)
+    assert resumed.administered == whole.administered
+    again = _run(cat.Session.from_json(session.to_json()), answers)
+    assert again.administered == whole.administered
