@@ -14,7 +14,6 @@ after any items it equals :func:`~psychometrics.irt.score` on those items.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 from scipy.special import ndtri
@@ -377,6 +376,3 @@ class Engine:
 
     def active(self) -> np.ndarray:
         return np.flatnonzero(~self.done)
-
-    def state_arrays(self) -> dict[str, Any]:
-        return {"set_aside": self.set_aside, "selected_count": self.selected_count}

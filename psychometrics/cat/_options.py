@@ -9,7 +9,6 @@ validated rules. Internals trust a Design.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -372,7 +371,3 @@ def build_design(bank: ItemBank | Calibration, *, selection: str = "mfi", exposu
                   content=targets, area_counts=area_counts, enemies=enemy_lists, enemy_matrix=enemy_matrix,
                   exposure_kind=kind, randomesque=k, exposure_probability=probability,
                   areas=item_area_map, position=position)
-
-
-def options_json(design: Design) -> str:
-    return json.dumps(design.options(), allow_nan=False)
