@@ -8,7 +8,9 @@ validated rules. Internals trust a Design.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -240,9 +242,20 @@ class Design:
                 "stop": self.stop.to_dict(), "content": self.content, "areas": self.areas,
                 "enemies": self.enemies, "exposure": exposure}
 
+    @functools.cached_property
     def fingerprint(self) -> str:
-        """SHA-256 of the pool's calibration document: a resumed session checks it has the same bank."""
-        return hashlib.sha256(self.calibration.to_json().encode()).hexdigest()
+        """SHA-256 of the pool (item ids, models, categories, parameters, latent distribution): a
+        resumed session checks it has the same bank. Parameters survive the calibration's JSON
+        exactly, so an embedded pool has the fingerprint of the original."""
+        cal = self.calibration
+        digest = hashlib.sha256(json.dumps(
+            [list(cal.item_ids), cal.models, {k: list(v) for k, v in cal.categories.items()},
+             [str(c) for c in cal.slope_intercept.columns], float(cal.latent_mean), float(cal.latent_variance)]
+        ).encode())
+        values = cal.slope_intercept.reindex(list(cal.item_ids)).to_numpy(dtype=np.float64)
+        # one NaN bit pattern, whatever produced the missing parameters
+        digest.update(np.where(np.isnan(values), np.inf, values).tobytes())
+        return digest.hexdigest()
 
 
 def _parse_exposure(exposure: Any, item_ids: list[str]) -> tuple[str | None, int, np.ndarray | None]:

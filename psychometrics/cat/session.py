@@ -292,7 +292,7 @@ class Session:
             "schema_version": SESSION_SCHEMA_VERSION,
             "options": self._design.options(),
             "seed": self._seed,
-            "bank_fingerprint": self._design.fingerprint(),
+            "bank_fingerprint": self._design.fingerprint,
             "answers": [[item, value] for item, value in zip(self.administered, self._responses)],
             "set_aside": [self._design.item_ids[j] for j in np.flatnonzero(engine.set_aside[0])],
             "pending": None if self._pending is None else self._design.item_ids[self._pending],
@@ -336,7 +336,7 @@ class Session:
         design = build_design(bank, selection=options["selection"], exposure=exposure, content=options["content"],
                               stop=options["stop"], scoring=options["scoring"], start_theta=options["start_theta"],
                               enemies=options["enemies"] or None, areas=options["areas"])
-        if design.fingerprint() != doc["bank_fingerprint"]:
+        if design.fingerprint != doc["bank_fingerprint"]:
             raise ValueError("the item bank differs from the one the session began with (fingerprint mismatch)")
         session = cls.__new__(cls)
         session._setup(design, doc["seed"])
