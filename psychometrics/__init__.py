@@ -30,6 +30,8 @@ _SUBMODULES = {
     "factor",
     "fairness",
     "fit",
+    "fit_indices",
+    "groups",
     "information",
     "instrument",
     "irt",

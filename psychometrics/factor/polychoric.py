@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from psychometrics.data import as_responses
+from psychometrics._numeric import TINY
+from psychometrics.data import as_responses, category_index
 from psychometrics.errors import EstimationError, ModelWarning, ResponseError
 
 __all__ = [
@@ -208,9 +209,7 @@ def _ordinal_codes(values: np.ndarray, item_ids: list[str], max_categories: int
     codes = np.full((n_persons, n_items), -1, dtype=np.int64)
     n_categories = np.zeros(n_items, dtype=np.int64)
     for j in range(n_items):
-        column = values[:, j]
-        seen = ~np.isnan(column)
-        levels, inverse = np.unique(column[seen], return_inverse=True)
+        index, levels = category_index(values[:, j])
         if levels.size < 2:
             raise ResponseError(
                 f"item {item_ids[j]!r} (column {j}): {levels.size} distinct observed value(s); a latent "
@@ -219,7 +218,7 @@ def _ordinal_codes(values: np.ndarray, item_ids: list[str], max_categories: int
             raise ResponseError(
                 f"item {item_ids[j]!r} (column {j}): {levels.size} distinct values, more than "
                 f"max_categories={max_categories}; treat it as continuous (Pearson or polyserial).")
-        codes[seen, j] = inverse
+        codes[:, j] = index
         n_categories[j] = levels.size
     return codes, n_categories
 
@@ -281,7 +280,7 @@ def _cell_probabilities(row_cuts: np.ndarray, col_cuts: np.ndarray, rho: np.ndar
 
 def _loglik(tables: np.ndarray, prob: np.ndarray) -> np.ndarray:
     positive = tables > 0
-    safe = np.where(positive, np.maximum(prob, 1e-300), 1.0)
+    safe = np.where(positive, np.maximum(prob, TINY), 1.0)
     return np.sum(np.where(positive, tables * np.log(safe), 0.0), axis=(1, 2))
 
 
@@ -300,7 +299,7 @@ def _fit_rho(tables: np.ndarray, row_cuts: np.ndarray, col_cuts: np.ndarray, sta
         if idx.size == 0:
             break
         p, dp, d2p, t = prob[idx], dprob[idx], d2prob[idx], tables[idx]
-        positive_p = p > 1e-300
+        positive_p = p > TINY
         safe_p = np.where(positive_p, p, 1.0)
         ratio = np.where(positive_p, dp / safe_p, 0.0)
         score = np.sum(t * ratio, axis=(1, 2))
