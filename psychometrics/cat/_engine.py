@@ -18,8 +18,9 @@ import math
 import numpy as np
 from scipy.special import ndtri
 
+from psychometrics._numeric import LOG_TINY as _LOG_FLOOR
 from psychometrics.cat._options import Design
-from psychometrics.scoring import _LOG_FLOOR, _grid
+from psychometrics.scoring import _grid  # the grid of irt.score, so interim EAP equals it
 
 __all__ = ["Engine", "KL_INTERVAL_Z", "QUADRATURE_POINTS"]
 
