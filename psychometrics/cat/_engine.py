@@ -142,7 +142,8 @@ class Engine:
             value = -self._expected_posterior_variance(rows)
         else:  # random
             value = self.rng.random((rows.size, self.n_items))
-        return np.where(ok, value, _NEG)
+        value[~ok] = _NEG
+        return value
 
     def information(self, theta: np.ndarray) -> np.ndarray:
         """(M, J) Fisher information of every item at each theta (the calibration's, as
@@ -150,6 +151,8 @@ class Engine:
         # examinees with the same answers share an estimate: early in a test there are few
         # distinct values, so information is computed once per value
         unique, inverse = np.unique(theta, return_inverse=True)
+        if unique.size > 0.8 * theta.size:
+            return np.asarray(self.design.calibration.information(theta), dtype=np.float64)
         info = np.asarray(self.design.calibration.information(unique), dtype=np.float64)
         return info[inverse.reshape(-1)]
 
