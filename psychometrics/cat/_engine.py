@@ -292,7 +292,9 @@ class Engine:
     def _randomesque(self, value: np.ndarray, finite: np.ndarray) -> np.ndarray:
         """One of the ``k`` best items at random (Kohn & Kingsbury; Kingsbury & Zara 1989)."""
         k = min(self.design.randomesque, value.shape[1])
-        top = np.argsort(-value, axis=1, kind="stable")[:, :k]
+        # the k best, sorted by position so the pick does not depend on argpartition's order
+        top = np.sort(np.argpartition(-value, k - 1, axis=1)[:, :k], axis=1) if k < value.shape[1] else \
+            np.tile(np.arange(value.shape[1]), (value.shape[0], 1))
         n_valid = np.take_along_axis(finite, top, axis=1).sum(axis=1)
         pick = np.minimum((self.rng.random(value.shape[0]) * n_valid).astype(np.int64), n_valid - 1)
         return top[np.arange(value.shape[0]), pick]
