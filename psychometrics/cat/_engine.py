@@ -290,12 +290,16 @@ class Engine:
         return chosen
 
     def _randomesque(self, value: np.ndarray, finite: np.ndarray) -> np.ndarray:
-        """One of the ``k`` best items at random (Kohn & Kingsbury; Kingsbury & Zara 1989)."""
+        """One of the ``k`` best items at random (Kingsbury & Zara 1989)."""
         k = min(self.design.randomesque, value.shape[1])
-        # the k best, sorted by position so the pick does not depend on argpartition's order
-        top = np.sort(np.argpartition(-value, k - 1, axis=1)[:, :k], axis=1) if k < value.shape[1] else \
-            np.tile(np.arange(value.shape[1]), (value.shape[0], 1))
-        n_valid = np.take_along_axis(finite, top, axis=1).sum(axis=1)
+        n_items = value.shape[1]
+        top = np.argpartition(-value, k - 1, axis=1)[:, :k] if k < n_items else \
+            np.tile(np.arange(n_items), (value.shape[0], 1))
+        valid = np.take_along_axis(finite, top, axis=1)
+        # eligible items first, each group by position, so the pick does not depend on
+        # argpartition's internal order
+        top = np.take_along_axis(top, np.argsort(np.where(valid, top, top + n_items), axis=1), axis=1)
+        n_valid = valid.sum(axis=1)
         pick = np.minimum((self.rng.random(value.shape[0]) * n_valid).astype(np.int64), n_valid - 1)
         return top[np.arange(value.shape[0]), pick]
 

@@ -161,3 +161,11 @@ def test_bad_thetas_are_refused(bank):
         cat.simulate(bank, 100)
     with pytest.raises(ValueError, match="examinee 2"):
         cat.simulate(bank, [0.0, 1.0, np.nan])
+
+
+def test_randomesque_near_the_end_of_the_pool_gives_only_eligible_items():
+    calibration = two_pl_pool(12)
+    result = cat.simulate(calibration, np.zeros(200), exposure={"randomesque": 5},
+                          stop={"max_items": 12}, seed=1)
+    assert (result.length == 12).all()
+    assert all(len(set(row)) == 12 for row in result.items)   # every item once, none repeated
