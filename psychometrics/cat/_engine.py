@@ -250,7 +250,14 @@ class Engine:
     def _shadow_criterion(self, rows: np.ndarray, ok: np.ndarray) -> np.ndarray:
         info = self.information(self.selection_theta(rows))
         if not self.shadow_milp:
-            return self._shadow_partition(rows, info, ok)
+            out = self._shadow_partition(rows, info, ok)
+            stuck = ~np.isfinite(out).any(axis=1)
+            if stuck.any():
+                # as with milp below: items set aside by exposure control come back rather than
+                # leave an area short
+                relaxed = ok[stuck] | (self.set_aside[rows[stuck]] & ~self.blocked[rows[stuck]])
+                out[stuck] = self._shadow_partition(rows[stuck], info[stuck], relaxed)
+            return out
         out = np.full(info.shape, _NEG)
         for m, row in enumerate(rows):
             chosen = self._shadow_test(row, info[m], ~ok[m])
