@@ -30,7 +30,7 @@ SCORING_METHODS = ("eap", "map", "wle", "ml")
 CLASSIFICATION_METHODS = ("ci", "sprt")
 #: Items considered by ``exposure="randomesque"`` without a number (Kingsbury & Zara 1989).
 DEFAULT_RANDOMESQUE = 5
-_STOP_KEYS = ("se", "min_items", "max_items", "cut", "classification", "alpha", "beta", "indifference")
+_STOP_KEYS = ("se", "min_items", "max_items", "classification", "alpha", "beta", "indifference")
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class StopRule:
     min_items, max_items : int
         Test length bounds (``max_items`` is capped at the pool size).
     cut : float or None
-        Cut score on the theta scale for pass/fail classification.
+        Cut score on the theta scale for pass/fail classification (given as ``cut=``).
     classification : {"ci", "sprt"}
         ``"ci"``: stop when the ``1 - alpha`` confidence interval
         :math:`\\hat\\theta \\pm z_{1-\\alpha/2} SE` excludes the cut (Kingsbury & Weiss 1983).
@@ -67,7 +67,8 @@ class StopRule:
     indifference: float = 0.2
 
     def to_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in _STOP_KEYS}
+        """The rule as plain values, ``cut`` included."""
+        return {"cut": self.cut, **{name: getattr(self, name) for name in _STOP_KEYS}}
 
 
 def _positive_int(value: Any, name: str) -> int:
@@ -86,12 +87,20 @@ def _probability(value: Any, name: str) -> float:
     return number
 
 
-def parse_stop(stop: Mapping[str, Any] | StopRule | None, n_items: int) -> StopRule:
-    """A checked :class:`StopRule` from ``stop=`` (a dict with the keys of StopRule)."""
+def parse_stop(stop: Mapping[str, Any] | StopRule | None, n_items: int, cut: float | None = None) -> StopRule:
+    """A checked :class:`StopRule` from ``stop=`` (a dict with the keys of StopRule but ``cut``)
+    and ``cut=``."""
     if stop is None:
         stop = {}
     if isinstance(stop, StopRule):
-        stop = stop.to_dict()
+        rule = stop.to_dict()
+        if rule.pop("cut") is not None:
+            if cut is not None and cut != stop.cut:
+                raise ValueError(f"cut={cut!r} differs from the StopRule's cut {stop.cut!r}; give one")
+            cut = stop.cut
+        stop = rule
+    if isinstance(stop, Mapping) and "cut" in stop:
+        raise ValueError("give the cut score as cut=..., not inside stop")
     if not isinstance(stop, Mapping):
         raise TypeError(f"stop must be a dict such as {{'se': 0.3, 'max_items': 30}}, got {type(stop).__name__}")
     unknown = [k for k in stop if k not in _STOP_KEYS]
@@ -110,11 +119,14 @@ def parse_stop(stop: Mapping[str, Any] | StopRule | None, n_items: int) -> StopR
     if min_items > max_items:
         raise ValueError(f"stop: min_items ({min_items}) exceeds max_items ({max_items}, capped at the "
                          f"{n_items} items of the pool)")
-    cut = stop.get("cut")
     if cut is not None:
-        cut = float(cut)
+        given = cut
+        try:
+            cut = float(cut)
+        except (TypeError, ValueError):
+            cut = math.nan
         if not math.isfinite(cut):
-            raise ValueError(f"stop: cut must be a finite theta, got {stop.get('cut')!r}")
+            raise ValueError(f"cut must be a finite theta, got {given!r}")
     method = stop.get("classification", "ci")
     if method not in CLASSIFICATION_METHODS:
         raise ValueError(f"stop: classification must be 'ci' or 'sprt', got {method!r}")
@@ -304,8 +316,9 @@ def _shadow_counts(content: dict[str, float], area_names: list[str], length: int
 
 def build_design(bank: ItemBank | Calibration, *, selection: str = "mfi", exposure: Any = None,
                  content: Mapping[str, float] | None = None, stop: Mapping[str, Any] | StopRule | None = None,
-                 scoring: str = "eap", start_theta: float = 0.0, attributes: Any = None,
-                 content_column: str | None = None, enemies: Sequence[Sequence[str]] | None = None,
+                 scoring: str = "eap", start_theta: float = 0.0, cut: float | None = None,
+                 attributes: Any = None, content_column: str | None = None,
+                 enemies: Sequence[Sequence[str]] | None = None,
                  areas: Mapping[str, str] | None = None) -> Design:
     """Check every setting of an adaptive test (see :class:`~psychometrics.cat.Session`)."""
     calibration, bank_areas = pool_calibration(bank)
@@ -320,7 +333,7 @@ def build_design(bank: ItemBank | Calibration, *, selection: str = "mfi", exposu
         raise ValueError(f"start_theta must be a finite number, got {start_theta!r}") from None
     if not math.isfinite(start_theta):
         raise ValueError(f"start_theta must be a finite number, got {start_theta!r}")
-    stop_rule = parse_stop(stop, len(item_ids))
+    stop_rule = parse_stop(stop, len(item_ids), cut)
 
     if areas is not None:
         item_area_map = {str(k): str(v) for k, v in areas.items()}

@@ -67,15 +67,19 @@ class Session:
         Kingsbury-Zara's constrained CAT (the next item comes from the area furthest below its
         target), or exactly for a full-length test by the shadow test.
     stop : dict or StopRule, optional
-        Keys ``se``, ``min_items``, ``max_items`` (default 30, capped at the pool size),
-        ``cut`` (pass/fail cut score on theta), ``classification`` (``"ci"`` or ``"sprt"``),
-        ``alpha``, ``beta`` and ``indifference`` (see :class:`StopRule`).
+        Keys ``se``, ``min_items``, ``max_items`` (default 30, capped at the pool size), and
+        for classification ``classification`` (``"ci"`` or ``"sprt"``), ``alpha``, ``beta``
+        and ``indifference`` (see :class:`StopRule`).
     scoring : {"eap", "map", "wle", "ml"}
         Method of the reported :attr:`theta` and :attr:`se`, as :func:`psychometrics.irt.score`
         computes it on the answered items. Item selection and the SE stopping rule use the
         interim EAP estimate (finite from the first answer on, which ML is not).
     start_theta : float
         Theta at which the first item is selected.
+    cut : float, optional
+        Cut score on theta for pass/fail screens: the test also stops once the examinee is
+        classified (by the confidence interval or the SPRT of ``stop["classification"]``),
+        and :attr:`classification` says ``"pass"`` or ``"fail"``.
     seed : int, optional
         Seed of the random choices (random, progressive, exposure control); drawn and kept
         when not given, so a stored session replays exactly.
@@ -102,11 +106,12 @@ class Session:
     def __init__(self, bank_or_calibration: ItemBank | Calibration, *, selection: str = "mfi",
                  exposure: Any = None, content: Mapping[str, float] | None = None,
                  stop: Mapping[str, Any] | StopRule | None = None, scoring: str = "eap",
-                 start_theta: float = 0.0, seed: int | None = None, attributes: Any = None,
-                 content_column: str | None = None, enemies: Sequence[Sequence[str]] | None = None) -> None:
+                 start_theta: float = 0.0, cut: float | None = None, seed: int | None = None,
+                 attributes: Any = None, content_column: str | None = None,
+                 enemies: Sequence[Sequence[str]] | None = None) -> None:
         design = build_design(bank_or_calibration, selection=selection, exposure=exposure, content=content,
-                              stop=stop, scoring=scoring, start_theta=start_theta, attributes=attributes,
-                              content_column=content_column, enemies=enemies)
+                              stop=stop, scoring=scoring, start_theta=start_theta, cut=cut,
+                              attributes=attributes, content_column=content_column, enemies=enemies)
         self._setup(design, seed)
 
     def _setup(self, design: Design, seed: int | None) -> None:
@@ -237,7 +242,7 @@ class Session:
 
     @property
     def classification(self) -> str | None:
-        """``"pass"``/``"fail"`` against ``stop["cut"]`` once decided (None without a cut)."""
+        """``"pass"``/``"fail"`` against ``cut`` once decided (None without a cut)."""
         if self._engine.classification is None:
             return None
         return str(self._engine.classification[0]) or None
@@ -332,10 +337,12 @@ class Session:
                 raise ValueError("the session was stored without its item pool; pass bank= to resume it")
             bank = Calibration.from_json(json.dumps(doc["calibration"]))
         options = doc["options"]
-        exposure = options["exposure"]
-        design = build_design(bank, selection=options["selection"], exposure=exposure, content=options["content"],
-                              stop=options["stop"], scoring=options["scoring"], start_theta=options["start_theta"],
-                              enemies=options["enemies"] or None, areas=options["areas"])
+        stop = dict(options["stop"])
+        cut = stop.pop("cut", None)
+        design = build_design(bank, selection=options["selection"], exposure=options["exposure"],
+                              content=options["content"], stop=stop, scoring=options["scoring"],
+                              start_theta=options["start_theta"], cut=cut, enemies=options["enemies"] or None,
+                              areas=options["areas"])
         if design.fingerprint != doc["bank_fingerprint"]:
             raise ValueError("the item bank differs from the one the session began with (fingerprint mismatch)")
         session = cls.__new__(cls)

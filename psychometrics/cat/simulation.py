@@ -99,7 +99,7 @@ class SimulationResult:
     stop_reason : Series
         ``"se"``, ``"max_items"``, ``"classification"`` or ``"exhausted"``.
     classification : Series or None
-        ``"pass"``/``"fail"`` when ``stop`` has a cut.
+        ``"pass"``/``"fail"`` when a ``cut`` was given.
     items : ndarray
         (examinees, max_items) positions in :attr:`item_ids` of the items given, -1 after the end.
     responses : ndarray
@@ -269,8 +269,8 @@ class SimulationResult:
 
 def simulate(bank: ItemBank | Calibration, thetas: Any, *, selection: str = "mfi", exposure: Any = None,
              content: Mapping[str, float] | None = None, stop: Mapping[str, Any] | StopRule | None = None,
-             scoring: str = "eap", start_theta: float = 0.0, seed: int | np.random.Generator | None = None,
-             attributes: Any = None, content_column: str | None = None,
+             scoring: str = "eap", start_theta: float = 0.0, cut: float | None = None,
+             seed: int | np.random.Generator | None = None, attributes: Any = None, content_column: str | None = None,
              enemies: Sequence[Sequence[str]] | None = None) -> SimulationResult:
     """Simulate adaptive tests of examinees with known theta.
 
@@ -280,7 +280,7 @@ def simulate(bank: ItemBank | Calibration, thetas: Any, *, selection: str = "mfi
         The item pool.
     thetas : array-like or Series
         True theta of each examinee (a Series keeps its index as examinee ids).
-    selection, exposure, content, stop, scoring, start_theta, attributes, content_column, enemies
+    selection, exposure, content, stop, scoring, start_theta, cut, attributes, content_column, enemies
         As for :class:`~psychometrics.cat.Session`.
     seed : int or Generator, optional
         Seed of the simulated answers and of the random choices.
@@ -309,7 +309,7 @@ def simulate(bank: ItemBank | Calibration, thetas: Any, *, selection: str = "mfi
     True
     """
     design = build_design(bank, selection=selection, exposure=exposure, content=content, stop=stop,
-                          scoring=scoring, start_theta=start_theta, attributes=attributes,
+                          scoring=scoring, start_theta=start_theta, cut=cut, attributes=attributes,
                           content_column=content_column, enemies=enemies)
     truth = _true_thetas(thetas)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)

@@ -94,14 +94,14 @@ def simulate_command(
     if stop_se is not None:
         stop["se"] = stop_se
     if cut is not None:
-        stop.update({"cut": cut, "classification": classification})
+        stop["classification"] = classification
     rng = np.random.default_rng(seed)
     thetas = pd.Series(rng.normal(theta_mean, theta_sd, n),
                        index=pd.Index([f"e{i:0{len(str(n))}d}" for i in range(1, n + 1)], name="examinee"))
     with collected_warnings() as caught:
         result = cat.simulate(pool, thetas, selection=selection, content=_content(content), stop=stop,
-                              scoring=scoring, exposure={"randomesque": randomesque} if randomesque else None,
-                              seed=rng)
+                              scoring=scoring, cut=cut,
+                              exposure={"randomesque": randomesque} if randomesque else None, seed=rng)
     print_warnings(caught)
     if output is not None:
         frame = result.to_frame()

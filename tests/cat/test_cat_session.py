@@ -186,6 +186,10 @@ def test_invalid_settings_are_refused():
         cat.Session(calibration, content={"a": 1.0})
     with pytest.raises(ValueError, match="enemies"):
         cat.Session(calibration, enemies=[["q00", "nope"]])
+    with pytest.raises(ValueError, match="as cut="):
+        cat.Session(calibration, stop={"cut": 0.5})
+    with pytest.raises(ValueError, match="cut must be a finite theta"):
+        cat.Session(calibration, cut="high")
 
 
 def test_item_bank_scales_are_content_areas():
@@ -220,3 +224,16 @@ def test_bank_session_round_trip_keeps_areas_and_enemies():
     assert resumed.administered == whole.administered
     again = _run(cat.Session.from_json(session.to_json()), answers)
     assert again.administered == whole.administered
+
+
+def test_classifying_session_resumes():
+    calibration = two_pl_pool(40)
+    options = dict(cut=0.4, stop={"classification": "sprt", "max_items": 25})
+    session = cat.Session(calibration, seed=2, **options)
+    for _ in range(3):
+        session.answer(session.next_item(), 1)
+    resumed = cat.Session.from_json(session.to_json())
+    while (item := resumed.next_item()) is not None:
+        resumed.answer(item, 1)
+    assert resumed.classification == "pass" and resumed.stop_reason == "classification"
+    assert json.loads(resumed.to_json())["options"]["stop"]["cut"] == 0.4

@@ -112,8 +112,8 @@ def test_sympson_hetter_holds_exposure_at_the_target():
 @pytest.mark.parametrize("method", ["ci", "sprt"])
 def test_classification_against_a_cut(bank, method):
     thetas = np.random.default_rng(11).standard_normal(400)
-    result = cat.simulate(bank, thetas, stop={"cut": 0.5, "classification": method, "max_items": 30,
-                                              "min_items": 3}, seed=6)
+    result = cat.simulate(bank, thetas, cut=0.5, stop={"classification": method, "max_items": 30,
+                                                       "min_items": 3}, seed=6)
     stats = result.statistics()
     far = np.abs(thetas - 0.5) > 0.5
     truth = np.where(thetas >= 0.5, "pass", "fail")
@@ -127,8 +127,8 @@ def test_classification_against_a_cut(bank, method):
 
 
 def test_sprt_log_likelihood_ratio_is_the_direct_one(bank):
-    session = cat.Session(bank, stop={"cut": 0.0, "classification": "sprt", "indifference": 0.3,
-                                      "alpha": 0.05, "beta": 0.05, "max_items": 40}, seed=1)
+    session = cat.Session(bank, cut=0.0, stop={"classification": "sprt", "indifference": 0.3,
+                                               "alpha": 0.05, "beta": 0.05, "max_items": 40}, seed=1)
     rng = np.random.default_rng(0)
     while (item := session.next_item()) is not None:
         session.answer(item, int(rng.random() < 0.8))
