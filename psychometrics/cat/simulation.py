@@ -228,6 +228,7 @@ class SimulationResult:
             cut = self.options["stop"]["cut"]
             truth = np.where(self.true_theta >= cut, "pass", "fail")
             out["classification_accuracy"] = float((self.classification.to_numpy() == truth).mean())
+            out["classified_by_rule"] = float((self.stop_reason == "classification").mean())
         return out
 
     # ------------------------------------------------------------------------------ presentation
@@ -259,7 +260,8 @@ class SimulationResult:
             f"test overlap {s['overlap']:.3f}",
         ]
         if "classification_accuracy" in s:
-            lines.append(f"classification accuracy {s['classification_accuracy']:.3f} (cut {stop['cut']})")
+            lines.append(f"classification accuracy {s['classification_accuracy']:.3f} (cut {stop['cut']}), "
+                         f"{100 * s['classified_by_rule']:.1f}% decided before the last item")
         lines += ["", "by true theta:", self.conditional().round(3).to_string()]
         content = self.content_proportions()
         if content is not None:
