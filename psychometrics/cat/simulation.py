@@ -261,7 +261,7 @@ class SimulationResult:
         ]
         if "classification_accuracy" in s:
             lines.append(f"classification accuracy {s['classification_accuracy']:.3f} (cut {stop['cut']}), "
-                         f"{100 * s['classified_by_rule']:.1f}% decided before the last item")
+                         f"{100 * s['classified_by_rule']:.1f}% decided by the classification rule")
         lines += ["", "by true theta:", self.conditional().round(3).to_string()]
         content = self.content_proportions()
         if content is not None:

@@ -124,7 +124,7 @@ def test_classification_against_a_cut(bank, method):
     assert result.length.min() >= 3
     decided = result.stop_reason == "classification"
     assert decided.mean() > 0.6 and stats["classified_by_rule"] == decided.mean()
-    assert "decided before the last item" in result.summary()
+    assert "decided by the classification rule" in result.summary()
 
 
 def test_sprt_log_likelihood_ratio_is_the_direct_one(bank):
