@@ -332,6 +332,10 @@ class Session:
         if doc.get("schema_version") != SESSION_SCHEMA_VERSION:
             raise ValueError(f"CAT session schema version {doc.get('schema_version')!r} is not supported "
                              f"(this version reads {SESSION_SCHEMA_VERSION})")
+        missing = [k for k in ("options", "seed", "bank_fingerprint", "answers", "set_aside", "pending",
+                               "stop_reason", "random_state") if k not in doc]
+        if missing:
+            raise ValueError(f"invalid CAT session document: field(s) {missing} missing")
         if bank is None:
             if doc.get("calibration") is None:
                 raise ValueError("the session was stored without its item pool; pass bank= to resume it")

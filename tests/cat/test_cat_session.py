@@ -140,6 +140,10 @@ def test_session_without_its_bank_needs_the_same_bank():
         cat.Session.from_json(text, bank=two_pl_pool(20, seed=99))
     with pytest.raises(ValueError, match="not a CAT session"):
         cat.Session.from_json('{"format": "other"}')
+    with pytest.raises(ValueError, match=r"field\(s\) \['answers'\] missing"):
+        doc = json.loads(text)
+        del doc["answers"]
+        cat.Session.from_json(json.dumps(doc), bank=calibration)
 
 
 def test_service_api_returns_plain_json_values():
