@@ -39,7 +39,7 @@ def length_histogram(result: "SimulationResult", *, chart_id: str) -> Chart:
                    label=f"mean {result.mean_length:.1f} items")
         ax.set_xlabel("items given")
         ax.set_ylabel("examinees")
-        ax.legend(loc="upper right")
+        ax.legend(loc="best")
         fig.tight_layout()
     title = "Test length distribution"
     description = (f"Number of examinees (bars) by the number of items they were given, from "
@@ -67,7 +67,7 @@ def exposure_plot(result: "SimulationResult", *, chart_id: str) -> Chart:
         ax.set_xlabel("items, most exposed first")
         ax.set_ylabel("share of examinees")
         ax.set_ylim(0, max(1.0, float(exposure.max())) * 1.02)
-        ax.legend(loc="upper right")
+        ax.legend(loc="best")
         fig.tight_layout()
     title = "Item exposure"
     description = (f"Exposure rate (share of examinees given the item) of the {exposure.size} items, sorted "
