@@ -22,6 +22,7 @@ _SUBMODULES = {
     "agreement",
     "analysis",
     "bank",
+    "cat",
     "ctt",
     "data",
     "dif",
