@@ -1,0 +1,179 @@
+"""Scoring requests with a stored item bank, through the library's own verbs.
+
+Nothing statistical happens here: the answers become the same response matrix the command
+``psychometrics score`` builds from a file (persons as rows, the bank's items as columns, NaN
+for no answer; :func:`psychometrics.data.load_responses`, or the instrument's ``prepare`` for a
+bank calibrated on keyed responses), each scale is scored by :func:`psychometrics.irt.score`,
+and T-scores and percentiles come from :func:`psychometrics.norms.norm_scores` with mean 0 and
+SD 1 (T = 50 + 10 theta, percentile = 100 Phi(theta), theta read on the calibration's latent
+scale), exactly the columns of ``psychometrics score``.
+
+What *is* checked here is the request: every answered item must be an item of the bank and every
+code one of the item's categories, and a mistake is reported with the respondent and the item
+(as a list, so a client can fix all of them at once).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from psychometrics.bank import ItemBank
+
+__all__ = ["AnswerError", "ScaleScore", "check_answers", "score_answers", "METHODS"]
+
+METHODS = ("eap", "map", "ml", "wle")
+#: At most this many problems are listed in one 422 answer.
+MAX_LISTED = 20
+
+
+class AnswerError(ValueError):
+    """Answers that cannot be scored; ``problems`` lists ``{"respondent", "item", "msg", "loc"}``."""
+
+    def __init__(self, problems: list[dict[str, Any]]) -> None:
+        super().__init__(problems[0]["msg"] if problems else "invalid answers")
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class ScaleScore:
+    """One respondent's score on one scale (the columns of ``psychometrics score``)."""
+
+    theta: float
+    se: float
+    T: float
+    percentile: float
+    n_answered: int
+    flags: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: a non-finite number (no estimate, or ML's +-inf) is null; ``flags`` says why."""
+        return {"theta": _finite(self.theta), "se": _finite(self.se), "T": _finite(self.T),
+                "percentile": _finite(self.percentile), "n_answered": self.n_answered,
+                "flags": list(self.flags)}
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def bank_items(bank: ItemBank) -> list[str]:
+    """The bank's items in scale order, each once."""
+    return list(dict.fromkeys(item for calibration in bank.scales.values() for item in calibration.item_ids))
+
+
+def check_answers(bank: ItemBank, respondents: Sequence[tuple[str, Mapping[str, Any]]], *,
+                  keyed: bool, loc: Sequence[Any] = ("body", "responses"), indexed: bool = True) -> None:
+    """Refuse unknown items and (for a bank scored on raw codes) codes outside an item's categories.
+
+    ``keyed`` banks (calibrated through an instrument) get their codes checked by the
+    instrument itself when the answers are prepared.
+
+    Raises
+    ------
+    AnswerError
+        Listing up to :data:`MAX_LISTED` problems, each naming respondent and item.
+    """
+    categories: dict[str, tuple[int, ...]] = {}
+    for calibration in bank.scales.values():
+        categories.update(calibration.categories)
+    problems: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    for row, (respondent, answers) in enumerate(respondents):
+        where = [*loc, row] if indexed else list(loc)
+        if respondent in seen:
+            problems.append({"loc": [*where, "respondent"], "respondent": respondent, "item": None,
+                             "msg": f"respondent '{respondent}' appears twice (entries {seen[respondent]} "
+                                    f"and {row}); send each respondent once"})
+        seen.setdefault(respondent, row)
+        for item, code in answers.items():
+            if item not in categories:
+                problems.append({"loc": [*where, "answers", item], "respondent": respondent, "item": item,
+                                 "msg": f"respondent '{respondent}', item '{item}': the item is not in the "
+                                        "bank"})
+            elif code is not None and not keyed and (isinstance(code, str) or code not in categories[item]):
+                allowed = categories[item]
+                problems.append({"loc": [*where, "answers", item], "respondent": respondent, "item": item,
+                                 "msg": f"respondent '{respondent}', item '{item}': code {code!r} is outside "
+                                        f"the item's categories {_codes(allowed)}"})
+            if len(problems) >= MAX_LISTED:
+                raise AnswerError(problems)
+    if problems:
+        raise AnswerError(problems)
+
+
+def _codes(codes: Sequence[int]) -> str:
+    codes = list(codes)
+    if codes and codes == list(range(codes[0], codes[-1] + 1)) and len(codes) > 2:
+        return f"{codes[0]}-{codes[-1]}"
+    return ", ".join(str(c) for c in codes)
+
+
+def score_answers(bank: ItemBank, respondents: Sequence[tuple[str, Mapping[str, Any]]], *,
+                  method: str = "eap", instrument: Any = None, loc: Sequence[Any] = ("body", "responses"),
+                  indexed: bool = True) -> list[dict[str, ScaleScore]]:
+    """Score each respondent on every scale of ``bank``, as ``psychometrics score`` would.
+
+    Parameters
+    ----------
+    bank : ItemBank
+        The stored bank.
+    respondents : sequence of (respondent id, {item: code or None})
+        Any subset of the bank's items per respondent; None or an absent item is no answer.
+    method : {"eap", "map", "ml", "wle"}
+        Passed to :func:`psychometrics.irt.score`.
+    instrument : Instrument, optional
+        The instrument of a bank calibrated on keyed responses (reverse keying, option scoring).
+
+    Returns
+    -------
+    list of dict
+        Per respondent, in the order given: scale -> :class:`ScaleScore`.
+
+    Raises
+    ------
+    AnswerError
+        For unknown items, codes outside an item's categories, duplicate respondents.
+    """
+    from psychometrics import irt
+    from psychometrics.data import load_responses
+    from psychometrics.norms import norm_scores
+
+    check_answers(bank, respondents, keyed=instrument is not None, loc=loc, indexed=indexed)
+    items = bank_items(bank)
+    ids = pd.Index([respondent for respondent, _ in respondents], name="respondent")
+    if instrument is None:
+        values = np.full((len(respondents), len(items)), np.nan)
+        column = {item: j for j, item in enumerate(items)}
+        for i, (_, answers) in enumerate(respondents):
+            for item, code in answers.items():
+                if code is not None:
+                    values[i, column[item]] = code
+        frame = pd.DataFrame(values, index=ids, columns=items)
+    else:
+        frame = pd.DataFrame([{item: answers.get(item) for item in items} for _, answers in respondents],
+                             index=ids, columns=items).astype(object).where(lambda f: f.notna(), np.nan)
+    try:
+        if instrument is None:
+            prepared = load_responses(frame, items=items, warn=False)
+        else:
+            prepared = instrument.prepare(frame, warn=False)
+        out: list[dict[str, ScaleScore]] = [{} for _ in respondents]
+        for scale, calibration in bank.scales.items():
+            scores = irt.score(calibration, prepared.subset(list(calibration.item_ids)), method=method)
+            theta = scores["theta"].to_numpy(dtype=np.float64)
+            converted = norm_scores(theta, mean=0.0, sd=1.0)
+            columns = zip(theta.tolist(), scores["se"].to_numpy(dtype=np.float64).tolist(),
+                          converted["t"].to_numpy(dtype=np.float64).tolist(),
+                          converted["percentile"].to_numpy(dtype=np.float64).tolist(),
+                          scores["n_answered"].to_numpy().tolist(), scores["flag"].tolist())
+            for person, (t, se, t_score, pct, n, flag) in zip(out, columns):
+                person[scale] = ScaleScore(t, se, t_score, pct, int(n), (flag,) if flag else ())
+    except ValueError as exc:  # ResponseError and the library's other checks of its input
+        raise AnswerError([{"loc": ["body"], "respondent": None, "item": None, "msg": str(exc)}]) from None
+    return out
