@@ -22,7 +22,7 @@ __all__ = ["app"]
 
 def __getattr__(name: str) -> Any:
     if name == "app":
-        from psychometrics.cli import _factor, _instrument, _irt, _validate  # noqa: F401  (registers the commands)
+        from psychometrics.cli import _factor, _instrument, _irt, _service, _validate  # noqa: F401  (registers the commands)
         from psychometrics.cli._app import app
 
         return app
