@@ -153,7 +153,7 @@ def service(store_url: str) -> Iterator[Service]:
         yield Service(client=client, keys=keys, url=store_url)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_keys():
     """``make_keys(url, *tenants)``: migrate a store and create one key per tenant."""
     return create_keys
