@@ -61,20 +61,34 @@ def serve(
                                               min=0)] = 100.0,
     rate_burst: Annotated[int | None, typer.Option(help="Requests a key may send at once (default: one "
                                                         "second's worth, at least 10).", min=1)] = None,
+    workers: Annotated[int, typer.Option(help="Server processes (scoring is CPU-bound: about one per core). "
+                                              "Each enforces its share of the rate limit.", min=1)] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Run the HTTP scoring service (migrating its database first); OpenAPI at /openapi.json."""
     _require_service_extra()
+    import dataclasses
+    import json
+
     import uvicorn
 
     from psychometrics.service import Settings, create_app
+    from psychometrics.service.app import SETTINGS_ENV
     from psychometrics.service.store import upgrade
 
     url = _database(database)
     revision = upgrade(url)
     note(f"database {_shown(url)} at revision {revision}")
-    settings = Settings(database_url=url, rate_limit=rate_limit, rate_burst=rate_burst, migrate=False)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, access_log=True)
+    burst = rate_burst if rate_burst is not None else max(10, int(round(rate_limit)))
+    # the kernel spreads connections over the workers; each limits its share of a key's rate
+    settings = Settings(database_url=url, rate_limit=rate_limit / workers,
+                        rate_burst=max(1, burst // workers), migrate=False)
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, access_log=True)
+    else:
+        os.environ[SETTINGS_ENV] = json.dumps(dataclasses.asdict(settings))
+        uvicorn.run("psychometrics.service.app:app_from_environment", factory=True, workers=workers, host=host,
+                    port=port, log_level=log_level, access_log=True)
     raise typer.Exit(EXIT_OK)
 
 

@@ -20,7 +20,10 @@ from psychometrics.service.scoring import AnswerError
 from psychometrics.service.settings import Settings
 from psychometrics.service.store import make_engine, upgrade, writer
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "app_from_environment", "SETTINGS_ENV"]
+
+#: JSON of :class:`Settings` for :func:`app_from_environment` (how ``serve --workers N`` hands them over).
+SETTINGS_ENV = "PSYCHOMETRICS_SERVICE_SETTINGS"
 
 logger = logging.getLogger("psychometrics.service")
 
@@ -65,6 +68,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(CatchAll)
     _error_handlers(app)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app with the settings in ``$PSYCHOMETRICS_SERVICE_SETTINGS`` (uvicorn's factory for worker processes)."""
+    import json
+    import os
+
+    return create_app(Settings(**json.loads(os.environ.get(SETTINGS_ENV, "{}"))))
 
 
 def _error_handlers(app: FastAPI) -> None:

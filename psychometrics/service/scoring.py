@@ -147,15 +147,18 @@ def score_answers(bank: ItemBank, respondents: Sequence[tuple[str, Mapping[str, 
     check_answers(bank, respondents, keyed=instrument is not None, loc=loc, indexed=indexed)
     items = bank_items(bank)
     ids = pd.Index([respondent for respondent, _ in respondents], name="respondent")
-    if instrument is None:
+    textual = any(isinstance(code, str) for _, answers in respondents for code in answers.values())
+    if not textual:
+        # numbers only (the usual case): a float matrix, as a response file is read
         values = np.full((len(respondents), len(items)), np.nan)
         column = {item: j for j, item in enumerate(items)}
         for i, (_, answers) in enumerate(respondents):
             for item, code in answers.items():
-                if code is not None:
+                if code is not None and item in column:
                     values[i, column[item]] = code
         frame = pd.DataFrame(values, index=ids, columns=items)
     else:
+        # option labels of an instrument (multiple choice, situational judgement) stay text
         frame = pd.DataFrame([{item: answers.get(item) for item in items} for _, answers in respondents],
                              index=ids, columns=items).astype(object).where(lambda f: f.notna(), np.nan)
     try:
@@ -163,17 +166,23 @@ def score_answers(bank: ItemBank, respondents: Sequence[tuple[str, Mapping[str, 
             prepared = load_responses(frame, items=items, warn=False)
         else:
             prepared = instrument.prepare(frame, warn=False)
-        out: list[dict[str, ScaleScore]] = [{} for _ in respondents]
-        for scale, calibration in bank.scales.items():
-            scores = irt.score(calibration, prepared.subset(list(calibration.item_ids)), method=method)
-            theta = scores["theta"].to_numpy(dtype=np.float64)
-            converted = norm_scores(theta, mean=0.0, sd=1.0)
-            columns = zip(theta.tolist(), scores["se"].to_numpy(dtype=np.float64).tolist(),
-                          converted["t"].to_numpy(dtype=np.float64).tolist(),
-                          converted["percentile"].to_numpy(dtype=np.float64).tolist(),
-                          scores["n_answered"].to_numpy().tolist(), scores["flag"].tolist())
-            for person, (t, se, t_score, pct, n, flag) in zip(out, columns):
-                person[scale] = ScaleScore(t, se, t_score, pct, int(n), (flag,) if flag else ())
+        per_scale = {scale: irt.score(calibration, prepared.subset(list(calibration.item_ids)), method=method)
+                     for scale, calibration in bank.scales.items()}
     except ValueError as exc:  # ResponseError and the library's other checks of its input
         raise AnswerError([{"loc": ["body"], "respondent": None, "item": None, "msg": str(exc)}]) from None
+    # T and percentile of all scales in one call: the conversion is elementwise
+    theta = np.concatenate([scores["theta"].to_numpy(dtype=np.float64) for scores in per_scale.values()])
+    converted = norm_scores(theta, mean=0.0, sd=1.0)
+    t_scores = converted["t"].to_numpy(dtype=np.float64).tolist()
+    percentiles = converted["percentile"].to_numpy(dtype=np.float64).tolist()
+    out: list[dict[str, ScaleScore]] = [{} for _ in respondents]
+    position = 0
+    for scale, scores in per_scale.items():
+        columns = zip(scores["theta"].to_numpy(dtype=np.float64).tolist(),
+                      scores["se"].to_numpy(dtype=np.float64).tolist(),
+                      scores["n_answered"].to_numpy().tolist(), scores["flag"].tolist())
+        for person, (t, se, n, flag) in zip(out, columns):
+            person[scale] = ScaleScore(t, se, t_scores[position], percentiles[position], int(n),
+                                       (flag,) if flag else ())
+            position += 1
     return out

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 ITEMS = ["tea_1", "tea_2", "lea_3", "kno_1", "kno_5"]
-EXAMPLES = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+EXAMPLES = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow],
                     derandomize=True)
 
 
@@ -84,7 +84,7 @@ def test_raw_bodies(api, raw, path):
                                                    "Idempotency-Key": "raw"}))
 
 
-@settings(max_examples=25, deadline=None, derandomize=True)
+@settings(max_examples=15, deadline=None, derandomize=True)
 @given(body=json_values)
 def test_bank_and_instrument_documents(api, body):
     client, headers, _, _ = api
