@@ -75,12 +75,21 @@ class Server:
             found = re.search(r"Uvicorn running on http://127\.0\.0\.1:(\d+)", self.log.read_text(errors="replace"))
             if found:
                 self.base = f"http://127.0.0.1:{found.group(1)}"
-                return
+                if self._healthy():
+                    return
             if self.process.poll() is not None:
                 raise SystemExit(f"server exited: {self.log.read_text()[-2000:]}")
             time.sleep(0.1)
         self.stop()
         raise SystemExit("server did not start within 120 s")
+
+    def _healthy(self) -> bool:
+        import httpx
+
+        try:
+            return httpx.get(f"{self.base}/healthz", timeout=5).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def stop(self) -> None:
         if self.process.poll() is None:
