@@ -27,7 +27,7 @@ from psychometrics.service.store import make_engine  # noqa: E402
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 60
 #: Kill once this many responses were acknowledged (the stream goes on while it dies).
-ACKNOWLEDGED_BEFORE_KILL = 40
+ACKNOWLEDGED_BEFORE_KILL = 30
 
 
 class Server:

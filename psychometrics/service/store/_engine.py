@@ -10,6 +10,9 @@ DEFAULT_DATABASE_URL = "sqlite:///./psychometrics.db"
 
 #: How long a SQLite writer waits for another writer's lock before failing (milliseconds).
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: Connections per process: enough for every thread of the server's thread pool (40) to hold one,
+#: few enough that two workers stay under PostgreSQL's default 100 connections.
+POOL_SIZE, POOL_OVERFLOW = 10, 30
 
 
 def normalize_url(url: str) -> str:
@@ -44,7 +47,7 @@ def make_engine(url: str, **kwargs: Any) -> sa.Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
-                                  pool_size=8, max_overflow=8, **kwargs)
+                                  pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, **kwargs)
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -65,4 +68,4 @@ def make_engine(url: str, **kwargs: Any) -> sa.Engine:
             connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
-    return sa.create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True, **kwargs)
+    return sa.create_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, pool_pre_ping=True, **kwargs)
