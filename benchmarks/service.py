@@ -83,6 +83,20 @@ class Server:
         self.stop()
         raise SystemExit("server did not start within 120 s")
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) of the server and its worker processes so far (Linux /proc)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            pid, ppid = int(stat.parent.name), int(fields[1])
+            if pid == self.process.pid or ppid == self.process.pid:
+                total += (int(fields[11]) + int(fields[12])) / ticks
+        return total
+
     def _healthy(self) -> bool:
         import httpx
 
@@ -108,12 +122,21 @@ def percentiles(latencies: list[float]) -> str:
             f"p99 {np.percentile(ms, 99):.1f} ms, max {ms.max():.1f} ms")
 
 
+def cpu_per_request(server: Server, before: float, count: int, unit: str) -> None:
+    """Server CPU per unit of work: what the server would need on dedicated cores, whatever else runs."""
+    if count:
+        used = server.cpu_seconds() - before
+        per = used / count
+        print(f"  server CPU {per * 1000:.2f} ms per {unit} ({used:.1f} s in all): on 2 dedicated cores at most "
+              f"~{2.0 / per:,.0f} {unit}s/s")
+
+
 def answer_dict(items: list[str], row: np.ndarray) -> dict[str, int]:
     return {item: int(code) for item, code in zip(items, row)}
 
 
 async def single_scoring(base: str, headers: dict, bank: str, items: list[str], answers: np.ndarray,
-                         rate: float, seconds: float, clients: int) -> None:
+                         rate: float, seconds: float, clients: int) -> int:
     import httpx
 
     n_requests = int(rate * seconds)
@@ -148,10 +171,11 @@ async def single_scoring(base: str, headers: dict, bank: str, items: list[str], 
           f"{len(latencies)} ok, {errors} errors, {skipped} not sent (behind schedule), "
           f"{len(latencies) / elapsed:.0f} req/s reached")
     print(f"  latency from scheduled send: {percentiles(latencies)}")
+    return len(latencies)
 
 
 async def batch_scoring(base: str, headers: dict, bank: str, items: list[str], answers: np.ndarray,
-                        calls: int) -> None:
+                        calls: int) -> int:
     import httpx
 
     bodies = []
@@ -174,10 +198,11 @@ async def batch_scoring(base: str, headers: dict, bank: str, items: list[str], a
     elapsed = time.perf_counter() - began
     print(f"batch scoring, {calls} calls of 1,000 respondents (2 at a time): {calls * 1000 / elapsed:,.0f} "
           f"respondents/s; per call median {statistics.median(times) * 1000:.0f} ms")
+    return calls * 1000
 
 
 async def writes(base: str, headers: dict, bank: str, items: list[str], answers: np.ndarray, seconds: float,
-                 clients: int, label: str) -> None:
+                 clients: int, label: str) -> int:
     import httpx
 
     latencies: list[float] = []
@@ -206,6 +231,7 @@ async def writes(base: str, headers: dict, bank: str, items: list[str], answers:
     print(f"durable writes ({label}), POST /v1/responses scored with the bank, {clients} clients, {seconds:g} s: "
           f"{len(latencies) / elapsed:.0f} writes/s, {errors} errors")
     print(f"  latency: {percentiles(latencies)}")
+    return len(latencies)
 
 
 def run_against(url: str, label: str, args: argparse.Namespace, bank_json: str, items: list[str],
@@ -234,10 +260,16 @@ def run_against(url: str, label: str, args: argparse.Namespace, bank_json: str, 
             body = {"responses": [{"respondent": "warm", "answers": answer_dict(items, answers[0])}]}
             httpx.post(f"{server.base}/v1/banks/{bank}/score", json=body, headers=headers, timeout=60).raise_for_status()
         if full:
-            asyncio.run(single_scoring(server.base, headers, bank, items, answers, args.rate, args.seconds,
-                                       args.clients))
-            asyncio.run(batch_scoring(server.base, headers, bank, items, answers, args.batch_calls))
-        asyncio.run(writes(server.base, headers, bank, items, answers, args.write_seconds, args.clients, label))
+            cpu = server.cpu_seconds()
+            done = asyncio.run(single_scoring(server.base, headers, bank, items, answers, args.rate, args.seconds,
+                                              args.clients))
+            cpu_per_request(server, cpu, done, "request")
+            cpu = server.cpu_seconds()
+            done = asyncio.run(batch_scoring(server.base, headers, bank, items, answers, args.batch_calls))
+            cpu_per_request(server, cpu, done, "respondent")
+        cpu = server.cpu_seconds()
+        done = asyncio.run(writes(server.base, headers, bank, items, answers, args.write_seconds, args.clients, label))
+        cpu_per_request(server, cpu, done, "write")
     finally:
         server.stop()
 

@@ -73,12 +73,13 @@ def serve(
     import uvicorn
 
     from psychometrics.service import Settings, create_app
-    from psychometrics.service.app import SETTINGS_ENV
+    from psychometrics.service.app import SETTINGS_ENV, quiet_scoring_warnings
     from psychometrics.service.store import upgrade
 
     url = _database(database)
     revision = upgrade(url)
     note(f"database {_shown(url)} at revision {revision}")
+    quiet_scoring_warnings()
     burst = rate_burst if rate_burst is not None else max(10, int(round(rate_limit)))
     # the kernel spreads connections over the workers; each limits its share of a key's rate
     settings = Settings(database_url=url, rate_limit=rate_limit / workers,

@@ -20,7 +20,7 @@ from psychometrics.service.scoring import AnswerError
 from psychometrics.service.settings import Settings
 from psychometrics.service.store import make_engine, upgrade, writer
 
-__all__ = ["create_app", "app_from_environment", "SETTINGS_ENV"]
+__all__ = ["create_app", "app_from_environment", "quiet_scoring_warnings", "SETTINGS_ENV"]
 
 #: JSON of :class:`Settings` for :func:`app_from_environment` (how ``serve --workers N`` hands them over).
 SETTINGS_ENV = "PSYCHOMETRICS_SERVICE_SETTINGS"
@@ -70,11 +70,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+def quiet_scoring_warnings() -> None:
+    """Keep the library's data and convergence warnings out of a server process's log.
+
+    A warning may quote a respondent's data, and what it says reaches the client anyway as the
+    score's ``flags``. Process-wide: for ``psychometrics serve`` and its workers, not for an
+    application that embeds :func:`create_app`.
+    """
+    import warnings
+
+    from psychometrics.errors import ConvergenceWarning, DataWarning
+
+    warnings.filterwarnings("ignore", category=DataWarning)
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+
+
 def app_from_environment() -> FastAPI:
     """The app with the settings in ``$PSYCHOMETRICS_SERVICE_SETTINGS`` (uvicorn's factory for worker processes)."""
     import json
     import os
 
+    quiet_scoring_warnings()
     return create_app(Settings(**json.loads(os.environ.get(SETTINGS_ENV, "{}"))))
 
 
