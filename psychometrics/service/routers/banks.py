@@ -111,7 +111,7 @@ def _bank_instrument(session: Session, tenant_pk: int, bank: ItemBank) -> int | 
 
 
 @router.post("/banks", status_code=201, response_model=BankOut)
-def create_bank(request: Request, document: Annotated[dict[str, Any], Body()],
+def create_bank(document: Annotated[dict[str, Any], Body()],
                 name: Annotated[str | None, Query(min_length=1, max_length=200,
                                                   description="Bank name (default: its instrument id).")] = None,
                 caller: Caller = Depends(authenticate),
