@@ -15,9 +15,7 @@ code one of the item's categories, and a mistake is reported with the respondent
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -40,26 +38,19 @@ class AnswerError(ValueError):
         self.problems = problems
 
 
-@dataclass(frozen=True)
-class ScaleScore:
-    """One respondent's score on one scale (the columns of ``psychometrics score``)."""
-
-    theta: float
-    se: float
-    T: float
-    percentile: float
-    n_answered: int
-    flags: tuple[str, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: a non-finite number (no estimate, or ML's +-inf) is null; ``flags`` says why."""
-        return {"theta": _finite(self.theta), "se": _finite(self.se), "T": _finite(self.T),
-                "percentile": _finite(self.percentile), "n_answered": self.n_answered,
-                "flags": list(self.flags)}
+#: One respondent's score on one scale, JSON-ready: ``theta``, ``se``, ``T``, ``percentile``
+#: (null where there is no finite value: ML's +-inf, no answers), ``n_answered``, ``flags``.
+ScaleScore = dict[str, Any]
 
 
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None
+def _finite_list(values: np.ndarray) -> list[float | None]:
+    """Plain floats, None where not finite (JSON has no NaN or infinity)."""
+    values = np.asarray(values, dtype=np.float64)
+    out = values.tolist()
+    if not np.isfinite(values).all():
+        for position in np.flatnonzero(~np.isfinite(values)).tolist():
+            out[position] = None
+    return out
 
 
 def bank_items(bank: ItemBank) -> list[str]:
@@ -68,43 +59,59 @@ def bank_items(bank: ItemBank) -> list[str]:
 
 
 def check_answers(bank: ItemBank, respondents: Sequence[tuple[str, Mapping[str, Any]]], *,
-                  keyed: bool, loc: Sequence[Any] = ("body", "responses"), indexed: bool = True) -> None:
+                  keyed: bool, loc: Sequence[Any] = ("body", "responses"), indexed: bool = True) -> bool:
     """Refuse unknown items and (for a bank scored on raw codes) codes outside an item's categories.
 
     ``keyed`` banks (calibrated through an instrument) get their codes checked by the
     instrument itself when the answers are prepared.
+
+    Returns
+    -------
+    bool
+        Whether any code is text (an option label of an instrument).
 
     Raises
     ------
     AnswerError
         Listing up to :data:`MAX_LISTED` problems, each naming respondent and item.
     """
-    categories: dict[str, tuple[int, ...]] = {}
+    categories: dict[str, frozenset[int]] = {}
     for calibration in bank.scales.values():
-        categories.update(calibration.categories)
+        categories.update({item: frozenset(codes) for item, codes in calibration.categories.items()})
     problems: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
+    textual = False
     for row, (respondent, answers) in enumerate(respondents):
-        where = [*loc, row] if indexed else list(loc)
         if respondent in seen:
+            where = [*loc, row] if indexed else list(loc)
             problems.append({"loc": [*where, "respondent"], "respondent": respondent, "item": None,
                              "msg": f"respondent '{respondent}' appears twice (entries {seen[respondent]} "
                                     f"and {row}); send each respondent once"})
         seen.setdefault(respondent, row)
         for item, code in answers.items():
-            if item not in categories:
+            allowed = categories.get(item)
+            if allowed is None:
+                where = [*loc, row] if indexed else list(loc)
                 problems.append({"loc": [*where, "answers", item], "respondent": respondent, "item": item,
                                  "msg": f"respondent '{respondent}', item '{item}': the item is not in the "
                                         "bank"})
-            elif code is not None and not keyed and (isinstance(code, str) or code not in categories[item]):
-                allowed = categories[item]
+            elif isinstance(code, str):
+                textual = True
+                if not keyed:
+                    where = [*loc, row] if indexed else list(loc)
+                    problems.append({"loc": [*where, "answers", item], "respondent": respondent, "item": item,
+                                     "msg": f"respondent '{respondent}', item '{item}': code {code!r} is outside "
+                                            f"the item's categories {_codes(sorted(allowed))}"})
+            elif code is not None and not keyed and code not in allowed:
+                where = [*loc, row] if indexed else list(loc)
                 problems.append({"loc": [*where, "answers", item], "respondent": respondent, "item": item,
                                  "msg": f"respondent '{respondent}', item '{item}': code {code!r} is outside "
-                                        f"the item's categories {_codes(allowed)}"})
+                                        f"the item's categories {_codes(sorted(allowed))}"})
             if len(problems) >= MAX_LISTED:
                 raise AnswerError(problems)
     if problems:
         raise AnswerError(problems)
+    return textual
 
 
 def _codes(codes: Sequence[int]) -> str:
@@ -133,7 +140,7 @@ def score_answers(bank: ItemBank, respondents: Sequence[tuple[str, Mapping[str, 
     Returns
     -------
     list of dict
-        Per respondent, in the order given: scale -> :class:`ScaleScore`.
+        Per respondent, in the order given: scale -> :data:`ScaleScore` (JSON-ready).
 
     Raises
     ------
@@ -144,10 +151,9 @@ def score_answers(bank: ItemBank, respondents: Sequence[tuple[str, Mapping[str, 
     from psychometrics.data import load_responses
     from psychometrics.norms import norm_scores
 
-    check_answers(bank, respondents, keyed=instrument is not None, loc=loc, indexed=indexed)
+    textual = check_answers(bank, respondents, keyed=instrument is not None, loc=loc, indexed=indexed)
     items = bank_items(bank)
     ids = pd.Index([respondent for respondent, _ in respondents], name="respondent")
-    textual = any(isinstance(code, str) for _, answers in respondents for code in answers.values())
     if not textual:
         # numbers only (the usual case): a float matrix, as a response file is read
         values = np.full((len(respondents), len(items)), np.nan)
@@ -173,16 +179,17 @@ def score_answers(bank: ItemBank, respondents: Sequence[tuple[str, Mapping[str, 
     # T and percentile of all scales in one call: the conversion is elementwise
     theta = np.concatenate([scores["theta"].to_numpy(dtype=np.float64) for scores in per_scale.values()])
     converted = norm_scores(theta, mean=0.0, sd=1.0)
-    t_scores = converted["t"].to_numpy(dtype=np.float64).tolist()
-    percentiles = converted["percentile"].to_numpy(dtype=np.float64).tolist()
+    t_scores = _finite_list(converted["t"].to_numpy(dtype=np.float64))
+    percentiles = _finite_list(converted["percentile"].to_numpy(dtype=np.float64))
     out: list[dict[str, ScaleScore]] = [{} for _ in respondents]
     position = 0
     for scale, scores in per_scale.items():
-        columns = zip(scores["theta"].to_numpy(dtype=np.float64).tolist(),
-                      scores["se"].to_numpy(dtype=np.float64).tolist(),
+        n = len(respondents)
+        columns = zip(_finite_list(scores["theta"].to_numpy()), _finite_list(scores["se"].to_numpy()),
+                      t_scores[position:position + n], percentiles[position:position + n],
                       scores["n_answered"].to_numpy().tolist(), scores["flag"].tolist())
-        for person, (t, se, n, flag) in zip(out, columns):
-            person[scale] = ScaleScore(t, se, t_scores[position], percentiles[position], int(n),
-                                       (flag,) if flag else ())
-            position += 1
+        for person, (t, se, t_score, pct, answered, flag) in zip(out, columns):
+            person[scale] = {"theta": t, "se": se, "T": t_score, "percentile": pct, "n_answered": answered,
+                             "flags": [flag] if flag else []}
+        position += n
     return out

@@ -70,10 +70,10 @@ def test_plain_bank_equals_cli_score(tmp_path, bank_document, method):
     items = [c for c in frame.columns if c != "respondent_id"]
     expected = cli_scores(tmp_path, frame, bank_document, method)
     scores = score_answers(bank, answers_of(frame, items), method=method)
-    assert_same([(r, {s: v.to_dict() for s, v in p.items()}) for r, p in
+    assert_same([(r, p) for r, p in
                  zip(frame["respondent_id"], scores)], expected, list(bank.scales))
-    assert scores[0]["teamwork"].flags == ("all_highest",)
-    assert scores[1]["leadership"].flags == ("no_responses",)
+    assert scores[0]["teamwork"]["flags"] == ["all_highest"]
+    assert scores[1]["leadership"]["flags"] == ["no_responses"]
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)

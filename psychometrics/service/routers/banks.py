@@ -176,5 +176,5 @@ def score(bank_id: str, body: ScoreRequest, request: Request, caller: Caller = D
     # score objects would cost more than scoring them
     return JSONResponse({"bank": {"id": loaded.id, "name": loaded.name, "version": loaded.version},
                          "method": body.method,
-                         "scores": [{"respondent": respondent, "scales": {s: v.to_dict() for s, v in person.items()}}
+                         "scores": [{"respondent": respondent, "scales": person}
                                     for (respondent, _), person in zip(respondents, scores)]})

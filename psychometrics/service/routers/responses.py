@@ -60,7 +60,7 @@ def create_response(body: ResponseRequest, request: Request, idempotency_key: Id
         bank_pk = loaded.pk
         scores = score_answers(loaded.bank, [(body.respondent, body.answers)], method=body.method,
                                instrument=loaded.instrument, loc=("body",), indexed=False)
-        scales = {scale: value.to_dict() for scale, value in scores[0].items()}
+        scales = scores[0]
     session.close()  # the reads are done; the write below takes its own (on SQLite, locking) transaction
     row = Response(id=new_id(), tenant_pk=caller.tenant_pk, idempotency_key=idempotency_key,
                    request_sha256=fingerprint, respondent=body.respondent,
