@@ -15,9 +15,14 @@ httpx) on the same machine, so client and server share its cores.
    client is free) for ``--seconds``; each answers all 49 items. Prints p50/p90/p99/max latency
    measured from the scheduled time (so a server that falls behind shows it) and the rate reached.
 2. Batch scoring: ``--batch-calls`` calls of 1,000 respondents each (two at a time); respondents/s.
-3. Writes: ``POST /v1/responses`` with the bank (scored, then committed durably: SQLite WAL with
-   synchronous=FULL, or PostgreSQL) from ``--clients`` clients for ``--write-seconds``; writes/s
-   and latency.
+3. The single-respondent run again at ``--probe-rate`` (default 10/s): latency when the server
+   is not saturated.
+4. Writes: ``POST /v1/responses`` with the bank (scored, then committed durably: SQLite WAL with
+   synchronous=FULL, or PostgreSQL), then without a bank (the commit alone), from ``--clients``
+   clients for ``--write-seconds`` each; writes/s and latency.
+
+After each run the server's CPU time per unit of work is printed (from /proc): what the server
+would need on dedicated cores, whatever else the machine is doing.
 
 Every loop is bounded in count and time. Timings on a shared machine are noisy: say so.
 """
@@ -201,8 +206,8 @@ async def batch_scoring(base: str, headers: dict, bank: str, items: list[str], a
     return calls * 1000
 
 
-async def writes(base: str, headers: dict, bank: str, items: list[str], answers: np.ndarray, seconds: float,
-                 clients: int, label: str) -> int:
+async def writes(base: str, headers: dict, bank: str | None, items: list[str], answers: np.ndarray,
+                 seconds: float, clients: int, label: str) -> int:
     import httpx
 
     latencies: list[float] = []
@@ -215,8 +220,10 @@ async def writes(base: str, headers: dict, bank: str, items: list[str], answers:
             for n in range(100_000):
                 if time.perf_counter() >= stop:
                     return
-                body = {"respondent": f"w{worker}-{n}", "bank": bank,
+                body = {"respondent": f"w{worker}-{n}",
                         "answers": answer_dict(items, answers[(worker * 997 + n) % len(answers)])}
+                if bank is not None:
+                    body["bank"] = bank
                 began = time.perf_counter()
                 response = await http.post("/v1/responses", json=body,
                                            headers={"Idempotency-Key": f"{label}-{worker}-{n}-{began}"})
@@ -228,7 +235,8 @@ async def writes(base: str, headers: dict, bank: str, items: list[str], answers:
     began = time.perf_counter()
     await asyncio.gather(*(client(w) for w in range(clients)))
     elapsed = time.perf_counter() - began
-    print(f"durable writes ({label}), POST /v1/responses scored with the bank, {clients} clients, {seconds:g} s: "
+    what = "scored with the bank" if bank is not None else "answers only (no bank)"
+    print(f"durable writes ({label}), POST /v1/responses {what}, {clients} clients, {seconds:g} s: "
           f"{len(latencies) / elapsed:.0f} writes/s, {errors} errors")
     print(f"  latency: {percentiles(latencies)}")
     return len(latencies)
@@ -267,9 +275,15 @@ def run_against(url: str, label: str, args: argparse.Namespace, bank_json: str, 
             cpu = server.cpu_seconds()
             done = asyncio.run(batch_scoring(server.base, headers, bank, items, answers, args.batch_calls))
             cpu_per_request(server, cpu, done, "respondent")
-        cpu = server.cpu_seconds()
-        done = asyncio.run(writes(server.base, headers, bank, items, answers, args.write_seconds, args.clients, label))
-        cpu_per_request(server, cpu, done, "write")
+            cpu = server.cpu_seconds()
+            done = asyncio.run(single_scoring(server.base, headers, bank, items, answers, args.probe_rate,
+                                              args.probe_seconds, args.clients))
+            cpu_per_request(server, cpu, done, "request")
+        for scored in (bank, None):
+            cpu = server.cpu_seconds()
+            done = asyncio.run(writes(server.base, headers, scored, items, answers, args.write_seconds, args.clients,
+                                      label))
+            cpu_per_request(server, cpu, done, "write")
     finally:
         server.stop()
 
@@ -281,7 +295,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients")
     parser.add_argument("--workers", type=int, default=2, help="server processes (psychometrics serve --workers)")
     parser.add_argument("--batch-calls", type=int, default=20, help="calls of 1,000 respondents")
-    parser.add_argument("--write-seconds", type=float, default=10.0, help="duration of the write run")
+    parser.add_argument("--write-seconds", type=float, default=8.0, help="duration of each write run")
+    parser.add_argument("--probe-rate", type=float, default=10.0,
+                        help="a second, light single-respondent run: latency without queueing")
+    parser.add_argument("--probe-seconds", type=float, default=10.0, help="duration of the light run")
     parser.add_argument("--postgres", default=os.environ.get("PSYCHOMETRICS_TEST_POSTGRES_URL"),
                         help="also measure writes on this PostgreSQL database")
     args = parser.parse_args()
