@@ -151,3 +151,29 @@ def test_rate_limit_is_429(store_url, make_keys):
         assert codes[:3] == [200, 200, 200] and codes[3:] == [429, 429]
         limited = client.get("/v1/banks", headers=headers)
         assert int(limited.headers["Retry-After"]) >= 1
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_banks_of_an_uploaded_instrument(service, soft_skills_document):
+    from psychometrics.instrument import Instrument
+
+    instrument = Instrument.bundled("soft-skills-7").to_dict()
+    instrument.update(id="acme-skills", version="2.1")
+    bank = copy.deepcopy(soft_skills_document)
+    bank["instrument"] = {"id": "acme-skills", "version": "2.1", "title": "ACME skills"}
+    client, headers = service.client, service.headers()
+    refused = client.post("/v1/banks", json=bank, headers=headers)
+    assert refused.status_code == 422 and "POST /v1/instruments" in refused.json()["detail"]
+    stored = client.post("/v1/instruments", json=instrument, headers=headers)
+    assert stored.status_code == 201 and stored.json()["instrument_id"] == "acme-skills"
+    assert client.post("/v1/instruments", json=instrument, headers=headers).json()["id"] == stored.json()["id"]
+    changed = dict(instrument, title="Something else")
+    assert client.post("/v1/instruments", json=changed, headers=headers).status_code == 409
+    created = client.post("/v1/banks", json=bank, headers=headers)
+    assert created.status_code == 201 and created.json()["name"] == "acme-skills"
+    # reverse-keyed com_03 is keyed by the stored instrument: 1 scores as 5 would without keying
+    body = {"responses": [{"respondent": "a", "answers": {"com_03": 1}},
+                          {"respondent": "b", "answers": {"com_03": 5}}]}
+    scores = client.post(f"/v1/banks/{created.json()['id']}/score", json=body, headers=headers).json()["scores"]
+    assert scores[0]["scales"]["communication"]["theta"] > scores[1]["scales"]["communication"]["theta"]
+    assert client.get("/v1/instruments", headers=service.headers("globex")).json()["items"] == []
