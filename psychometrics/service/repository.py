@@ -52,29 +52,30 @@ class LoadedBank:
 
 
 class BankCache:
-    """Parsed banks by primary key (bank versions are immutable, so an entry never goes stale)."""
+    """Parsed banks by tenant and id (bank versions are immutable and never deleted: no entry goes stale)."""
 
     def __init__(self, size: int = 256) -> None:
-        self._entries: OrderedDict[int, LoadedBank] = OrderedDict()
+        self._by_id: OrderedDict[tuple[int, str], LoadedBank] = OrderedDict()
         self._size = size
         self._lock = threading.Lock()
 
     def get(self, session: Session, tenant_pk: int, bank_id: str) -> LoadedBank:
         """The tenant's bank ``bank_id``; 404 when it does not exist *for this tenant*."""
+        with self._lock:
+            cached = self._by_id.get((tenant_pk, bank_id))
+            if cached is not None:
+                self._by_id.move_to_end((tenant_pk, bank_id))
+                return cached
         row = session.execute(sa.select(BankRow.pk).where(BankRow.id == bank_id, BankRow.tenant_pk == tenant_pk)
                               ).first()
         if row is None:
             raise HTTPException(404, f"item bank '{bank_id}' not found")
-        with self._lock:
-            cached = self._entries.get(row.pk)
-            if cached is not None:
-                self._entries.move_to_end(row.pk)
-                return cached
         loaded = self._load(session, row.pk)
         with self._lock:
-            self._entries[row.pk] = loaded
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
+            # keyed by tenant and id: a hit is a bank this tenant owns (rows are never deleted)
+            self._by_id[(tenant_pk, bank_id)] = loaded
+            while len(self._by_id) > self._size:
+                self._by_id.popitem(last=False)
         return loaded
 
     @staticmethod
