@@ -39,7 +39,8 @@ class AnswerError(ValueError):
 
 
 #: One respondent's score on one scale, JSON-ready: ``theta``, ``se``, ``T``, ``percentile``
-#: (null where there is no finite value: ML's +-inf, no answers), ``n_answered``, ``flags``.
+#: (null where ``irt.score`` gives no finite value: ML's +-inf, ML/WLE without answers),
+#: ``n_answered``, ``flags``.
 ScaleScore = dict[str, Any]
 
 
