@@ -23,7 +23,7 @@ __all__ = ["app"]
 
 def __getattr__(name: str) -> Any:
     if name == "app":
-        from psychometrics.cli import _cat, _factor, _instrument, _irt, _report360, _validate  # noqa: F401  (registers the commands)
+        from psychometrics.cli import _cat, _factor, _instrument, _irt, _report360, _service, _validate  # noqa: F401  (registers the commands)
         from psychometrics.cli._app import app
 
         return app

@@ -1,0 +1,1 @@
+"""Alembic migrations of the service's store; run with ``psychometrics db upgrade``."""

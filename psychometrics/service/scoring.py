@@ -1,0 +1,196 @@
+"""Scoring requests with a stored item bank, through the library's own verbs.
+
+Nothing statistical happens here: the answers become the same response matrix the command
+``psychometrics score`` builds from a file (persons as rows, the bank's items as columns, NaN
+for no answer; :func:`psychometrics.data.load_responses`, or the instrument's ``prepare`` for a
+bank calibrated on keyed responses), each scale is scored by :func:`psychometrics.irt.score`,
+and T-scores and percentiles come from :func:`psychometrics.norms.norm_scores` with mean 0 and
+SD 1 (T = 50 + 10 theta, percentile = 100 Phi(theta), theta read on the calibration's latent
+scale), exactly the columns of ``psychometrics score``.
+
+What *is* checked here is the request: every answered item must be an item of the bank and every
+code one of the item's categories, and a mistake is reported with the respondent and the item
+(as a list, so a client can fix all of them at once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from psychometrics.bank import ItemBank
+
+__all__ = ["AnswerError", "ScaleScore", "check_answers", "score_answers", "METHODS"]
+
+METHODS = ("eap", "map", "ml", "wle")
+#: At most this many problems are listed in one 422 answer.
+MAX_LISTED = 20
+
+
+class AnswerError(ValueError):
+    """Answers that cannot be scored; ``problems`` lists ``{"respondent", "item", "msg", "loc"}``."""
+
+    def __init__(self, problems: list[dict[str, Any]]) -> None:
+        super().__init__(problems[0]["msg"] if problems else "invalid answers")
+        self.problems = problems
+
+
+#: One respondent's score on one scale, JSON-ready: ``theta``, ``se``, ``T``, ``percentile``
+#: (null where ``irt.score`` gives no finite value: ML's +-inf, ML/WLE without answers),
+#: ``n_answered``, ``flags``.
+ScaleScore = dict[str, Any]
+
+
+def _finite_list(values: np.ndarray) -> list[float | None]:
+    """Plain floats, None where not finite (JSON has no NaN or infinity)."""
+    values = np.asarray(values, dtype=np.float64)
+    out = values.tolist()
+    if not np.isfinite(values).all():
+        for position in np.flatnonzero(~np.isfinite(values)).tolist():
+            out[position] = None
+    return out
+
+
+def bank_items(bank: ItemBank) -> list[str]:
+    """The bank's items in scale order, each once."""
+    return list(dict.fromkeys(item for calibration in bank.scales.values() for item in calibration.item_ids))
+
+
+def check_answers(bank: ItemBank, respondents: Sequence[tuple[str, Mapping[str, Any]]], *,
+                  keyed: bool, loc: Sequence[Any] = ("body", "responses"), indexed: bool = True) -> bool:
+    """Refuse unknown items and (for a bank scored on raw codes) codes outside an item's categories.
+
+    ``keyed`` banks (calibrated through an instrument) get their codes checked by the
+    instrument itself when the answers are prepared.
+
+    Returns
+    -------
+    bool
+        Whether any code is text (an option label of an instrument).
+
+    Raises
+    ------
+    AnswerError
+        Listing up to :data:`MAX_LISTED` problems, each naming respondent and item.
+    """
+    categories: dict[str, frozenset[int]] = {}
+    for calibration in bank.scales.values():
+        categories.update({item: frozenset(codes) for item, codes in calibration.categories.items()})
+    problems: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    textual = False
+    for row, (respondent, answers) in enumerate(respondents):
+        if respondent in seen:
+            where = [*loc, row] if indexed else list(loc)
+            problems.append({"loc": [*where, "respondent"], "respondent": respondent, "item": None,
+                             "msg": f"respondent '{respondent}' appears twice (entries {seen[respondent]} "
+                                    f"and {row}); send each respondent once"})
+        seen.setdefault(respondent, row)
+        for item, code in answers.items():
+            allowed = categories.get(item)
+            if allowed is None:
+                where = [*loc, row] if indexed else list(loc)
+                problems.append({"loc": [*where, "answers", item], "respondent": respondent, "item": item,
+                                 "msg": f"respondent '{respondent}', item '{item}': the item is not in the "
+                                        "bank"})
+            elif isinstance(code, str):
+                textual = True
+                if not keyed:
+                    where = [*loc, row] if indexed else list(loc)
+                    problems.append({"loc": [*where, "answers", item], "respondent": respondent, "item": item,
+                                     "msg": f"respondent '{respondent}', item '{item}': code {code!r} is outside "
+                                            f"the item's categories {_codes(sorted(allowed))}"})
+            elif code is not None and not keyed and code not in allowed:
+                where = [*loc, row] if indexed else list(loc)
+                problems.append({"loc": [*where, "answers", item], "respondent": respondent, "item": item,
+                                 "msg": f"respondent '{respondent}', item '{item}': code {code!r} is outside "
+                                        f"the item's categories {_codes(sorted(allowed))}"})
+            if len(problems) >= MAX_LISTED:
+                raise AnswerError(problems)
+    if problems:
+        raise AnswerError(problems)
+    return textual
+
+
+def _codes(codes: Sequence[int]) -> str:
+    codes = list(codes)
+    if codes and codes == list(range(codes[0], codes[-1] + 1)) and len(codes) > 2:
+        return f"{codes[0]}-{codes[-1]}"
+    return ", ".join(str(c) for c in codes)
+
+
+def score_answers(bank: ItemBank, respondents: Sequence[tuple[str, Mapping[str, Any]]], *,
+                  method: str = "eap", instrument: Any = None, loc: Sequence[Any] = ("body", "responses"),
+                  indexed: bool = True) -> list[dict[str, ScaleScore]]:
+    """Score each respondent on every scale of ``bank``, as ``psychometrics score`` would.
+
+    Parameters
+    ----------
+    bank : ItemBank
+        The stored bank.
+    respondents : sequence of (respondent id, {item: code or None})
+        Any subset of the bank's items per respondent; None or an absent item is no answer.
+    method : {"eap", "map", "ml", "wle"}
+        Passed to :func:`psychometrics.irt.score`.
+    instrument : Instrument, optional
+        The instrument of a bank calibrated on keyed responses (reverse keying, option scoring).
+
+    Returns
+    -------
+    list of dict
+        Per respondent, in the order given: scale -> :data:`ScaleScore` (JSON-ready).
+
+    Raises
+    ------
+    AnswerError
+        For unknown items, codes outside an item's categories, duplicate respondents.
+    """
+    from psychometrics import irt
+    from psychometrics.data import load_responses
+    from psychometrics.norms import norm_scores
+
+    textual = check_answers(bank, respondents, keyed=instrument is not None, loc=loc, indexed=indexed)
+    items = bank_items(bank)
+    ids = pd.Index([respondent for respondent, _ in respondents], name="respondent")
+    if not textual:
+        # numbers only (the usual case): a float matrix, as a response file is read
+        values = np.full((len(respondents), len(items)), np.nan)
+        column = {item: j for j, item in enumerate(items)}
+        for i, (_, answers) in enumerate(respondents):
+            for item, code in answers.items():
+                if code is not None and item in column:
+                    values[i, column[item]] = code
+        frame = pd.DataFrame(values, index=ids, columns=items)
+    else:
+        # option labels of an instrument (multiple choice, situational judgement) stay text
+        frame = pd.DataFrame([{item: answers.get(item) for item in items} for _, answers in respondents],
+                             index=ids, columns=items).astype(object).where(lambda f: f.notna(), np.nan)
+    try:
+        if instrument is None:
+            prepared = load_responses(frame, items=items, warn=False)
+        else:
+            prepared = instrument.prepare(frame, warn=False)
+        per_scale = {scale: irt.score(calibration, prepared.subset(list(calibration.item_ids)), method=method)
+                     for scale, calibration in bank.scales.items()}
+    except ValueError as exc:  # ResponseError and the library's other checks of its input
+        raise AnswerError([{"loc": ["body"], "respondent": None, "item": None, "msg": str(exc)}]) from None
+    # T and percentile of all scales in one call: the conversion is elementwise
+    theta = np.concatenate([scores["theta"].to_numpy(dtype=np.float64) for scores in per_scale.values()])
+    converted = norm_scores(theta, mean=0.0, sd=1.0)
+    t_scores = _finite_list(converted["t"].to_numpy(dtype=np.float64))
+    percentiles = _finite_list(converted["percentile"].to_numpy(dtype=np.float64))
+    out: list[dict[str, ScaleScore]] = [{} for _ in respondents]
+    position = 0
+    for scale, scores in per_scale.items():
+        n = len(respondents)
+        columns = zip(_finite_list(scores["theta"].to_numpy()), _finite_list(scores["se"].to_numpy()),
+                      t_scores[position:position + n], percentiles[position:position + n],
+                      scores["n_answered"].to_numpy().tolist(), scores["flag"].tolist())
+        for person, (t, se, t_score, pct, answered, flag) in zip(out, columns):
+            person[scale] = {"theta": t, "se": se, "T": t_score, "percentile": pct, "n_answered": answered,
+                             "flags": [flag] if flag else []}
+        position += n
+    return out
