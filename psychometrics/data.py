@@ -676,13 +676,18 @@ def load_responses(frame_or_path: Any, *, categories: Mapping[str, Any] | Sequen
     if instrument is not None:
         specs = instrument.item_specs()
         extra = set(instrument.metadata_columns()) | set(excluded)
+        if items is not None:
+            not_items = [str(i) for i in items if str(i) not in specs]
+            if not_items:
+                raise ResponseError(f"{', '.join(not_items)}: not item(s) of instrument '{instrument.id}'")
+            extra |= {name for name in rest if name in specs and name not in wanted}
         unknown = [name for name in rest if name not in specs and name not in extra]
         if unknown:
             listed = ", ".join(f"'{name}' (column {position[name]})" for name in unknown[:10])
             raise ResponseError(f"{len(unknown)} column(s) are not items of instrument '{instrument.id}': "
                                 f"{listed}{' ...' if len(unknown) > 10 else ''}; if they are not items, leave them "
                                 f"out with exclude=[...] (command line: --exclude {','.join(unknown[:10])})")
-        item_ids = [name for name in rest if name in specs and name not in excluded]
+        item_ids = [name for name in rest if name in specs and name not in extra]
         if given is not None:
             # Already validated, keyed and scored: keying it again would reverse it back.
             return given.subset(item_ids)

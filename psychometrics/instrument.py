@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -510,7 +510,8 @@ class Instrument(_Model):
 
     # ------------------------------------------------------------------ data
     def prepare(self, frame: Any, *, missing_codes: Iterable[Any] | None = None, id_column: str | None = None,
-                min_item_responses: int = 5, warn: bool = True) -> Responses:
+                items: Sequence[str] | None = None, exclude: Sequence[str] | None = None, sep: str | None = None,
+                encoding: str | None = None, min_item_responses: int = 5, warn: bool = True) -> Responses:
         """Validate raw data against the instrument and return scored, keyed responses.
 
         Parameters
@@ -524,6 +525,13 @@ class Instrument(_Model):
             Codes meaning "no answer"; by default the instrument's ``missing_codes``.
         id_column : str, optional
             Column of respondent ids, when it is not the instrument's ``id_column``.
+        items : sequence of str, optional
+            Only these items; the instrument's other items in the data are kept as metadata.
+        exclude : sequence of str, optional
+            Columns that are neither items nor declared ``data_columns`` (demographics,
+            dates...): kept as metadata instead of being an error.
+        sep, encoding : str, optional
+            Separator and encoding of a text file (see :func:`~psychometrics.data.load_responses`).
         min_item_responses : int, default 5
             Items with fewer responses get a :class:`~psychometrics.errors.DataWarning`.
         warn : bool, default True
@@ -540,8 +548,9 @@ class Instrument(_Model):
             indexed like ``.frame``.
         """
         codes = self.missing_codes if missing_codes is None else list(missing_codes)
-        return load_responses(frame, instrument=self, missing_codes=codes, id_column=id_column,
-                              min_item_responses=min_item_responses, warn=warn)
+        return load_responses(frame, instrument=self, missing_codes=codes, id_column=id_column, items=items,
+                              exclude=exclude, sep=sep, encoding=encoding, min_item_responses=min_item_responses,
+                              warn=warn)
 
     def score(self, frame: Any, *, missing_codes: Iterable[Any] | None = None) -> pd.DataFrame:
         """Scale scores of each respondent (each rating for multi-rater forms).

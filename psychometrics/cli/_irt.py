@@ -16,20 +16,29 @@ from scipy.special import ndtr
 from psychometrics.cli._app import (
     EXIT_FINDINGS,
     EXIT_OK,
+    EncodingOption,
+    ExcludeOption,
+    IdColumnOption,
+    ItemsOption,
     JsonOption,
+    MaxCategoriesOption,
+    MissingCodesOption,
     QuietOption,
     ResponsesArgument,
+    SepOption,
     _State,
     app,
+    check_output,
     collected_warnings,
     console,
     dump_json,
+    load_data,
     load_instrument,
     note,
     print_warnings,
     progress_bar,
     quiet,
-    read_table,
+    read_options,
     reports_errors,
     require_report_extra,
     table,
@@ -103,6 +112,13 @@ def calibrate(
     max_iter: Annotated[int, typer.Option(help="Most EM iterations.")] = 500,
     tol: Annotated[float, typer.Option(help="Convergence: largest parameter change below this.")] = 1e-4,
     quadrature_points: Annotated[int, typer.Option(help="Quadrature nodes on [-6, 6].")] = 61,
+    id_column: IdColumnOption = None,
+    items: ItemsOption = None,
+    exclude: ExcludeOption = None,
+    missing_codes: MissingCodesOption = None,
+    sep: SepOption = None,
+    encoding: EncodingOption = None,
+    max_categories: MaxCategoriesOption = 20,
     as_json: JsonOption = False,
     quiet_: QuietOption = False,
 ) -> None:
@@ -112,21 +128,28 @@ def calibrate(
     """
     from psychometrics import irt
     from psychometrics.bank import ItemBank
-    from psychometrics.data import load_responses
 
     _State.quiet = _State.quiet or quiet_
-    frame = read_table(responses)
+    if not tol > 0:
+        raise ValueError(f"--tol must be a positive number, got {tol:g}")
+    if max_iter < 1:
+        raise ValueError(f"--max-iter must be at least 1, got {max_iter}")
+    if quadrature_points < 5:
+        raise ValueError(f"--quadrature-points must be at least 5, got {quadrature_points}")
+    check_output(output, what="item bank")
+    options = read_options(id_column=id_column, items=items, exclude=exclude, missing_codes=missing_codes, sep=sep,
+                           encoding=encoding, max_categories=max_categories)
     with collected_warnings() as caught:
         if instrument is not None:
             inst = load_instrument(instrument)
-            prepared = inst.prepare(frame)
+            prepared = load_data(responses, inst, options)
             scales = _scales_to_calibrate(inst, prepared, scale)
             models = {s: model or default_model(inst, items) for s, items in scales.items()}
         else:
             inst = None
             if scale and len(scale) > 1:
                 raise ValueError("without --instrument all columns form one scale; give at most one --scale name")
-            prepared = load_responses(frame)
+            prepared = load_data(responses, None, options)
             name = scale[0] if scale else DEFAULT_SCALE
             scales = {name: prepared.item_ids}
             models = {name: model or "graded"}
@@ -228,6 +251,12 @@ def score(
                                                 "team heat map of the T-scores.", dir_okay=False)] = None,
     respondent: Annotated[str | None, typer.Option(help="Respondent of the report's radar chart "
                                                         "(default: the first).")] = None,
+    id_column: IdColumnOption = None,
+    items: ItemsOption = None,
+    exclude: ExcludeOption = None,
+    missing_codes: MissingCodesOption = None,
+    sep: SepOption = None,
+    encoding: EncodingOption = None,
     as_json: JsonOption = False,
     quiet_: QuietOption = False,
 ) -> None:
@@ -238,13 +267,16 @@ def score(
     where the instrument has norms). The CSV is written atomically.
     """
     from psychometrics.bank import read_bank
-    from psychometrics.data import load_responses
+    from psychometrics.data import read_table
 
     _State.quiet = _State.quiet or quiet_
     if report is not None:
         require_report_extra()
+    check_output(output, what="score file")
+    check_output(report, what="report")
     item_bank = read_bank(bank)
-    frame = read_table(responses)
+    options = read_options(id_column=id_column, items=items, exclude=exclude, missing_codes=missing_codes, sep=sep,
+                           encoding=encoding)
     inst = None
     with collected_warnings() as caught:
         if instrument is not None:
@@ -255,17 +287,21 @@ def score(
             if item_bank.instrument_version is not None and item_bank.instrument_version != str(inst.version):
                 warnings.warn(f"item bank calibrated with {inst.id} version {item_bank.instrument_version}, "
                               f"scoring with version {inst.version}", UserWarning, stacklevel=1)
-            prepared = inst.prepare(frame, warn=False)
+            prepared = load_data(responses, inst, options, warn=False)
         elif item_bank.instrument_id is not None:
             raise InstrumentError(f"item bank {str(bank)!r} was calibrated on responses keyed by instrument "
                                   f"'{item_bank.instrument_id}'; pass --instrument {item_bank.instrument_id} "
                                   "(a file or a bundled id) so the data are keyed the same way")
         else:
-            known = {i for c in item_bank.scales.values() for i in c.item_ids}
-            items = [str(c) for c in frame.columns if str(c) in known]
-            if not items:
-                raise ResponseError(f"none of the item bank's items is a column of {str(responses)!r}")
-            prepared = load_responses(frame, items=items, warn=False)
+            if options["items"] is None:
+                # the bank says which columns are items; the others are kept as data
+                known = {i for c in item_bank.scales.values() for i in c.item_ids}
+                header = read_table(responses, sep=sep, encoding=encoding).columns
+                options["items"] = [str(c) for c in header if str(c) in known and str(c) not in
+                                    (options["exclude"] or ())]
+                if not options["items"]:
+                    raise ResponseError(f"none of the item bank's items is a column of {str(responses)!r}")
+            prepared = load_data(responses, None, options, warn=False)
         scores = score_table(item_bank, prepared, method=method)
         if inst is not None:
             scores = scores.join(_classical_scores(inst, prepared))

@@ -566,7 +566,8 @@ def _thresholds(thresholds: Mapping[str, float] | None) -> dict[str, float]:
 def validate(instrument: "Instrument", frame: Any, *, group: str | None = None,
              model: str | Mapping[str, str] | None = None, progress: Progress | None = None,
              parallel_iter: int = 20, seed: int = 0,
-             thresholds: Mapping[str, float] | None = None) -> Validation:
+             thresholds: Mapping[str, float] | None = None,
+             load_options: Mapping[str, Any] | None = None) -> Validation:
     r"""Validate an instrument on response data: the computation of ``psychometrics validate``.
 
     Parameters
@@ -594,6 +595,9 @@ def validate(instrument: "Instrument", frame: Any, *, group: str | None = None,
         Seed of the parallel analysis.
     thresholds : mapping, optional
         Overrides of :data:`THRESHOLDS`.
+    load_options : mapping, optional
+        Keyword arguments of :meth:`Instrument.prepare` for reading ``frame`` (``id_column``,
+        ``exclude``, ``missing_codes``, ``sep``, ``encoding``...).
 
     Returns
     -------
@@ -630,7 +634,6 @@ def validate(instrument: "Instrument", frame: Any, *, group: str | None = None,
            procedures. ETS Research Report RR-12-08.
     """
     from psychometrics.analysis import analyze_instrument
-    from psychometrics.data import read_table
 
     cut = _thresholds(thresholds)
     scale_items = instrument.scale_items()
@@ -638,12 +641,21 @@ def validate(instrument: "Instrument", frame: Any, *, group: str | None = None,
     steps = _Steps(progress, total=4 + 2 * len(scale_items))
 
     steps.start("checking data")
-    if isinstance(frame, (str, os.PathLike)):
-        frame = read_table(frame)
+    options = dict(load_options or {})
+    if isinstance(frame, (str, os.PathLike)) and group is not None and group not in instrument.metadata_columns():
+        # read the file here (line numbers in errors) and keep the group column as data
+        options["exclude"] = [*(options.get("exclude") or ()), group]
     group_values, frame = _split_group(frame, group, instrument)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        responses = frame if isinstance(frame, Responses) else instrument.prepare(frame)
+        try:
+            responses = frame if isinstance(frame, Responses) else instrument.prepare(frame, **options)
+        except ResponseError as exc:
+            text = str(exc)
+            if group is not None and text.startswith(f"excluded column(s) not in the data: {group};"):
+                raise ResponseError(f"group column '{group}' is not in the data;"
+                                    + text.split(";", 1)[1]) from None
+            raise
     data_warnings = tuple(str(w.message) for w in caught if issubclass(w.category, UserWarning))
     for w in caught:
         if not issubclass(w.category, UserWarning):
@@ -711,8 +723,8 @@ def _check_models(model: str | Mapping[str, str] | None, scale_items: Mapping[st
 
 def _split_group(frame: Any, group: str | None, instrument: "Instrument") -> tuple[pd.Series | None, Any]:
     """Take an undeclared group column out of the frame (prepare would reject it)."""
-    if group is None or isinstance(frame, Responses):
-        return None, frame
+    if group is None or isinstance(frame, (Responses, str, os.PathLike)):
+        return None, frame  # a file's group column is read as data by prepare
     if not isinstance(frame, pd.DataFrame):
         raise ResponseError(f"group column '{group}' needs the responses as a table with named columns")
     if group not in frame.columns:
