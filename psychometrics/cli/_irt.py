@@ -194,15 +194,28 @@ def calibrate(
 
 # ------------------------------------------------------------------------------ score
 
-def score_table(bank: Any, prepared: Any, *, method: str = "eap") -> pd.DataFrame:
-    """IRT scores per scale of a bank: ``<scale>_theta``, ``_se``, ``_T``, ``_percentile``, ``_n_answered``.
+#: Flag of a person who answered fewer of a scale's items than ``min_answered`` (but some).
+TOO_FEW_ANSWERS = "too_few_answers"
+
+
+def score_table(bank: Any, prepared: Any, *, method: str = "eap", min_answered: int = 1) -> pd.DataFrame:
+    """IRT scores per scale of a bank: ``<scale>_theta``, ``_se``, ``_T``, ``_percentile``,
+    ``_n_answered`` and ``_flag``.
 
     ``T = 50 + 10 theta`` and ``percentile = 100 Phi(theta)`` read theta on the calibration's
     latent scale (standard normal for all models but rasch/pcm/rsm, whose latent variance is
-    estimated).
+    estimated): they compare a person with the calibration sample, not with a norm sample.
+
+    Nothing is invented: a person who answered none of a scale's items, or fewer than
+    ``min_answered``, gets NaN theta, SE, T and percentile, with the flag ``no_responses`` or
+    ``too_few_answers``. Other flags: ``all_lowest`` / ``all_highest`` (every answer in the
+    extreme category: ML gives -inf/+inf, kept as such), ``unbounded``, ``not_converged``; an
+    empty string when there is nothing to report.
     """
     from psychometrics import irt
 
+    if min_answered < 1:
+        raise ValueError(f"min_answered must be at least 1, got {min_answered}")
     present = set(prepared.item_ids)
     columns: dict[str, np.ndarray] = {}
     for scale_id, calibration in bank.scales.items():
@@ -215,12 +228,25 @@ def score_table(bank: Any, prepared: Any, *, method: str = "eap") -> pd.DataFram
             warnings.warn(f"scale '{scale_id}': item(s) {', '.join(absent)} are not in the data and count as "
                           "unanswered", DataWarning, stacklevel=2)
         scores = irt.score(calibration, prepared.subset(items), method=method)
-        theta = scores["theta"].to_numpy(dtype=np.float64)
+        theta = scores["theta"].to_numpy(dtype=np.float64).copy()
+        se = scores["se"].to_numpy(dtype=np.float64).copy()
+        answered = scores["n_answered"].to_numpy()
+        flag = scores["flag"].to_numpy(dtype=object).copy()
+        too_few = (answered > 0) & (answered < min_answered)
+        flag[too_few] = TOO_FEW_ANSWERS
+        unusable = answered < min_answered
+        theta[unusable] = np.nan
+        se[unusable] = np.nan
         columns[f"{scale_id}_theta"] = theta
-        columns[f"{scale_id}_se"] = scores["se"].to_numpy(dtype=np.float64)
+        columns[f"{scale_id}_se"] = se
         columns[f"{scale_id}_T"] = 50.0 + 10.0 * theta
         columns[f"{scale_id}_percentile"] = 100.0 * ndtr(theta)
-        columns[f"{scale_id}_n_answered"] = scores["n_answered"].to_numpy()
+        columns[f"{scale_id}_n_answered"] = answered
+        columns[f"{scale_id}_flag"] = flag
+        n_unscored = int(unusable.sum())
+        if n_unscored:
+            warnings.warn(f"scale '{scale_id}': {n_unscored} respondent(s) answered fewer than {min_answered} of its "
+                          "items and have no score (NaN, flagged)", DataWarning, stacklevel=2)
     return pd.DataFrame(columns, index=prepared.person_ids)
 
 
@@ -251,6 +277,8 @@ def score(
                                                 "team heat map of the T-scores.", dir_okay=False)] = None,
     respondent: Annotated[str | None, typer.Option(help="Respondent of the report's radar chart "
                                                         "(default: the first).")] = None,
+    min_answered: Annotated[int, typer.Option(help="Fewest answered items of a scale for a score; fewer give "
+                                                   "NaN and the flag too_few_answers.")] = 1,
     id_column: IdColumnOption = None,
     items: ItemsOption = None,
     exclude: ExcludeOption = None,
@@ -262,9 +290,12 @@ def score(
 ) -> None:
     """Score respondents with an item bank: theta, SE, T-score (50 + 10 theta), percentile per scale.
 
-    Columns per scale: <scale>_theta, _se, _T, _percentile, _n_answered. With the instrument, the
-    classical scale scores are added as <scale>_raw (and <scale>_norm_z, _norm_T, _norm_percentile
-    where the instrument has norms). The CSV is written atomically.
+    Columns per scale: <scale>_theta, _se, _T, _percentile, _n_answered, _flag. A respondent with
+    no answers (or fewer than --min-answered) on a scale gets empty values and a flag
+    (no_responses, too_few_answers; all_lowest/all_highest mark extreme patterns, whose ML
+    estimates are -inf/inf). T-scores and percentiles compare with the calibration sample. With
+    the instrument, the classical scale scores are added as <scale>_raw (and <scale>_norm_z,
+    _norm_T, _norm_percentile where the instrument has norms). The CSV is written atomically.
     """
     from psychometrics.bank import read_bank
     from psychometrics.data import read_table
@@ -302,7 +333,7 @@ def score(
                 if not options["items"]:
                     raise ResponseError(f"none of the item bank's items is a column of {str(responses)!r}")
             prepared = load_data(responses, None, options, warn=False)
-        scores = score_table(item_bank, prepared, method=method)
+        scores = score_table(item_bank, prepared, method=method, min_answered=min_answered)
         if inst is not None:
             scores = scores.join(_classical_scores(inst, prepared))
     print_warnings(caught)
@@ -332,7 +363,7 @@ def score(
         scores.to_csv(sys.stdout)
     else:
         summary = pd.DataFrame({
-            "n_persons": [int((scores[f"{s}_n_answered"] > 0).sum()) for s in item_bank.scales],
+            "n_persons": [int(scores[f"{s}_theta"].notna().sum()) for s in item_bank.scales],
             "mean_theta": [scores[f"{s}_theta"].replace([np.inf, -np.inf], np.nan).mean() for s in item_bank.scales],
             "sd_theta": [scores[f"{s}_theta"].replace([np.inf, -np.inf], np.nan).std() for s in item_bank.scales],
             "mean_se": [scores[f"{s}_se"].replace([np.inf, -np.inf], np.nan).mean() for s in item_bank.scales],
