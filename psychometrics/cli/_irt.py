@@ -127,7 +127,7 @@ def calibrate(
     Exit code 0, or 1 when a scale's EM did not converge (the bank is still written).
     """
     from psychometrics import irt
-    from psychometrics.bank import ItemBank
+    from psychometrics.bank import ItemBank, collapse_map
 
     _State.quiet = _State.quiet or quiet_
     if not tol > 0:
@@ -170,7 +170,11 @@ def calibrate(
             if overall is not None:
                 bar.update(overall, completed=position)
 
-    bank = ItemBank(scales=calibrations, models=models,
+    # categories the data declare (instrument) but nobody chose: scored as the category they were merged into
+    collapsed = {s: {item: mapping for item in c.item_ids
+                     if (mapping := collapse_map(tuple(prepared.categories.get(item, ())), tuple(c.categories[item])))}
+                 for s, c in calibrations.items()}
+    bank = ItemBank(scales=calibrations, models=models, collapsed=collapsed,
                     instrument_id=None if inst is None else inst.id,
                     instrument_version=None if inst is None else str(inst.version),
                     instrument_title=None if inst is None else inst.title)
@@ -227,7 +231,10 @@ def score_table(bank: Any, prepared: Any, *, method: str = "eap", min_answered: 
         if absent:
             warnings.warn(f"scale '{scale_id}': item(s) {', '.join(absent)} are not in the data and count as "
                           "unanswered", DataWarning, stacklevel=2)
-        scores = irt.score(calibration, prepared.subset(items), method=method)
+        subset = prepared.subset(items)
+        if hasattr(bank, "apply_collapse"):
+            subset = bank.apply_collapse(scale_id, subset)
+        scores = irt.score(calibration, subset, method=method)
         theta = scores["theta"].to_numpy(dtype=np.float64).copy()
         se = scores["se"].to_numpy(dtype=np.float64).copy()
         answered = scores["n_answered"].to_numpy()
