@@ -208,7 +208,8 @@ def read_text_table(path: Path, *, sep: str | None = None, encoding: str | None 
     if not fields or all(not name.strip() for name in fields):
         raise ResponseError(f"{source} is empty (no header line)")
     _check_separator(header_line, fields, sep, source)
-    names = [name.strip() for name in fields]
+    # a blank header field is named as pandas names it: 'Unnamed: 0' is a written row index
+    names = [name.strip() or f"Unnamed: {k}" for k, name in enumerate(fields)]
     duplicated = sorted({name for name in names if names.count(name) > 1})
     if duplicated:
         parts = [f"item '{name}' appears in columns {', '.join(str(k) for k, n in enumerate(names) if n == name)}"
