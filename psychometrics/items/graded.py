@@ -23,7 +23,7 @@ import numpy as np
 
 from psychometrics._numeric import TINY as _TINY
 from psychometrics._numeric import log1mexp
-from psychometrics.items.base import ItemModel, gradient_hessian_from_derivatives, log_sigmoid
+from psychometrics.items.base import ItemModel, log_sigmoid
 
 __all__ = ["Graded"]
 

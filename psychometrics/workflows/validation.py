@@ -380,7 +380,12 @@ def _factor_records(bartlett: Any, parallel: Any, efa: Any, cfa: Any) -> dict[st
 
 
 def _records(frame: pd.DataFrame, key: str) -> list[dict[str, Any]]:
-    out = frame.reset_index(names=key)
+    if isinstance(frame.index, pd.MultiIndex):
+        # DIF with more than two groups: one row per item and focal group
+        names = [str(name or (key if k == 0 else f"level_{k}")) for k, name in enumerate(frame.index.names)]
+        out = frame.reset_index(names=names)
+    else:
+        out = frame.reset_index(names=key)
     return [{column: _json_number(value) for column, value in row.items()}
             for row in out.to_dict(orient="records")]
 
@@ -1017,6 +1022,9 @@ def _dif(responses: Responses, group: str, values: pd.Series, scales: Mapping[st
     else:
         labels = labels.reindex(responses.person_ids)
     keep = labels.notna().to_numpy()
+    # a group code read as a float (2.0, because the column had blanks) is shown as written: 2
+    labels = labels.map(lambda v: str(int(v)) if isinstance(v, (float, np.floating)) and float(v).is_integer()
+                        else v, na_action="ignore")
     levels = sorted(labels[keep].astype(str).unique())
     if len(levels) < 2:
         findings.append(Finding("instrument", group, "", "dif", math.nan, math.nan, "note",
