@@ -85,6 +85,8 @@ def _id_like_content(column: pd.Series, max_categories: int) -> bool:
     numbers = pd.to_numeric(text, errors="coerce")
     if numbers.notna().all() and n <= max_categories:
         return False
+    if numbers.isna().all() and _looks_like_dates(text):
+        return False  # distinct timestamps are not ids
     return bool(text.is_unique)
 
 
@@ -194,13 +196,21 @@ def _stray_codes(codes: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.
         return None
     low, high = codes[:k + 1], codes[k + 1:]
     low_count, high_count = counts[:k + 1].sum(), counts[k + 1:].sum()
-    stray, main = (high, low) if (high_count, -high.size) <= (low_count, -low.size) else (low, high)
-    stray_count = min(low_count, high_count)
+
+    def typical(side: np.ndarray) -> bool:
+        return all(float(code).is_integer() and int(code) in TYPICAL_MISSING_CODES for code in side)
+
+    # the side made of missing-data codes is the stray one, whatever its size; else the smaller
+    if typical(low) != typical(high):
+        stray, main, stray_count = (low, high, low_count) if typical(low) else (high, low, high_count)
+    elif (high_count, -high.size) <= (low_count, -low.size):
+        stray, main, stray_count = high, low, high_count
+    else:
+        stray, main, stray_count = low, high, low_count
     span = main[-1] - main[0] + 1
     if gap < 0.5 * span:
         return None
-    typical = all(int(code) in TYPICAL_MISSING_CODES for code in stray)
-    if typical or stray_count <= _STRAY_SHARE * counts.sum():
+    if typical(stray) or stray_count <= _STRAY_SHARE * counts.sum():
         return stray, main
     return None
 
