@@ -223,7 +223,8 @@ def _declare_hint(stray: Sequence[float]) -> str:
 
 
 def category_problems(values: np.ndarray, items: Sequence[str], columns: Sequence[int], inferred: np.ndarray,
-                      minimum: np.ndarray, maximum: np.ndarray, max_categories: int) -> list[CategoryProblem]:
+                      minimum: np.ndarray, maximum: np.ndarray, max_categories: int,
+                      gaps: bool = True) -> list[CategoryProblem]:
     """Items whose inferred category range is wider than ``max_categories`` or has stray codes.
 
     Only items flagged in ``inferred`` (no declared categories) are checked. Codes are counted
@@ -250,6 +251,8 @@ def category_problems(values: np.ndarray, items: Sequence[str], columns: Sequenc
                 f"{_fmt(maximum[j] - minimum[j] + 1)} categories, more than max_categories={max_categories}; "
                 "for a slider or a wide rating scale raise max_categories (command line: --max-categories); "
                 "if the column is not an item, exclude it (exclude=[...], --exclude)")))
+    if not gaps:
+        return problems
     narrow = np.array([j for j in np.flatnonzero(inferred)
                        if np.isfinite(minimum[j]) and j not in set(wide) and maximum[j] > minimum[j]], dtype=np.int64)
     if narrow.size:

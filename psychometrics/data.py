@@ -48,6 +48,10 @@ ID_COLUMNS = ("respondent_id", "respondent", "person_id", "person", "id")
 #: passing that frame back to :meth:`Instrument.prepare` does not reverse-key it a second time.
 KEYED_ATTR = "psychometrics.keyed_by"
 
+#: Widest category range ever inferred, whatever ``max_categories`` says: beyond it a code's
+#: magnitude (a typo ``1e300``) would size the list of categories.
+CATEGORY_LIMIT = 100_000
+
 #: How many offending cells an error message lists before giving the total.
 MAX_REPORTED = 5
 
@@ -153,11 +157,16 @@ def as_responses(data: Any, *, categories: Mapping[str, Any] | Sequence[int] | N
     Analysis functions call this on their input. A :class:`Responses` passes through
     unchanged; anything else is checked by :func:`load_responses`, which issues the data
     warnings (constant or sparse items, empty rows) unless ``warn`` is false: scoring a few
-    new respondents, for instance, is not the place to call an item "constant".
+    new respondents, for instance, is not the place to call an item "constant". The category
+    range is not limited by ``max_categories`` here (the caller chose the columns), only by
+    :data:`CATEGORY_LIMIT`.
     """
     if isinstance(data, Responses):
         return data
-    return load_responses(data, categories=categories, warn=warn)
+    # In-memory data are the caller's choice of columns: wide score ranges (sum scores, 0-100
+    # ratings) are legitimate for classical statistics; files and the command line go through
+    # load_responses with max_categories.
+    return load_responses(data, categories=categories, warn=warn, max_categories=None)
 
 
 # ----------------------------------------------------------------------------- reading files
@@ -771,9 +780,11 @@ def load_responses(frame_or_path: Any, *, categories: Mapping[str, Any] | Sequen
     scan = _scan_blocks(values, numeric_codes, coded, checked, lower, upper, sets, offences, declared)
     offences.raise_if_any()
     minimum, maximum = scan.minimum, scan.maximum
-    if max_categories is not None and given is None:
+    if given is None:
+        # without max_categories only a range that could not even be listed is refused
         _check_inferred_categories(values, item_ids, columns, declared, option_items, minimum, maximum,
-                                   max_categories)
+                                   max_categories if max_categories is not None else CATEGORY_LIMIT,
+                                   gaps=max_categories is not None)
 
     final: dict[str, tuple[int, ...]] = {}
     for j, item in enumerate(item_ids):
@@ -824,13 +835,14 @@ def _refuse_non_items(frame: pd.DataFrame, names: Sequence[str], item_ids: Seque
 
 def _check_inferred_categories(values: np.ndarray, items: Sequence[str], columns: Sequence[int],
                                declared: Sequence[tuple[int, ...] | None], option_items: Sequence[int],
-                               minimum: np.ndarray, maximum: np.ndarray, max_categories: int) -> None:
+                               minimum: np.ndarray, maximum: np.ndarray, max_categories: int,
+                               gaps: bool = True) -> None:
     from psychometrics._screen import category_problems
 
     inferred = np.array([codes is None and j not in option_items for j, codes in enumerate(declared)])
     if not inferred.any():
         return
-    problems = category_problems(values, items, columns, inferred, minimum, maximum, max_categories)
+    problems = category_problems(values, items, columns, inferred, minimum, maximum, max_categories, gaps)
     if not problems:
         return
     if len(problems) == 1:
