@@ -102,10 +102,9 @@ def _line_fields_unquoted(raw: bytes, start: int, sep: str) -> tuple[np.ndarray,
         has_cr = length > 0
         has_cr[has_cr] = block[stops[has_cr] - 1] == 13
         length = length - has_cr
-        per_line = np.add.reduceat((block == sep_byte).astype(np.int32), starts) if starts.size else \
-            np.zeros(0, np.int32)
-        # reduceat over an empty line returns the element at its start, not 0
-        per_line = np.where(stops > starts, per_line, 0)
+        # separators per line: where the line boundaries fall among the separator positions
+        separators = np.flatnonzero(block == sep_byte)
+        per_line = np.searchsorted(separators, stops) - np.searchsorted(separators, starts)
         keep = length > 0
         counts.append(per_line[keep] + 1)
         numbers.append(np.flatnonzero(keep) + line_before + 1)

@@ -259,12 +259,12 @@ def category_problems(values: np.ndarray, items: Sequence[str], columns: Sequenc
         width = (maximum[narrow] - minimum[narrow] + 1).astype(np.int64)
         offsets = np.concatenate(([0], np.cumsum(width)[:-1]))
         total = np.zeros(int(width.sum()), dtype=np.int64)
-        step = 65_536
-        for start in range(0, values.shape[0], step):
-            block = values[start:start + step][:, narrow]
-            present = ~np.isnan(block)
-            index = (np.where(present, block, minimum[narrow]) - minimum[narrow]).astype(np.int64) + offsets
-            total += np.bincount(index[present], minlength=total.size)
+        for k, j in enumerate(narrow):
+            # one column at a time (contiguous in pandas' column-major blocks): missing cells go
+            # to an extra first bin, codes to 1..width
+            column = values[:, j]
+            shifted = np.nan_to_num(column - (minimum[j] - 1.0), nan=0.0).astype(np.intp)
+            total[offsets[k]:offsets[k] + width[k]] = np.bincount(shifted, minlength=width[k] + 1)[1:width[k] + 1]
         for k, j in enumerate(narrow):
             counts = total[offsets[k]:offsets[k] + width[k]]
             codes = np.flatnonzero(counts) + int(minimum[j])
