@@ -75,11 +75,16 @@ class _Model(BaseModel):
 
 
 class Scale(_Model):
-    """A scale (or competency, or content area): the items scored together."""
+    """A scale (or competency, or content area): the items scored together.
+
+    ``direction`` says whether a high score is favourable (teamwork) or unfavourable (a stress
+    or counterproductive-behaviour scale); reports colour and caption scores by it.
+    """
 
     id: Identifier
     name: str
     description: str = ""
+    direction: Literal["higher_is_favourable", "higher_is_unfavourable"] = "higher_is_favourable"
 
 
 class LikertOption(_Model):

@@ -355,8 +355,13 @@ def score(
         labels = {s.id: s.name for s in inst.scales} if inst is not None else None
         scales = list(item_bank.scales)
         t_scores = scores[[f"{s}_T" for s in scales]]
+        unfavourable = [s.id for s in inst.scales if s.direction == "higher_is_unfavourable"] \
+            if inst is not None else []
         render_scores(t_scores, report, respondent=respondent, scales=scales, labels=labels,
-                      title=f"Skill profiles: {inst.title}" if inst is not None else "Skill profiles")
+                      title=f"Skill profiles: {inst.title}" if inst is not None else "Skill profiles",
+                      norm_source=(f"T-scores = 50 + 10 theta: they compare each respondent with the calibration "
+                                   f"sample of item bank {bank.name} ({method.upper()} estimates), not with a norm "
+                                   "sample"), unfavourable=unfavourable)
 
     if as_json:
         if output is None:

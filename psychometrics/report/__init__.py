@@ -285,7 +285,7 @@ def _t_scores(scores: pd.DataFrame, scales: Sequence[str] | None) -> tuple[pd.Da
 def render_scores(scores: pd.DataFrame, path: str | os.PathLike[str] | None = None, *,
                   respondent: Any = None, scales: Sequence[str] | None = None,
                   labels: Mapping[str, str] | None = None, title: str = "Skill profiles",
-                  max_team: int = 60) -> str:
+                  max_team: int = 60, norm_source: str | None = None, unfavourable: Sequence[str] = ()) -> str:
     """The HTML page of scored data: one respondent's radar chart and a team heat map.
 
     Parameters
@@ -306,6 +306,12 @@ def render_scores(scores: pd.DataFrame, path: str | os.PathLike[str] | None = No
         Page title.
     max_team : int
         Rows of the team heat map (the first ``max_team`` respondents).
+    norm_source : str, optional
+        Where the T-scores come from (the instrument's norms, or the calibration sample of an
+        item bank), stated at the top of the page; by default what the columns say.
+    unfavourable : sequence of str
+        Scales where a high score is unfavourable (an instrument's ``direction``); the heat map
+        colours them the other way and says so.
 
     Returns
     -------
@@ -329,8 +335,9 @@ def render_scores(scores: pd.DataFrame, path: str | os.PathLike[str] | None = No
     team = frame.iloc[:max_team]
     charts = [_chart_context(figures.radar_chart(row, chart_id="fig-radar", respondent=str(respondent),
                                                  labels=labels), narrow=True),
-              _chart_context(figures.team_heatmap(team, chart_id="fig-team", labels=labels))]
-    context = {"title": title, "charts": charts, "source": source, "version": __version__,
+              _chart_context(figures.team_heatmap(team, chart_id="fig-team", labels=labels,
+                                                  unfavourable=unfavourable))]
+    context = {"title": title, "charts": charts, "source": norm_source or source, "version": __version__,
                "generated": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                "n_persons": len(frame), "n_team": len(team), "respondent": str(respondent)}
     page = _environment().get_template("scores.html.j2").render(**context)
