@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from psychometrics.data import load_responses
-from psychometrics.errors import DataWarning, InstrumentError, ResponseError
+from psychometrics.errors import DataWarning, ResponseError
 from psychometrics.instrument import Instrument
 
 __all__ = ["draft_instrument"]
@@ -129,7 +129,4 @@ def draft_instrument(data: Any, *, instrument_id: str = "draft", title: str | No
                   for scale, members in scales.items() for item in members],
         "data_columns": data_columns,
     }
-    try:
-        return Instrument.from_dict(document, source="drafted instrument")
-    except InstrumentError:
-        raise
+    return Instrument.from_dict(document, source="drafted instrument")

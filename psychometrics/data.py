@@ -14,7 +14,6 @@ the ids come from a column) and the value found, e.g.::
 
 from __future__ import annotations
 
-import csv
 import os
 import sys
 import warnings

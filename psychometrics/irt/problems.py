@@ -135,7 +135,8 @@ def describe(problem: pd.Series, n_parameters: int | None = None) -> str:
     if problem["problem"] == "too_few_persons":
         return (f"{problem['value']:g} persons for {n_parameters} free parameters: fewer than "
                 f"{PERSONS_PER_PARAMETER} per parameter, the estimates are not trustworthy")
-    return f"item '{problem['item']}': {problem['parameter']} = {problem['value']:.4g} {_DESCRIPTIONS[problem['problem']]}"
+    return (f"item '{problem['item']}': {problem['parameter']} = {problem['value']:.4g} "
+            f"{_DESCRIPTIONS[problem['problem']]}")
 
 
 def warn_problems(calibration: Any, *, stacklevel: int = 3) -> pd.DataFrame:
