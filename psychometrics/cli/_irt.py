@@ -95,6 +95,21 @@ def _scales_to_calibrate(instrument: Any, responses: Any, requested: list[str] |
     return scales
 
 
+def _without_empty_items(prepared: Any, scales: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Items nobody answered are left out with a warning, as validate leaves them out with a finding."""
+    answered = np.count_nonzero(~np.isnan(prepared.values), axis=0)
+    empty = {item for item, count in zip(prepared.item_ids, answered) if count == 0}
+    if not empty:
+        return scales
+    warnings.warn(f"item(s) {', '.join(sorted(empty))} have no responses; left out of the calibration",
+                  DataWarning, stacklevel=2)
+    kept = {s: [i for i in items if i not in empty] for s, items in scales.items()}
+    lost = [s for s, items in kept.items() if not items]
+    if lost:
+        raise ResponseError(f"scale '{lost[0]}' has no item with responses")
+    return kept
+
+
 @app.command()
 @reports_errors
 def calibrate(
@@ -153,6 +168,7 @@ def calibrate(
             name = scale[0] if scale else DEFAULT_SCALE
             scales = {name: prepared.item_ids}
             models = {name: model or "graded"}
+        scales = _without_empty_items(prepared, scales)
     print_warnings(caught)
 
     calibrations: dict[str, Any] = {}

@@ -135,3 +135,18 @@ def test_every_reading_command_takes_the_reading_options():
         help_text = runner.invoke(app, [command, "--help"]).output
         for option in ("--id-column", "--items", "--exclude", "--missing-codes", "--sep", "--encoding"):
             assert option in help_text, (command, option)
+
+
+def test_an_empty_item_is_left_out_of_calibration_with_a_warning(tmp_path):
+    rng = np.random.default_rng(8)
+    theta = rng.standard_normal(300)
+    frame = pd.DataFrame({f"q{j}": np.clip(np.round(3 + theta + 0.8 * rng.standard_normal(300)), 1, 5)
+                          for j in range(1, 5)})
+    frame["q5"] = np.nan
+    path = tmp_path / "x.csv"
+    frame.to_csv(path, index=False)
+    bank = tmp_path / "bank.json"
+    result = runner.invoke(app, ["calibrate", str(path), "-o", str(bank)])
+    assert result.exit_code == 0, result.output
+    assert "item(s) q5 have no responses; left out of the calibration" in _one_line(result)
+    assert json.loads(bank.read_text())["scales"]["all"]["items"] == ["q1", "q2", "q3", "q4"]
