@@ -151,6 +151,15 @@ def render(validation: "Validation", path: str | os.PathLike[str] | None = None)
     scale_table.insert(0, "name", [names.get(s, s) for s in scale_table.index])
     item_table = validation.item_table()
     item_table = item_table[[c for c in ITEM_COLUMNS if c in item_table.columns]]
+    # what each row is: the item's wording, and whether its codes were reversed before analysis
+    instrument = validation.instrument
+    known = set(instrument.item_ids)
+    texts = [instrument.item(str(i)).text if str(i) in known else "" for i in item_table.index]
+    keyed = ["reversed" if str(i) in known and instrument.item(str(i)).keying == "-" else ""
+             for i in item_table.index]
+    item_table = item_table.copy()
+    item_table.insert(0, "text", texts)
+    item_table.insert(1, "keying", keyed)
 
     charts: dict[str, list[dict[str, Any]]] = {"factor": [], "curves": [], "information": []}
     if validation.parallel is not None:
@@ -225,7 +234,8 @@ def render(validation: "Validation", path: str | os.PathLike[str] | None = None)
                      for f in validation.findings],
         "scales": table_context(scale_table, table_id="table-scales", caption="Verdict per scale"),
         "items": table_context(item_table, table_id="table-items",
-                               caption="Items: classical statistics, IRT parameters, item fit and flags"),
+                               caption="Items: wording, keying (reversed items were scored max + min - x before "
+                                       "every statistic), classical statistics, IRT parameters, item fit and flags"),
         "reliability": table_context(validation.analysis.scales, table_id="table-reliability",
                                      caption="Reliability per scale (classical test theory)"),
         "factor": table_context(factor_table, table_id="table-factorability",
