@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import BIG_FIVE_ITEMS, big_five_frame
+from messy import BIG_FIVE_ITEMS, big_five_frame
 
 from psychometrics.data import load_responses
 from psychometrics.errors import DataWarning, ResponseError
