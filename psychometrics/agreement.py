@@ -958,6 +958,13 @@ def rwg(ratings: Any, n_options: int, *, group: str | None = None, value: str | 
     column = values.iloc[:, 0]
     if column.isna().all():
         raise ResponseError("ratings: every rating is missing")
+    # the null variance assumes ratings 1..n_options: one outside makes rwg meaningless
+    outside = np.flatnonzero(column.notna().to_numpy() & ~column.between(1, n_options).to_numpy())
+    if outside.size:
+        row = int(outside[0])
+        raise ResponseError(f"ratings: row {row} (group {_show(labels.iloc[row])}): rating {_show(column.iloc[row])} "
+                            f"is outside the scale 1-{n_options} that n_options={n_options} describes"
+                            + (f" ({outside.size} such ratings)" if outside.size > 1 else ""))
     grouped = column.groupby(labels.to_numpy(), sort=True)
     out = pd.DataFrame({"n": grouped.count(), "mean": grouped.mean(), "variance": grouped.var(ddof=1)})
     out.index.name = group if group is not None else "group"

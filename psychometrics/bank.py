@@ -28,12 +28,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
 import pydantic
 
 from psychometrics.storage import atomic_write_text
@@ -41,7 +43,8 @@ from psychometrics.storage import atomic_write_text
 if TYPE_CHECKING:
     from psychometrics.irt import Calibration
 
-__all__ = ["BANK_FORMAT", "BANK_SCHEMA_VERSION", "ItemBank", "read_bank"]
+__all__ = ["BANK_FORMAT", "BANK_SCHEMA_VERSION", "ItemBank", "check_calibration_document", "collapse_map",
+           "read_bank"]
 
 BANK_FORMAT = "psychometrics-item-bank"
 #: Version of the item bank layout (the embedded calibrations carry their own version).
@@ -60,6 +63,8 @@ class _ScaleEntry(pydantic.BaseModel):
     model: str
     items: list[str] = pydantic.Field(min_length=1)
     calibration: dict[str, Any]
+    # item -> {declared code (as text, JSON keys are text): calibrated code it is scored as}
+    collapsed: dict[str, dict[str, int]] = pydantic.Field(default_factory=dict)
 
 
 class _BankDocument(pydantic.BaseModel):
@@ -87,6 +92,11 @@ class ItemBank:
         ISO 8601 time of writing (UTC).
     software : str
         Package and version that wrote the bank.
+    collapsed : dict
+        Scale id -> item id -> {declared code: calibrated code}: categories the instrument
+        declares but nobody chose in the calibration sample, merged into the nearest used
+        category (:func:`collapse_map`). Scoring applies the map, with a warning, so that a
+        later valid answer in such a category is scored instead of failing the batch.
     """
 
     scales: dict[str, "Calibration"]
@@ -96,10 +106,55 @@ class ItemBank:
     created: str = ""
     software: str = ""
     models: dict[str, str] = field(default_factory=dict)
+    collapsed: dict[str, dict[str, dict[int, int]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.scales:
             raise ValueError("an item bank needs at least one calibrated scale")
+        seen: dict[str, str] = {}
+        for scale, calibration in self.scales.items():
+            for item in calibration.item_ids:
+                if item in seen:
+                    raise ValueError(f"item '{item}' is in scales '{seen[item]}' and '{scale}' of the item bank; "
+                                     "item ids must be unique")
+                seen[item] = scale
+
+    def apply_collapse(self, scale: str, responses: Any) -> Any:
+        """``responses`` with codes of categories collapsed at calibration replaced by the
+        calibrated code they were merged into; a :class:`~psychometrics.errors.DataWarning`
+        says how many answers were moved. Responses without such codes pass unchanged.
+        """
+        import warnings
+
+        import numpy as np
+
+        from psychometrics.data import Responses
+        from psychometrics.errors import DataWarning
+
+        maps = {item: mapping for item, mapping in self.collapsed.get(scale, {}).items()
+                if item in responses.item_ids}
+        if not maps:
+            return responses
+        values = responses.values.copy()
+        moved: list[str] = []
+        for item, mapping in maps.items():
+            j = responses.item_ids.index(item)
+            column = values[:, j]
+            for code, target in mapping.items():
+                hit = column == code
+                count = int(np.count_nonzero(hit))
+                if count:
+                    column[hit] = target
+                    moved.append(f"'{item}' {code} -> {target} ({count})")
+        if not moved:
+            return responses
+        warnings.warn(f"scale '{scale}': answers in categories unused in the calibration sample are scored as the "
+                      f"category they were merged into: {', '.join(moved[:10])}{' ...' if len(moved) > 10 else ''}",
+                      DataWarning, stacklevel=2)
+        frame = pd.DataFrame(values, index=responses.frame.index, columns=responses.frame.columns)
+        categories = {item: tuple(self.scales[scale].categories[item]) if item in maps else codes
+                      for item, codes in responses.categories.items()}
+        return Responses(frame, categories, responses.metadata, responses.keyed)
 
     def model_of(self, scale: str) -> str:
         """The model name of a scale (one name, or ``mixed`` when its items differ)."""
@@ -123,7 +178,10 @@ class ItemBank:
             "software": self.software or f"psychometrics {__version__}",
             "instrument": instrument,
             "scales": {scale: {"model": self.model_of(scale), "items": list(cal.item_ids),
-                               "calibration": json.loads(cal.to_json())}
+                               "calibration": json.loads(cal.to_json()),
+                               **({"collapsed": {item: {str(k): int(v) for k, v in mapping.items()}
+                                                 for item, mapping in self.collapsed[scale].items()}}
+                                  if self.collapsed.get(scale) else {})}
                        for scale, cal in self.scales.items()},
         }
 
@@ -164,7 +222,9 @@ class ItemBank:
             where = ".".join(str(part) for part in first["loc"])
             raise ValueError(f"{source}: invalid item bank: {where}: {first['msg']}") from None
         scales: dict[str, Calibration] = {}
+        collapsed: dict[str, dict[str, dict[int, int]]] = {}
         for scale, entry in doc.scales.items():
+            check_calibration_document(entry.calibration, where=f"{source}: scale '{scale}'")
             try:
                 calibration = Calibration.from_json(json.dumps(entry.calibration))
             except ValueError as exc:
@@ -172,11 +232,139 @@ class ItemBank:
             if list(calibration.item_ids) != entry.items:
                 raise ValueError(f"{source}: scale '{scale}': its item list does not match its calibration")
             scales[scale] = calibration
+            collapsed[scale] = _check_collapsed(entry.collapsed, calibration, where=f"{source}: scale '{scale}'")
         ref = doc.instrument
-        return cls(scales=scales, instrument_id=None if ref is None else ref.id,
-                   instrument_version=None if ref is None else ref.version,
-                   instrument_title=None if ref is None else ref.title, created=doc.created,
-                   software=doc.software, models={s: e.model for s, e in doc.scales.items()})
+        try:
+            return cls(scales=scales, instrument_id=None if ref is None else ref.id,
+                       instrument_version=None if ref is None else ref.version,
+                       instrument_title=None if ref is None else ref.title, created=doc.created,
+                       software=doc.software, models={s: e.model for s, e in doc.scales.items()},
+                       collapsed=collapsed)
+        except ValueError as exc:
+            raise ValueError(f"{source}: {exc}") from None
+
+
+def collapse_map(declared: tuple[int, ...], calibrated: tuple[int, ...]) -> dict[int, int]:
+    """Declared codes absent from ``calibrated`` -> the calibrated code they are scored as.
+
+    An unused category is merged into the nearest used one (the lower on a tie), the way the
+    calibration collapsed it: codes keep their order, so a higher answer never scores lower.
+    """
+    used = sorted(calibrated)
+    out: dict[int, int] = {}
+    for code in declared:
+        if code in calibrated or not used:
+            continue
+        out[int(code)] = int(min(used, key=lambda c: (abs(c - code), c)))
+    return out
+
+
+def _finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_calibration_document(doc: Mapping[str, Any], *, where: str = "calibration") -> None:
+    """Check an embedded calibration document item by item before it is used for scoring.
+
+    An item bank is a file people open and edit. Each of these is a :class:`ValueError` naming
+    the item: duplicate item ids; categories not sorted, not unique or not integers; a number
+    of categories the model cannot have; slope-intercept parameter names other than the
+    model's (``a1, d1..d{K-1}`` for graded: one intercept per category boundary); a missing or
+    non-finite parameter; graded intercepts out of order (``d1 > d2 > ...`` is what makes
+    every category probability positive, Samejima 1969); and an IRT-form block that is not
+    the transformation of the slope-intercept block (the slope-intercept values are the one
+    source of truth; the readable IRT block must agree with them to 1e-6 relative).
+
+    References
+    ----------
+    .. [1] Samejima, F. (1969). Estimation of latent ability using a response pattern of
+           graded scores. Psychometrika Monograph Supplement, 17.
+    """
+    import numpy as np
+
+    from psychometrics.items import get_model
+
+    items = doc.get("items") if isinstance(doc, Mapping) else None
+    if not isinstance(items, list) or not items:
+        raise ValueError(f"{where}: the calibration has no items")
+    seen: set[str] = set()
+    for entry in items:
+        if not isinstance(entry, Mapping):
+            raise ValueError(f"{where}: an item entry is not an object")
+        item = str(entry.get("id"))
+        label = f"{where}, item '{item}'"
+        if item in seen:
+            raise ValueError(f"{label}: duplicate item id")
+        seen.add(item)
+        try:
+            model = get_model(str(entry.get("model")))
+        except (KeyError, ValueError):
+            raise ValueError(f"{label}: unknown model {entry.get('model')!r}") from None
+        categories = entry.get("categories")
+        if not isinstance(categories, list) or not all(isinstance(c, int) and not isinstance(c, bool)
+                                                       for c in categories):
+            raise ValueError(f"{label}: categories must be a list of integer codes, got {categories!r}")
+        if categories != sorted(set(categories)):
+            raise ValueError(f"{label}: categories {categories} are not sorted and unique (reversed or edited?)")
+        try:
+            model.check_categories(len(categories))
+        except ValueError as exc:
+            raise ValueError(f"{label}: {exc}") from None
+        names = model.parameter_names(len(categories))
+        params = entry.get("slope_intercept") or {}
+        given = {k for k, v in params.items() if v is not None}
+        unexpected = sorted(given - set(names))
+        if unexpected:
+            raise ValueError(f"{label}: parameter(s) {', '.join(unexpected)} do not belong to a {model.name} item "
+                             f"with {len(categories)} categories (its parameters are {', '.join(names)})")
+        missing = [n for n in names if n not in given]
+        if missing:
+            raise ValueError(f"{label}: parameter(s) {', '.join(missing)} are missing for {len(categories)} "
+                             f"categories {categories}; categories and parameters must match")
+        bad = [n for n in names if not _finite_number(params[n])]
+        if bad:
+            raise ValueError(f"{label}: parameter {bad[0]} is {params[bad[0]]!r}, not a finite number")
+        values = np.array([[float(params[n]) for n in names]])
+        if model.name == "graded":
+            intercepts = values[0, 1:]
+            if np.any(np.diff(intercepts) >= 0):
+                raise ValueError(f"{label}: graded intercepts {', '.join(f'{v:g}' for v in intercepts)} are not "
+                                 "decreasing (d1 > d2 > ...), so some category would have a negative probability")
+        irt = entry.get("irt")
+        if irt:
+            irt_names = model.irt_parameter_names(len(categories))
+            with np.errstate(all="ignore"):
+                derived = model.to_irt(values)[0]
+            for name, value in zip(irt_names, derived):
+                stored = irt.get(name)
+                if stored is None and not math.isfinite(value):
+                    continue
+                if not _finite_number(stored) or not math.isclose(float(stored), float(value), rel_tol=1e-6,
+                                                                  abs_tol=1e-9):
+                    raise ValueError(f"{label}: IRT-form {name} = {stored!r} does not follow from the slope-intercept "
+                                     f"parameters ({value:.6g}); the slope-intercept block is the one source of "
+                                     "truth: edit it, or recalibrate")
+
+
+def _check_collapsed(collapsed: Mapping[str, Mapping[str, int]], calibration: Any, *,
+                     where: str) -> dict[str, dict[int, int]]:
+    out: dict[str, dict[int, int]] = {}
+    for item, mapping in collapsed.items():
+        if item not in calibration.item_ids:
+            raise ValueError(f"{where}: collapsed categories given for item '{item}', which is not in the scale")
+        codes = calibration.categories[item]
+        converted: dict[int, int] = {}
+        for key, target in mapping.items():
+            try:
+                code = int(key)
+            except ValueError:
+                raise ValueError(f"{where}, item '{item}': collapsed code {key!r} is not an integer") from None
+            if code in codes or target not in codes:
+                raise ValueError(f"{where}, item '{item}': collapse {code} -> {target} must map an uncalibrated "
+                                 f"code to one of the calibrated categories {list(codes)}")
+            converted[code] = int(target)
+        out[item] = converted
+    return out
 
 
 def read_bank(path: str | os.PathLike[str]) -> ItemBank:

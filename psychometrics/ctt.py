@@ -129,6 +129,22 @@ def item_analysis(responses: Any, *, missing: Missing = "pairwise") -> pd.DataFr
     """
     _check_missing(missing)
     data = as_responses(responses)
+    answered = np.count_nonzero(~np.isnan(data.values), axis=0)
+    empty = [item for item, count in zip(data.item_ids, answered) if count == 0]
+    if empty and len(empty) < data.n_items:
+        # an item nobody answered has no statistics; it must not take the others' with it
+        import warnings
+
+        from psychometrics.errors import DataWarning
+
+        warnings.warn(f"item(s) {', '.join(repr(i) for i in empty)} have no responses: their statistics are NaN "
+                      "and the other items' r_drop and alpha_if_deleted leave them out", DataWarning, stacklevel=2)
+        with single_threaded_blas():
+            table = _item_analysis(data.subset([i for i in data.item_ids if i not in empty]), missing)
+        table = table.reindex(data.item_ids)
+        table.loc[empty, "n"] = 0
+        table.loc[empty, "missing_rate"] = 1.0
+        return table.astype({"n": int}) if "n" in table.columns else table
     with single_threaded_blas():
         return _item_analysis(data, missing)
 

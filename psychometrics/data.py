@@ -14,7 +14,6 @@ the ids come from a column) and the value found, e.g.::
 
 from __future__ import annotations
 
-import csv
 import os
 import sys
 import warnings
@@ -26,6 +25,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
+from psychometrics._screen import missing_code_hint
 from psychometrics.errors import DataWarning, ResponseError
 
 __all__ = [
@@ -42,6 +42,14 @@ __all__ = [
 
 #: Column names taken as respondent ids when ``id_column`` is not given (case-insensitive).
 ID_COLUMNS = ("respondent_id", "respondent", "person_id", "person", "id")
+
+#: ``DataFrame.attrs`` key marking the ``.frame`` of keyed responses (the instrument id), so that
+#: passing that frame back to :meth:`Instrument.prepare` does not reverse-key it a second time.
+KEYED_ATTR = "psychometrics.keyed_by"
+
+#: Widest category range ever inferred, whatever ``max_categories`` says: beyond it a code's
+#: magnitude (a typo ``1e300``) would size the list of categories.
+CATEGORY_LIMIT = 100_000
 
 #: How many offending cells an error message lists before giving the total.
 MAX_REPORTED = 5
@@ -65,11 +73,15 @@ class Responses:
     metadata : DataFrame or None
         Columns of the input that are not items (rater role, target id, group...), indexed
         like ``frame``; None when the input had none.
+    keyed : str or None
+        Id of the instrument whose reverse keying and option scoring were applied; None
+        when none was (plain codes). A keyed matrix is never keyed again.
     """
 
     frame: pd.DataFrame
     categories: dict[str, tuple[int, ...]] = field(default_factory=dict)
     metadata: pd.DataFrame | None = field(default=None, repr=False)
+    keyed: str | None = None
 
     @property
     def values(self) -> np.ndarray:
@@ -100,7 +112,7 @@ class Responses:
     def subset(self, items: list[str]) -> "Responses":
         """The same persons restricted to ``items`` (in that order)."""
         return Responses(self.frame[items], {i: self.categories[i] for i in items if i in self.categories},
-                         self.metadata)
+                         self.metadata, self.keyed)
 
 
 @dataclass(frozen=True)
@@ -144,59 +156,54 @@ def as_responses(data: Any, *, categories: Mapping[str, Any] | Sequence[int] | N
     Analysis functions call this on their input. A :class:`Responses` passes through
     unchanged; anything else is checked by :func:`load_responses`, which issues the data
     warnings (constant or sparse items, empty rows) unless ``warn`` is false: scoring a few
-    new respondents, for instance, is not the place to call an item "constant".
+    new respondents, for instance, is not the place to call an item "constant". The category
+    range is not limited by ``max_categories`` here (the caller chose the columns), only by
+    :data:`CATEGORY_LIMIT`.
     """
     if isinstance(data, Responses):
         return data
-    return load_responses(data, categories=categories, warn=warn)
+    # In-memory data are the caller's choice of columns: wide score ranges (sum scores, 0-100
+    # ratings) are legitimate for classical statistics; files and the command line go through
+    # load_responses with max_categories.
+    return load_responses(data, categories=categories, warn=warn, max_categories=None)
 
 
 # ----------------------------------------------------------------------------- reading files
 
-def _comment_lines(path: Path) -> int:
-    """Number of leading lines starting with ``#`` (sample files carry a provenance header)."""
-    count = 0
-    with path.open("r", encoding="utf-8-sig", newline="") as handle:
-        for line in handle:
-            if not line.startswith("#"):
-                break
-            count += 1
-    return count
+def read_table(path: str | os.PathLike[str], *, sep: str | None = None,
+               encoding: str | None = None) -> pd.DataFrame:
+    """Read a CSV/TSV, Parquet or SPSS ``.sav`` file into a DataFrame, without checking its cells.
 
-
-def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read a CSV/TSV, Parquet or SPSS ``.sav`` file into a DataFrame, without checking it.
-
-    Leading lines starting with ``#`` in text files are skipped. Duplicate column names
-    in a text file raise :class:`ResponseError` here, because pandas would silently rename
-    them. Parquet needs ``pyarrow`` and SPSS needs ``pyreadstat``; both come with the
-    ``io`` extra (``pip install 'psychometrics[io]'``).
+    Text files are read strictly (:func:`psychometrics._read.read_text_table`): leading lines
+    starting with ``#`` are skipped; bytes that are not valid in ``encoding`` (default UTF-8),
+    a header that only another separator would split, duplicate column names and any data
+    line whose field count differs from the header's raise :class:`ResponseError` naming the
+    line and the option to pass (``sep=``, ``encoding=``). Columns named like respondent ids
+    are read as text (``007`` stays ``007``). Parquet needs ``pyarrow`` and SPSS needs
+    ``pyreadstat``; both come with the ``io`` extra (``pip install 'psychometrics[io]'``).
     """
-    path = Path(path)
+    return _read_file(Path(path), sep=sep, encoding=encoding)[0]
+
+
+def _read_file(path: Path, *, sep: str | None = None, encoding: str | None = None,
+               id_column: str | None = None) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """The file as a DataFrame and, for text files, the line number of each data row."""
+    from psychometrics._read import read_text_table
+    from psychometrics._screen import _named_like_id
+
     if not path.is_file():
         raise FileNotFoundError(f"response file {str(path)!r} does not exist")
     suffix = path.suffix.lower()
-    if suffix in {".csv", ".tsv", ".txt", ".tab"}:
-        if path.stat().st_size == 0:
-            raise ResponseError(f"response file {str(path)!r} is empty")
-        skip = _comment_lines(path)
-        sep = "\t" if suffix in {".tsv", ".tab"} else ","
-        with path.open("r", encoding="utf-8-sig", newline="") as handle:
-            for _ in range(skip):
-                handle.readline()
-            header = next(csv.reader(handle, delimiter=sep), None)
-        if not header or all(not name.strip() for name in header):
-            raise ResponseError(f"response file {str(path)!r} is empty (no header line)")
-        _check_duplicate_columns([name.strip() for name in header], source=str(path))
-        return pd.read_csv(path, sep=sep, skiprows=skip, encoding="utf-8-sig", low_memory=False,
-                           skipinitialspace=True)
+    if suffix in {".csv", ".tsv", ".txt", ".tab"} or sep is not None:
+        return read_text_table(path, sep=sep, encoding=encoding,
+                               text_columns=lambda name: name == id_column or _named_like_id(name))
     if suffix in {".parquet", ".pq"}:
         try:
             import pyarrow  # noqa: F401
         except ModuleNotFoundError:
             raise ModuleNotFoundError("reading Parquet files needs pyarrow: "
                                       "pip install 'psychometrics[io]'") from None
-        return pd.read_parquet(path)
+        return pd.read_parquet(path), None
     if suffix in {".sav", ".zsav"}:
         try:
             import pyreadstat
@@ -206,9 +213,9 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
         # Codes declared as user-missing in the file become NaN; value labels are not applied
         # because the analysis needs the numeric codes.
         frame, _meta = pyreadstat.read_sav(str(path), apply_value_formats=False)
-        return frame
+        return frame, None
     raise ResponseError(f"cannot read {str(path)!r}: unknown file type {suffix!r} "
-                        "(use .csv, .tsv, .parquet or .sav)")
+                        "(use .csv, .tsv, .parquet or .sav, or pass sep= for another delimited text file)")
 
 
 # ----------------------------------------------------------------------------- formatting
@@ -290,13 +297,26 @@ def _check_duplicate_columns(names: Sequence[Any], *, source: str = "the respons
         raise ResponseError(f"duplicate item ids in {source}: " + "; ".join(parts))
 
 
+def _row_text(row: int, lines: np.ndarray | None) -> str:
+    """Where a data row is: its file line number when read from a text file, else its position."""
+    return f"row {row}" if lines is None else f"line {int(lines[row])}"
+
+
+def _rows_text(rows: Sequence[int], lines: np.ndarray | None) -> str:
+    if lines is None:
+        return "rows " + ", ".join(str(r) for r in rows)
+    return "lines " + ", ".join(str(int(lines[r])) for r in rows)
+
+
 class _Offences:
     """Collects invalid cells across checks and reports the first few in reading order."""
 
-    def __init__(self, ids: np.ndarray, items: Sequence[str], columns: Sequence[int]) -> None:
+    def __init__(self, ids: np.ndarray, items: Sequence[str], columns: Sequence[int],
+                 lines: np.ndarray | None = None) -> None:
         self.ids = ids
         self.items = items
         self.columns = columns
+        self.lines = lines
         self.total = 0
         self.found: list[tuple[int, int, str]] = []  # (row, item index, text)
 
@@ -311,7 +331,7 @@ class _Offences:
         if not self.total:
             return
         self.found.sort(key=lambda entry: (entry[0], entry[1]))
-        lines = [f"respondent {_format_id(self.ids[row])} (row {row}), item '{self.items[j]}' "
+        lines = [f"respondent {_format_id(self.ids[row])} ({_row_text(row, self.lines)}), item '{self.items[j]}' "
                  f"(column {self.columns[j]}): {text}" for row, j, text in self.found[:MAX_REPORTED]]
         if self.total == 1:
             raise ResponseError(lines[0])
@@ -323,15 +343,18 @@ class _Offences:
 
 # ----------------------------------------------------------------------------- checks
 
-def _to_frame(data: Any) -> tuple[pd.DataFrame, Responses | None, np.ndarray | None]:
-    """The input as a DataFrame, the Responses it came from (if any), and the frame's
-    float data when they are a private copy that may be modified in place."""
+def _to_frame(data: Any, *, sep: str | None = None, encoding: str | None = None, id_column: str | None = None
+              ) -> tuple[pd.DataFrame, Responses | None, np.ndarray | None, np.ndarray | None]:
+    """The input as a DataFrame, the Responses it came from (if any), the frame's float data
+    when they are a private copy that may be modified in place, and the file line number of
+    each row when the input is a text file."""
     if isinstance(data, Responses):
-        return data.frame, data, None
+        return data.frame, data, None, None
     if isinstance(data, pd.DataFrame):
-        return data, None, None
+        return data, None, None, None
     if isinstance(data, (str, os.PathLike)):
-        return read_table(data), None, None
+        frame, lines = _read_file(Path(data), sep=sep, encoding=encoding, id_column=id_column)
+        return frame, None, None, lines
     if isinstance(data, np.ndarray) or isinstance(data, list):
         array = np.asarray(data)
         if array.ndim != 2:
@@ -341,33 +364,56 @@ def _to_frame(data: Any) -> tuple[pd.DataFrame, Responses | None, np.ndarray | N
             # One copy here, column-major like pandas' own blocks (the per-item reductions
             # of the checks below run faster on it); the checks then work on it in place.
             array = np.array(array, dtype=np.float64, order="F")
-            return pd.DataFrame(array, columns=columns, copy=False), None, array
-        return pd.DataFrame(array, columns=columns), None, None
+            return pd.DataFrame(array, columns=columns, copy=False), None, array, None
+        return pd.DataFrame(array, columns=columns), None, None, None
     raise TypeError(f"expected a DataFrame, 2-D array, Responses or file path, got {type(data).__name__}")
 
 
-def _find_id_column(frame: pd.DataFrame, id_column: str | None, instrument: Any) -> str | None:
+def _list_columns(columns: Sequence[str]) -> str:
+    return f"{', '.join(columns[:20])}{' ...' if len(columns) > 20 else ''}"
+
+
+def _find_id_column(frame: pd.DataFrame, id_column: str | None, instrument: Any, *, skip: set[str],
+                    max_categories: int, warn: bool) -> str | None:
+    """The column of respondent ids: the one asked for, the instrument's, or the one column
+    that looks like an id (by name, else by content), stated with a :class:`DataWarning`
+    unless its name is one of :data:`ID_COLUMNS`. Several candidates are an error."""
+    from psychometrics._screen import id_candidates, normalise
+
     columns = [str(c) for c in frame.columns]
     if id_column is not None:
         if id_column not in columns:
-            raise ResponseError(f"id column '{id_column}' is not in the data; columns are "
-                                f"{', '.join(columns[:20])}{' ...' if len(columns) > 20 else ''}")
+            raise ResponseError(f"id column '{id_column}' is not in the data; columns are {_list_columns(columns)}")
         return id_column
     if instrument is not None and instrument.id_column and instrument.id_column in columns:
         return instrument.id_column
-    if isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0 and frame.index.step == 1:
-        lowered = {c.lower(): c for c in columns}
-        for name in ID_COLUMNS:
-            if name in lowered:
-                return lowered[name]
-    return None
+    if not (isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0 and frame.index.step == 1):
+        return None  # the caller's index holds the ids
+    if instrument is not None:
+        skip = skip | set(instrument.item_specs())
+    by_name, by_content = id_candidates(frame, columns, skip, max_categories)
+    found = by_name or by_content
+    if len(found) > 1:
+        listed = ", ".join(f"'{name}' (column {columns.index(name)})" for name in found[:5])
+        raise ResponseError(f"several columns look like respondent ids: {listed}; say which one holds the ids "
+                            f"with id_column='{found[0]}' (command line: --id-column '{found[0]}') and leave the "
+                            f"others out with exclude=[...] (--exclude)")
+    if not found:
+        return None
+    name = found[0]
+    if warn and normalise(name) not in {normalise(n) for n in ID_COLUMNS}:
+        reason = "its name" if by_name else "its values (all different)"
+        warnings.warn(f"column '{name}' (column {columns.index(name)}) is taken as the respondent id by {reason}; "
+                      "pass id_column= (command line: --id-column) to choose another", DataWarning,
+                      stacklevel=_caller_stacklevel())
+    return name
 
 
-def _check_ids(ids: pd.Index) -> None:
+def _check_ids(ids: pd.Index, lines: np.ndarray | None = None) -> None:
     missing = np.flatnonzero(pd.isna(ids))
     if missing.size:
-        rows = ", ".join(str(r) for r in missing[:MAX_REPORTED])
-        raise ResponseError(f"{missing.size} respondent id(s) are missing (rows {rows}"
+        raise ResponseError(f"{missing.size} respondent id(s) are missing "
+                            f"({_rows_text(missing[:MAX_REPORTED].tolist(), lines)}"
                             f"{' ...' if missing.size > MAX_REPORTED else ''})")
     duplicated = ids.duplicated(keep=False)
     if duplicated.any():
@@ -375,7 +421,7 @@ def _check_ids(ids: pd.Index) -> None:
         by_id: dict[Any, list[int]] = {}
         for row in rows.tolist():
             by_id.setdefault(_python_scalar(ids[row]), []).append(row)
-        parts = [f"respondent {_format_id(key)} (rows {', '.join(map(str, where))})"
+        parts = [f"respondent {_format_id(key)} ({_rows_text(where, lines)})"
                  for key, where in list(by_id.items())[:MAX_REPORTED]]
         more = f" and {len(by_id) - MAX_REPORTED} more" if len(by_id) > MAX_REPORTED else ""
         raise ResponseError(f"duplicate respondent ids: {len(by_id)} id(s) occur more than once: "
@@ -462,7 +508,8 @@ def _scan_blocks(values: np.ndarray, numeric_codes: np.ndarray, coded: np.ndarra
         for j, admissible in sets.items():
             outside[:, j] |= valid[:, j] & ~np.isin(block[:, j], admissible)
         report(outside, start, lambda row, j: (f"value {_format_value(values[row, j])} is outside categories "
-                                               f"{_format_categories(categories[j])}"))
+                                               f"{_format_categories(categories[j])}"
+                                               + missing_code_hint(values[row, j])))
         good = valid & ~outside
         minimum = np.minimum(minimum, np.where(good, block, np.inf).min(axis=0))
         maximum = np.maximum(maximum, np.where(good, block, -np.inf).max(axis=0))
@@ -483,7 +530,8 @@ def _caller_stacklevel() -> int:
     return level
 
 
-def _warn_about(scan: _Scan, ids: pd.Index, items: Sequence[str], min_item_responses: int) -> None:
+def _warn_about(scan: _Scan, ids: pd.Index, items: Sequence[str], min_item_responses: int,
+                lines: np.ndarray | None = None) -> None:
     counts = scan.counts
     # An item answered by everyone in a small data set is as complete as it can be.
     few = np.flatnonzero(counts < min(min_item_responses, len(ids)))
@@ -498,7 +546,7 @@ def _warn_about(scan: _Scan, ids: pd.Index, items: Sequence[str], min_item_respo
                       f"{' ...' if constant.size > 10 else ''}", DataWarning, stacklevel=_caller_stacklevel())
     empty = scan.empty_rows
     if empty.size:
-        listed = ", ".join(f"respondent {_format_id(ids[r])} (row {r})" for r in empty[:MAX_REPORTED])
+        listed = ", ".join(f"respondent {_format_id(ids[r])} ({_row_text(r, lines)})" for r in empty[:MAX_REPORTED])
         warnings.warn(f"{empty.size} respondent(s) gave no responses: {listed}"
                       f"{' ...' if empty.size > MAX_REPORTED else ''}", DataWarning, stacklevel=_caller_stacklevel())
 
@@ -518,8 +566,9 @@ def _read_instrument(path: str | os.PathLike[str]) -> Any:
 
 def load_responses(frame_or_path: Any, *, categories: Mapping[str, Any] | Sequence[int] | None = None,
                    missing_codes: Iterable[Any] = (), instrument: Any = None, id_column: str | None = None,
-                   items: Sequence[str] | None = None, min_item_responses: int = 5,
-                   warn: bool = True) -> Responses:
+                   items: Sequence[str] | None = None, exclude: Sequence[str] | None = None,
+                   max_categories: int | None = 20, min_item_responses: int = 5, sep: str | None = None,
+                   encoding: str | None = None, warn: bool = True) -> Responses:
     """Turn a DataFrame, array or file into a validated :class:`Responses`.
 
     Parameters
@@ -542,15 +591,38 @@ def load_responses(frame_or_path: Any, *, categories: Mapping[str, Any] | Sequen
         reverse-keyed item's code x becomes ``min + max - x``. Without an instrument no
         item is reversed. A :class:`Responses` is taken as already keyed and scored: the
         instrument only checks and selects its items.
+        Blank cells are always missing. There are no default codes: a code such as ``-9`` or
+        ``99`` that lies apart from the other codes of an item is refused with the
+        ``missing_codes`` to declare (see ``max_categories``).
     id_column : str, optional
         Column holding respondent ids. By default the instrument's id column, else (when the
-        frame has a plain 0..n-1 index) the first column named one of :data:`ID_COLUMNS`,
-        else the frame's index.
+        frame has a plain 0..n-1 index) the one column that looks like an id: by its name
+        (:data:`ID_COLUMNS`, ``RespondentID``, ``subject``, ``candidate``, ``employee_id``,
+        ``Unnamed: 0``...) or, failing that, by its values (all present and different, not
+        codes an item could hold). A choice by a name outside :data:`ID_COLUMNS` is stated
+        with a :class:`DataWarning`; several candidates are an error. Ids read from a file
+        are text (``007`` stays ``007``). Without an id column, the frame's index.
     items : sequence of str, optional
         Item columns to keep (without an instrument); the other columns become metadata.
+    exclude : sequence of str, optional
+        Columns that are not items (demographics, dates, comments): kept as metadata.
+        Without ``items`` and without an instrument every other column must look like an
+        item: text, dates, an unnamed column and columns named like demographics (``age``,
+        ``gender``, ``department``...) are refused, naming them and this option.
+    max_categories : int or None, default 20
+        Widest category range inferred from the data (items without declared categories).
+        A wider range, or a code beyond a gap of unused codes that holds few responses or is
+        a typical missing code (``-9``, ``99``...), is an error naming the item and the
+        values: a typo, an undeclared missing code, or a column that is not an item. Raise
+        it for sliders (``max_categories=101`` for 0-100); None turns the check off.
     min_item_responses : int, default 5
         Items with fewer responses (fewer than the number of persons, when that is
         smaller) raise a :class:`DataWarning`.
+    sep, encoding : str, optional
+        Separator and encoding of a text file (default: ``,``, or tab for ``.tsv``; UTF-8).
+        A file that does not decode, or whose header only another separator would split, is
+        an error naming the option to pass. Errors about a file's cells give its line
+        numbers (``line 214``) instead of row positions.
     warn : bool, default True
         Issue the data warnings (constant items, sparse items, respondents without any
         response, items of ``instrument`` absent from the data). Errors are raised either way.
@@ -581,7 +653,15 @@ def load_responses(frame_or_path: Any, *, categories: Mapping[str, Any] | Sequen
     """
     if isinstance(instrument, (str, os.PathLike)):
         instrument = _read_instrument(instrument)
-    frame, given, private = _to_frame(frame_or_path)
+    missing_codes = list(missing_codes)
+    if max_categories is not None and max_categories < 2:
+        raise ValueError(f"max_categories must be at least 2, got {max_categories}")
+    frame, given, private, lines = _to_frame(frame_or_path, sep=sep, encoding=encoding, id_column=id_column)
+    if given is None and instrument is not None and isinstance(frame, pd.DataFrame) \
+            and frame.attrs.get(KEYED_ATTR) == instrument.id:
+        # the .frame of responses this instrument prepared: keying it again would reverse it back
+        given = Responses(frame, {item: spec.categories for item, spec in instrument.item_specs().items()
+                                  if item in frame.columns}, None, instrument.id)
     if given is not None and categories is None and instrument is None:
         categories = given.categories
     if frame.shape[0] == 0 or frame.shape[1] == 0:
@@ -589,25 +669,44 @@ def load_responses(frame_or_path: Any, *, categories: Mapping[str, Any] | Sequen
     _check_duplicate_columns(list(frame.columns))
     names = [str(c) for c in frame.columns]
     position = {name: j for j, name in enumerate(names)}
+    excluded = [str(name) for name in (exclude or ())]
+    unknown_excluded = [name for name in excluded if name not in position]
+    if unknown_excluded:
+        raise ResponseError(f"excluded column(s) not in the data: {', '.join(unknown_excluded)}; columns are "
+                            f"{_list_columns(names)}")
+    wanted = {str(i) for i in items} if items is not None else set()
+    width = max_categories if max_categories is not None else 10**9
 
-    id_name = _find_id_column(frame, id_column, instrument)
+    id_name = _find_id_column(frame, id_column, instrument, skip=set(excluded) | wanted, max_categories=width,
+                              warn=warn and given is None)
     if id_name is not None:
-        ids = pd.Index(frame.iloc[:, position[id_name]], name=id_name)
+        id_values = frame.iloc[:, position[id_name]]
+        if lines is not None and not (pd.api.types.is_object_dtype(id_values.dtype)
+                                      or pd.api.types.is_string_dtype(id_values.dtype)):
+            # ids from a file are text, even when they look like numbers ('007' stays '007')
+            id_values = id_values.astype(object).where(id_values.isna(), id_values.astype(str))
+        ids = pd.Index(id_values, name=id_name)
     else:
         ids = frame.index
-    _check_ids(ids)
+    _check_ids(ids, lines)
 
     specs: dict[str, ItemSpec] = {}
     rest = [name for name in names if name != id_name]
     if instrument is not None:
         specs = instrument.item_specs()
-        extra = set(instrument.metadata_columns())
+        extra = set(instrument.metadata_columns()) | set(excluded)
+        if items is not None:
+            not_items = [str(i) for i in items if str(i) not in specs]
+            if not_items:
+                raise ResponseError(f"{', '.join(not_items)}: not item(s) of instrument '{instrument.id}'")
+            extra |= {name for name in rest if name in specs and name not in wanted}
         unknown = [name for name in rest if name not in specs and name not in extra]
         if unknown:
             listed = ", ".join(f"'{name}' (column {position[name]})" for name in unknown[:10])
             raise ResponseError(f"{len(unknown)} column(s) are not items of instrument '{instrument.id}': "
-                                f"{listed}{' ...' if len(unknown) > 10 else ''}")
-        item_ids = [name for name in rest if name in specs]
+                                f"{listed}{' ...' if len(unknown) > 10 else ''}; if they are not items, leave them "
+                                f"out with exclude=[...] (command line: --exclude {','.join(unknown[:10])})")
+        item_ids = [name for name in rest if name in specs and name not in extra]
         if given is not None:
             # Already validated, keyed and scored: keying it again would reverse it back.
             return given.subset(item_ids)
@@ -619,10 +718,13 @@ def load_responses(frame_or_path: Any, *, categories: Mapping[str, Any] | Sequen
     elif items is not None:
         missing_items = [str(i) for i in items if str(i) not in position]
         if missing_items:
-            raise ResponseError(f"item(s) not in the data: {', '.join(missing_items)}")
-        item_ids = [str(i) for i in items]
+            raise ResponseError(f"item(s) not in the data: {', '.join(missing_items)}; columns are "
+                                f"{_list_columns(names)}")
+        item_ids = [str(i) for i in items if str(i) not in excluded]
     else:
-        item_ids = rest
+        item_ids = [name for name in rest if name not in excluded]
+        if given is None:
+            _refuse_non_items(frame, names, item_ids, position, missing_codes)
     if not item_ids:
         raise ResponseError("the response data are empty (no item columns)")
     meta_names = [name for name in rest if name not in set(item_ids)]
@@ -646,7 +748,7 @@ def load_responses(frame_or_path: Any, *, categories: Mapping[str, Any] | Sequen
     string_codes |= {_format_value(float(c)) for c in numeric_codes}
 
     columns = [position[item] for item in item_ids]
-    offences = _Offences(ids.to_numpy(), item_ids, columns)
+    offences = _Offences(ids.to_numpy(), item_ids, columns, lines)
     raw_items = frame if columns == list(range(frame.shape[1])) else frame.iloc[:, columns]
     n_rows, n_items = raw_items.shape
     option_items = [j for j, item in enumerate(item_ids) if item in specs and specs[item].options]
@@ -677,6 +779,11 @@ def load_responses(frame_or_path: Any, *, categories: Mapping[str, Any] | Sequen
     scan = _scan_blocks(values, numeric_codes, coded, checked, lower, upper, sets, offences, declared)
     offences.raise_if_any()
     minimum, maximum = scan.minimum, scan.maximum
+    if given is None:
+        # without max_categories only a range that could not even be listed is refused
+        _check_inferred_categories(values, item_ids, columns, declared, option_items, minimum, maximum,
+                                   max_categories if max_categories is not None else CATEGORY_LIMIT,
+                                   gaps=max_categories is not None)
 
     final: dict[str, tuple[int, ...]] = {}
     for j, item in enumerate(item_ids):
@@ -691,6 +798,9 @@ def load_responses(frame_or_path: Any, *, categories: Mapping[str, Any] | Sequen
             values[:, j] = (low + high) - values[:, j]
 
     result = pd.DataFrame(values, index=ids, columns=pd.Index(item_ids), copy=False)
+    keyed = instrument.id if instrument is not None else (given.keyed if given is not None else None)
+    if keyed is not None:
+        result.attrs[KEYED_ATTR] = keyed
     metadata = None
     if meta_names:
         metadata = frame.loc[:, meta_names].copy()
@@ -701,8 +811,45 @@ def load_responses(frame_or_path: Any, *, categories: Mapping[str, Any] | Sequen
     elif given is not None and given.metadata is not None:
         metadata = given.metadata
     if warn:
-        _warn_about(scan, ids, item_ids, min_item_responses)
-    return Responses(result, final, metadata)
+        _warn_about(scan, ids, item_ids, min_item_responses, lines)
+    return Responses(result, final, metadata, keyed)
+
+
+def _refuse_non_items(frame: pd.DataFrame, names: Sequence[str], item_ids: Sequence[str],
+                      position: Mapping[str, int], missing_codes: Iterable[Any]) -> None:
+    """One error naming every column about to become an item that does not look like one."""
+    from psychometrics._screen import non_item_columns
+
+    text_missing = {str(c).strip() for c in missing_codes}
+    found = non_item_columns(frame, names, item_ids, text_missing)
+    if not found:
+        return
+    listed = "; ".join(f"'{name}' (column {position[name]}: {why})" for name, why in found[:MAX_REPORTED])
+    more = f" and {len(found) - MAX_REPORTED} more" if len(found) > MAX_REPORTED else ""
+    which = ",".join(name for name, _ in found)
+    raise ResponseError(f"{len(found)} column(s) do not look like items: {listed}{more}; leave them out with "
+                        f"exclude=[...] (command line: --exclude {which}) or list the items with items=[...] "
+                        "(--items)")
+
+
+def _check_inferred_categories(values: np.ndarray, items: Sequence[str], columns: Sequence[int],
+                               declared: Sequence[tuple[int, ...] | None], option_items: Sequence[int],
+                               minimum: np.ndarray, maximum: np.ndarray, max_categories: int,
+                               gaps: bool = True) -> None:
+    from psychometrics._screen import category_problems
+
+    inferred = np.array([codes is None and j not in option_items for j, codes in enumerate(declared)])
+    if not inferred.any():
+        return
+    problems = category_problems(values, items, columns, inferred, minimum, maximum, max_categories, gaps)
+    if not problems:
+        return
+    if len(problems) == 1:
+        raise ResponseError(problems[0].message)
+    shown = problems[:MAX_REPORTED]
+    head = f"{len(problems)} items have implausible codes" + (f"; the first {len(shown)}:" if len(shown) < len(
+        problems) else ":")
+    raise ResponseError(head + "\n  " + "\n  ".join(p.message for p in shown))
 
 
 def _check_metadata(metadata: pd.DataFrame, allowed: Mapping[str, Sequence[str]], position: Mapping[str, int],

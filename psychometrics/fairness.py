@@ -239,6 +239,13 @@ def adverse_impact(scores: Any, group: Any, cut: float, *, reference: Any = None
     if empty:
         raise ResponseError(f"group(s) {', '.join(map(format_label, empty))} have no non-missing score")
     rate = n_pass / n
+    if not np.any(n_pass > 0):
+        import warnings
+
+        from psychometrics.errors import DataWarning
+
+        warnings.warn(f"nobody passes the cut {cut:g}: impact ratios and z tests are undefined (NaN)", DataWarning,
+                      stacklevel=2)
     # the four-fifths rule compares every group with the highest selection rate unless told
     ref = int(np.argmax(rate)) if reference is None else stated
     with np.errstate(invalid="ignore", divide="ignore"):

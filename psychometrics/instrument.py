@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -32,7 +32,7 @@ from pydantic import (
     model_validator,
 )
 
-from psychometrics.data import ItemSpec, Responses, load_responses
+from psychometrics.data import KEYED_ATTR, ItemSpec, Responses, load_responses
 from psychometrics.errors import InstrumentError
 from psychometrics.storage import atomic_write_text
 
@@ -75,11 +75,16 @@ class _Model(BaseModel):
 
 
 class Scale(_Model):
-    """A scale (or competency, or content area): the items scored together."""
+    """A scale (or competency, or content area): the items scored together.
+
+    ``direction`` says whether a high score is favourable (teamwork) or unfavourable (a stress
+    or counterproductive-behaviour scale); reports colour and caption scores by it.
+    """
 
     id: Identifier
     name: str
     description: str = ""
+    direction: Literal["higher_is_favourable", "higher_is_unfavourable"] = "higher_is_favourable"
 
 
 class LikertOption(_Model):
@@ -510,7 +515,8 @@ class Instrument(_Model):
 
     # ------------------------------------------------------------------ data
     def prepare(self, frame: Any, *, missing_codes: Iterable[Any] | None = None, id_column: str | None = None,
-                min_item_responses: int = 5, warn: bool = True) -> Responses:
+                items: Sequence[str] | None = None, exclude: Sequence[str] | None = None, sep: str | None = None,
+                encoding: str | None = None, min_item_responses: int = 5, warn: bool = True) -> Responses:
         """Validate raw data against the instrument and return scored, keyed responses.
 
         Parameters
@@ -524,6 +530,13 @@ class Instrument(_Model):
             Codes meaning "no answer"; by default the instrument's ``missing_codes``.
         id_column : str, optional
             Column of respondent ids, when it is not the instrument's ``id_column``.
+        items : sequence of str, optional
+            Only these items; the instrument's other items in the data are kept as metadata.
+        exclude : sequence of str, optional
+            Columns that are neither items nor declared ``data_columns`` (demographics,
+            dates...): kept as metadata instead of being an error.
+        sep, encoding : str, optional
+            Separator and encoding of a text file (see :func:`~psychometrics.data.load_responses`).
         min_item_responses : int, default 5
             Items with fewer responses get a :class:`~psychometrics.errors.DataWarning`.
         warn : bool, default True
@@ -540,8 +553,53 @@ class Instrument(_Model):
             indexed like ``.frame``.
         """
         codes = self.missing_codes if missing_codes is None else list(missing_codes)
-        return load_responses(frame, instrument=self, missing_codes=codes, id_column=id_column,
-                              min_item_responses=min_item_responses, warn=warn)
+        already = isinstance(frame, Responses) or (isinstance(frame, pd.DataFrame) and frame.attrs.get(KEYED_ATTR))
+        responses = load_responses(frame, instrument=self, missing_codes=codes, id_column=id_column, items=items,
+                                   exclude=exclude, sep=sep, encoding=encoding,
+                                   min_item_responses=min_item_responses, warn=warn)
+        if warn and not already:
+            self._warn_about_keying(responses)
+        return responses
+
+    def _warn_about_keying(self, responses: Responses) -> None:
+        """After keying, an item that correlates negatively with the rest of its scale is
+        probably keyed the wrong way (or worded so that respondents misread it)."""
+        import warnings
+
+        import numpy as np
+
+        from psychometrics.errors import DataWarning
+
+        present = set(responses.item_ids)
+        position = {item: j for j, item in enumerate(responses.item_ids)}
+        suspects: list[str] = []
+        values = responses.frame
+        for scale_id, items in self.scale_items().items():
+            items = [i for i in items if i in present]
+            if len(items) < 3:
+                continue
+            block = values.iloc[:, [position[i] for i in items]].to_numpy(dtype=np.float64)
+            answered = ~np.isnan(block)
+            filled = np.where(answered, block, 0.0)
+            total, count = filled.sum(axis=1), answered.sum(axis=1)
+            for k, item in enumerate(items):
+                rest_count = count - answered[:, k]
+                use = answered[:, k] & (rest_count > 0)
+                if use.sum() < 10:
+                    continue
+                x = block[use, k]
+                rest = (total[use] - filled[use, k]) / rest_count[use]
+                if x.std() == 0 or rest.std() == 0:
+                    continue
+                r = float(np.corrcoef(x, rest)[0, 1])
+                if r < 0:
+                    suspects.append(f"'{item}' ({scale_id}, r = {r:.2f}" + (", reverse-keyed" if
+                                                                             self.item(item).keying == "-"
+                                                                             else "") + ")")
+        if suspects:
+            warnings.warn(f"{len(suspects)} item(s) correlate negatively with the rest of their scale after keying, "
+                          f"possibly miskeyed: {', '.join(suspects[:10])}{' ...' if len(suspects) > 10 else ''}; "
+                          "check the item's keying in the instrument", DataWarning, stacklevel=3)
 
     def score(self, frame: Any, *, missing_codes: Iterable[Any] | None = None) -> pd.DataFrame:
         """Scale scores of each respondent (each rating for multi-rater forms).

@@ -113,6 +113,23 @@ def _feldt_interval(value: float, n_persons: int, n_items: int, level: float) ->
     return float(low), float(high)
 
 
+def _explain_alpha(value: float, cov: np.ndarray) -> None:
+    """A negative or undefined alpha is a finding about the data, never a bare number."""
+    import warnings
+
+    from psychometrics.errors import DataWarning
+
+    if math.isnan(value):
+        total = float(np.nansum(cov))
+        reason = ("the total score has no variance" if total <= 0 or not math.isfinite(total)
+                  else "some item pairs have no common respondents or an item has no variance")
+        warnings.warn(f"alpha is undefined: {reason}", DataWarning, stacklevel=3)
+    elif value < 0:
+        warnings.warn(f"alpha is negative ({value:.3f}): the items covary negatively on average; a reverse-keyed "
+                      "item that was not reversed, or items that do not measure one thing", DataWarning,
+                      stacklevel=3)
+
+
 @keyword_only_after(1)
 @renamed_arguments(ci="confidence_level", bootstrap="n_replications")
 def alpha(responses: Any, *, confidence_level: float = 0.95, missing: Missing = "pairwise", n_replications: int = 0,
@@ -184,6 +201,7 @@ def alpha(responses: Any, *, confidence_level: float = 0.95, missing: Missing = 
     cov = moments.cov
     n_items = data.n_items
     value = _alpha_from_cov(cov)
+    _explain_alpha(value, cov)
     cor = _cov_to_cor(cov)
     standardized = float(n_items / (n_items - 1) * (1.0 - _safe_divide(n_items, cor.sum())))
     low, high = _feldt_interval(value, moments.n_persons, n_items, confidence_level)

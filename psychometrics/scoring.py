@@ -412,7 +412,7 @@ def _iterative(calibration: Any, layout: _Layout, codes: np.ndarray, method: str
 def score(calibration: "Calibration", responses: Any, *, method: str = "eap",
           quadrature_points: int = 61, prior_mean: float | None = None,
           prior_variance: float | None = None, tol: float = 1e-8,
-          max_iter: int = 100) -> pd.DataFrame:
+          max_iter: int = 100, empty: str = "nan") -> pd.DataFrame:
     r"""Estimate the latent trait of every respondent.
 
     Parameters
@@ -435,6 +435,11 @@ def score(calibration: "Calibration", responses: Any, *, method: str = "eap",
     max_iter : int
         Maximum Newton iterations; persons not converged get the flag
         ``"not_converged"`` and a :class:`ConvergenceWarning` is emitted.
+    empty : {"nan", "prior"}
+        What a person without any answer gets: NaN theta and SE (default; no data, no
+        estimate), or, for EAP and MAP, the prior mean and SD (``"prior"``, for code that
+        needs a number for everyone, e.g. a posterior-weighted statistic). The flag is
+        ``"no_responses"`` either way.
 
     Returns
     -------
@@ -444,7 +449,8 @@ def score(calibration: "Calibration", responses: Any, *, method: str = "eap",
         (every answered item in its lowest/highest category), ``"unbounded"`` (ML estimate
         at infinity for a non-extreme pattern, possible with guessing), ``"not_converged"``.
 
-        Persons without responses get the prior mean and SD (EAP, MAP) or NaN (ML, WLE).
+        Persons without responses get NaN (with ``empty="prior"``: the prior mean and SD
+        for EAP and MAP).
         ML returns ``-inf``/``+inf`` with ``se = inf`` for all-lowest/all-highest patterns.
         WLE is finite for them.
 
@@ -494,6 +500,8 @@ def score(calibration: "Calibration", responses: Any, *, method: str = "eap",
     1 -0.500           1
     """
     method = _check_method(method)
+    if empty not in ("nan", "prior"):
+        raise ValueError(f"empty must be 'nan' or 'prior', got {empty!r}")
     quadrature_points = _check_quadrature_points(quadrature_points)
     mean, variance = _prior(calibration, prior_mean, prior_variance)
     try:
@@ -520,6 +528,10 @@ def score(calibration: "Calibration", responses: Any, *, method: str = "eap",
                 f"{method.upper()} scoring did not converge within max_iter={max_iter} for "
                 f"{int((~converged).sum())} respondent(s), e.g. {ids}; their flag is "
                 f"'{NOT_CONVERGED}'", ConvergenceWarning, stacklevel=2)
+    if empty == "nan":
+        # no answers, no estimate: the prior is not a measurement of this person
+        theta[n_answered == 0] = np.nan
+        se[n_answered == 0] = np.nan
     return pd.DataFrame({"theta": theta, "se": se, "n_answered": n_answered, "flag": flag},
                         index=resp.person_ids)
 

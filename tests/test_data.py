@@ -336,10 +336,10 @@ def test_csv_with_comment_header_and_tsv(tmp_path):
     assert load_responses(tsv, warn=False).frame["q1"].tolist() == [4.0, 5.0]
 
 
-def test_csv_row_numbers_count_data_rows(tmp_path):
+def test_csv_errors_give_file_line_numbers(tmp_path):
     path = tmp_path / "x.csv"
     path.write_text("# comment\nrespondent_id,q1,q2\nr1,1,2\nr2,1,x\n")
-    with pytest.raises(ResponseError, match=r"respondent 'r2' \(row 1\), item 'q2' \(column 2\): value 'x'"):
+    with pytest.raises(ResponseError, match=r"respondent 'r2' \(line 4\), item 'q2' \(column 2\): value 'x'"):
         load_responses(path)
 
 

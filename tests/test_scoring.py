@@ -390,12 +390,17 @@ def test_ml_extreme_patterns_are_infinite_with_flag(lsat7):
 
 def test_persons_without_responses(lsat7):
     data = _frame([[np.nan] * 5, [1, 0, 1, 0, 1]], LSAT7_ITEMS)
-    eap = score(lsat7, data, method="eap")
+    # by default no answers give no estimate
+    for method in ("eap", "map"):
+        default = score(lsat7, data, method=method)
+        assert np.isnan(default["theta"].iloc[0]) and np.isnan(default["se"].iloc[0])
+        assert default["flag"].iloc[0] == "no_responses" and np.isfinite(default["theta"].iloc[1])
+    eap = score(lsat7, data, method="eap", empty="prior")
     # the prior on the 61-node grid: mean 0, SD 1 (to 1e-9)
     assert eap["theta"].iloc[0] == pytest.approx(0.0, abs=1e-12)
     assert eap["se"].iloc[0] == pytest.approx(1.0, abs=1e-6)
     assert eap["flag"].iloc[0] == "no_responses" and eap["n_answered"].iloc[0] == 0
-    map_ = score(lsat7, data, method="map", prior_mean=0.3, prior_variance=2.0)
+    map_ = score(lsat7, data, method="map", prior_mean=0.3, prior_variance=2.0, empty="prior")
     assert map_["theta"].iloc[0] == 0.3 and map_["se"].iloc[0] == pytest.approx(np.sqrt(2.0))
     for method in ("ml", "wle"):
         result = score(lsat7, data, method=method)

@@ -7,6 +7,7 @@ import json
 import math
 import os
 import sys
+import traceback
 import warnings
 from collections.abc import Callable, Iterator
 from functools import wraps
@@ -40,6 +41,8 @@ console = Console(width=None if sys.stdout.isatty() else 160)
 error_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+#: Exit status of a command stopped with Ctrl-C (128 + SIGINT, as shells report it).
+EXIT_INTERRUPTED = 130
 
 
 class _State:
@@ -54,11 +57,29 @@ class MissingExtra(PsychometricsError):
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _print_error(head: str, rest: list[str], *, kind: str, as_json: bool) -> None:
+    if as_json:
+        # with --json, stdout carries JSON whatever happens: a caller parses it, not a person
+        sys.stdout.write(json.dumps({"error": {"type": kind, "message": "\n".join([head, *rest]),
+                                               "exit_code": EXIT_ERROR}}, indent=2) + "\n")
+        return
+    error_console.print(f"[bold red]error:[/] {kind}: {escape(head)}", highlight=False)
+    for line in rest:
+        error_console.print(f"  {escape(line)}", highlight=False)
+
+
 def reports_errors(func: F) -> F:
-    """Turn expected failures (bad data, bad files) into one line on stderr and exit code 2."""
+    """Turn expected failures (bad data, bad files) into one line on stderr and exit code 2.
+
+    With ``--json`` the error is a JSON object on stdout (``{"error": {"type", "message",
+    "exit_code"}}``). Ctrl-C prints "interrupted" and exits 130; results are written
+    atomically, so no partial file is left. ``--debug`` adds the traceback and keeps the exit
+    codes.
+    """
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        as_json = bool(kwargs.get("as_json", False))
         try:
             return func(*args, **kwargs)
         except BrokenPipeError:
@@ -66,25 +87,27 @@ def reports_errors(func: F) -> F:
             with contextlib.suppress(OSError):
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             raise typer.Exit(EXIT_OK) from None
+        except KeyboardInterrupt:
+            error_console.print("interrupted", highlight=False)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
         except (PsychometricsError, ValueError, OSError, KeyError) as exc:
             if _State.debug:
-                raise
+                traceback.print_exc(file=sys.stderr)
             message = str(exc).strip().splitlines()
             head = message[0] if message else type(exc).__name__
             if isinstance(exc, KeyError) and len(exc.args) == 1:
                 head = str(exc.args[0])  # str(KeyError) wraps the message in quotes
-            error_console.print(f"[bold red]error:[/] {type(exc).__name__}: {escape(head)}", highlight=False)
-            for line in message[1:]:
-                error_console.print(f"  {escape(line)}", highlight=False)
+            _print_error(head, message[1:], kind=type(exc).__name__, as_json=as_json)
             raise typer.Exit(EXIT_ERROR) from None
         except Exception as exc:  # a bug, not bad input: still one line, and the way to see more
-            if _State.debug or isinstance(exc, (typer.Exit, typer.Abort)) \
-                    or type(exc).__module__.startswith(("click", "typer")):
+            if isinstance(exc, (typer.Exit, typer.Abort)) or type(exc).__module__.startswith(("click", "typer")):
                 raise
+            if _State.debug:
+                traceback.print_exc(file=sys.stderr)
             text = str(exc).strip().splitlines()
-            head = f": {text[0]}" if text else ""
-            error_console.print(f"[bold red]error:[/] unexpected {type(exc).__name__}{escape(head)} "
-                                "(run with --debug for the traceback)", highlight=False)
+            head = f"{text[0]}" if text else ""
+            _print_error(head + ("" if _State.debug else " (run with --debug for the traceback)"), [],
+                         kind=f"unexpected {type(exc).__name__}", as_json=as_json)
             raise typer.Exit(EXIT_ERROR) from None
 
     return wrapper  # type: ignore[return-value]
@@ -114,6 +137,27 @@ InstrumentOption = Annotated[str, typer.Option("--instrument", "-i",
 SeedOption = Annotated[int, typer.Option(help="Seed of the parallel analysis.")]
 ResponsesArgument = Annotated[Path, typer.Argument(help="Response file: CSV, Parquet or SPSS .sav.", exists=True,
                                                    dir_okay=False)]
+IdColumnOption = Annotated[str | None, typer.Option(
+    "--id-column", help="Column of respondent ids (default: the instrument's, or the one column that looks "
+                        "like ids).", rich_help_panel="Reading the file")]
+ItemsOption = Annotated[str | None, typer.Option(
+    "--items", help="Comma-separated item columns; the other columns are kept as data, not items.",
+    rich_help_panel="Reading the file")]
+ExcludeOption = Annotated[str | None, typer.Option(
+    "--exclude", help="Comma-separated columns that are not items (demographics, dates, comments).",
+    rich_help_panel="Reading the file")]
+MissingCodesOption = Annotated[str | None, typer.Option(
+    "--missing-codes", help="Comma-separated codes meaning no answer, e.g. -9,99 (added to the instrument's).",
+    rich_help_panel="Reading the file")]
+SepOption = Annotated[str | None, typer.Option(
+    "--sep", help="Field separator of a text file (default: comma, tab for .tsv); '\\t' for tab.",
+    rich_help_panel="Reading the file")]
+EncodingOption = Annotated[str | None, typer.Option(
+    "--encoding", help="Text encoding of the file (default UTF-8), e.g. latin-1 or cp1252.",
+    rich_help_panel="Reading the file")]
+MaxCategoriesOption = Annotated[int, typer.Option(
+    "--max-categories", help="Widest category range inferred from the data; raise it for sliders (101 for 0-100).",
+    rich_help_panel="Reading the file")]
 
 
 # ------------------------------------------------------------------------------ output
@@ -158,20 +202,23 @@ def table(frame: pd.DataFrame, title: str, *, index_name: str | None = None, dig
 
 
 def _finite(value: Any) -> Any:
-    """Plain JSON values: numpy scalars as Python ones, NaN and infinities (no estimate) as None."""
+    """Plain JSON values: numpy scalars as Python ones, NaN (no estimate) as None, infinities as
+    the strings ``"inf"`` and ``"-inf"`` (an ML estimate of a perfect pattern is not "no estimate")."""
     if isinstance(value, dict):
         return {str(key): _finite(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [_finite(item) for item in value]
     if isinstance(value, np.generic):
         value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
+    if isinstance(value, float) and math.isnan(value):
         return None
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
     return value
 
 
 def dump_json(payload: Any) -> str:
-    """Strict JSON text (NaN and infinities, which JSON lacks, become null)."""
+    """Strict JSON text (NaN, which JSON lacks, becomes null; infinities become "inf"/"-inf")."""
     return json.dumps(_finite(payload), indent=2, allow_nan=False, default=str) + "\n"
 
 
@@ -236,7 +283,71 @@ def load_instrument(path: str) -> Any:
     candidate = Path(path)
     if candidate.exists():
         return Instrument.load(candidate)
+    if candidate.suffix.lower() in {".yaml", ".yml", ".json"} or os.sep in path or "/" in path:
+        raise FileNotFoundError(f"instrument file {path!r} does not exist")
     return Instrument.bundled(path)
+
+
+def _split(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    parts = [part.strip() for part in text.split(",")]
+    return [part for part in parts if part]
+
+
+def _code(text: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
+
+
+def read_options(*, id_column: str | None = None, items: str | None = None, exclude: str | None = None,
+                 missing_codes: str | None = None, sep: str | None = None, encoding: str | None = None,
+                 max_categories: int | None = None, also_exclude: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The reading options of a command as keyword arguments of ``load_responses``."""
+    excluded = (_split(exclude) or []) + [name for name in also_exclude if name]
+    options: dict[str, Any] = {"id_column": id_column, "items": _split(items), "exclude": excluded or None,
+                               "missing_codes": [_code(c) for c in _split(missing_codes) or []],
+                               "sep": sep, "encoding": encoding}
+    if max_categories is not None:
+        options["max_categories"] = max_categories
+    return options
+
+
+def load_data(path: Path, instrument: Any, options: dict[str, Any], *, warn: bool = True) -> Any:
+    """Responses from a file: keyed by ``instrument`` when there is one, with the reading options."""
+    from psychometrics.data import load_responses
+
+    options = dict(options)
+    if instrument is not None:
+        options.pop("max_categories", None)
+        options["missing_codes"] = list(instrument.missing_codes) + list(options["missing_codes"])
+        return instrument.prepare(path, warn=warn, **options)
+    return load_responses(path, warn=warn, **options)
+
+
+def check_output(path: Path | None, *, what: str = "output file", folder: bool = False) -> None:
+    """Fail before computing when ``path`` cannot be written: no such folder, a folder in the way..."""
+    if path is None:
+        return
+    if folder:
+        if path.exists() and not path.is_dir():
+            raise OSError(f"{what} {str(path)!r} exists and is not a folder")
+        parent = path if path.exists() else path.parent
+    else:
+        if path.is_dir():
+            raise OSError(f"{what} {str(path)!r} is a folder; give a file name")
+        parent = path.parent
+    parent = parent if str(parent) else Path(".")
+    if not folder and not parent.is_dir():
+        raise OSError(f"cannot write {what} {str(path)!r}: folder {str(parent)!r} does not exist")
+    while folder and not parent.exists():
+        parent = parent.parent
+    if not os.access(parent, os.W_OK):
+        raise OSError(f"cannot write {what} {str(path)!r}: folder {str(parent)!r} is not writable")
 
 
 def read_table(path: Path) -> pd.DataFrame:

@@ -13,17 +13,24 @@ from psychometrics.cli._app import (
     InstrumentOption,
     JsonOption,
     QuietOption,
+    EncodingOption,
+    ExcludeOption,
+    IdColumnOption,
+    ItemsOption,
+    MissingCodesOption,
     ResponsesArgument,
     SeedOption,
+    SepOption,
     _State,
     app,
     collected_warnings,
     console,
     dump_json,
+    load_data,
     load_instrument,
     print_warnings,
     quiet,
-    read_table,
+    read_options,
     reports_errors,
     step_progress,
     table,
@@ -61,6 +68,12 @@ def factor(
         help="polychoric or pearson (default: polychoric for items with 2-10 categories).")] = None,
     parallel_iter: Annotated[int, typer.Option(help="Random data sets of the parallel analysis.")] = 20,
     seed: SeedOption = 0,
+    id_column: IdColumnOption = None,
+    items: ItemsOption = None,
+    exclude: ExcludeOption = None,
+    missing_codes: MissingCodesOption = None,
+    sep: SepOption = None,
+    encoding: EncodingOption = None,
     as_json: JsonOption = False,
     quiet_: QuietOption = False,
 ) -> None:
@@ -75,10 +88,11 @@ def factor(
     if correlation not in (None, "polychoric", "pearson"):
         raise ValueError(f"--correlation must be polychoric or pearson, got {correlation!r}")
     inst = load_instrument(instrument)
-    frame = read_table(responses)
+    options = read_options(id_column=id_column, items=items, exclude=exclude, missing_codes=missing_codes, sep=sep,
+                           encoding=encoding)
     with step_progress("factor structure", disable=quiet(as_json)) as progress:
         with collected_warnings() as caught:
-            prepared = inst.prepare(frame)
+            prepared = load_data(responses, inst, options)
             structure = factor_structure(prepared, inst.scale_items(), correlation=correlation,
                                          n_replications=parallel_iter, seed=seed, progress=progress)
     if as_json:

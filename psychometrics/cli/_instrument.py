@@ -11,7 +11,23 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from psychometrics.cli._app import console, instrument_app, reports_errors
+from psychometrics.cli._app import (
+    EncodingOption,
+    ExcludeOption,
+    IdColumnOption,
+    ItemsOption,
+    MaxCategoriesOption,
+    MissingCodesOption,
+    ResponsesArgument,
+    SepOption,
+    check_output,
+    collected_warnings,
+    console,
+    instrument_app,
+    print_warnings,
+    read_options,
+    reports_errors,
+)
 from psychometrics.storage import atomic_write_text
 
 
@@ -58,3 +74,38 @@ def instrument_list() -> None:
         inst = Instrument.bundled(name)
         out.add_row(inst.id, escape(str(inst.version)), escape(inst.title), str(len(inst.scales)), str(len(inst.items)))
     console.print(out)
+
+
+@instrument_app.command("init")
+@reports_errors
+def instrument_init(
+    responses: ResponsesArgument,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Instrument file to write (.yaml or .json).",
+                                         dir_okay=False)],
+    instrument_id: Annotated[str, typer.Option("--id", help="Id of the drafted instrument.")] = "draft",
+    title: Annotated[str | None, typer.Option(help="Title of the drafted instrument.")] = None,
+    id_column: IdColumnOption = None,
+    items: ItemsOption = None,
+    exclude: ExcludeOption = None,
+    missing_codes: MissingCodesOption = None,
+    sep: SepOption = None,
+    encoding: EncodingOption = None,
+    max_categories: MaxCategoriesOption = 20,
+) -> None:
+    """Draft an instrument from a data file: id column, items with their observed codes, other
+    columns as data columns, scales from item-name prefixes, TODO placeholders for the texts.
+
+    The draft is accepted by 'psychometrics validate DATA -i DRAFT' as written.
+    """
+    from psychometrics.authoring import draft_instrument
+
+    check_output(output, what="instrument file")
+    options = read_options(id_column=id_column, items=items, exclude=exclude, missing_codes=missing_codes, sep=sep,
+                           encoding=encoding, max_categories=max_categories)
+    with collected_warnings() as caught:
+        draft = draft_instrument(responses, instrument_id=instrument_id, title=title, **options)
+    print_warnings(caught)
+    draft.save(output)
+    console.print(f"[green]drafted:[/] {escape(str(output))}: {len(draft.scales)} scale(s), {len(draft.items)} "
+                  f"items, id column {escape(str(draft.id_column))}; fill in the TODOs (texts, keying)",
+                  highlight=False)

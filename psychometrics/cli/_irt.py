@@ -16,20 +16,29 @@ from scipy.special import ndtr
 from psychometrics.cli._app import (
     EXIT_FINDINGS,
     EXIT_OK,
+    EncodingOption,
+    ExcludeOption,
+    IdColumnOption,
+    ItemsOption,
     JsonOption,
+    MaxCategoriesOption,
+    MissingCodesOption,
     QuietOption,
     ResponsesArgument,
+    SepOption,
     _State,
     app,
+    check_output,
     collected_warnings,
     console,
     dump_json,
+    load_data,
     load_instrument,
     note,
     print_warnings,
     progress_bar,
     quiet,
-    read_table,
+    read_options,
     reports_errors,
     require_report_extra,
     table,
@@ -86,6 +95,21 @@ def _scales_to_calibrate(instrument: Any, responses: Any, requested: list[str] |
     return scales
 
 
+def _without_empty_items(prepared: Any, scales: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Items nobody answered are left out with a warning, as validate leaves them out with a finding."""
+    answered = np.count_nonzero(~np.isnan(prepared.values), axis=0)
+    empty = {item for item, count in zip(prepared.item_ids, answered) if count == 0}
+    if not empty:
+        return scales
+    warnings.warn(f"item(s) {', '.join(sorted(empty))} have no responses; left out of the calibration",
+                  DataWarning, stacklevel=2)
+    kept = {s: [i for i in items if i not in empty] for s, items in scales.items()}
+    lost = [s for s, items in kept.items() if not items]
+    if lost:
+        raise ResponseError(f"scale '{lost[0]}' has no item with responses")
+    return kept
+
+
 @app.command()
 @reports_errors
 def calibrate(
@@ -103,6 +127,13 @@ def calibrate(
     max_iter: Annotated[int, typer.Option(help="Most EM iterations.")] = 500,
     tol: Annotated[float, typer.Option(help="Convergence: largest parameter change below this.")] = 1e-4,
     quadrature_points: Annotated[int, typer.Option(help="Quadrature nodes on [-6, 6].")] = 61,
+    id_column: IdColumnOption = None,
+    items: ItemsOption = None,
+    exclude: ExcludeOption = None,
+    missing_codes: MissingCodesOption = None,
+    sep: SepOption = None,
+    encoding: EncodingOption = None,
+    max_categories: MaxCategoriesOption = 20,
     as_json: JsonOption = False,
     quiet_: QuietOption = False,
 ) -> None:
@@ -111,25 +142,33 @@ def calibrate(
     Exit code 0, or 1 when a scale's EM did not converge (the bank is still written).
     """
     from psychometrics import irt
-    from psychometrics.bank import ItemBank
-    from psychometrics.data import load_responses
+    from psychometrics.bank import ItemBank, collapse_map
 
     _State.quiet = _State.quiet or quiet_
-    frame = read_table(responses)
+    if not tol > 0:
+        raise ValueError(f"--tol must be a positive number, got {tol:g}")
+    if max_iter < 1:
+        raise ValueError(f"--max-iter must be at least 1, got {max_iter}")
+    if quadrature_points < 5:
+        raise ValueError(f"--quadrature-points must be at least 5, got {quadrature_points}")
+    check_output(output, what="item bank")
+    options = read_options(id_column=id_column, items=items, exclude=exclude, missing_codes=missing_codes, sep=sep,
+                           encoding=encoding, max_categories=max_categories)
     with collected_warnings() as caught:
         if instrument is not None:
             inst = load_instrument(instrument)
-            prepared = inst.prepare(frame)
+            prepared = load_data(responses, inst, options)
             scales = _scales_to_calibrate(inst, prepared, scale)
             models = {s: model or default_model(inst, items) for s, items in scales.items()}
         else:
             inst = None
             if scale and len(scale) > 1:
                 raise ValueError("without --instrument all columns form one scale; give at most one --scale name")
-            prepared = load_responses(frame)
+            prepared = load_data(responses, None, options)
             name = scale[0] if scale else DEFAULT_SCALE
             scales = {name: prepared.item_ids}
             models = {name: model or "graded"}
+        scales = _without_empty_items(prepared, scales)
     print_warnings(caught)
 
     calibrations: dict[str, Any] = {}
@@ -147,7 +186,11 @@ def calibrate(
             if overall is not None:
                 bar.update(overall, completed=position)
 
-    bank = ItemBank(scales=calibrations, models=models,
+    # categories the data declare (instrument) but nobody chose: scored as the category they were merged into
+    collapsed = {s: {item: mapping for item in c.item_ids
+                     if (mapping := collapse_map(tuple(prepared.categories.get(item, ())), tuple(c.categories[item])))}
+                 for s, c in calibrations.items()}
+    bank = ItemBank(scales=calibrations, models=models, collapsed=collapsed,
                     instrument_id=None if inst is None else inst.id,
                     instrument_version=None if inst is None else str(inst.version),
                     instrument_title=None if inst is None else inst.title)
@@ -171,15 +214,28 @@ def calibrate(
 
 # ------------------------------------------------------------------------------ score
 
-def score_table(bank: Any, prepared: Any, *, method: str = "eap") -> pd.DataFrame:
-    """IRT scores per scale of a bank: ``<scale>_theta``, ``_se``, ``_T``, ``_percentile``, ``_n_answered``.
+#: Flag of a person who answered fewer of a scale's items than ``min_answered`` (but some).
+TOO_FEW_ANSWERS = "too_few_answers"
+
+
+def score_table(bank: Any, prepared: Any, *, method: str = "eap", min_answered: int = 1) -> pd.DataFrame:
+    """IRT scores per scale of a bank: ``<scale>_theta``, ``_se``, ``_T``, ``_percentile``,
+    ``_n_answered`` and ``_flag``.
 
     ``T = 50 + 10 theta`` and ``percentile = 100 Phi(theta)`` read theta on the calibration's
     latent scale (standard normal for all models but rasch/pcm/rsm, whose latent variance is
-    estimated).
+    estimated): they compare a person with the calibration sample, not with a norm sample.
+
+    Nothing is invented: a person who answered none of a scale's items, or fewer than
+    ``min_answered``, gets NaN theta, SE, T and percentile, with the flag ``no_responses`` or
+    ``too_few_answers``. Other flags: ``all_lowest`` / ``all_highest`` (every answer in the
+    extreme category: ML gives -inf/+inf, kept as such), ``unbounded``, ``not_converged``; an
+    empty string when there is nothing to report.
     """
     from psychometrics import irt
 
+    if min_answered < 1:
+        raise ValueError(f"min_answered must be at least 1, got {min_answered}")
     present = set(prepared.item_ids)
     columns: dict[str, np.ndarray] = {}
     for scale_id, calibration in bank.scales.items():
@@ -191,13 +247,29 @@ def score_table(bank: Any, prepared: Any, *, method: str = "eap") -> pd.DataFram
         if absent:
             warnings.warn(f"scale '{scale_id}': item(s) {', '.join(absent)} are not in the data and count as "
                           "unanswered", DataWarning, stacklevel=2)
-        scores = irt.score(calibration, prepared.subset(items), method=method)
-        theta = scores["theta"].to_numpy(dtype=np.float64)
+        subset = prepared.subset(items)
+        if hasattr(bank, "apply_collapse"):
+            subset = bank.apply_collapse(scale_id, subset)
+        scores = irt.score(calibration, subset, method=method)
+        theta = scores["theta"].to_numpy(dtype=np.float64).copy()
+        se = scores["se"].to_numpy(dtype=np.float64).copy()
+        answered = scores["n_answered"].to_numpy()
+        flag = scores["flag"].to_numpy(dtype=object).copy()
+        too_few = (answered > 0) & (answered < min_answered)
+        flag[too_few] = TOO_FEW_ANSWERS
+        unusable = answered < min_answered
+        theta[unusable] = np.nan
+        se[unusable] = np.nan
         columns[f"{scale_id}_theta"] = theta
-        columns[f"{scale_id}_se"] = scores["se"].to_numpy(dtype=np.float64)
+        columns[f"{scale_id}_se"] = se
         columns[f"{scale_id}_T"] = 50.0 + 10.0 * theta
         columns[f"{scale_id}_percentile"] = 100.0 * ndtr(theta)
-        columns[f"{scale_id}_n_answered"] = scores["n_answered"].to_numpy()
+        columns[f"{scale_id}_n_answered"] = answered
+        columns[f"{scale_id}_flag"] = flag
+        n_unscored = int(unusable.sum())
+        if n_unscored:
+            warnings.warn(f"scale '{scale_id}': {n_unscored} respondent(s) answered fewer than {min_answered} of its "
+                          "items and have no score (NaN, flagged)", DataWarning, stacklevel=2)
     return pd.DataFrame(columns, index=prepared.person_ids)
 
 
@@ -228,23 +300,37 @@ def score(
                                                 "team heat map of the T-scores.", dir_okay=False)] = None,
     respondent: Annotated[str | None, typer.Option(help="Respondent of the report's radar chart "
                                                         "(default: the first).")] = None,
+    min_answered: Annotated[int, typer.Option(help="Fewest answered items of a scale for a score; fewer give "
+                                                   "NaN and the flag too_few_answers.")] = 1,
+    id_column: IdColumnOption = None,
+    items: ItemsOption = None,
+    exclude: ExcludeOption = None,
+    missing_codes: MissingCodesOption = None,
+    sep: SepOption = None,
+    encoding: EncodingOption = None,
     as_json: JsonOption = False,
     quiet_: QuietOption = False,
 ) -> None:
     """Score respondents with an item bank: theta, SE, T-score (50 + 10 theta), percentile per scale.
 
-    Columns per scale: <scale>_theta, _se, _T, _percentile, _n_answered. With the instrument, the
-    classical scale scores are added as <scale>_raw (and <scale>_norm_z, _norm_T, _norm_percentile
-    where the instrument has norms). The CSV is written atomically.
+    Columns per scale: <scale>_theta, _se, _T, _percentile, _n_answered, _flag. A respondent with
+    no answers (or fewer than --min-answered) on a scale gets empty values and a flag
+    (no_responses, too_few_answers; all_lowest/all_highest mark extreme patterns, whose ML
+    estimates are -inf/inf). T-scores and percentiles compare with the calibration sample. With
+    the instrument, the classical scale scores are added as <scale>_raw (and <scale>_norm_z,
+    _norm_T, _norm_percentile where the instrument has norms). The CSV is written atomically.
     """
     from psychometrics.bank import read_bank
-    from psychometrics.data import load_responses
+    from psychometrics.data import read_table
 
     _State.quiet = _State.quiet or quiet_
     if report is not None:
         require_report_extra()
+    check_output(output, what="score file")
+    check_output(report, what="report")
     item_bank = read_bank(bank)
-    frame = read_table(responses)
+    options = read_options(id_column=id_column, items=items, exclude=exclude, missing_codes=missing_codes, sep=sep,
+                           encoding=encoding)
     inst = None
     with collected_warnings() as caught:
         if instrument is not None:
@@ -255,18 +341,22 @@ def score(
             if item_bank.instrument_version is not None and item_bank.instrument_version != str(inst.version):
                 warnings.warn(f"item bank calibrated with {inst.id} version {item_bank.instrument_version}, "
                               f"scoring with version {inst.version}", UserWarning, stacklevel=1)
-            prepared = inst.prepare(frame, warn=False)
+            prepared = load_data(responses, inst, options, warn=False)
         elif item_bank.instrument_id is not None:
             raise InstrumentError(f"item bank {str(bank)!r} was calibrated on responses keyed by instrument "
                                   f"'{item_bank.instrument_id}'; pass --instrument {item_bank.instrument_id} "
                                   "(a file or a bundled id) so the data are keyed the same way")
         else:
-            known = {i for c in item_bank.scales.values() for i in c.item_ids}
-            items = [str(c) for c in frame.columns if str(c) in known]
-            if not items:
-                raise ResponseError(f"none of the item bank's items is a column of {str(responses)!r}")
-            prepared = load_responses(frame, items=items, warn=False)
-        scores = score_table(item_bank, prepared, method=method)
+            if options["items"] is None:
+                # the bank says which columns are items; the others are kept as data
+                known = {i for c in item_bank.scales.values() for i in c.item_ids}
+                header = read_table(responses, sep=sep, encoding=encoding).columns
+                options["items"] = [str(c) for c in header if str(c) in known and str(c) not in
+                                    (options["exclude"] or ())]
+                if not options["items"]:
+                    raise ResponseError(f"none of the item bank's items is a column of {str(responses)!r}")
+            prepared = load_data(responses, None, options, warn=False)
+        scores = score_table(item_bank, prepared, method=method, min_answered=min_answered)
         if inst is not None:
             scores = scores.join(_classical_scores(inst, prepared))
     print_warnings(caught)
@@ -281,8 +371,13 @@ def score(
         labels = {s.id: s.name for s in inst.scales} if inst is not None else None
         scales = list(item_bank.scales)
         t_scores = scores[[f"{s}_T" for s in scales]]
+        unfavourable = [s.id for s in inst.scales if s.direction == "higher_is_unfavourable"] \
+            if inst is not None else []
         render_scores(t_scores, report, respondent=respondent, scales=scales, labels=labels,
-                      title=f"Skill profiles: {inst.title}" if inst is not None else "Skill profiles")
+                      title=f"Skill profiles: {inst.title}" if inst is not None else "Skill profiles",
+                      norm_source=(f"T-scores = 50 + 10 theta: they compare each respondent with the calibration "
+                                   f"sample of item bank {bank.name} ({method.upper()} estimates), not with a norm "
+                                   "sample"), unfavourable=unfavourable)
 
     if as_json:
         if output is None:
@@ -296,7 +391,7 @@ def score(
         scores.to_csv(sys.stdout)
     else:
         summary = pd.DataFrame({
-            "n_persons": [int((scores[f"{s}_n_answered"] > 0).sum()) for s in item_bank.scales],
+            "n_persons": [int(scores[f"{s}_theta"].notna().sum()) for s in item_bank.scales],
             "mean_theta": [scores[f"{s}_theta"].replace([np.inf, -np.inf], np.nan).mean() for s in item_bank.scales],
             "sd_theta": [scores[f"{s}_theta"].replace([np.inf, -np.inf], np.nan).std() for s in item_bank.scales],
             "mean_se": [scores[f"{s}_se"].replace([np.inf, -np.inf], np.nan).mean() for s in item_bank.scales],

@@ -17,19 +17,27 @@ from psychometrics.cli._app import (
     InstrumentOption,
     JsonOption,
     QuietOption,
+    EncodingOption,
+    ExcludeOption,
+    IdColumnOption,
+    ItemsOption,
+    MissingCodesOption,
     ResponsesArgument,
     SeedOption,
+    SepOption,
     _State,
     app,
+    check_output,
     collected_warnings,
     console,
     dump_json,
+    load_data,
     load_instrument,
     note,
     print_warnings,
     progress_bar,
     quiet,
-    read_table,
+    read_options,
     reports_errors,
     require_report_extra,
     step_progress,
@@ -45,12 +53,16 @@ ITEM_COLUMNS = ["scale", "n", "missing_rate", "mean", "sd", "difficulty", "r_dro
 # ------------------------------------------------------------------------------ analyze
 
 def _run_analysis(responses_path: Path, instrument_path: str, *, as_json: bool, output: Path | None,
-                  missing: str) -> int:
+                  missing: str, options: dict[str, Any]) -> int:
     from psychometrics.analysis import analyze_instrument
 
+    check_output(output, what="output folder", folder=True)
     instrument = load_instrument(instrument_path)
-    frame = read_table(responses_path)
-    result = analyze_instrument(instrument, frame, missing=missing)
+    with collected_warnings() as caught:
+        prepared = load_data(responses_path, instrument, options)
+    if not as_json:
+        print_warnings(caught)
+    result = analyze_instrument(instrument, prepared, missing=missing)
     if output is not None:
         output.mkdir(parents=True, exist_ok=True)
         atomic_write_text(output / "scales.csv", result.scales.to_csv())
@@ -61,7 +73,7 @@ def _run_analysis(responses_path: Path, instrument_path: str, *, as_json: bool, 
         return EXIT_OK
     if not _State.quiet:
         console.print(f"[bold]{escape(instrument.title)}[/] ({instrument.id} {escape(str(instrument.version))}): "
-                      f"{len(frame)} respondents, file {escape(str(responses_path))}", highlight=False)
+                      f"{prepared.n_persons} respondents, file {escape(str(responses_path))}", highlight=False)
     console.print(table(result.scales, "Reliability per scale", index_name="scale"))
     columns = [c for c in ITEM_COLUMNS if c in result.items.columns]
     console.print(table(result.items[columns], "Item analysis", index_name="item"))
@@ -82,11 +94,20 @@ def analyze(
     as_json: JsonOption = False,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Folder for CSV/JSON tables.")] = None,
     missing: Annotated[str, typer.Option(help="Missing-data handling: pairwise or listwise.")] = "pairwise",
+    id_column: IdColumnOption = None,
+    items: ItemsOption = None,
+    exclude: ExcludeOption = None,
+    missing_codes: MissingCodesOption = None,
+    sep: SepOption = None,
+    encoding: EncodingOption = None,
     quiet_: QuietOption = False,
 ) -> None:
     """Item analysis and reliability per scale of an instrument (fast, classical only)."""
     _State.quiet = _State.quiet or quiet_
-    raise typer.Exit(_run_analysis(responses, instrument, as_json=as_json, output=output, missing=missing))
+    options = read_options(id_column=id_column, items=items, exclude=exclude, missing_codes=missing_codes, sep=sep,
+                           encoding=encoding)
+    raise typer.Exit(_run_analysis(responses, instrument, as_json=as_json, output=output, missing=missing,
+                                   options=options))
 
 
 # ------------------------------------------------------------------------------ validate
@@ -96,13 +117,14 @@ _VERDICT_STYLE = {"ok": "green", "review": "yellow", "poor": "red"}
 
 
 def _run_validation(frame: Any, instrument: Any, *, source: str, group: str | None, model: str | None,
-                    as_json: bool, seed: int) -> Any:
+                    as_json: bool, seed: int, options: dict[str, Any] | None = None) -> Any:
     """validation.validate with a progress bar that follows its steps."""
     from psychometrics.validation import validate
 
     with step_progress(f"validating {Path(source).name}", disable=quiet(as_json)) as progress:
         with collected_warnings() as caught:
-            result = validate(instrument, frame, group=group, model=model, progress=progress, seed=seed)
+            result = validate(instrument, frame, group=group, model=model, progress=progress, seed=seed,
+                              load_options=options)
     if not as_json:
         # data warnings are findings already; anything else (convergence...) is shown once
         reported = {finding.message for finding in result.findings}
@@ -132,12 +154,14 @@ def _print_validation(result: Any, *, source: str) -> None:
 
 
 def _validate_command(frame: Any, instrument: Any, *, source: str, group: str | None, model: str | None,
-                      report_path: Path | None, as_json: bool, seed: int) -> int:
+                      report_path: Path | None, as_json: bool, seed: int,
+                      options: dict[str, Any] | None = None) -> int:
     if report_path is not None:
         require_report_extra()
         from psychometrics.report import write_report
+    check_output(report_path, what="report")
     result = _run_validation(frame, instrument, source=source, group=group, model=model, as_json=as_json,
-                             seed=seed)
+                             seed=seed, options=options)
     if report_path is not None:
         with progress_bar(disable=quiet(as_json)) as bar:
             bar.add_task("writing the report", total=None, detail=str(report_path))
@@ -169,6 +193,12 @@ def validate(
     model: Annotated[str | None, typer.Option(
         "--model", "-m", help="IRT model of every scale (default: from the response format).")] = None,
     seed: SeedOption = 0,
+    id_column: IdColumnOption = None,
+    items: ItemsOption = None,
+    exclude: ExcludeOption = None,
+    missing_codes: MissingCodesOption = None,
+    sep: SepOption = None,
+    encoding: EncodingOption = None,
     as_json: JsonOption = False,
     quiet_: QuietOption = False,
 ) -> None:
@@ -179,9 +209,11 @@ def validate(
     """
     _State.quiet = _State.quiet or quiet_
     inst = load_instrument(instrument)
-    frame = read_table(responses)
-    raise typer.Exit(_validate_command(frame, inst, source=str(responses), group=group, model=model,
-                                       report_path=report, as_json=as_json, seed=seed))
+    options = read_options(id_column=id_column, items=items, exclude=exclude, missing_codes=missing_codes, sep=sep,
+                           encoding=encoding)
+    options["missing_codes"] = list(inst.missing_codes) + options["missing_codes"]
+    raise typer.Exit(_validate_command(responses, inst, source=str(responses), group=group, model=model,
+                                       report_path=report, as_json=as_json, seed=seed, options=options))
 
 
 @app.command()
@@ -202,7 +234,7 @@ def demo(
     require_report_extra()
     sample = bundled_sample("soft-skills-7")
     note(f"Demo: the bundled soft-skills-7 instrument on its simulated sample ({sample.name})", as_json=as_json)
-    _validate_command(read_table(sample), Instrument.bundled("soft-skills-7"), source=sample.name, group=None,
+    _validate_command(sample, Instrument.bundled("soft-skills-7"), source=sample.name, group=None,
                       model=None, report_path=report, as_json=as_json, seed=0)
     raise typer.Exit(EXIT_OK)
 

@@ -501,6 +501,10 @@ def fit_statistics(r: np.ndarray, loadings: np.ndarray, phi: np.ndarray | None, 
     rstar_off = float(np.sum(residual ** 2))
     rms = np.sqrt(rstar_off / (p * (p - 1)))
     crms = np.sqrt(rstar_off / (2 * df)) if df > 0 else np.nan
+    if df <= 0:
+        warnings.warn(f"{m} factor(s) of {p} variables leave {df:g} degrees of freedom: the model is saturated or not "
+                      "identified, so chi2, p, TLI and RMSEA are undefined (NaN); extract fewer factors",
+                      ModelWarning, stacklevel=3)
     full_model = model.copy()
     np.fill_diagonal(full_model, np.diag(r))
     with warnings.catch_warnings():

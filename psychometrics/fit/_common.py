@@ -206,7 +206,8 @@ def person_theta(calibration: Any, enc: Encoded, theta: Any, method: str) -> np.
     if theta is None:
         from psychometrics.scoring import score  # scoring sits beside fit; import at use
 
-        scores = score(calibration, enc.responses, method=method)
+        # persons without answers contribute nothing to fit; the prior keeps the arrays finite
+        scores = score(calibration, enc.responses, method=method, empty="prior")
         return scores["theta"].to_numpy(dtype=np.float64)
     if isinstance(theta, pd.DataFrame):
         if "theta" not in theta.columns:

@@ -22,7 +22,7 @@ from scipy import stats
 
 from psychometrics._blas import one_blas_thread
 from psychometrics._numeric import TINY
-from psychometrics.errors import DataWarning
+from psychometrics.errors import DataWarning, ModelWarning
 from psychometrics.estep import estep
 from psychometrics.fit._common import (
     PERSON_CHUNK,
@@ -259,6 +259,12 @@ def _s_x2(calibration: Any, enc: Encoded, mincell: float, quadrature_points: int
         entered[items] = True
     df = cells - free_parameters(calibration).own
     defined = entered & (df >= 1)
+    undefined = np.flatnonzero(entered & (df < 1))
+    if undefined.size:
+        names = [calibration.item_ids[j] for j in undefined[:10]]
+        warnings.warn(f"S-X2 of item(s) {', '.join(names)}{' ...' if undefined.size > 10 else ''} has no degrees of "
+                      "freedom left after the item's parameters (too few score groups): s_x2 and p are NaN",
+                      ModelWarning, stacklevel=3)
     safe_df = np.where(defined, df, 1)
     out["s_x2"] = np.where(defined, statistic, np.nan)
     out["df"] = np.where(entered, df, np.nan)

@@ -76,6 +76,8 @@ from psychometrics.irt.prepare import (
     _prepare,
     _prior_arrays,
 )
+from psychometrics._blas import single_threaded_blas
+from psychometrics.irt.problems import check_identified, warn_problems
 from psychometrics.irt.result import Calibration
 from psychometrics.irt.standard_errors import _standard_errors
 from psychometrics.items import get_model
@@ -228,12 +230,19 @@ def calibrate(responses: Any, model: str | Mapping[str, str] = "2pl", *, group: 
         from psychometrics.factor.dimensionality import check_unidimensionality
 
         check_unidimensionality(resp, {"calibrated items": resp.item_ids})
-    return _calibrate(resp, model, group=labels_in, reference=reference, invariance=invariance, free=free,
-                      free_items=free_items, estimate_latent=estimate_latent, latent_mean=latent_mean,
-                      latent_variance=latent_variance, min_group_size=min_group_size,
-                      quadrature_points=quadrature_points, tol=tol, max_iter=max_iter, se=se, priors=priors,
-                      fixed=fixed, weights=weights, start=start, accelerate=accelerate,
-                      newton_steps=newton_steps, callback=callback)
+    check_identified(resp.item_ids)
+    # the M-step's small dense eigen/solve calls (items x P x P) stall on a multithreaded BLAS
+    # when the cores are shared (12x for P = 100); one context for the whole run
+    with single_threaded_blas():
+        calibration = _calibrate(resp, model, group=labels_in, reference=reference, invariance=invariance, free=free,
+                                 free_items=free_items, estimate_latent=estimate_latent, latent_mean=latent_mean,
+                                 latent_variance=latent_variance, min_group_size=min_group_size,
+                                 quadrature_points=quadrature_points, tol=tol, max_iter=max_iter, se=se, priors=priors,
+                                 fixed=fixed, weights=weights, start=start, accelerate=accelerate,
+                                 newton_steps=newton_steps, callback=callback)
+    # a stopped EM is not a trustworthy estimate: blown-up parameters are named (Calibration.problems)
+    warn_problems(calibration)
+    return calibration
 
 
 def _calibrate(resp: Responses, model: str | Mapping[str, str], *, group: Any = None, reference: Any = None,

@@ -323,6 +323,15 @@ class Calibration:
             frame = frame.join(self.irt_standard_errors.add_suffix("_se"))
         return frame
 
+    @property
+    def problems(self) -> pd.DataFrame:
+        """Blown-up, implausible or undetermined estimates: columns ``item``, ``parameter``,
+        ``value``, ``problem`` (bounds and sources in :mod:`psychometrics.irt.problems`);
+        empty when there are none. :func:`calibrate` also emits each as a ModelWarning."""
+        from psychometrics.irt.problems import find_problems
+
+        return find_problems(self)
+
     def summary(self) -> str:
         """A short human-readable report."""
         lines = [
@@ -342,6 +351,12 @@ class Calibration:
                 lines += ["freed across groups: " + "; ".join(f"{i} ({', '.join(p)})" for i, p in self.freed.items()),
                           ""]
         lines.append(self.to_frame().round(3).to_string())
+        problems = self.problems
+        if len(problems):
+            from psychometrics.irt.problems import describe
+
+            lines += ["", f"{len(problems)} problem(s):"]
+            lines += [f"  {describe(row, self.n_parameters)}" for _, row in problems.iterrows()]
         return "\n".join(lines)
 
     # -- persistence -------------------------------------------------------------------------------

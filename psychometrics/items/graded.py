@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from psychometrics._numeric import TINY as _TINY
 from psychometrics._numeric import log1mexp
-from psychometrics.items.base import ItemModel, gradient_hessian_from_derivatives, log_sigmoid
+from psychometrics.items.base import ItemModel, log_sigmoid
 
 __all__ = ["Graded"]
 
@@ -102,23 +103,36 @@ class Graded(ItemModel):
         """
         params = np.asarray(params, dtype=np.float64)
         theta = np.asarray(theta, dtype=np.float64)
+        counts = np.asarray(counts, dtype=np.float64)
         n, n_par = params.shape
-        n_cat = n_par
         _, s, t = self._cumulative_derivatives(params, theta)
-        q = theta.shape[0]
-        th = theta[None, :]
-        dstar = np.zeros((n, q, n_cat + 1, n_par))
-        d2star = np.zeros((n, q, n_cat + 1, n_par, n_par))
-        dstar[:, :, :, 0] = s * th[..., None]
-        d2star[:, :, :, 0, 0] = t * (th * th)[..., None]
-        for k in range(1, n_cat):
-            dstar[:, :, k, k] = s[:, :, k]
-            d2star[:, :, k, 0, k] = d2star[:, :, k, k, 0] = t[:, :, k] * th
-            d2star[:, :, k, k, k] = t[:, :, k]
-        dprob = dstar[:, :, :-1] - dstar[:, :, 1:]
-        d2prob = d2star[:, :, :-1] - d2star[:, :, 1:]
+        # The Hessian is an arrowhead (slope row and column) plus a tridiagonal band in the
+        # intercepts: category k depends on the boundaries k and k+1 only. Summing the terms
+        # of gradient_hessian_from_derivatives in that structure needs (items, Q, K) arrays,
+        # not (items, Q, K, P, P) ones: O(K) memory per node instead of O(K^3).
         prob = np.exp(self.log_probabilities(params, theta))
-        return gradient_hessian_from_derivatives(prob, dprob, d2prob, counts)
+        safe = np.maximum(prob, _TINY)
+        w = counts / safe                                # r_k / P_k
+        v = w / safe                                     # r_k / P_k^2
+        th = theta[None, :]
+        ds = s[:, :, :-1] - s[:, :, 1:]                  # dP_k/da = theta * ds_k
+        s_in, t_in = s[:, :, 1:-1], t[:, :, 1:-1]        # inner boundaries m = 1..K-1
+        dw = w[:, :, 1:] - w[:, :, :-1]                  # w_m - w_{m-1}
+        grad = np.empty((n, n_par))
+        grad[:, 0] = np.einsum("iq,iqk->i", np.broadcast_to(th, w.shape[:2]), w * ds)
+        grad[:, 1:] = np.einsum("iqm->im", s_in * dw)
+        hess = np.zeros((n, n_par, n_par))
+        vds = v * ds
+        hess[:, 0, 0] = np.einsum("iq,iq->i", np.broadcast_to(th * th, w.shape[:2]),
+                                  np.einsum("iqm->iq", t_in * dw) - np.einsum("iqk->iq", vds * ds))
+        cross = th[..., None] * (t_in * dw - s_in * (vds[:, :, 1:] - vds[:, :, :-1]))
+        hess[:, 0, 1:] = hess[:, 1:, 0] = cross.sum(axis=1)
+        inner = np.arange(1, n_par)
+        hess[:, inner, inner] = np.einsum("iqm->im", t_in * dw - s_in * s_in * (v[:, :, 1:] + v[:, :, :-1]))
+        if n_par > 2:
+            band = np.einsum("iqm->im", v[:, :, 1:-1] * s_in[:, :, :-1] * s_in[:, :, 1:])
+            hess[:, inner[:-1], inner[1:]] = hess[:, inner[1:], inner[:-1]] = band
+        return grad, hess
 
     def information(self, params: np.ndarray, theta: np.ndarray) -> np.ndarray:
         r"""Fisher information :math:`I(\theta) = \sum_k (\partial P_k/\partial\theta)^2 / P_k`

@@ -151,6 +151,15 @@ def render(validation: "Validation", path: str | os.PathLike[str] | None = None)
     scale_table.insert(0, "name", [names.get(s, s) for s in scale_table.index])
     item_table = validation.item_table()
     item_table = item_table[[c for c in ITEM_COLUMNS if c in item_table.columns]]
+    # what each row is: the item's wording, and whether its codes were reversed before analysis
+    instrument = validation.instrument
+    known = set(instrument.item_ids)
+    texts = [instrument.item(str(i)).text if str(i) in known else "" for i in item_table.index]
+    keyed = ["reversed" if str(i) in known and instrument.item(str(i)).keying == "-" else ""
+             for i in item_table.index]
+    item_table = item_table.copy()
+    item_table.insert(0, "text", texts)
+    item_table.insert(1, "keying", keyed)
 
     charts: dict[str, list[dict[str, Any]]] = {"factor": [], "curves": [], "information": []}
     if validation.parallel is not None:
@@ -225,7 +234,8 @@ def render(validation: "Validation", path: str | os.PathLike[str] | None = None)
                      for f in validation.findings],
         "scales": table_context(scale_table, table_id="table-scales", caption="Verdict per scale"),
         "items": table_context(item_table, table_id="table-items",
-                               caption="Items: classical statistics, IRT parameters, item fit and flags"),
+                               caption="Items: wording, keying (reversed items were scored max + min - x before "
+                                       "every statistic), classical statistics, IRT parameters, item fit and flags"),
         "reliability": table_context(validation.analysis.scales, table_id="table-reliability",
                                      caption="Reliability per scale (classical test theory)"),
         "factor": table_context(factor_table, table_id="table-factorability",
@@ -285,7 +295,7 @@ def _t_scores(scores: pd.DataFrame, scales: Sequence[str] | None) -> tuple[pd.Da
 def render_scores(scores: pd.DataFrame, path: str | os.PathLike[str] | None = None, *,
                   respondent: Any = None, scales: Sequence[str] | None = None,
                   labels: Mapping[str, str] | None = None, title: str = "Skill profiles",
-                  max_team: int = 60) -> str:
+                  max_team: int = 60, norm_source: str | None = None, unfavourable: Sequence[str] = ()) -> str:
     """The HTML page of scored data: one respondent's radar chart and a team heat map.
 
     Parameters
@@ -306,6 +316,12 @@ def render_scores(scores: pd.DataFrame, path: str | os.PathLike[str] | None = No
         Page title.
     max_team : int
         Rows of the team heat map (the first ``max_team`` respondents).
+    norm_source : str, optional
+        Where the T-scores come from (the instrument's norms, or the calibration sample of an
+        item bank), stated at the top of the page; by default what the columns say.
+    unfavourable : sequence of str
+        Scales where a high score is unfavourable (an instrument's ``direction``); the heat map
+        colours them the other way and says so.
 
     Returns
     -------
@@ -329,8 +345,9 @@ def render_scores(scores: pd.DataFrame, path: str | os.PathLike[str] | None = No
     team = frame.iloc[:max_team]
     charts = [_chart_context(figures.radar_chart(row, chart_id="fig-radar", respondent=str(respondent),
                                                  labels=labels), narrow=True),
-              _chart_context(figures.team_heatmap(team, chart_id="fig-team", labels=labels))]
-    context = {"title": title, "charts": charts, "source": source, "version": __version__,
+              _chart_context(figures.team_heatmap(team, chart_id="fig-team", labels=labels,
+                                                  unfavourable=unfavourable))]
+    context = {"title": title, "charts": charts, "source": norm_source or source, "version": __version__,
                "generated": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                "n_persons": len(frame), "n_team": len(team), "respondent": str(respondent)}
     page = _environment().get_template("scores.html.j2").render(**context)

@@ -16,7 +16,7 @@ import html
 import io
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -412,11 +412,18 @@ def radar_chart(t_scores: pd.Series, *, chart_id: str, respondent: str,
                  _to_svg(fig, chart_id, title, description), [(f"T-scores of respondent {respondent}", table)])
 
 
-def team_heatmap(t_scores: pd.DataFrame, *, chart_id: str, labels: Mapping[str, str] | None = None) -> Chart:
-    """Respondents x scales heat map of T-scores (cividis, 20 to 80), values printed."""
+def team_heatmap(t_scores: pd.DataFrame, *, chart_id: str, labels: Mapping[str, str] | None = None,
+                 unfavourable: Sequence[str] = ()) -> Chart:
+    """Respondents x scales heat map of T-scores (cividis, 20 to 80), values printed.
+
+    Scales in ``unfavourable`` (high is unfavourable, e.g. stress) are coloured on 100 - T, so
+    light always means favourable; the printed numbers stay the T-scores.
+    """
     plt = _pyplot()
     n_persons, n_scales = t_scores.shape
-    values = t_scores.to_numpy(dtype=np.float64)
+    printed = t_scores.to_numpy(dtype=np.float64)
+    flip = np.array([column in set(unfavourable) for column in t_scores.columns])
+    values = np.where(flip[None, :], 100.0 - printed, printed)
     fig, axes, style = _figure(1, 1, panel=(1.6 + 0.7 * n_scales, 1.0 + 0.2 * n_persons))
     ax = axes[0]
     with plt.rc_context(style):
@@ -429,7 +436,7 @@ def team_heatmap(t_scores: pd.DataFrame, *, chart_id: str, labels: Mapping[str, 
             for i in range(n_persons):
                 for j in range(n_scales):
                     if np.isfinite(values[i, j]):
-                        ax.text(j, i, f"{values[i, j]:.0f}", ha="center", va="center", fontsize=5.5,
+                        ax.text(j, i, f"{printed[i, j]:.0f}", ha="center", va="center", fontsize=5.5,
                                 color="black" if values[i, j] > 55 else "white")
         ax.spines[:].set_visible(False)
         bar = fig.colorbar(image, ax=ax, fraction=0.05, pad=0.02)
@@ -439,7 +446,11 @@ def team_heatmap(t_scores: pd.DataFrame, *, chart_id: str, labels: Mapping[str, 
     title = "Team heat map of T-scores"
     description = (f"Heat map of {n_persons} respondents (rows) by {n_scales} scales (columns); colour runs from "
                    "dark blue (T 20) to yellow (T 80); each cell prints its T-score.")
-    return Chart(chart_id, title, description,
-                 "Team heat map: rows are respondents, columns scales; light cells are strengths, dark cells "
-                 "development areas relative to the norm.", _to_svg(fig, chart_id, title, description),
+    flipped = [labels.get(s, s) if labels else s for s in t_scores.columns[flip]]
+    caption = ("Team heat map: rows are respondents, columns scales; light cells are strengths, dark cells "
+               "development areas relative to the reference group.")
+    if flipped:
+        caption += (f" On {', '.join(flipped)} a high score is unfavourable, so there the colour runs the other "
+                    "way (high T dark).")
+    return Chart(chart_id, title, description, caption, _to_svg(fig, chart_id, title, description),
                  [("T-scores per respondent and scale", t_scores)])

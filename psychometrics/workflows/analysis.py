@@ -8,6 +8,8 @@ read the same numbers.
 
 from __future__ import annotations
 
+import math
+
 import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -105,9 +107,20 @@ def analyze_instrument(instrument: Instrument, data: pd.DataFrame | Responses, *
                               "reliability needs at least two", stacklevel=2)
                 continue
             sub = responses.subset(present)
+
+            def attempt(what: str, compute: Any, scale_id: str = scale_id) -> Any:
+                # one coefficient that cannot be computed (lambda 6 of two items) is a message, not
+                # the end of the analysis of every scale
+                try:
+                    return compute()
+                except ValueError as exc:
+                    warnings.warn(f"scale '{scale_id}': {what} not computed: {exc}", stacklevel=2)
+                    return None
+
             result = reliability.alpha(sub, missing=missing)
-            lambdas = reliability.guttman(sub, missing=missing)
-            split = reliability.split_half(sub, missing=missing)
+            lambdas = attempt("Guttman's lambda 6", lambda: reliability.guttman(sub, missing=missing))
+            split = attempt("split-half reliability", lambda: reliability.split_half(sub, missing=missing))
+            sem = attempt("standard error of measurement", lambda: reliability.sem(sub, missing=missing))
             scale_rows[scale_id] = {
                 "n_items": result.n_items,
                 "n_persons": result.n_persons,
@@ -115,9 +128,9 @@ def analyze_instrument(instrument: Instrument, data: pd.DataFrame | Responses, *
                 "alpha_ci_low": result.ci_low,
                 "alpha_ci_high": result.ci_high,
                 "standardized_alpha": result.standardized_alpha,
-                "lambda6": lambdas.lambda6,
-                "split_half": split.spearman_brown,
-                "sem": reliability.sem(sub, missing=missing),
+                "lambda6": math.nan if lambdas is None else lambdas.lambda6,
+                "split_half": math.nan if split is None else split.spearman_brown,
+                "sem": math.nan if sem is None else sem,
             }
             table = ctt.item_analysis(sub)
             table.insert(0, "scale", scale_id)

@@ -390,7 +390,12 @@ def _factor_records(bartlett: Any, parallel: Any, efa: Any, cfa: Any) -> dict[st
 
 
 def _records(frame: pd.DataFrame, key: str) -> list[dict[str, Any]]:
-    out = frame.reset_index(names=key)
+    if isinstance(frame.index, pd.MultiIndex):
+        # DIF with more than two groups: one row per item and focal group
+        names = [str(name or (key if k == 0 else f"level_{k}")) for k, name in enumerate(frame.index.names)]
+        out = frame.reset_index(names=names)
+    else:
+        out = frame.reset_index(names=key)
     return [{column: _json_number(value) for column, value in row.items()}
             for row in out.to_dict(orient="records")]
 
@@ -578,7 +583,8 @@ def _thresholds(thresholds: Mapping[str, float] | None) -> dict[str, float]:
 def validate(instrument: "Instrument", frame: Any, *, group: str | None = None,
              model: str | Mapping[str, str] | None = None, progress: Progress | None = None,
              n_replications: int = 20, seed: int = 0,
-             thresholds: Mapping[str, float] | None = None) -> Validation:
+             thresholds: Mapping[str, float] | None = None,
+             load_options: Mapping[str, Any] | None = None) -> Validation:
     r"""Validate an instrument on response data: the computation of ``psychometrics validate``.
 
     Parameters
@@ -606,6 +612,9 @@ def validate(instrument: "Instrument", frame: Any, *, group: str | None = None,
         Seed of the parallel analysis.
     thresholds : mapping, optional
         Overrides of :data:`THRESHOLDS`.
+    load_options : mapping, optional
+        Keyword arguments of :meth:`Instrument.prepare` for reading ``frame`` (``id_column``,
+        ``exclude``, ``missing_codes``, ``sep``, ``encoding``...).
 
     Returns
     -------
@@ -642,7 +651,6 @@ def validate(instrument: "Instrument", frame: Any, *, group: str | None = None,
            procedures. ETS Research Report RR-12-08.
     """
     from psychometrics.analysis import analyze_instrument
-    from psychometrics.data import read_table
 
     cut = _thresholds(thresholds)
     scale_items = instrument.scale_items()
@@ -650,12 +658,21 @@ def validate(instrument: "Instrument", frame: Any, *, group: str | None = None,
     steps = _Steps(progress, total=4 + 2 * len(scale_items))
 
     steps.start("checking data")
-    if isinstance(frame, (str, os.PathLike)):
-        frame = read_table(frame)
+    options = dict(load_options or {})
+    if isinstance(frame, (str, os.PathLike)) and group is not None and group not in instrument.metadata_columns():
+        # read the file here (line numbers in errors) and keep the group column as data
+        options["exclude"] = [*(options.get("exclude") or ()), group]
     group_values, frame = _split_group(frame, group, instrument)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        responses = frame if isinstance(frame, Responses) else instrument.prepare(frame)
+        try:
+            responses = frame if isinstance(frame, Responses) else instrument.prepare(frame, **options)
+        except ResponseError as exc:
+            text = str(exc)
+            if group is not None and text.startswith(f"excluded column(s) not in the data: {group};"):
+                raise ResponseError(f"group column '{group}' is not in the data;"
+                                    + text.split(";", 1)[1]) from None
+            raise
     data_warnings = tuple(str(w.message) for w in caught if issubclass(w.category, UserWarning))
     for w in caught:
         if not issubclass(w.category, UserWarning):
@@ -723,8 +740,8 @@ def _check_models(model: str | Mapping[str, str] | None, scale_items: Mapping[st
 
 def _split_group(frame: Any, group: str | None, instrument: "Instrument") -> tuple[pd.Series | None, Any]:
     """Take an undeclared group column out of the frame (prepare would reject it)."""
-    if group is None or isinstance(frame, Responses):
-        return None, frame
+    if group is None or isinstance(frame, (Responses, str, os.PathLike)):
+        return None, frame  # a file's group column is read as data by prepare
     if not isinstance(frame, pd.DataFrame):
         raise ResponseError(f"group column '{group}' needs the responses as a table with named columns")
     if group not in frame.columns:
@@ -1017,6 +1034,9 @@ def _dif(responses: Responses, group: str, values: pd.Series, scales: Mapping[st
     else:
         labels = labels.reindex(responses.person_ids)
     keep = labels.notna().to_numpy()
+    # a group code read as a float (2.0, because the column had blanks) is shown as written: 2
+    labels = labels.map(lambda v: str(int(v)) if isinstance(v, (float, np.floating)) and float(v).is_integer()
+                        else v, na_action="ignore")
     levels = sorted(labels[keep].astype(str).unique())
     if len(levels) < 2:
         findings.append(Finding("instrument", group, "", "dif", math.nan, math.nan, "note",

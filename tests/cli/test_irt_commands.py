@@ -142,7 +142,7 @@ def test_score_json_and_stdout(simulated, tmp_path):
     as_csv = runner.invoke(app, ["score", str(path), "--bank", str(bank_path)])
     assert as_csv.exit_code == 0
     assert as_csv.stdout.splitlines()[0] == ("respondent_id,skill_theta,skill_se,skill_T,skill_percentile,"
-                                             "skill_n_answered")
+                                             "skill_n_answered,skill_flag")
     as_json = runner.invoke(app, ["score", str(path), "--bank", str(bank_path), "--json", "--method", "wle"])
     assert as_json.exit_code == 0
     records = json.loads(as_json.stdout)

@@ -78,8 +78,9 @@ def test_codes_out_of_range_name_rows_and_items(tmp_path):
     assert result.exit_code == 2
     assert "Traceback" not in result.output
     out = " ".join(result.output.split())
-    assert "sjt_03" in out and "row 7" in out and "'F'" in out
-    assert "sjt_08" in out and "row 12" in out
+    # data row 7 is line 9 of the file (header on line 1)
+    assert "sjt_03" in out and "(line 9)" in out and "'F'" in out
+    assert "sjt_08" in out and "(line 14)" in out
 
 
 def test_out_of_range_likert_code(tmp_path):
@@ -89,9 +90,10 @@ def test_out_of_range_likert_code(tmp_path):
     frame.to_csv(path, index=False)
     result = runner.invoke(app, ["validate", str(path), "-i", "soft-skills-7", "--json"])
     assert result.exit_code == 2
-    assert result.stdout == ""                  # --json prints nothing on stdout when it fails
-    out = " ".join(result.output.split())
-    assert "row 3" in out and "com_01" in out and "value 7" in out
+    # with --json the error is JSON on stdout too
+    error = json.loads(result.stdout)["error"]
+    assert error["type"] == "ResponseError" and error["exit_code"] == 2
+    assert "(line 5)" in error["message"] and "com_01" in error["message"] and "value 7" in error["message"]
 
 
 def test_duplicated_respondent_names_id_and_rows(tmp_path):
@@ -100,7 +102,7 @@ def test_duplicated_respondent_names_id_and_rows(tmp_path):
     frame = _sample("sjt-collaboration")
     out = " ".join(result.output.split())
     assert "duplicate respondent" in out
-    assert f"'{frame.loc[20, 'respondent_id']}'" in out and "rows 20, 21" in out
+    assert f"'{frame.loc[20, 'respondent_id']}'" in out and "lines 22, 23" in out
 
 
 def test_empty_column_names_the_item(tmp_path):

@@ -154,16 +154,19 @@ def test_item_table_equals_api(validation, page):
     assert shown["item"].tolist() == expected.index.tolist()
     assert {"r_drop", "a", "b1", "b3", "flags"} <= set(columns)
     header = page.tables["table-items"]["head"][0]
-    assert len(header) == len(columns) + 1
-    for k, column in enumerate(columns, start=1):
+    # the item's wording and keying come first
+    assert len(header) == len(columns) + 3
+    assert shown.iloc[:, 1].tolist() == [validation.instrument.item(i).text for i in expected.index]
+    assert set(shown.iloc[:, 2]) <= {"", "reversed"}
+    for k, column in enumerate(columns, start=3):
         texts = shown.iloc[:, k].tolist()
         assert texts == [format_value(v, column) for v in expected[column]], column
     # spot check against the underlying results, independent of format_value
     a2 = validation.irt["alpha_scale"].calibration.item_params.loc["a2", "a"]
     row = shown.set_index("item").loc["a2"]
-    assert row.iloc[columns.index("a")] == f"{a2:.3f}"
+    assert row.iloc[columns.index("a") + 2] == f"{a2:.3f}"
     r_drop = validation.analysis.items.loc["b4", "r_drop"]
-    assert shown.set_index("item").loc["b4"].iloc[columns.index("r_drop")] == f"{r_drop:.3f}"
+    assert shown.set_index("item").loc["b4"].iloc[columns.index("r_drop") + 2] == f"{r_drop:.3f}"
 
 
 def test_scale_and_reliability_tables_equal_api(validation, page):

@@ -183,8 +183,9 @@ def test_thresholds_can_be_relaxed(generated):
                        thresholds={"alpha": 0.0, "marginal_reliability": 0.0, "r_drop": -1.0, "loading": -1.0,
                                    "item_fit_p": 0.0, "rmsea": 10.0, "cfi": -1.0, "srmr": 10.0, "kmo": 0.0,
                                    "eigenvalue_ratio": 0.0, "ecv": 0.0})
-    assert not [f for f in relaxed.findings if f.scope in ("scale", "item")]
-    assert relaxed.verdicts == {"good": "ok", "weak": "ok"}
+    # the bounds of blown-up estimates (psychometrics.irt.problems) are not thresholds: a weak item's
+    # extrapolated threshold stays a finding
+    assert not [f for f in relaxed.findings if f.scope in ("scale", "item") and "is beyond +-" not in f.message]
     assert set(THRESHOLDS) >= {"alpha", "r_drop", "item_fit_p", "rmsea"}
 
 
