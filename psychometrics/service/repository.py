@@ -16,6 +16,7 @@ from fastapi import HTTPException
 from sqlalchemy.orm import Session
 
 from psychometrics.bank import ItemBank
+from psychometrics.service.scoring import json_number
 from psychometrics.service.store.models import Instrument, ItemBank as BankRow, Response, Score
 
 __all__ = ["LoadedBank", "BankCache", "new_id", "iso", "bank_out", "response_out", "canonical_sha256"]
@@ -108,7 +109,8 @@ def bank_out(row: BankRow | LoadedBank, bank: ItemBank | None = None) -> dict[st
 
 
 def score_out(row: Score) -> dict[str, Any]:
-    return {"theta": row.theta, "se": row.se, "T": row.t_score, "percentile": row.percentile,
+    return {"theta": json_number(row.theta), "se": json_number(row.se), "T": json_number(row.t_score),
+            "percentile": json_number(row.percentile),
             "n_answered": row.n_answered, "flags": json.loads(row.flags)}
 
 

@@ -64,12 +64,14 @@ class InstrumentOut(BaseModel):
 
 
 class ScaleScoreOut(BaseModel):
-    """Null theta/se/T/percentile: no finite estimate (ML's +-inf, no answers); ``flags`` says which."""
+    """Null theta/se/T/percentile: no estimate (no answers); ``"inf"``/``"-inf"``: ML's infinite
+    estimate of an all-lowest/all-highest pattern, as ``psychometrics score --json`` writes it;
+    ``flags`` says which."""
 
-    theta: float | None
-    se: float | None
-    T: float | None
-    percentile: float | None
+    theta: float | Literal["inf", "-inf"] | None
+    se: float | Literal["inf", "-inf"] | None
+    T: float | Literal["inf", "-inf"] | None
+    percentile: float | Literal["inf", "-inf"] | None
     n_answered: int
     flags: list[str]
 

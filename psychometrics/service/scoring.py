@@ -15,6 +15,8 @@ code one of the item's categories, and a mistake is reported with the respondent
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -39,18 +41,37 @@ class AnswerError(ValueError):
 
 
 #: One respondent's score on one scale, JSON-ready: ``theta``, ``se``, ``T``, ``percentile``
-#: (null where ``irt.score`` gives no finite value: ML's +-inf, ML/WLE without answers),
-#: ``n_answered``, ``flags``.
+#: (null where ``irt.score`` gives no estimate: no answers, ML/WLE without a solution; the strings
+#: ``"inf"`` / ``"-inf"`` for ML's infinite estimates of all-lowest/all-highest patterns, exactly
+#: as ``psychometrics score --json`` writes them), ``n_answered``, ``flags``.
 ScaleScore = dict[str, Any]
 
+JsonNumber = float | str | None
 
-def _finite_list(values: np.ndarray) -> list[float | None]:
-    """Plain floats, None where not finite (JSON has no NaN or infinity)."""
+
+def json_number(value: float | None) -> JsonNumber:
+    """One number as the CLI's JSON writes it: NaN -> None, +-inf -> ``"inf"``/``"-inf"``."""
+    if value is None or math.isnan(value):
+        return None
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return float(value)
+
+
+def stored_number(value: JsonNumber) -> float | None:
+    """The inverse of :func:`json_number`, for the store's double-precision columns."""
+    if isinstance(value, str):
+        return math.inf if value == "inf" else -math.inf
+    return value
+
+
+def _finite_list(values: np.ndarray) -> list[JsonNumber]:
+    """Plain floats; None for NaN and ``"inf"``/``"-inf"`` for infinities (JSON has neither)."""
     values = np.asarray(values, dtype=np.float64)
-    out = values.tolist()
+    out: list[JsonNumber] = values.tolist()
     if not np.isfinite(values).all():
         for position in np.flatnonzero(~np.isfinite(values)).tolist():
-            out[position] = None
+            out[position] = json_number(float(values[position]))
     return out
 
 

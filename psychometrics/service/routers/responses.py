@@ -14,7 +14,7 @@ from psychometrics.service.deps import Caller, authenticate, read_session
 from psychometrics.service.repository import canonical_sha256, iso, new_id, response_out, score_out
 from psychometrics.service.routers.banks import After, Limit, _page
 from psychometrics.service.schemas import Page, ResponseOut, ResponseRequest
-from psychometrics.service.scoring import score_answers
+from psychometrics.service.scoring import score_answers, stored_number
 from psychometrics.service.store.models import ItemBank as BankRow, Response, Score, utcnow
 
 router = APIRouter(prefix="/v1", tags=["responses"])
@@ -86,8 +86,9 @@ def _write(session: Session, row: Response, scales: dict[str, dict[str, Any]] | 
     session.add(row)
     session.flush()
     for scale, value in (scales or {}).items():
-        session.add(Score(response_pk=row.pk, scale=scale, theta=value["theta"], se=value["se"],
-                          t_score=value["T"], percentile=value["percentile"],
+        session.add(Score(response_pk=row.pk, scale=scale, theta=stored_number(value["theta"]),
+                          se=stored_number(value["se"]), t_score=stored_number(value["T"]),
+                          percentile=stored_number(value["percentile"]),
                           n_answered=value["n_answered"], flags=json.dumps(value["flags"])))
     session.commit()
 
