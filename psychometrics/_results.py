@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["scalar_frame"]
+__all__ = ["scalar_frame", "brief_repr"]
 
 
 def scalar_frame(result: Any) -> pd.DataFrame:
@@ -17,3 +17,35 @@ def scalar_frame(result: Any) -> pd.DataFrame:
     row = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)
            if isinstance(getattr(result, f.name), (numbers.Number, str, bool))}
     return pd.DataFrame([row])
+
+
+def _brief(value: Any) -> str | None:
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        return f"{float(value):.4g}"
+    if isinstance(value, str):
+        return repr(value) if len(value) <= 40 else None
+    shape = getattr(value, "shape", None)
+    if shape is not None:
+        return "x".join(str(n) for n in shape)
+    if isinstance(value, (list, tuple, dict)):
+        return f"{len(value)} entries"
+    return None
+
+
+def brief_repr(result: Any) -> str:
+    """One line: the class name and every scalar field; arrays and frames show only their shape.
+
+    Used as ``__repr__`` by result dataclasses, whose generated repr would print whole frames.
+    """
+    parts = []
+    for f in dataclasses.fields(result):
+        if not f.repr or f.name.startswith("_"):
+            continue
+        text = _brief(getattr(result, f.name))
+        if text is not None:
+            parts.append(f"{f.name}={text}")
+    return f"{type(result).__name__}({', '.join(parts)})"

@@ -26,7 +26,7 @@ import pandas as pd
 from scipy import sparse, stats
 
 from psychometrics._deprecation import keyword_only_after, renamed_arguments
-from psychometrics._results import scalar_frame
+from psychometrics._results import brief_repr, scalar_frame
 from psychometrics.data import Responses
 from psychometrics.errors import DataWarning, EstimationError, ResponseError
 
@@ -370,6 +370,8 @@ class KappaResult:
         Counts, rater 1 in rows, rater 2 in columns.
     """
 
+    __repr__ = brief_repr
+
     kappa: float
     se: float
     ci_low: float
@@ -550,6 +552,8 @@ class FleissKappaResult:
         :math:`p_j`, indexed by category code.
     """
 
+    __repr__ = brief_repr
+
     kappa: float
     observed: float
     expected: float
@@ -714,6 +718,8 @@ class KrippendorffResult:
     n_values : int
         Pairable values, :math:`n_{..}`.
     """
+
+    __repr__ = brief_repr
 
     alpha: float
     level: str
@@ -1064,6 +1070,8 @@ class AggregationResult:
     group_size : float
         The :math:`k` used in ICC(1): mean group size, or :math:`n_0` for "adjusted".
     """
+
+    __repr__ = brief_repr
 
     icc1: float
     icc2: float

@@ -47,6 +47,7 @@ from psychometrics._covariance import (
 )
 from psychometrics.data import as_responses
 from psychometrics.errors import ResponseError
+from psychometrics._results import brief_repr
 
 if TYPE_CHECKING:  # pragma: no cover
     from psychometrics.factor.omega import OmegaResult
@@ -78,6 +79,8 @@ __all__ = [
 @dataclass(frozen=True)
 class AlphaResult:
     """Cronbach's alpha with its Feldt (and optionally bootstrap) confidence interval."""
+
+    __repr__ = brief_repr
 
     alpha: float
     standardized_alpha: float
@@ -217,6 +220,8 @@ def alpha(responses: Any, *, confidence_level: float = 0.95, missing: Missing = 
 @dataclass(frozen=True)
 class GuttmanResult:
     """Guttman's six lower bounds to reliability."""
+
+    __repr__ = brief_repr
 
     lambda1: float
     lambda2: float
@@ -362,6 +367,8 @@ def guttman(responses: Any, *, missing: Missing = "pairwise", standardized: bool
 @dataclass(frozen=True)
 class SplitHalfResult:
     """Correlation between two half-test scores and its Spearman-Brown step-up."""
+
+    __repr__ = brief_repr
 
     correlation: float
     spearman_brown: float
