@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["scalar_frame", "brief_repr"]
+__all__ = ["scalar_frame", "brief_repr", "ResultFrame"]
 
 
 def scalar_frame(result: Any) -> pd.DataFrame:
@@ -49,3 +49,33 @@ def brief_repr(result: Any) -> str:
         if text is not None:
             parts.append(f"{f.name}={text}")
     return f"{type(result).__name__}({', '.join(parts)})"
+
+
+class ResultFrame(pd.DataFrame):
+    """A DataFrame whose facts about the analysis (reference group, settings, counts) are
+    documented attributes of the result rather than entries of ``DataFrame.attrs``.
+
+    Subclasses name their attributes in ``_metadata``; pandas carries them to slices and copies.
+    For one release the same facts are also mirrored into ``attrs`` under their former keys, so
+    code that read them there keeps working; read the attributes instead.
+    """
+
+    _metadata: list[str] = []
+    #: attribute -> former ``attrs`` key, for the attributes whose key changed.
+    _legacy_keys: dict[str, str] = {}
+
+    @property
+    def _constructor(self) -> type:
+        return type(self)
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame, **facts: Any) -> Any:
+        """``frame`` as this class, with ``facts`` (each a name in ``_metadata``) as attributes."""
+        unknown = set(facts) - set(cls._metadata)
+        if unknown:
+            raise TypeError(f"{cls.__name__} has no attribute(s) {sorted(unknown)}")
+        out = cls(frame)
+        for name in cls._metadata:
+            object.__setattr__(out, name, facts.get(name))
+        out.attrs.update({cls._legacy_keys.get(name, name): value for name, value in facts.items()})
+        return out

@@ -108,3 +108,23 @@ def test_instrument_analysis() -> None:
     assert _one_line(analysis) == "InstrumentAnalysis('demo', 1 scales, 2 items, 1 messages)"
     assert analysis.to_frame().loc["grit", "alpha"] == 0.8123
     assert analysis.summary().splitlines()[1] == "  grit: alpha 0.812"
+
+
+def test_result_frames_carry_their_facts_as_attributes() -> None:
+    from psychometrics.agreement import ICCTable, icc
+    from psychometrics.fairness import GroupTable, group_summary
+
+    ratings = pd.DataFrame({"r1": [1, 2, 3, 4, 5, 6], "r2": [1, 3, 3, 5, 5, 7], "r3": [2, 2, 4, 4, 6, 6]})
+    table = icc(ratings)
+    assert isinstance(table, ICCTable) and isinstance(table, pd.DataFrame)
+    assert (table.n_targets, table.n_raters, table.n_dropped, table.confidence_level) == (6, 3, 0, 0.95)
+    assert table.loc[["ICC1", "ICC2"]].n_raters == 3            # slices keep the attributes
+    assert table.attrs["ci"] == 0.95                              # former key, kept for one release
+    scores = pd.Series([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    groups = pd.Series(["a", "a", "a", "b", "b", "c"])
+    summary = group_summary(scores, groups, reference="b", min_group_size=1) \
+        if "min_group_size" in inspect.signature(group_summary).parameters else group_summary(scores, groups, reference="b")
+    assert isinstance(summary, GroupTable) and summary.reference_group == "b"
+    assert summary.attrs["reference"] == "b"
+    with pytest.raises(TypeError, match="no attribute"):
+        GroupTable.of(pd.DataFrame(), reference="b")
