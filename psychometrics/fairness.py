@@ -19,6 +19,7 @@ References
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,8 +29,8 @@ from scipy import special, stats
 
 from psychometrics._results import ResultFrame
 from psychometrics.data import format_label
-from psychometrics.errors import ResponseError
-from psychometrics.groups import resolve_groups
+from psychometrics.errors import DataWarning, ResponseError
+from psychometrics.groups import MIN_GROUP_SIZE, resolve_groups
 
 __all__ = ["GroupTable", "adverse_impact", "group_summary"]
 
@@ -69,6 +70,13 @@ def _scores_and_groups(scores: Any, group: Any, reference: Any = None) -> tuple[
             raise ResponseError(f"group has {labels.shape[0] if labels.ndim == 1 else labels.shape} entries "
                                 f"but there are {values.shape[0]} scores")
     spec = resolve_groups(labels, index, reference=reference)
+    sizes = np.bincount(spec.codes, minlength=len(spec.labels))
+    small = [f"{format_label(label)} ({int(size)} persons)" for label, size in zip(spec.labels, sizes)
+             if size < MIN_GROUP_SIZE]
+    if small:
+        warnings.warn(f"group(s) {', '.join(small)} have fewer than MIN_GROUP_SIZE={MIN_GROUP_SIZE} persons: "
+                      "their statistics are unstable; report them with caution or merge groups",
+                      DataWarning, stacklevel=3)
     return values, spec.codes, spec.labels, spec.reference
 
 

@@ -122,8 +122,8 @@ def test_result_frames_carry_their_facts_as_attributes() -> None:
     assert table.attrs["ci"] == 0.95                              # former key, kept for one release
     scores = pd.Series([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
     groups = pd.Series(["a", "a", "a", "b", "b", "c"])
-    summary = group_summary(scores, groups, reference="b", min_group_size=1) \
-        if "min_group_size" in inspect.signature(group_summary).parameters else group_summary(scores, groups, reference="b")
+    with pytest.warns(UserWarning, match="MIN_GROUP_SIZE"):
+        summary = group_summary(scores, groups, reference="b")
     assert isinstance(summary, GroupTable) and summary.reference_group == "b"
     assert summary.attrs["reference"] == "b"
     with pytest.raises(TypeError, match="no attribute"):

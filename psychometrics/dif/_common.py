@@ -29,7 +29,7 @@ from psychometrics._results import ResultFrame
 from psychometrics.data import Responses, align_labels, as_responses, format_label
 from psychometrics.data import category_index as _recode
 from psychometrics.errors import ResponseError
-from psychometrics.groups import GroupSpec
+from psychometrics.groups import MIN_GROUP_SIZE, GroupSpec
 from psychometrics.groups import resolve_groups as _resolve_groups
 
 __all__ = [
@@ -42,9 +42,8 @@ __all__ = [
     "resolve_groups",
 ]
 
-#: Default smallest number of persons a compared group may have. Below it the score strata
-#: of Mantel-Haenszel are mostly empty and the logistic fits unstable.
-MIN_GROUP_SIZE = 30
+# MIN_GROUP_SIZE (imported above) is the one value of psychometrics.groups: below it the score
+# strata of Mantel-Haenszel are mostly empty and the logistic fits unstable.
 
 Adjust = Literal["holm", "bh", "none"]
 Matching = Literal["total", "rest"]
