@@ -276,7 +276,7 @@ def test_guttman_lambda4_search_reaches_exhaustive_maximum(rng):
     # 12 items: 462 distinct splits. The sampled search with swaps should find the maximum.
     data = simulate(rng, 300, 12)
     exhaustive = guttman(data)
-    searched = guttman(data, n_splits=20, seed=3)
+    searched = guttman(data, n_replications=20, seed=3)
     assert exhaustive.lambda4_exhaustive and not searched.lambda4_exhaustive
     assert searched.lambda4 <= exhaustive.lambda4 + 1e-12
     assert searched.lambda4 == pytest.approx(exhaustive.lambda4, abs=0.005)
@@ -297,8 +297,8 @@ def test_guttman_frame(likert):
 def test_guttman_bad_input(likert):
     with pytest.raises(ResponseError, match="at least 3 items"):
         guttman(likert[["q1", "q2"]])
-    with pytest.raises(ValueError, match="n_splits"):
-        guttman(likert, n_splits=0)
+    with pytest.raises(ValueError, match="n_replications"):
+        guttman(likert, n_replications=0)
     with pytest.raises(ValueError, match="missing must be"):
         guttman(likert, missing="none")
 
