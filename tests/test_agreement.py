@@ -87,7 +87,7 @@ class TestICC:
 
     def test_second_table_at_90_percent_matches_psych(self):
         # psych::ICC(t2, lmer = FALSE, alpha = 0.10)$results (agreement_reference.R).
-        result = ag.icc(TABLE_2, ci=0.90)
+        result = ag.icc(TABLE_2, confidence_level=0.90)
         np.testing.assert_allclose(
             result["estimate"], [0.566775244300, 0.598187311178, 0.764478764479,
                                  0.796946564885, 0.817056396149, 0.906870229008], rtol=1e-9)
@@ -190,8 +190,8 @@ class TestICC:
             ag.icc(pd.DataFrame({"t": [1], "r": [1], "y": [1]}), target="t", rater="r", rating="score")
 
     def test_bad_confidence_level(self):
-        with pytest.raises(ValueError, match="ci must be"):
-            ag.icc(SHROUT_FLEISS, ci=95)
+        with pytest.raises(ValueError, match="confidence_level"):
+            ag.icc(SHROUT_FLEISS, confidence_level=95)
 
     def test_one_dimensional_input_is_an_error(self):
         with pytest.raises(ResponseError, match="2-D"):
