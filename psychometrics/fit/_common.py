@@ -172,7 +172,7 @@ def probability_derivatives(block: ParameterBlock, column: int, nodes: np.ndarra
     slope-intercept parameter (every item its own), (n_items, Q, K).
 
     The item model's exact derivative (:meth:`ItemModel.probability_derivative`) where it
-    states one (the dichotomous and graded models). Otherwise five-point central differences
+    states one (every built-in model). Otherwise five-point central differences
     (error of order h^4, about 1e-12 here); an item whose parameter sits within two steps of a
     bound of its range (a guessing parameter at 0) gets the one-sided three-point difference
     into the range instead.
