@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-__all__ = ["renamed_arguments", "keyword_only_after"]
+__all__ = ["renamed_arguments", "keyword_only_after", "missing_policy", "MISSING_SPELLINGS"]
 
 
 def renamed_arguments(**old_to_new: str) -> Callable[[F], F]:
@@ -60,3 +60,23 @@ def keyword_only_after(n_positional: int) -> Callable[[F], F]:
             return func(*args, **kwargs)
         return wrapper  # type: ignore[return-value]
     return decorate
+
+
+#: The one vocabulary of ``missing=`` across the package: ``"listwise"`` (complete cases only),
+#: ``"pairwise"`` (every available pair), ``"pattern"`` (separately per missing-data pattern,
+#: then combined), ``"fiml"`` (full-information likelihood). Former spellings -> their name.
+MISSING_SPELLINGS: dict[str, str] = {"complete": "listwise", "complete_cases": "listwise",
+                                     "casewise": "listwise", "available": "pairwise"}
+
+
+def missing_policy(value: Any, allowed: tuple[str, ...], who: str) -> str:
+    """``missing=`` checked against ``allowed``; a former spelling of an allowed value is
+    accepted with a DeprecationWarning, anything else is a ValueError naming the choices."""
+    new = MISSING_SPELLINGS.get(value) if isinstance(value, str) else None
+    if new is not None and new in allowed:
+        warnings.warn(f"{who}(): missing={value!r} is deprecated and will be removed in the next release; "
+                      f"use missing={new!r}", DeprecationWarning, stacklevel=3)
+        return new
+    if value not in allowed:
+        raise ValueError(f"missing must be one of {allowed}, got {value!r}")
+    return str(value)

@@ -26,11 +26,12 @@ import pandas as pd
 from scipy import sparse, stats
 
 from psychometrics._deprecation import keyword_only_after, renamed_arguments
-from psychometrics._results import scalar_frame
+from psychometrics._results import ResultFrame, brief_repr, scalar_frame
 from psychometrics.data import Responses
 from psychometrics.errors import DataWarning, EstimationError, ResponseError
 
 __all__ = [
+    "ICCTable",
     "icc",
     "cohen_kappa",
     "fleiss_kappa",
@@ -145,6 +146,26 @@ def _confidence(confidence_level: float) -> float:
 # intraclass correlations (Shrout & Fleiss 1979)
 # --------------------------------------------------------------------------------------
 
+class ICCTable(ResultFrame):
+    """The six ICCs (a DataFrame indexed by type) with the design's numbers as attributes.
+
+    Attributes
+    ----------
+    n_targets, n_raters, n_dropped : int
+        Targets and raters used, targets dropped for a missing rating.
+    confidence_level : float
+    ms_targets, ms_raters, ms_error, ms_within : float
+        Mean squares of the two-way ANOVA.
+
+    Until the next release the same facts are also in ``attrs`` (``ci`` for
+    ``confidence_level``); read the attributes.
+    """
+
+    _metadata = ["n_targets", "n_raters", "n_dropped", "confidence_level", "ms_targets", "ms_raters",
+                 "ms_error", "ms_within"]
+    _legacy_keys = {"confidence_level": "ci"}
+
+
 @keyword_only_after(1)
 @renamed_arguments(ci="confidence_level")
 def icc(ratings: pd.DataFrame | np.ndarray | Responses, *, confidence_level: float = 0.95,
@@ -166,7 +187,7 @@ def icc(ratings: pd.DataFrame | np.ndarray | Responses, *, confidence_level: flo
     DataFrame
         Indexed by ``type`` (ICC1, ICC2, ICC3, ICC1k, ICC2k, ICC3k) with columns
         ``description``, ``estimate``, ``f``, ``df1``, ``df2``, ``p``, ``ci_low``,
-        ``ci_high``, as in ``psych::ICC``. ``frame.attrs`` holds ``n_targets``,
+        ``ci_high``, as in ``psych::ICC``: an :class:`ICCTable` whose attributes are ``n_targets``,
         ``n_raters``, ``n_dropped`` and the mean squares ``ms_targets``, ``ms_raters``,
         ``ms_within``, ``ms_error``.
 
@@ -311,9 +332,8 @@ def icc(ratings: pd.DataFrame | np.ndarray | Responses, *, confidence_level: flo
         },
         index=pd.Index([r[0] for r in rows], name="type"),
     )
-    result.attrs.update(n_targets=n, n_raters=k, n_dropped=n_dropped, ci=level,
-                        ms_targets=msr, ms_raters=msc, ms_error=mse, ms_within=msw)
-    return result
+    return ICCTable.of(result, n_targets=n, n_raters=k, n_dropped=n_dropped, confidence_level=level,
+                       ms_targets=msr, ms_raters=msc, ms_error=mse, ms_within=msw)
 
 
 def _long_to_wide(frame: Any, target: str, rater: str, rating: str) -> pd.DataFrame:
@@ -369,6 +389,8 @@ class KappaResult:
     table : ndarray
         Counts, rater 1 in rows, rater 2 in columns.
     """
+
+    __repr__ = brief_repr
 
     kappa: float
     se: float
@@ -550,6 +572,8 @@ class FleissKappaResult:
         :math:`p_j`, indexed by category code.
     """
 
+    __repr__ = brief_repr
+
     kappa: float
     observed: float
     expected: float
@@ -714,6 +738,8 @@ class KrippendorffResult:
     n_values : int
         Pairable values, :math:`n_{..}`.
     """
+
+    __repr__ = brief_repr
 
     alpha: float
     level: str
@@ -1071,6 +1097,8 @@ class AggregationResult:
     group_size : float
         The :math:`k` used in ICC(1): mean group size, or :math:`n_0` for "adjusted".
     """
+
+    __repr__ = brief_repr
 
     icc1: float
     icc2: float

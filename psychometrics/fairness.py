@@ -4,7 +4,7 @@ differences and adverse impact at a cut score.
 Both functions take one score per person (a Series, array or one-column DataFrame; NaN scores
 are left out) and a group label per person (missing labels are an error), and return a
 DataFrame indexed by group. The reference group is stated or chosen as documented per
-function; ``attrs`` records it.
+function; the result's ``reference_group`` attribute (:class:`GroupTable`) records it.
 
 References
 ----------
@@ -19,6 +19,7 @@ References
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,11 +27,12 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from psychometrics._results import ResultFrame
 from psychometrics.data import format_label
-from psychometrics.errors import ResponseError
-from psychometrics.groups import resolve_groups
+from psychometrics.errors import DataWarning, ResponseError
+from psychometrics.groups import MIN_GROUP_SIZE, resolve_groups
 
-__all__ = ["adverse_impact", "group_summary"]
+__all__ = ["GroupTable", "adverse_impact", "group_summary"]
 
 
 def _scores_and_groups(scores: Any, group: Any, reference: Any = None) -> tuple[np.ndarray, np.ndarray, list[Any], int]:
@@ -68,6 +70,13 @@ def _scores_and_groups(scores: Any, group: Any, reference: Any = None) -> tuple[
             raise ResponseError(f"group has {labels.shape[0] if labels.ndim == 1 else labels.shape} entries "
                                 f"but there are {values.shape[0]} scores")
     spec = resolve_groups(labels, index, reference=reference)
+    sizes = np.bincount(spec.codes, minlength=len(spec.labels))
+    small = [f"{format_label(label)} ({int(size)} persons)" for label, size in zip(spec.labels, sizes)
+             if size < MIN_GROUP_SIZE]
+    if small:
+        warnings.warn(f"group(s) {', '.join(small)} have fewer than MIN_GROUP_SIZE={MIN_GROUP_SIZE} persons: "
+                      "their statistics are unstable; report them with caution or merge groups",
+                      DataWarning, stacklevel=3)
     return values, spec.codes, spec.labels, spec.reference
 
 
@@ -79,6 +88,26 @@ def _hedges_correction(df: np.ndarray) -> np.ndarray:
     half = df[ok] / 2.0
     out[ok] = np.exp(special.gammaln(half) - special.gammaln(half - 0.5)) / np.sqrt(half)
     return out
+
+
+class GroupTable(ResultFrame):
+    """A per-group table (a DataFrame indexed by group) with the comparison's settings.
+
+    Attributes
+    ----------
+    reference_group : label
+        The group the others are compared with.
+    cut : float or None
+        The pass mark (:func:`adverse_impact` only).
+    higher_passes : bool or None
+        Whether scores at or above ``cut`` pass (:func:`adverse_impact` only).
+
+    Until the next release the same facts are also in ``attrs`` (``reference`` for
+    ``reference_group``); read the attributes.
+    """
+
+    _metadata = ["reference_group", "cut", "higher_passes"]
+    _legacy_keys = {"reference_group": "reference"}
 
 
 def group_summary(scores: Any, group: Any, *, reference: Any = None,
@@ -171,9 +200,7 @@ def group_summary(scores: Any, group: Any, *, reference: Any = None,
     table["d"] = d
     table["g"] = g
     table["is_reference"] = np.arange(n_groups) == ref
-    frame = pd.DataFrame(table, index=pd.Index(names, name="group"))
-    frame.attrs["reference"] = names[ref]
-    return frame
+    return GroupTable.of(pd.DataFrame(table, index=pd.Index(names, name="group")), reference_group=names[ref])
 
 
 def adverse_impact(scores: Any, group: Any, cut: float, *, reference: Any = None,
@@ -266,7 +293,4 @@ def adverse_impact(scores: Any, group: Any, cut: float, *, reference: Any = None
         "impact_ratio": ratio, "adverse_impact": np.nan_to_num(ratio, nan=1.0) < threshold,
         "z": z, "p_z": p_z, "p_fisher": p_fisher, "is_reference": np.arange(n_groups) == ref,
     }, index=pd.Index(names, name="group"))
-    frame.attrs["reference"] = names[ref]
-    frame.attrs["cut"] = cut
-    frame.attrs["higher_passes"] = higher_passes
-    return frame
+    return GroupTable.of(frame, reference_group=names[ref], cut=cut, higher_passes=higher_passes)

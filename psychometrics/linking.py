@@ -62,6 +62,7 @@ from psychometrics.data import as_responses
 from psychometrics.irt import Calibration, _calibrate
 from psychometrics.items import get_model
 from psychometrics.quadrature import normal_log_weights
+from psychometrics._results import brief_repr
 
 __all__ = ["LinkResult", "link", "linking_criterion", "transform", "calibrate_with_anchors",
            "true_score_equating"]
@@ -171,6 +172,8 @@ class LinkResult:
     converged : bool
         Whether the minimization reported success (True for the moment methods).
     """
+
+    __repr__ = brief_repr
 
     A: float
     B: float

@@ -49,9 +49,19 @@ class NormTable:
     sd: float
     name: str | None = None
 
+    def __repr__(self) -> str:
+        name = f"{self.name!r}, " if self.name else ""
+        return f"NormTable({name}n={self.n}, mean={self.mean:.4g}, sd={self.sd:.4g})"
+
     @property
     def n(self) -> int:
         return int(self.scores.size)
+
+    def summary(self) -> str:
+        """One line: the norm sample's size, mean, SD and score range."""
+        name = f" for {self.name!r}" if self.name else ""
+        return (f"norm sample{name}: n = {self.n}, mean = {self.mean:.4g}, SD = {self.sd:.4g}, "
+                f"scores {self.scores[0]:g} to {self.scores[-1]:g}")
 
     @classmethod
     def from_sample(cls, sample: Any, *, name: str | None = None) -> "NormTable":

@@ -47,6 +47,7 @@ from psychometrics._covariance import (
 )
 from psychometrics.data import as_responses
 from psychometrics.errors import ResponseError
+from psychometrics._results import brief_repr
 
 if TYPE_CHECKING:  # pragma: no cover
     from psychometrics.factor.omega import OmegaResult
@@ -78,6 +79,8 @@ __all__ = [
 @dataclass(frozen=True)
 class AlphaResult:
     """Cronbach's alpha with its Feldt (and optionally bootstrap) confidence interval."""
+
+    __repr__ = brief_repr
 
     alpha: float
     standardized_alpha: float
@@ -236,6 +239,8 @@ def alpha(responses: Any, *, confidence_level: float = 0.95, missing: Missing = 
 class GuttmanResult:
     """Guttman's six lower bounds to reliability."""
 
+    __repr__ = brief_repr
+
     lambda1: float
     lambda2: float
     lambda3: float
@@ -298,8 +303,9 @@ def _best_split(cov: np.ndarray, n_splits: int, rng: np.random.Generator) -> tup
     return best, False
 
 
+@renamed_arguments(n_splits="n_replications")
 def guttman(responses: Any, *, missing: Missing = "pairwise", standardized: bool = False,
-            n_splits: int = 10000, seed: int | np.random.Generator | None = None) -> GuttmanResult:
+            n_replications: int = 10000, seed: int | np.random.Generator | None = None) -> GuttmanResult:
     r"""Guttman's lambda 1-6 lower bounds to reliability.
 
     Parameters
@@ -310,9 +316,10 @@ def guttman(responses: Any, *, missing: Missing = "pairwise", standardized: bool
         False (default): lambdas of the covariance matrix, so that lambda3 equals raw
         alpha (``psych::splitHalf(x, covar = TRUE)``). True: lambdas of the correlation
         matrix ``cov2cor(C)`` (``psych::splitHalf(x)`` and ``psych::guttman``).
-    n_splits : int
+    n_replications : int
         Lambda 4 examines every split into halves of floor(J/2) and ceil(J/2) items when
-        there are at most this many; otherwise it examines this many random splits and
+        there are at most this many; otherwise it examines this many random splits (the
+        former name ``n_splits=`` works for one release with a DeprecationWarning) and
         improves the best one by swapping items between halves until no swap helps.
     seed : int or Generator, optional
         Seed for the random splits (used only when J is large).
@@ -345,8 +352,8 @@ def guttman(responses: Any, *, missing: Missing = "pairwise", standardized: bool
            Psychometrika, 10(4), 255-282.
     .. [2] Revelle, W. psych, functions ``guttman`` and ``splitHalf``.
     """
-    if isinstance(n_splits, bool) or not isinstance(n_splits, (int, np.integer)) or n_splits < 1:
-        raise ValueError(f"n_splits must be a positive integer, got {n_splits!r}")
+    if isinstance(n_replications, bool) or not isinstance(n_replications, (int, np.integer)) or n_replications < 1:
+        raise ValueError(f"n_replications must be a positive integer, got {n_replications!r}")
     data = as_responses(responses)
     if data.n_items < 3:
         raise ResponseError(f"guttman needs at least 3 items, got {data.n_items} ({data.item_ids})")
@@ -362,7 +369,7 @@ def guttman(responses: Any, *, missing: Missing = "pairwise", standardized: bool
     lambda3 = n_items / (n_items - 1) * lambda1
     lambda5 = lambda1 + 2.0 * math.sqrt(float(off_squares.sum(axis=0).max())) / total
     lambda6 = 1.0 - float((diag * (1.0 - _smc(cor))).sum()) / total
-    first, exhaustive = _best_split(c, int(n_splits), np.random.default_rng(seed))
+    first, exhaustive = _best_split(c, int(n_replications), np.random.default_rng(seed))
     lambda4 = 4.0 * float(_split_covariances(c, first[None, :])[0]) / total
     items = np.array(data.item_ids, dtype=object)
     split = (tuple(items[first > 0.5]), tuple(items[first < 0.5]))
@@ -380,6 +387,8 @@ def guttman(responses: Any, *, missing: Missing = "pairwise", standardized: bool
 @dataclass(frozen=True)
 class SplitHalfResult:
     """Correlation between two half-test scores and its Spearman-Brown step-up."""
+
+    __repr__ = brief_repr
 
     correlation: float
     spearman_brown: float

@@ -34,3 +34,22 @@ def test_alpha_means_significance_only():
     with pytest.warns(DeprecationWarning, match="level= is deprecated"):
         old = ets_class([1.2, 0.2], [0.3, 0.3], [0.01, 0.5], level=0.05)
     assert list(old) == list(ets_class([1.2, 0.2], [0.3, 0.3], [0.01, 0.5], alpha=0.05))
+
+
+def test_guttman_n_splits_is_n_replications(likert):
+    from psychometrics.reliability import guttman
+
+    new = guttman(likert, n_replications=3, seed=2)
+    with pytest.warns(DeprecationWarning, match=r"n_splits= is deprecated.*n_replications="):
+        old = guttman(likert, n_splits=3, seed=2)
+    assert old.lambda4 == new.lambda4
+
+
+def test_one_missing_vocabulary():
+    from psychometrics._deprecation import missing_policy
+
+    with pytest.warns(DeprecationWarning, match=r"missing='complete' is deprecated.*missing='listwise'"):
+        assert missing_policy("complete", ("pattern", "listwise"), "s_x2") == "listwise"
+    assert missing_policy("pattern", ("pattern", "listwise"), "s_x2") == "pattern"
+    with pytest.raises(ValueError, match="missing must be one of"):
+        missing_policy("complete", ("pairwise",), "alpha")   # a former spelling of a value this verb lacks

@@ -31,3 +31,15 @@ def test_group_errors_name_what_and_where():
         resolve_groups(["a", "b"], range(2), reference="z")
     with pytest.raises(ResponseError, match="focal group 'b' has 1 persons; .* at least 2"):
         resolve_groups(["a", "a", "b"], range(3), min_group_size=2)
+
+
+def test_one_minimum_group_size_for_calibration_dif_and_fairness():
+    from psychometrics import dif, irt
+    from psychometrics.errors import DataWarning
+    from psychometrics.fairness import group_summary
+    from psychometrics.groups import MIN_GROUP_SIZE
+
+    assert MIN_GROUP_SIZE == 50 and irt.MIN_GROUP_SIZE == MIN_GROUP_SIZE and dif.MIN_GROUP_SIZE == MIN_GROUP_SIZE
+    scores = np.arange(99, dtype=float)
+    with pytest.warns(DataWarning, match=r"'b' \(49 persons\).*MIN_GROUP_SIZE=50"):
+        group_summary(scores, ["a"] * 50 + ["b"] * 49)

@@ -77,7 +77,7 @@ def test_feldt_interval_formula():
 
 
 def test_alpha_ci_level_is_used(likert):
-    wide, narrow = alpha(likert, ci=0.99), alpha(likert, ci=0.80)
+    wide, narrow = alpha(likert, confidence_level=0.99), alpha(likert, confidence_level=0.80)
     assert wide.ci_low < narrow.ci_low < narrow.alpha < narrow.ci_high < wide.ci_high
     assert wide.alpha == narrow.alpha
 
@@ -159,8 +159,8 @@ def test_covariance_weights_equal_repeated_rows(rng):
 
 
 def test_bootstrap_interval(likert):
-    first = alpha(likert, bootstrap=200, seed=7)
-    again = alpha(likert, bootstrap=200, seed=7)
+    first = alpha(likert, n_replications=200, seed=7)
+    again = alpha(likert, n_replications=200, seed=7)
     assert first.n_bootstrap == 200
     assert (first.bootstrap_low, first.bootstrap_high) == (again.bootstrap_low, again.bootstrap_high)
     assert first.bootstrap_low < first.alpha < first.bootstrap_high
@@ -171,12 +171,12 @@ def test_bootstrap_interval(likert):
 
 
 def test_bootstrap_listwise_uses_complete_rows(likert):
-    result = alpha(likert, missing="listwise", bootstrap=50, seed=1)
+    result = alpha(likert, missing="listwise", n_replications=50, seed=1)
     assert result.bootstrap_low < result.alpha < result.bootstrap_high
 
 
 def test_alpha_result_frame_and_summary(likert):
-    result = alpha(likert, bootstrap=10, seed=1)
+    result = alpha(likert, n_replications=10, seed=1)
     frame = result.to_frame()
     assert frame.loc["alpha", "alpha"] == result.alpha
     assert "Feldt" in result.summary() and "bootstrap" in result.summary()
@@ -188,10 +188,10 @@ def test_alpha_result_frame_and_summary(likert):
 def test_alpha_bad_arguments(likert):
     with pytest.raises(ValueError, match="missing must be one of"):
         alpha(likert, missing="complete")
-    with pytest.raises(ValueError, match="ci must be"):
-        alpha(likert, ci=95)
-    with pytest.raises(ValueError, match="bootstrap must be"):
-        alpha(likert, bootstrap=-1)
+    with pytest.raises(ValueError, match="confidence_level must lie"):
+        alpha(likert, confidence_level=95)
+    with pytest.raises(ValueError, match="n_replications"):
+        alpha(likert, n_replications=-1)
 
 
 @pytest.mark.filterwarnings("ignore::psychometrics.errors.DataWarning")
@@ -276,7 +276,7 @@ def test_guttman_lambda4_search_reaches_exhaustive_maximum(rng):
     # 12 items: 462 distinct splits. The sampled search with swaps should find the maximum.
     data = simulate(rng, 300, 12)
     exhaustive = guttman(data)
-    searched = guttman(data, n_splits=20, seed=3)
+    searched = guttman(data, n_replications=20, seed=3)
     assert exhaustive.lambda4_exhaustive and not searched.lambda4_exhaustive
     assert searched.lambda4 <= exhaustive.lambda4 + 1e-12
     assert searched.lambda4 == pytest.approx(exhaustive.lambda4, abs=0.005)
@@ -297,8 +297,8 @@ def test_guttman_frame(likert):
 def test_guttman_bad_input(likert):
     with pytest.raises(ResponseError, match="at least 3 items"):
         guttman(likert[["q1", "q2"]])
-    with pytest.raises(ValueError, match="n_splits"):
-        guttman(likert, n_splits=0)
+    with pytest.raises(ValueError, match="n_replications"):
+        guttman(likert, n_replications=0)
     with pytest.raises(ValueError, match="missing must be"):
         guttman(likert, missing="none")
 

@@ -482,7 +482,7 @@ def test_mixed_models_and_category_counts():
     mixed = Calibration.from_item_params(params, {"d1": "2pl", "d2": "2pl", "p1": "graded"})
     data = pd.DataFrame({"d1": [1.0, 0.0], "d2": [0.0, 1.0], "p1": [np.nan, np.nan]})
     # an unanswered item changes nothing
-    pd.testing.assert_frame_equal(score(mixed, data, method="wle"), score(two, data[["d1", "d2"]], "wle"))
+    pd.testing.assert_frame_equal(score(mixed, data, method="wle"), score(two, data[["d1", "d2"]], method="wle"))
     highest = score(mixed, pd.DataFrame({"d1": [1.0], "d2": [1.0], "p1": [2.0]}), method="ml")
     assert highest["flag"].iloc[0] == "all_highest"
     not_highest = score(mixed, pd.DataFrame({"d1": [1.0], "d2": [1.0], "p1": [1.0]}), method="ml")

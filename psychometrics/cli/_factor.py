@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from typing import Annotated, Any
 
 import pandas as pd
@@ -66,7 +67,9 @@ def factor(
     instrument: InstrumentOption,
     correlation: Annotated[str | None, typer.Option(
         help="polychoric or pearson (default: polychoric for items with 2-10 categories).")] = None,
-    parallel_iter: Annotated[int, typer.Option(help="Random data sets of the parallel analysis.")] = 20,
+    n_replications: Annotated[int, typer.Option(help="Random data sets of the parallel analysis.")] = 20,
+    parallel_iter: Annotated[int | None, typer.Option(
+        hidden=True, help="Former name of --n-replications (deprecated).")] = None,
     seed: SeedOption = 0,
     id_column: IdColumnOption = None,
     items: ItemsOption = None,
@@ -92,9 +95,13 @@ def factor(
                            encoding=encoding)
     with step_progress("factor structure", disable=quiet(as_json)) as progress:
         with collected_warnings() as caught:
+            if parallel_iter is not None:
+                warnings.warn("--parallel-iter is deprecated and will be removed in the next release; "
+                              "use --n-replications", DeprecationWarning, stacklevel=1)
+                n_replications = parallel_iter
             prepared = load_data(responses, inst, options)
             structure = factor_structure(prepared, inst.scale_items(), correlation=correlation,
-                                         n_replications=parallel_iter, seed=seed, progress=progress)
+                                         n_replications=n_replications, seed=seed, progress=progress)
     if as_json:
         sys.stdout.write(dump_json(structure.to_dict()))
         raise typer.Exit(structure.exit_code)

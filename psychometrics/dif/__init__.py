@@ -8,12 +8,13 @@ by item with ``chi2``, ``df``, ``p``, ``p_adjusted``, ``flag`` and an effect siz
 
 from __future__ import annotations
 
-from psychometrics.dif._common import MIN_GROUP_SIZE, adjust_pvalues, matching_scores
+from psychometrics.dif._common import MIN_GROUP_SIZE, DIFTable, adjust_pvalues, matching_scores
 from psychometrics.dif.irt import expected_score_effect, irt_lr, irt_wald
 from psychometrics.dif.logistic import fit_cumulative_logit, jodoin_gierl_class, logistic
 from psychometrics.dif.mantel_haenszel import ets_class, mantel_haenszel, mantel_haenszel_table, ztm_class
 
 __all__ = [
+    "DIFTable",
     "MIN_GROUP_SIZE",
     "adjust_pvalues",
     "ets_class",

@@ -25,13 +25,15 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from psychometrics._results import ResultFrame
 from psychometrics.data import Responses, align_labels, as_responses, format_label
 from psychometrics.data import category_index as _recode
 from psychometrics.errors import ResponseError
-from psychometrics.groups import GroupSpec
+from psychometrics.groups import MIN_GROUP_SIZE, GroupSpec
 from psychometrics.groups import resolve_groups as _resolve_groups
 
 __all__ = [
+    "DIFTable",
     "MIN_GROUP_SIZE",
     "GroupSpec",
     "adjust_pvalues",
@@ -40,9 +42,8 @@ __all__ = [
     "resolve_groups",
 ]
 
-#: Default smallest number of persons a compared group may have. Below it the score strata
-#: of Mantel-Haenszel are mostly empty and the logistic fits unstable.
-MIN_GROUP_SIZE = 30
+# MIN_GROUP_SIZE (imported above) is the one value of psychometrics.groups: below it the score
+# strata of Mantel-Haenszel are mostly empty and the logistic fits unstable.
 
 Adjust = Literal["holm", "bh", "none"]
 Matching = Literal["total", "rest"]
@@ -171,6 +172,39 @@ def adjust_pvalues(p: Any, method: Adjust = "holm") -> np.ndarray:
     return out
 
 
+class DIFTable(ResultFrame):
+    """The DIF statistics per item (a DataFrame) with what the analysis used as attributes.
+
+    Attributes
+    ----------
+    reference_group : label
+        The reference group every focal group was compared with.
+    matching : {"total", "rest"} or None
+        Matching score of the observed-score methods (None for IRT DIF).
+    adjust : str
+        The p-value adjustment.
+    iterations : int or dict
+        Purification passes (per focal group when there are several); None for IRT DIF.
+    test : str or None
+        ``"likelihood ratio"`` or ``"wald"`` for IRT DIF.
+    scheme : str or None
+        The IRT likelihood-ratio scheme.
+    anchors : list or None
+        The anchor items of IRT DIF.
+    baseline_loglik : float or None
+        Log-likelihood of the IRT likelihood-ratio baseline model.
+    latent : str or None
+        How IRT Wald DIF identified the latent scale.
+
+    Until the next release the same facts are also in ``attrs`` (``reference`` for
+    ``reference_group``); read the attributes.
+    """
+
+    _metadata = ["reference_group", "matching", "adjust", "iterations", "test", "scheme", "anchors",
+                 "baseline_loglik", "latent"]
+    _legacy_keys = {"reference_group": "reference"}
+
+
 def check_common(alpha: float, adjust: str, matching: str, min_group_size: int) -> None:
     """Checks of the settings every DIF method shares."""
     if not 0 < alpha < 1:
@@ -216,7 +250,8 @@ def run_comparisons(data: Responses, groups: GroupSpec, compute: Any, *, matchin
 
     values = data.values
     items = data.item_ids
-    frames = []
+    frames: list[pd.DataFrame] = []
+    passes: list[int] = []
     for g in groups.focal:
         # Only the two compared groups enter; matching scores are per person, so computing
         # them on these rows alone changes nothing.
@@ -241,17 +276,15 @@ def run_comparisons(data: Responses, groups: GroupSpec, compute: Any, *, matchin
         }
         frame = pd.DataFrame({**head, **columns}, index=pd.Index(items, name="item"))
         frame["anchor"] = outcome.anchors
-        frame.attrs["iterations"] = outcome.iterations
         frames.append(frame)
+        passes.append(outcome.iterations)
     if len(frames) == 1:
-        result = frames[0]
+        result, iterations = frames[0], passes[0]
     else:
         result = pd.concat(frames, keys=[groups.labels[g] for g in groups.focal], names=["focal_group", "item"])
-        result.attrs["iterations"] = {groups.labels[g]: f.attrs["iterations"] for g, f in zip(groups.focal, frames)}
-    result.attrs["reference"] = groups.labels[groups.reference]
-    result.attrs["matching"] = matching
-    result.attrs["adjust"] = adjust
-    return result[list(column_order)]
+        iterations = {groups.labels[g]: n for g, n in zip(groups.focal, passes)}
+    return DIFTable.of(result[list(column_order)], reference_group=groups.labels[groups.reference],
+                       matching=matching, adjust=adjust, iterations=iterations)
 
 
 def category_index(values: np.ndarray, data: Responses) -> tuple[np.ndarray, list[np.ndarray]]:

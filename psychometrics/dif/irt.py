@@ -74,7 +74,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from psychometrics.dif._common import MIN_GROUP_SIZE, adjust_pvalues, prepare, resolve_groups
+from psychometrics.dif._common import MIN_GROUP_SIZE, DIFTable, adjust_pvalues, prepare, resolve_groups
 from psychometrics.errors import ResponseError
 from psychometrics.irt import Calibration, calibrate
 from psychometrics.items import get_model
@@ -190,16 +190,14 @@ def _effects(cal: Calibration, item: str, values: np.ndarray, groups: np.ndarray
 
 
 def _finish(rows: dict[str, dict[str, Any]], ref: Any, adjust: str, alpha: float,
-            attrs: Mapping[str, Any]) -> pd.DataFrame:
+            attrs: Mapping[str, Any]) -> DIFTable:
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "item"
     frame["reference"] = ref
     frame["p_adjusted"] = adjust_pvalues(frame["p"].to_numpy(dtype=np.float64), adjust or "none")
     frame["flag"] = np.nan_to_num(frame["p_adjusted"].to_numpy(dtype=np.float64), nan=1.0) < alpha
     frame["df"] = frame["df"].astype(np.int64)
-    frame = frame[_COLUMNS]
-    frame.attrs.update(attrs)
-    return frame
+    return DIFTable.of(frame[_COLUMNS], reference_group=ref, adjust=adjust, **attrs)
 
 
 def irt_lr(responses: Any, group: Any, model: str | Mapping[str, str] = "2pl", *,
@@ -242,7 +240,7 @@ def irt_lr(responses: Any, group: Any, model: str | Mapping[str, str] = "2pl", *
     DataFrame
         Indexed by studied item: ``reference``, ``focal`` (the group the effect sizes refer
         to), ``chi2``, ``df``, ``p``, ``p_adjusted``, ``flag``, ``sids``, ``uids``, ``essd``.
-        ``attrs`` holds the scheme, anchors and the baseline log-likelihood.
+        Its attributes (:class:`~psychometrics.dif.DIFTable`) hold the scheme, anchors and the baseline log-likelihood.
 
     Notes
     -----

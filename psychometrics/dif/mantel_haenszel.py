@@ -275,7 +275,8 @@ def mantel_haenszel(responses: Any, group: Any, *, focal: Any = None, reference:
         ``df``, ``p``, ``p_adjusted``, ``flag``, ``alpha_mh``, ``delta_mh``, ``delta_se``
         (NaN for polytomous items), ``smd``, ``smd_effect`` (SMD / item SD), ``dif_class`` (ETS
         A/B/C for dichotomous items, AA/BB/CC for polytomous ones), ``anchor`` (item in the
-        final matching set). ``attrs`` records the reference group and purification passes.
+        final matching set). A :class:`~psychometrics.dif.DIFTable`: its attributes ``reference_group`` and ``iterations``
+        record the reference group and purification passes.
 
     Raises
     ------

@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import numpy as np
+import pandas as pd
 
 from psychometrics._deprecation import renamed_arguments
+from psychometrics._results import brief_repr
 from psychometrics.errors import ConvergenceWarning, DataWarning
 
 __all__ = ["PurificationResult", "purify"]
@@ -37,6 +39,22 @@ class PurificationResult(Generic[T]):
     anchors: np.ndarray
     iterations: int
     converged: bool
+
+    __repr__ = brief_repr
+
+    @property
+    def n_anchors(self) -> int:
+        return int(np.count_nonzero(self.anchors))
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per item (by position): whether it served as an anchor in the last pass."""
+        return pd.DataFrame({"anchor": np.asarray(self.anchors, dtype=bool)},
+                            index=pd.RangeIndex(len(self.anchors), name="item"))
+
+    def summary(self) -> str:
+        state = "converged" if self.converged else "stopped before the flagged set settled"
+        return (f"purification: {self.n_anchors} of {len(self.anchors)} items as anchors after "
+                f"{self.iterations} pass(es), {state}")
 
 
 @renamed_arguments(max_iterations="max_iter")

@@ -50,6 +50,7 @@ from psychometrics.errors import (
 )
 from psychometrics.factor.polychoric import bivariate_normal_cdf, polychoric
 from psychometrics.fit_indices import cfi_tli, rmsea, rmsea_interval, srmr
+from psychometrics._results import brief_repr
 
 __all__ = ["CFAResult", "cfa"]
 
@@ -120,6 +121,8 @@ class CFAResult:
     missing : str
         ``"listwise"`` or ``"fiml"`` (ML), ``"pairwise"`` (ordinal estimators).
     """
+
+    __repr__ = brief_repr
 
     estimator: str
     n_persons: int

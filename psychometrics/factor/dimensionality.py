@@ -18,6 +18,7 @@ import pandas as pd
 
 from psychometrics.errors import ConvergenceWarning, EstimationError, ModelWarning, ResponseError
 from psychometrics.factor.efa import correlation_matrix, efa_correlation, item_data
+from psychometrics._results import brief_repr
 
 __all__ = ["UnidimensionalityResult", "unidimensionality", "check_unidimensionality"]
 
@@ -35,6 +36,8 @@ class UnidimensionalityResult:
     thresholds : dict
         The criteria applied.
     """
+
+    __repr__ = brief_repr
 
     table: pd.DataFrame
     thresholds: dict[str, float]

@@ -24,6 +24,7 @@ from psychometrics._blas import single_threaded_blas
 from psychometrics.data import Responses, as_responses
 from psychometrics.errors import ConvergenceWarning, ModelWarning, ResponseError
 from psychometrics.fit_indices import rmsea_interval
+from psychometrics._results import brief_repr
 
 __all__ = ["EFAResult", "efa", "efa_correlation", "correlation_matrix", "item_data", "pearson_matrix", "rotate",
            "smc", "fit_statistics",
@@ -63,6 +64,8 @@ class EFAResult:
     correlation : DataFrame
         The correlation matrix analysed.
     """
+
+    __repr__ = brief_repr
 
     loadings: pd.DataFrame
     communalities: pd.Series

@@ -27,6 +27,7 @@ import pandas as pd
 
 from psychometrics.errors import EstimationError, InstrumentError, ModelWarning, ResponseError
 from psychometrics.factor.efa import METHODS, correlation_matrix, efa_correlation, rotate
+from psychometrics._results import brief_repr
 
 __all__ = ["OmegaResult", "omega", "omega_from_loadings"]
 
@@ -80,6 +81,8 @@ class OmegaResult:
     cfa : CFAResult or None
         The fitted confirmatory model (CFA routes), with its fit statistics.
     """
+
+    __repr__ = brief_repr
 
     total: float
     hierarchical: float

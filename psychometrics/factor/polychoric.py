@@ -25,6 +25,7 @@ from scipy import special
 from psychometrics._numeric import TINY
 from psychometrics.data import as_responses, category_index
 from psychometrics.errors import EstimationError, ModelWarning, ResponseError
+from psychometrics._results import brief_repr
 
 __all__ = [
     "PolychoricResult",
@@ -59,6 +60,8 @@ class PolychoricResult:
     kind : str
         ``"polychoric"`` or ``"tetrachoric"``.
     """
+
+    __repr__ = brief_repr
 
     correlation: pd.DataFrame
     thresholds: pd.DataFrame

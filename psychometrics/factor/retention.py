@@ -19,6 +19,7 @@ from psychometrics._deprecation import renamed_arguments
 from psychometrics._blas import single_threaded_blas
 from psychometrics.errors import EstimationError, ModelWarning, ResponseError
 from psychometrics.factor.efa import _extract_minres, correlation_matrix, item_data, pearson_matrix, smc
+from psychometrics._results import brief_repr
 
 __all__ = [
     "ParallelAnalysisResult",
@@ -54,6 +55,8 @@ class ParallelAnalysisResult:
     simulated_fa, simulated_pc : ndarray
         Every replication's eigenvalues (n_iter x n_items).
     """
+
+    __repr__ = brief_repr
 
     n_factors: int
     n_components: int
@@ -214,6 +217,8 @@ class MAPResult:
         Average squared partial correlation after removing 0, 1, ... components.
     """
 
+    __repr__ = brief_repr
+
     n_factors: int
     average_partial: pd.Series
 
@@ -319,6 +324,8 @@ def _require_nonsingular(r: np.ndarray, consequence: str) -> None:
 class KMOResult:
     """Kaiser-Meyer-Olkin measure of sampling adequacy: ``overall`` and ``per_item`` (MSA)."""
 
+    __repr__ = brief_repr
+
     overall: float
     per_item: pd.Series
 
@@ -366,6 +373,8 @@ def kmo(responses: Any, *, correlation: str = "pearson") -> KMOResult:
 @dataclass(frozen=True)
 class BartlettResult:
     """Bartlett's test of sphericity: ``chi2`` on ``df`` degrees of freedom, p-value ``p``."""
+
+    __repr__ = brief_repr
 
     chi2: float
     df: float

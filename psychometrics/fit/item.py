@@ -21,6 +21,7 @@ import pandas as pd
 from scipy import stats
 
 from psychometrics._blas import one_blas_thread
+from psychometrics._deprecation import missing_policy
 from psychometrics._numeric import TINY
 from psychometrics.errors import DataWarning, ModelWarning
 from psychometrics.estep import estep
@@ -106,11 +107,12 @@ def s_x2(calibration: Any, responses: Any, *, mincell: float = 1.0, missing: str
         Persons x items; NaN = missing (see Notes).
     mincell : float
         Cells with an expected count below ``mincell`` are collapsed (mirt's default 1).
-    missing : {"pattern", "complete"}
+    missing : {"pattern", "listwise"}
         What to do with persons who skipped items (see Notes): ``"pattern"`` (default) forms
         the tables separately within groups of persons who answered the same items and adds
-        them up; ``"complete"`` uses only the persons who answered every item (mirt's
-        ``na.rm=TRUE``). Both are the same for complete data.
+        them up; ``"listwise"`` uses only the persons who answered every item (mirt's
+        ``na.rm=TRUE``; ``"complete"``, its former spelling, still works with a
+        DeprecationWarning). Both are the same for complete data.
     min_group : int
         With ``missing="pattern"``, the fewest persons a group of incomplete response patterns
         needs to enter (the complete-data group always enters).
@@ -168,8 +170,7 @@ def s_x2(calibration: Any, responses: Any, *, mincell: float = 1.0, missing: str
 
 
 def _check_missing(missing: str, min_group: int) -> tuple[str, int]:
-    if missing not in ("pattern", "complete"):
-        raise ValueError(f"missing must be 'pattern' or 'complete', got {missing!r}")
+    missing = missing_policy(missing, ("pattern", "listwise"), "s_x2")
     if isinstance(min_group, bool) or not isinstance(min_group, (int, np.integer)) or min_group < 1:
         raise ValueError(f"min_group must be a positive integer, got {min_group!r}")
     return missing, int(min_group)
@@ -231,7 +232,7 @@ def _s_x2(calibration: Any, enc: Encoded, mincell: float, quadrature_points: int
     patterns, inverse, counts = np.unique(answered, axis=0, return_inverse=True, return_counts=True)
     inverse = inverse.reshape(-1)
     usable = patterns.sum(axis=1) >= 2
-    if missing == "complete":
+    if missing == "listwise":
         usable &= patterns.all(axis=1)
     else:
         # the complete-data group is always used, however small; other groups need min_group
@@ -239,7 +240,7 @@ def _s_x2(calibration: Any, enc: Encoded, mincell: float, quadrature_points: int
     n_used = int(counts[usable].sum())
     n_left_out = codes.shape[0] - n_used
     if n_left_out:
-        what = ("who answered every item" if missing == "complete" else
+        what = ("who answered every item" if missing == "listwise" else
                 f"in {int(usable.sum())} group(s) of at least {min_group} who answered the same items")
         warnings.warn(f"S-X2 uses the {n_used} respondents {what}; {n_left_out} respondents with missing "
                       "responses are left out", DataWarning, stacklevel=3)

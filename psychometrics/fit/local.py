@@ -10,6 +10,7 @@ from scipy import stats
 
 from psychometrics._blas import one_blas_thread
 from psychometrics._numeric import TINY
+from psychometrics._results import ResultFrame
 from psychometrics.fit._common import (
     PERSON_CHUNK,
     category_scores,
@@ -20,7 +21,20 @@ from psychometrics.fit._common import (
     probabilities,
 )
 
-__all__ = ["q3", "ld_x2"]
+__all__ = ["Q3Matrix", "q3", "ld_x2"]
+
+
+class Q3Matrix(ResultFrame):
+    """Yen's Q3 for every item pair (a DataFrame) with its mean over the pairs.
+
+    Attributes
+    ----------
+    mean_q3 : float
+        :math:`\\bar Q_3`, the mean of the off-diagonal values before any adjustment. Until the
+        next release also in ``attrs["mean_q3"]``; read the attribute.
+    """
+
+    _metadata = ["mean_q3"]
 
 
 def _pairwise_correlation(values: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -62,8 +76,8 @@ def q3(calibration: Any, responses: Any, *, adjusted: bool = False, theta: Any =
 
     Returns
     -------
-    DataFrame
-        Items x items, symmetric; ``attrs["mean_q3"]`` holds :math:`\bar Q_3`. Under local
+    Q3Matrix
+        Items x items (a DataFrame), symmetric; its attribute ``mean_q3`` holds :math:`\bar Q_3`. Under local
         independence :math:`\bar Q_3 \approx -1/(J-1)`; pairs whose adjusted value exceeds
         about 0.2 are commonly taken as locally dependent.
 
@@ -109,8 +123,7 @@ def q3(calibration: Any, responses: Any, *, adjusted: bool = False, theta: Any =
         np.fill_diagonal(r, 1.0)
     index = pd.Index(enc.item_ids, name="item")
     frame = pd.DataFrame(r, index=index, columns=pd.Index(enc.item_ids, name="item_2"))
-    frame.attrs["mean_q3"] = mean_q3
-    return frame
+    return Q3Matrix.of(frame, mean_q3=mean_q3)
 
 
 @one_blas_thread

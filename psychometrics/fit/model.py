@@ -28,6 +28,7 @@ from psychometrics.fit._common import (
 )
 from psychometrics.fit.local import _pairwise_correlation
 from psychometrics.quadrature import normal_log_weight_gradient
+from psychometrics._results import brief_repr
 
 __all__ = ["m2", "M2Result", "likelihood_ratio", "LikelihoodRatioResult"]
 
@@ -64,6 +65,8 @@ class M2Result:
     type : str
         ``"M2"``, ``"M2*"`` or ``"C2"``.
     """
+
+    __repr__ = brief_repr
 
     m2: float
     df: int
@@ -105,6 +108,8 @@ class LikelihoodRatioResult:
     delta_aic, delta_bic : float
         ``general - restricted``: negative values favour the general model.
     """
+
+    __repr__ = brief_repr
 
     chi2: float
     df: int

@@ -15,7 +15,7 @@ import pandas as pd
 
 from psychometrics.data import Responses, align_labels, category_index
 from psychometrics.errors import ModelWarning, ResponseError
-from psychometrics.groups import resolve_groups
+from psychometrics.groups import MIN_GROUP_SIZE, resolve_groups
 from psychometrics.items import ItemModel, get_model
 
 
@@ -209,10 +209,7 @@ def _collapse_patterns(encoded: np.ndarray, weights: np.ndarray | None, n_catego
     return patterns, freq
 
 
-#: Fewest persons a group of a multi-group calibration may have: below it a group's latent
-#: mean and variance (and any freed item parameters) rest on too little data to be estimated.
-MIN_GROUP_SIZE = 50
-
+# MIN_GROUP_SIZE (imported above): one value for calibration, DIF and fairness.
 
 _INVARIANCE_CLASSES = ("slopes", "intercepts")
 

@@ -171,6 +171,12 @@ class ItemModel(ABC):
         out = terms.sum(axis=(1, 2))
         return np.where(np.isnan(out), -np.inf, out)
 
+    def probability_derivative(self, params: np.ndarray, theta: np.ndarray, column: int) -> np.ndarray | None:
+        """Exact derivative of the category probabilities with respect to parameter ``column``
+        (slope-intercept form) of every item, (n_items, Q, K); None where the model does not
+        state it (callers then difference :meth:`log_probabilities` numerically)."""
+        return None
+
     @abstractmethod
     def gradient_hessian(self, params: np.ndarray, theta: np.ndarray,
                          counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

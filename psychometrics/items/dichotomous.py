@@ -116,6 +116,24 @@ class Dichotomous(ItemModel):
         _, log_p1, log_p0 = self._log_p(self._full(params), theta)
         return np.stack([log_p0, log_p1], axis=-1)
 
+    def probability_derivative(self, params: np.ndarray, theta: np.ndarray, column: int) -> np.ndarray:
+        r"""With :math:`P_1 = g + (u - g)\sigma(z)`, :math:`z = a\theta + d`:
+        :math:`\partial P_1/\partial a = (u - g)\sigma(z)\sigma(-z)\theta`,
+        :math:`\partial P_1/\partial d = (u - g)\sigma(z)\sigma(-z)`,
+        :math:`\partial P_1/\partial g = \sigma(-z)`, :math:`\partial P_1/\partial u = \sigma(z)`;
+        :math:`\partial P_0 = -\partial P_1`."""
+        theta = np.asarray(theta, dtype=np.float64)
+        full = self._full(params)
+        a, d, g, u = (full[:, j, None] for j in range(4))
+        z = a * theta[None, :] + d
+        lsz, lsmz = log_sigmoid(z), log_sigmoid(-z)
+        name = self.names[column]
+        if name in ("a1", "d"):
+            dp1 = (u - g) * np.exp(lsz + lsmz) * (theta[None, :] if name == "a1" else 1.0)
+        else:
+            dp1 = np.exp(lsmz if name == "g" else lsz)
+        return np.stack([-dp1, dp1], axis=-1)
+
     def gradient_hessian(self, params: np.ndarray, theta: np.ndarray,
                          counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         r"""Analytic derivatives of :math:`\sum_q r_{q1}\log P + r_{q0}\log(1-P)`.

@@ -88,6 +88,19 @@ class Graded(ItemModel):
         t = s * (1.0 - 2.0 * sig)
         return z, s, t
 
+    def probability_derivative(self, params: np.ndarray, theta: np.ndarray, column: int) -> np.ndarray:
+        r""":math:`P_k = \sigma(z_k) - \sigma(z_{k+1})`, :math:`z_k = a\theta + d_k`, so with
+        :math:`s_k = \sigma(z_k)\sigma(-z_k)` (0 at :math:`z_0 = \infty`, :math:`z_K = -\infty`):
+        :math:`\partial P_k/\partial a = \theta(s_k - s_{k+1})` and :math:`\partial P_k/\partial d_c
+        = s_c([k = c] - [k + 1 = c])`."""
+        _, s, _ = self._cumulative_derivatives(params, theta)
+        if column == 0:
+            return np.asarray(theta, dtype=np.float64)[None, :, None] * (s[:, :, :-1] - s[:, :, 1:])
+        out = np.zeros(s.shape[:2] + (s.shape[2] - 1,))
+        out[:, :, column] = s[:, :, column]
+        out[:, :, column - 1] = -s[:, :, column]
+        return out
+
     def gradient_hessian(self, params: np.ndarray, theta: np.ndarray,
                          counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         r"""Analytic derivatives of :math:`\sum_{q,k} r_{qk} \log P_k(\theta_q)`.

@@ -201,6 +201,15 @@ class DivideByTotalModel(ItemModel):
         # non-finite parameters (a diverging optimizer step) are outside the domain
         return np.where(np.isnan(out), -np.inf, out)
 
+    def probability_derivative(self, params: np.ndarray, theta: np.ndarray, column: int) -> np.ndarray:
+        r""":math:`\partial P_k/\partial\psi = P_k(\partial z_k/\partial\psi
+        - \sum_m P_m\,\partial z_m/\partial\psi)` with :math:`\partial z/\partial\psi` from :meth:`_jacobian`."""
+        params = _as_params(params)
+        theta = _as_theta(theta)
+        prob = self.probabilities(params, theta)
+        jac = np.broadcast_to(self._jacobian(params, theta)[..., column], prob.shape)
+        return prob * (jac - np.einsum("iqk,iqk->iq", prob, jac)[..., None])
+
     def gradient_hessian(self, params: np.ndarray, theta: np.ndarray,
                          counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Analytic gradient (n_items, P) and Hessian (n_items, P, P) of

@@ -59,6 +59,23 @@ class InstrumentAnalysis:
     items: pd.DataFrame
     messages: list[str] = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        return (f"InstrumentAnalysis({self.instrument_id!r}, {len(self.scales)} scales, "
+                f"{len(self.items)} items, {len(self.messages)} messages)")
+
+    def to_frame(self) -> pd.DataFrame:
+        """The per-scale table (index: scale id); ``items`` holds the per-item table."""
+        return self.scales.copy()
+
+    def summary(self) -> str:
+        lines = [f"{self.instrument_id}: {len(self.scales)} scales, {len(self.items)} items"]
+        for scale, row in self.scales.iterrows():
+            numbers = ", ".join(f"{column} {row[column]:.3f}" for column in ("alpha", "omega_total")
+                                if column in row.index and pd.notna(row[column]))
+            lines.append(f"  {scale}: {numbers}" if numbers else f"  {scale}")
+        lines += [f"  ! {message}" for message in self.messages]
+        return "\n".join(lines)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable form (NaN becomes None)."""
 

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from psychometrics._deprecation import renamed_arguments
+from psychometrics._results import brief_repr, scalar_frame
 from psychometrics.data import Responses
 from psychometrics.dif import adjust_pvalues, mantel_haenszel
 from psychometrics.errors import ConvergenceWarning, DataWarning, ModelWarning, PsychometricsError, ResponseError
@@ -102,6 +103,20 @@ class DataSummary:
     n_missing: int
     missing_rate: float
     warnings: tuple[str, ...] = ()
+
+    __repr__ = brief_repr
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row: persons, items, missing cells, missing rate and the number of warnings."""
+        frame = scalar_frame(self)
+        frame["n_warnings"] = len(self.warnings)
+        return frame
+
+    def summary(self) -> str:
+        lines = [f"{self.n_persons} persons x {self.n_items} items, {self.n_missing} missing cells "
+                 f"({self.missing_rate:.1%})"]
+        lines += [f"  {message}" for message in self.warnings]
+        return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -173,6 +188,28 @@ class ScaleIRT:
     item_fit: pd.DataFrame | None
     scores: pd.DataFrame | None
     error: str = ""
+
+    def __repr__(self) -> str:
+        state = f"error={self.error!r}" if self.error else ("converged" if self.converged else "NOT converged")
+        return (f"ScaleIRT(scale={self.scale!r}, model={self.model!r}, "
+                f"marginal_reliability={self.marginal_reliability:.4g}, {state})")
+
+    def to_frame(self) -> pd.DataFrame:
+        """Item fit of the scale (with ``p_holm``); the item parameters when fit is missing; empty
+        when the calibration failed."""
+        if self.item_fit is not None:
+            return self.item_fit.copy()
+        if self.calibration is not None:
+            return self.calibration.to_frame()
+        return pd.DataFrame()
+
+    def summary(self) -> str:
+        if self.calibration is None:
+            return f"{self.scale}: {self.model} calibration failed: {self.error}"
+        state = "converged" if self.converged else "NOT converged"
+        text = (f"{self.scale}: {self.model} on {self.calibration.n_items} items, {state}, "
+                f"marginal reliability {self.marginal_reliability:.3f}")
+        return text + (f" ({self.error})" if self.error else "")
 
     @property
     def converged(self) -> bool:
@@ -496,6 +533,47 @@ class FactorStructure:
     efa_suggested: Any
     cfa: Any
     findings: tuple[Finding, ...] = ()
+
+    def _key_numbers(self) -> dict[str, Any]:
+        nan = math.nan
+        return {
+            "correlation": self.correlation,
+            "kmo": nan if self.kmo is None else float(self.kmo.overall),
+            "bartlett_p": nan if self.bartlett is None else float(self.bartlett.p),
+            "parallel_n_factors": None if self.parallel is None else int(self.parallel.n_factors),
+            "cfa_cfi": nan if self.cfa is None else float(self.cfa.cfi),
+            "cfa_rmsea": nan if self.cfa is None else float(self.cfa.rmsea),
+            "cfa_srmr": nan if self.cfa is None else float(self.cfa.srmr),
+            "n_findings": len(self.findings),
+        }
+
+    def __repr__(self) -> str:
+        parts = []
+        for name, value in self._key_numbers().items():
+            if value is None or (isinstance(value, float) and math.isnan(value)):
+                continue
+            parts.append(f"{name}={value:.4g}" if isinstance(value, float) else f"{name}={value!r}")
+        return f"FactorStructure({', '.join(parts)})"
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row of key numbers: KMO, Bartlett's p, parallel analysis' factor count, CFA fit
+        (NaN or None where a step was not possible)."""
+        return pd.DataFrame([self._key_numbers()])
+
+    def summary(self) -> str:
+        key = self._key_numbers()
+        lines = [f"factor structure on {self.correlation} correlations"]
+        if self.kmo is not None:
+            lines.append(f"  KMO {key['kmo']:.3f}")
+        if self.bartlett is not None:
+            lines.append(f"  Bartlett p = {key['bartlett_p']:.3g}")
+        if self.parallel is not None:
+            lines.append(f"  parallel analysis suggests {key['parallel_n_factors']} factor(s)")
+        if self.cfa is not None:
+            lines.append(f"  CFA: CFI {key['cfa_cfi']:.3f}, RMSEA {key['cfa_rmsea']:.3f}, "
+                         f"SRMR {key['cfa_srmr']:.3f}")
+        lines += [f"  - {finding.message}" for finding in self.findings]
+        return "\n".join(lines)
 
     @property
     def exit_code(self) -> int:

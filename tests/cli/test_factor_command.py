@@ -29,7 +29,7 @@ def two_scales(tmp_path_factory):
 
 def test_json_equals_api(two_scales):
     path, prepared, scales = two_scales
-    result = runner.invoke(app, ["factor", str(path), "-i", "soft-skills-7", "--json", "--parallel-iter", "5"])
+    result = runner.invoke(app, ["factor", str(path), "-i", "soft-skills-7", "--json", "--n-replications", "5"])
     assert result.exit_code in (0, 1), result.output
     payload = json.loads(result.stdout)
     assert payload["correlation"] == "polychoric"
@@ -44,8 +44,10 @@ def test_json_equals_api(two_scales):
 
 def test_tables_and_exit_code(two_scales):
     path, _, _ = two_scales
+    # the former option name still works, with a deprecation warning
     result = runner.invoke(app, ["factor", str(path), "-i", "soft-skills-7", "--parallel-iter", "5"])
     assert result.exit_code in (0, 1), result.output
+    assert "--parallel-iter is deprecated" in result.output
     assert "Factorability and fit" in result.output and "CFA standardized loadings" in result.output
 
 

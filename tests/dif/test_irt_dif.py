@@ -59,7 +59,7 @@ def test_lr_flags_uniform_and_nonuniform_dif(with_dif, scheme):
     # the focal group finds q03 harder at equal trait level: negative signed difference
     assert table.loc[UNIFORM, "sids"] < -0.05 and table.loc[UNIFORM, "essd"] < -0.1
     assert table.loc[NONUNIFORM, "uids"] > abs(table.loc[NONUNIFORM, "sids"]) - 1e-12
-    assert table.attrs["scheme"] == scheme
+    assert table.scheme == scheme
 
 
 def test_wald_flags_the_same_items_and_agrees_with_lr(with_dif):
@@ -89,7 +89,7 @@ def test_lr_statistic_equals_its_definition(with_dif):
     assert table.loc[UNIFORM, "chi2"] == pytest.approx(chi2, abs=2e-3)
     assert table.loc[UNIFORM, "p"] == pytest.approx(stats.chi2.sf(table.loc[UNIFORM, "chi2"], 2), rel=1e-12)
     assert table.loc[UNIFORM, "p_adjusted"] == table.loc[UNIFORM, "p"]
-    assert table.attrs["baseline_loglik"] == pytest.approx(base.loglik, abs=1e-6)
+    assert table.baseline_loglik == pytest.approx(base.loglik, abs=1e-6)
 
 
 def test_dif_free_data_give_few_flags():

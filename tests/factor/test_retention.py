@@ -112,7 +112,7 @@ def test_scree(factor_reference_values, factor_data):
 
 @pytest.fixture(scope="module")
 def parallel(factor_data):
-    return parallel_analysis(factor_data("continuous"), n_iter=60, seed=11)
+    return parallel_analysis(factor_data("continuous"), n_replications=60, seed=11)
 
 
 def test_parallel_observed_eigenvalues_match_psych(parallel, factor_reference_values):
@@ -139,31 +139,31 @@ def test_parallel_number_of_factors(parallel, factor_reference_values):
 
 def test_parallel_is_reproducible_with_seed(factor_data):
     frame = factor_data("continuous")
-    first = parallel_analysis(frame, n_iter=5, seed=3)
-    second = parallel_analysis(frame, n_iter=5, seed=3)
+    first = parallel_analysis(frame, n_replications=5, seed=3)
+    second = parallel_analysis(frame, n_replications=5, seed=3)
     np.testing.assert_array_equal(first.simulated_pc, second.simulated_pc)
 
 
 def test_parallel_quantile_is_stricter(parallel, factor_data):
     frame = factor_data("continuous")
-    upper = parallel_analysis(frame, n_iter=60, seed=11, threshold="quantile")
+    upper = parallel_analysis(frame, n_replications=60, seed=11, threshold="quantile")
     assert np.all(upper.reference_pc.to_numpy()[:3] >= parallel.reference_pc.to_numpy()[:3])
 
 
 def test_parallel_polychoric_resample_recovers_structure(factor_data):
     # 9 ordinal items, three generating factors
-    result = quiet(parallel_analysis, factor_data("ordinal"), n_iter=10, seed=5, correlation="polychoric",
+    result = quiet(parallel_analysis, factor_data("ordinal"), n_replications=10, seed=5, correlation="polychoric",
                    data="resample")
     assert result.n_factors == 3
 
 
 def test_parallel_with_missing_data(factor_data):
-    result = quiet(parallel_analysis, factor_data("ordinal_missing"), n_iter=10, seed=5, data="resample")
+    result = quiet(parallel_analysis, factor_data("ordinal_missing"), n_replications=10, seed=5, data="resample")
     assert result.n_factors == 3
     assert np.isfinite(result.simulated_fa).all()
 
 
-@pytest.mark.parametrize("kwargs, match", [({"n_iter": 0}, "n_iter"), ({"data": "bootstrap"}, "data"),
+@pytest.mark.parametrize("kwargs, match", [({"n_replications": 0}, "n_replications"), ({"data": "bootstrap"}, "data"),
                                            ({"threshold": "median"}, "threshold"), ({"quantile": 1.5}, "quantile"),
                                            ({"correlation": "kendall"}, "correlation")])
 def test_parallel_bad_settings(kwargs, match, factor_data):

@@ -56,7 +56,7 @@ def test_lsat7_s_x2_with_our_calibration_and_missing_response(lsat7):
     data.iloc[0, 0] = np.nan
     calibration = irt.calibrate(data, "2pl")
     with pytest.warns(DataWarning, match="999 respondents who answered every item; 1 respondents"):
-        result = s_x2(calibration, data, missing="complete")
+        result = s_x2(calibration, data, missing="listwise")
     assert result.loc["Item.1", "s_x2"] == pytest.approx(4.8448539, abs=0.01)
     # a lone incomplete pattern is too small a group: the same result by default
     with pytest.warns(DataWarning, match="999 respondents in 1 group"):
@@ -69,7 +69,7 @@ def test_s_x2_on_two_forms_adds_the_forms_up():
     data.iloc[:800, 6:] = np.nan          # form A: items 0-5
     data.iloc[800:, :4] = np.nan          # form B: items 4-9; items 4 and 5 are the anchors
     with pytest.warns(DataWarning, match="uses the 0 respondents who answered every item"):
-        complete_only = s_x2(truth, data, missing="complete")
+        complete_only = s_x2(truth, data, missing="listwise")
     assert complete_only["s_x2"].isna().all()
     both = s_x2(truth, data)
     assert both["s_x2"].notna().all()

@@ -93,7 +93,7 @@ def test_mean_q3_near_minus_one_over_j_minus_one():
     for n_items, seed in [(10, 4), (20, 5)]:
         calibration = two_pl(n_items, seed=seed)
         result = q3(calibration, simulate(calibration, 2000, seed=seed + 10))
-        assert result.attrs["mean_q3"] == pytest.approx(-1.0 / (n_items - 1), abs=0.03)
+        assert result.mean_q3 == pytest.approx(-1.0 / (n_items - 1), abs=0.03)
         assert np.allclose(np.diag(result), 1.0)
         np.testing.assert_allclose(result, result.T)
 
@@ -113,7 +113,7 @@ def test_q3_by_hand_with_missing():
     mean = by_hand[off].mean()
     np.testing.assert_allclose(adjusted.to_numpy()[off], by_hand[off] - mean, rtol=1e-10)
     assert np.isnan(np.diag(adjusted)).all()
-    assert adjusted.attrs["mean_q3"] == pytest.approx(mean, rel=1e-10)
+    assert adjusted.mean_q3 == pytest.approx(mean, rel=1e-10)
 
 
 def test_bad_input(lsat7, lsat7_mirt):

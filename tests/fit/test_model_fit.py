@@ -380,3 +380,25 @@ def test_likelihood_ratio_bad_input(lsat7, lsat7_mirt):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert likelihood_ratio(restricted, general).chi2 == pytest.approx(10.0)
+
+
+@pytest.mark.parametrize("name, n_categories", [("2pl", 2), ("3pl", 2), ("4pl", 2), ("graded", 5), ("gpcm", 4),
+                                               ("pcm", 3), ("rsm", 4), ("nominal", 4)])
+def test_exact_probability_derivatives_match_central_differences(name, n_categories):
+    from psychometrics.items import get_model
+
+    model = get_model(name)
+    names = model.parameter_names(n_categories)
+    params = model.start_values(n_categories, 2)
+    params = params.astype(np.float64) + np.linspace(0.0, 0.3, params.size).reshape(params.shape)
+    for asymptote, values in (("g", [0.1, 0.2]), ("u", [0.9, 0.95])):
+        if asymptote in names:
+            params[:, names.index(asymptote)] = values
+    nodes = np.linspace(-4.0, 4.0, 17)
+    h = 1e-6
+    for column in range(len(names)):
+        up, down = params.copy(), params.copy()
+        up[:, column] += h
+        down[:, column] -= h
+        numeric = (model.probabilities(up, nodes) - model.probabilities(down, nodes)) / (2 * h)
+        np.testing.assert_allclose(model.probability_derivative(params, nodes, column), numeric, atol=1e-7)
