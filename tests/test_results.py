@@ -20,13 +20,13 @@ from psychometrics.workflows.validation import DataSummary, FactorStructure, Sca
 
 # Dataclasses that are containers or inputs, not results of an analysis.
 NOT_RESULTS = {"Responses", "ItemSpec", "Encoded", "ParameterBlock", "FreeParameters", "GroupSpec",
-               "Quadrature", "ItemBank", "Finding"}
+               "Quadrature", "ItemBank", "Finding", "CategoryProblem", "Design", "StopRule"}
 
 
 def _result_classes() -> list[type]:
     found = {}
     for info in pkgutil.walk_packages(psychometrics.__path__, "psychometrics."):
-        if any(part in info.name for part in (".cli", ".report", "__main__")):
+        if any(part in info.name for part in (".cli", ".report", ".service", "__main__")):
             continue
         module = importlib.import_module(info.name)
         for name, cls in vars(module).items():

@@ -66,6 +66,14 @@ class SympsonHetter:
                 f"limited; largest exposure {self.max_exposure[-1]:.3f} after {self.n_iter} simulation(s)"
                 f"{'' if self.converged else ' (NOT converged)'}")
 
+    def to_frame(self) -> pd.DataFrame:
+        """One row per item: its Sympson-Hetter parameter :math:`K_j`."""
+        return self.parameters.rename("k").to_frame()
+
+    def __repr__(self) -> str:
+        return (f"SympsonHetter(items={self.parameters.size}, target={self.target:g}, "
+                f"max_exposure={self.max_exposure[-1]:.4g}, n_iter={self.n_iter}, converged={self.converged})")
+
 
 def exposure_parameters(bank: ItemBank | Calibration, thetas: Any, *, target: float = 0.25,
                         seed: int | None = None, max_iter: int = 30, tol: float | None = None,
