@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from psychometrics._blas import all_blas_threads
 from psychometrics.data import as_responses
 from psychometrics.errors import EstimationError, ModelWarning, ResponseError
 
@@ -756,11 +757,12 @@ def asymptotic_covariance(codes: list[np.ndarray], n_categories: list[int], corr
     block = max(1, _INFLUENCE_BLOCK // max(n_pairs, 1))
     influence = np.empty((min(block, n), n_pairs))
     rows64, cols64 = rows.astype(np.int64), cols.astype(np.int64)
-    for start in range(0, n, block):
-        stop = min(start + block, n)
-        part = influence[: stop - start]
-        _gather_influence(padded[start:stop], rows64, cols64, offsets, widths, flat, part)
-        # symmetric rank-k update: only one triangle is computed
-        gamma = blas.dsyrk(1.0, part, beta=1.0, c=gamma, trans=1, lower=1, overwrite_c=1)
+    with all_blas_threads():
+        for start in range(0, n, block):
+            stop = min(start + block, n)
+            part = influence[: stop - start]
+            _gather_influence(padded[start:stop], rows64, cols64, offsets, widths, flat, part)
+            # symmetric rank-k update: only one triangle is computed
+            gamma = blas.dsyrk(1.0, part, beta=1.0, c=gamma, trans=1, lower=1, overwrite_c=1)
     gamma = np.tril(gamma) + np.tril(gamma, -1).T
     return gamma * n
