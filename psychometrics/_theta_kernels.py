@@ -34,7 +34,8 @@ exponentials per person and item:
   the mean, variance and third central moment of :math:`\alpha` under :math:`P`.
 
 Then :math:`l'' = P''/P - l'^2` and :math:`l''' = P'''/P - 3l'l'' - l'^3`. A missing response
-(code -1) adds nothing. Each person writes only its own row, so persons run in parallel.
+(code -1) adds nothing. Each person writes only its own row, so blocks of persons run
+on separate threads (:func:`psychometrics._compiled.run_blocks`).
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ import math
 
 import numba
 import numpy as np
+
+from psychometrics import _compiled  # noqa: F401  (cache folder, before the kernels)
 
 __all__ = ["N_SUMS", "cumulative_sums", "asymptote_sums", "divide_by_total_sums"]
 
@@ -75,7 +78,7 @@ def _sigmoids(z):  # pragma: no cover - compiled
     return small, big
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True)
 def cumulative_sums(codes, rows, theta, items, slope, intercepts, gap, wle, out):  # pragma: no cover
     """Add the sums of items ``items`` (ordered cumulative logits) to ``out`` (len(rows), 7).
 
@@ -89,7 +92,7 @@ def cumulative_sums(codes, rows, theta, items, slope, intercepts, gap, wle, out)
     moderate = np.empty(n_items, dtype=np.bool_)
     for g in range(n_items):
         moderate[g] = np.all(np.abs(intercepts[g]) < _HALF_RANGE)
-    for r in numba.prange(rows.shape[0]):
+    for r in range(rows.shape[0]):
         i = rows[r]
         t = theta[r]
         s0 = s1 = s2 = s3 = s4 = s5 = s6 = 0.0
@@ -147,11 +150,11 @@ def cumulative_sums(codes, rows, theta, items, slope, intercepts, gap, wle, out)
         out[r, 6] += s6
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True)
 def asymptote_sums(codes, rows, theta, items, slope, intercept, lower, upper, wle, out):  # pragma: no cover
     """Add the sums of dichotomous items with asymptotes ``lower`` (g), ``upper`` (u)."""
     n_items = items.shape[0]
-    for r in numba.prange(rows.shape[0]):
+    for r in range(rows.shape[0]):
         i = rows[r]
         t = theta[r]
         s0 = s1 = s2 = s3 = s4 = s5 = s6 = 0.0
@@ -194,12 +197,12 @@ def asymptote_sums(codes, rows, theta, items, slope, intercept, lower, upper, wl
         out[r, 6] += s6
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True)
 def divide_by_total_sums(codes, rows, theta, items, alpha, intercepts, wle, out):  # pragma: no cover
     """Add the sums of divide-by-total items, :math:`z_k = \\alpha_k \\theta + c_k`, (G, K) each."""
     n_items = items.shape[0]
     n_cat = alpha.shape[1]
-    for r in numba.prange(rows.shape[0]):
+    for r in range(rows.shape[0]):
         i = rows[r]
         t = theta[r]
         prob = np.empty(n_cat)

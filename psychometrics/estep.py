@@ -43,6 +43,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
+from psychometrics._compiled import block_bounds, n_threads, run_blocks
 from psychometrics.items.base import LOG_FLOOR
 
 __all__ = ["EStep", "estep", "combine", "log_likelihood_matrix", "posterior"]
@@ -118,24 +119,6 @@ def _person(i, codes, lmat, log_prior, weights, weighted, n_categories, buf, cou
     return w * (top + np.log(total))
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
-def _estep_kernel(codes, lmat, log_prior, weights, n_categories, n_parts):  # pragma: no cover - compiled
-    n = codes.shape[0]
-    n_rows, q = lmat.shape
-    counts = np.zeros((n_parts, n_rows, q))
-    nodes = np.zeros((n_parts, q))
-    loglik = np.zeros(n_parts)
-    size = (n + n_parts - 1) // n_parts
-    weighted = weights.shape[0] > 0
-    for part in numba.prange(n_parts):
-        buf = np.empty(q)
-        stop = min(n, (part + 1) * size)
-        for i in range(part * size, stop):
-            loglik[part] += _person(i, codes, lmat, log_prior, weights, weighted, n_categories, buf,
-                                    counts[part], nodes[part])
-    return counts.sum(axis=0), loglik.sum(), nodes.sum(axis=0)
-
-
 @numba.njit(cache=True, nogil=True)
 def _estep_kernel_serial(codes, lmat, log_prior, weights, n_categories):  # pragma: no cover - compiled
     n = codes.shape[0]
@@ -150,12 +133,12 @@ def _estep_kernel_serial(codes, lmat, log_prior, weights, n_categories):  # prag
     return counts, loglik, nodes
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True)
 def _loglik_kernel(codes, lmat, n_categories):  # pragma: no cover - compiled
     n, n_items = codes.shape
     q = lmat.shape[1]
     out = np.zeros((n, q))
-    for i in numba.prange(n):
+    for i in range(n):
         for j in range(n_items):
             c = codes[i, j]
             if c >= 0:
@@ -173,7 +156,24 @@ SERIAL_BELOW = 100_000
 
 def _n_parts(n: int) -> int:
     # a few parts per thread balances the load; tiny chunks need only one
-    return max(1, min(4 * numba.get_num_threads(), n // 256 + 1))
+    return max(1, min(4 * n_threads(), n // 256 + 1))
+
+
+def _estep_blocks(codes: np.ndarray, lmat: np.ndarray, log_prior: np.ndarray, weights: np.ndarray,
+                  n_categories: int) -> tuple[np.ndarray, float, np.ndarray]:
+    """The serial kernel over blocks of persons on the thread pool; the sums add up."""
+    if codes.shape[0] * codes.shape[1] < SERIAL_BELOW:
+        return _estep_kernel_serial(codes, lmat, log_prior, weights, n_categories)
+    weighted = weights.shape[0] > 0
+    blocks = [(codes[start:stop], lmat, log_prior, weights[start:stop] if weighted else weights, n_categories)
+              for start, stop in block_bounds(codes.shape[0], _n_parts(codes.shape[0]))]
+    parts = run_blocks(_estep_kernel_serial, blocks)
+    counts = parts[0][0]
+    nodes = parts[0][2]
+    for part in parts[1:]:
+        counts += part[0]
+        nodes += part[2]
+    return counts, float(sum(part[1] for part in parts)), nodes
 
 
 def _codes(encoded: np.ndarray, n_items: int) -> np.ndarray:
@@ -197,7 +197,12 @@ def log_likelihood_matrix(encoded: np.ndarray, log_probs: np.ndarray) -> np.ndar
     """
     log_probs = np.asarray(log_probs, dtype=np.float64)
     codes = _codes(encoded, log_probs.shape[0])
-    return _loglik_kernel(codes, _log_prob_matrix(log_probs), log_probs.shape[2])
+    lmat = _log_prob_matrix(log_probs)
+    n_cat = log_probs.shape[2]
+    if codes.shape[0] * codes.shape[1] < SERIAL_BELOW:
+        return _loglik_kernel(codes, lmat, n_cat)
+    bounds = block_bounds(codes.shape[0], _n_parts(codes.shape[0]))
+    return np.concatenate(run_blocks(_loglik_kernel, [(codes[start:stop], lmat, n_cat) for start, stop in bounds]))
 
 
 def posterior(encoded: np.ndarray, log_probs: np.ndarray,
@@ -255,9 +260,6 @@ def estep(encoded_chunk: np.ndarray, log_probs: np.ndarray, log_prior: np.ndarra
             raise ValueError(f"weights have shape {w.shape}, expected ({codes.shape[0]},)")
         n_total = float(w.sum())
     lmat = _log_prob_matrix(log_probs)
-    if codes.shape[0] * n_items < SERIAL_BELOW:
-        counts, loglik, node_counts = _estep_kernel_serial(codes, lmat, log_prior, w, n_cat)
-    else:
-        counts, loglik, node_counts = _estep_kernel(codes, lmat, log_prior, w, n_cat, _n_parts(codes.shape[0]))
+    counts, loglik, node_counts = _estep_blocks(codes, lmat, log_prior, w, n_cat)
     counts = counts.reshape(n_items, n_cat, q).transpose(0, 2, 1)
     return EStep(np.ascontiguousarray(counts), float(loglik), node_counts, n_total)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from psychometrics import _theta_kernels
+from psychometrics import _compiled, _theta_kernels
 from psychometrics._blas import single_threaded_blas
 from psychometrics.data import as_responses
 from psychometrics.errors import ConvergenceWarning, EstimationError
@@ -62,6 +62,8 @@ _COMPILED_CHUNK = 1 << 16
 #: MAP/ML/WLE use the compiled kernels from this many responses (persons x items) on; below it
 #: the numpy differences are as fast as loading the compiled code from its cache.
 COMPILED_FROM = 20_000
+# responses from which the compiled sums run on several threads
+_THREADED_FROM = 100_000
 # Steps of the differences in theta: three-point first differences (error ~h^2 + eps/h) for
 # MAP/ML, five-point first and second differences (~h^4 + eps/h^2) for WLE.
 _H = 1e-4
@@ -411,16 +413,23 @@ class _Kernels:
         return cls(tuple(cumulative_groups), stacked(dichotomous) if dichotomous else (),
                    tuple(stacked(parts) for parts in divide.values()))
 
-    def sums(self, codes: np.ndarray, rows: np.ndarray, theta: np.ndarray, wle: bool) -> np.ndarray:
-        out = np.zeros((rows.shape[0], _theta_kernels.N_SUMS))
-        theta = np.ascontiguousarray(theta, dtype=np.float64)
-        rows = np.ascontiguousarray(rows, dtype=np.int64)
+    def _add(self, codes: np.ndarray, rows: np.ndarray, theta: np.ndarray, wle: bool,
+             out: np.ndarray) -> None:
         for items, slope, intercepts, gap in self.cumulative:
             _theta_kernels.cumulative_sums(codes, rows, theta, items, slope, intercepts, gap, wle, out)
         if self.asymptote:
             _theta_kernels.asymptote_sums(codes, rows, theta, *self.asymptote, wle, out)
         for items, alpha, intercepts in self.divide_by_total:
             _theta_kernels.divide_by_total_sums(codes, rows, theta, items, alpha, intercepts, wle, out)
+
+    def sums(self, codes: np.ndarray, rows: np.ndarray, theta: np.ndarray, wle: bool) -> np.ndarray:
+        out = np.zeros((rows.shape[0], _theta_kernels.N_SUMS))
+        theta = np.ascontiguousarray(theta, dtype=np.float64)
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        n_blocks = 1 if rows.size * codes.shape[1] < _THREADED_FROM else 2 * _compiled.n_threads()
+        # each block writes its own rows of ``out``
+        _compiled.run_blocks(self._add, [(codes, rows[start:stop], theta[start:stop], wle, out[start:stop])
+                                         for start, stop in _compiled.block_bounds(rows.size, n_blocks)])
         return out
 
 

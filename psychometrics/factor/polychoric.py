@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from psychometrics import _compiled  # noqa: F401  (cache folder, before the kernels)
 from psychometrics._blas import all_blas_threads
 from psychometrics.data import as_responses
 from psychometrics.errors import EstimationError, ModelWarning, ResponseError
@@ -644,11 +645,11 @@ def _cell_scores(tj: np.ndarray, tk: np.ndarray, rho: np.ndarray
     return prob, dprob / prob, dth_j / prob[..., None], dth_k / prob[..., None]
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True)
 def _gather_influence(padded, rows, cols, offsets, widths, flat, out):  # pragma: no cover - compiled
     """``out[i, p] = flat[offsets[p] + padded[i, rows[p]] * widths[p] + padded[i, cols[p]]]``."""
     n_pairs = rows.shape[0]
-    for i in numba.prange(padded.shape[0]):
+    for i in range(padded.shape[0]):
         for p in range(n_pairs):
             out[i, p] = flat[offsets[p] + padded[i, rows[p]] * widths[p] + padded[i, cols[p]]]
 
@@ -761,7 +762,9 @@ def asymptotic_covariance(codes: list[np.ndarray], n_categories: list[int], corr
         for start in range(0, n, block):
             stop = min(start + block, n)
             part = influence[: stop - start]
-            _gather_influence(padded[start:stop], rows64, cols64, offsets, widths, flat, part)
+            _compiled.run_blocks(_gather_influence, [
+                (padded[start + a:start + b], rows64, cols64, offsets, widths, flat, part[a:b])
+                for a, b in _compiled.block_bounds(stop - start, _compiled.n_threads())])
             # symmetric rank-k update: only one triangle is computed
             gamma = blas.dsyrk(1.0, part, beta=1.0, c=gamma, trans=1, lower=1, overwrite_c=1)
     gamma = np.tril(gamma) + np.tril(gamma, -1).T
