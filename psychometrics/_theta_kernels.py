@@ -46,14 +46,15 @@ import numba
 import numpy as np
 
 from psychometrics import _compiled  # noqa: F401  (cache folder, before the kernels)
+from psychometrics._numeric import LOG_TINY, MAX_EXP
 
 __all__ = ["N_SUMS", "cumulative_sums", "asymptote_sums", "divide_by_total_sums"]
 
 N_SUMS = 7
-# exp(-745) underflows; the same floor as the numpy path of scoring (log of the smallest normal)
-_LOG_FLOOR = math.log(np.finfo(np.float64).tiny)
+# log-probabilities of a person's responses are floored as in the numpy path of scoring
+_LOG_FLOOR = LOG_TINY
 # |z| below which exp(z) and products of two such exponentials stay finite and nonzero
-_HALF_RANGE = 300.0
+_HALF_RANGE = MAX_EXP / 2.0
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

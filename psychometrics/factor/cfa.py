@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from psychometrics._numeric import TINY
 from psychometrics._blas import one_blas_thread
 from psychometrics.data import Responses, as_responses
 from psychometrics.errors import (
@@ -1567,7 +1568,7 @@ def _modification_indices(structure: _Structure, theta: np.ndarray, objective: A
         v = v * n / (n - 1)
         n = n - 1
     with np.errstate(divide="ignore", invalid="ignore"):
-        ok = v > 1e-12 * np.maximum(i_cc, 1e-300)
+        ok = v > 1e-12 * np.maximum(i_cc, TINY)
         mi = np.where(ok, n * d * d / np.where(ok, v, 1.0), np.nan)
         epc = np.where(ok, -d / np.where(ok, v, 1.0), np.nan)
     lam, phi, res = structure.unpack(theta)

@@ -25,6 +25,7 @@ from scipy import special
 
 from psychometrics import _compiled  # noqa: F401  (cache folder, before the kernels)
 from psychometrics._blas import all_blas_threads
+from psychometrics._numeric import TINY
 from psychometrics.data import as_responses
 from psychometrics.errors import EstimationError, ModelWarning, ResponseError
 
@@ -285,7 +286,7 @@ def _cell_probabilities(row_cuts: np.ndarray, col_cuts: np.ndarray, rho: np.ndar
 
 def _loglik(tables: np.ndarray, prob: np.ndarray) -> np.ndarray:
     positive = tables > 0
-    safe = np.where(positive, np.maximum(prob, 1e-300), 1.0)
+    safe = np.where(positive, np.maximum(prob, TINY), 1.0)
     return np.sum(np.where(positive, tables * np.log(safe), 0.0), axis=(1, 2))
 
 
@@ -304,7 +305,7 @@ def _fit_rho(tables: np.ndarray, row_cuts: np.ndarray, col_cuts: np.ndarray, sta
         if idx.size == 0:
             break
         p, dp, d2p, t = prob[idx], dprob[idx], d2prob[idx], tables[idx]
-        positive_p = p > 1e-300
+        positive_p = p > TINY
         safe_p = np.where(positive_p, p, 1.0)
         ratio = np.where(positive_p, dp / safe_p, 0.0)
         score = np.sum(t * ratio, axis=(1, 2))
@@ -624,7 +625,7 @@ def _cell_scores(tj: np.ndarray, tk: np.ndarray, rho: np.ndarray
     def cells(corner: np.ndarray) -> np.ndarray:
         return corner[:, 1:, 1:] - corner[:, :-1, 1:] - corner[:, 1:, :-1] + corner[:, :-1, :-1]
 
-    prob = np.maximum(cells(bivariate_normal_cdf(bj, bk, r)), 1e-300)
+    prob = np.maximum(cells(bivariate_normal_cdf(bj, bk, r)), TINY)
     dprob = cells(_bvn_pdf(bj, bk, r))
     s = np.sqrt(1.0 - r * r)
     # d P(cell) / d (j's boundary b): phi(b) * [Phi((k_up - rho b)/s) - Phi((k_low - rho b)/s)]
