@@ -29,6 +29,7 @@ from psychometrics import _compiled, _theta_kernels
 from psychometrics._numeric import LOG_TINY
 from psychometrics._blas import single_threaded_blas
 from psychometrics.data import as_responses
+from psychometrics.estep import log_likelihood_matrix
 from psychometrics.errors import ConvergenceWarning, EstimationError
 from psychometrics.quadrature import normal_quadrature
 from psychometrics.sumscore import sum_score_likelihoods
@@ -57,7 +58,7 @@ NOT_CONVERGED = "not_converged"
 # Nodes span the prior mean +/- this many prior standard deviations (mirt: [-6, 6]).
 _GRID_HALF_WIDTH = 6.0
 # Persons per chunk: the persons x nodes work arrays (4 MB) stay in cache.
-_EAP_CHUNK = 1 << 13
+_EAP_CHUNK = 1 << 14
 _NEWTON_CHUNK = 1 << 13
 # The compiled path keeps only (persons, 7) sums: larger chunks amortize its thread start-up.
 _COMPILED_CHUNK = 1 << 16
@@ -182,8 +183,17 @@ def _pattern_flags(codes: np.ndarray, layout: _Layout) -> tuple[np.ndarray, np.n
 
 def _posterior_log_density(codes: np.ndarray, layout: _Layout, table: np.ndarray,
                            log_weights: np.ndarray) -> np.ndarray:
-    """Unnormalized log-posterior (n, Q) of a chunk of persons on the grid."""
-    log_post = _one_hot(codes, layout) @ table
+    """Unnormalized log-posterior (n, Q) of a chunk of persons on the grid.
+
+    Large chunks use the E-step's compiled gather (items x Q additions per person); small
+    ones the one-hot matrix product (items x K x Q, but nothing to compile or load).
+    """
+    if codes.size >= COMPILED_FROM:
+        padded = np.full((layout.valid.shape[0], layout.valid.shape[1], table.shape[1]), _LOG_FLOOR)
+        padded[layout.valid] = table
+        log_post = log_likelihood_matrix(codes, padded.transpose(0, 2, 1))
+    else:
+        log_post = _one_hot(codes, layout) @ table
     log_post += log_weights
     return log_post
 
