@@ -29,6 +29,8 @@ _SUBMODULES = {
     "factor",
     "fairness",
     "fit",
+    "fit_indices",
+    "groups",
     "information",
     "instrument",
     "irt",

@@ -84,6 +84,21 @@ def _log_prob_matrix(log_probs: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.maximum(log_probs, LOG_FLOOR).transpose(0, 2, 1).reshape(n_items * k, q))
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _add_person_loglik(i, codes, lmat, n_categories, out):  # pragma: no cover - compiled
+    """The person log-likelihood at the nodes: add the log-probabilities of person i's chosen
+    categories to ``out`` (Q,); a missing response (-1) adds nothing. The E-step and scoring
+    both compute it here."""
+    n_items = codes.shape[1]
+    q = lmat.shape[1]
+    for j in range(n_items):
+        c = codes[i, j]
+        if c >= 0:
+            r = j * n_categories + c
+            for t in range(q):
+                out[t] += lmat[r, t]
+
+
 @numba.njit(cache=True, nogil=True)
 def _person(i, codes, lmat, log_prior, weights, weighted, n_categories, buf, counts, nodes):  # pragma: no cover
     """Add person i's posterior to ``counts``/``nodes``; return its weighted log-likelihood."""
@@ -91,12 +106,7 @@ def _person(i, codes, lmat, log_prior, weights, weighted, n_categories, buf, cou
     q = lmat.shape[1]
     for t in range(q):
         buf[t] = log_prior[t]
-    for j in range(n_items):
-        c = codes[i, j]
-        if c >= 0:
-            r = j * n_categories + c
-            for t in range(q):
-                buf[t] += lmat[r, t]
+    _add_person_loglik(i, codes, lmat, n_categories, buf)
     top = buf[0]
     for t in range(1, q):
         if buf[t] > top:
@@ -135,16 +145,10 @@ def _estep_kernel_serial(codes, lmat, log_prior, weights, n_categories):  # prag
 
 @numba.njit(cache=True, nogil=True)
 def _loglik_kernel(codes, lmat, n_categories):  # pragma: no cover - compiled
-    n, n_items = codes.shape
-    q = lmat.shape[1]
-    out = np.zeros((n, q))
+    n = codes.shape[0]
+    out = np.zeros((n, lmat.shape[1]))
     for i in range(n):
-        for j in range(n_items):
-            c = codes[i, j]
-            if c >= 0:
-                r = j * n_categories + c
-                for t in range(q):
-                    out[i, t] += lmat[r, t]
+        _add_person_loglik(i, codes, lmat, n_categories, out[i])
     return out
 
 
@@ -152,6 +156,10 @@ def _loglik_kernel(codes, lmat, n_categories):  # pragma: no cover - compiled
 #: the thread pool costs more than it saves there (and much more on a busy machine, where it
 #: measured up to 10 times slower than one thread for 1000 persons x 10 items).
 SERIAL_BELOW = 100_000
+
+#: The log-likelihood matrix alone does less work per response than the E-step; there the
+#: thread pool pays only from about this many responses (scoring's chunks stay below it).
+LOGLIK_SERIAL_BELOW = 1_000_000
 
 
 def _n_parts(n: int) -> int:
@@ -189,8 +197,11 @@ def _codes(encoded: np.ndarray, log_probs: np.ndarray) -> np.ndarray:
     if encoded.dtype not in (np.int8, np.int16, np.int32, np.int64):
         encoded = encoded.astype(np.int64)
     if encoded.size:
-        # categories an item lacks have log-probability -inf at every node
-        n_valid = np.isfinite(log_probs).any(axis=1).sum(axis=1)
+        # categories an item lacks have log-probability -inf at every node; an item whose every
+        # category is -inf has parameters outside its model's domain (an extrapolation step
+        # the EM rejects), not fewer categories
+        finite = np.isfinite(log_probs).any(axis=1)
+        n_valid = np.where(finite.any(axis=1), finite.sum(axis=1), n_cat)
         low, high = encoded.min(axis=0), encoded.max(axis=0)
         bad = np.flatnonzero((low < -1) | (high >= n_valid))
         if bad.size:
@@ -216,7 +227,7 @@ def log_likelihood_matrix(encoded: np.ndarray, log_probs: np.ndarray) -> np.ndar
     codes = _codes(encoded, log_probs)
     lmat = _log_prob_matrix(log_probs)
     n_cat = log_probs.shape[2]
-    if codes.shape[0] * codes.shape[1] < SERIAL_BELOW:
+    if codes.size < LOGLIK_SERIAL_BELOW:
         return _loglik_kernel(codes, lmat, n_cat)
     bounds = block_bounds(codes.shape[0], _n_parts(codes.shape[0]))
     return np.concatenate(run_blocks(_loglik_kernel, [(codes[start:stop], lmat, n_cat) for start, stop in bounds]))

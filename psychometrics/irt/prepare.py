@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from psychometrics.data import Responses, align_labels
+from psychometrics.data import Responses, align_labels, category_index
 from psychometrics.errors import ModelWarning, ResponseError
+from psychometrics.groups import resolve_groups
 from psychometrics.items import ItemModel, get_model
 
 
@@ -74,26 +75,6 @@ def _category_codes(categories: Any, item: str, k: int) -> tuple[int, ...]:
     if len(codes) != k or len(set(codes)) != k:
         raise ValueError(f"item {item!r} has {k} categories but categories {codes} were given")
     return codes
-
-
-def _encode_column(col: np.ndarray, codes: tuple[int, ...], item: str, position: int,
-                   person_ids: pd.Index) -> np.ndarray:
-    observed = ~np.isnan(col)
-    table = np.asarray(codes, dtype=np.float64)
-    order = np.argsort(table)
-    sorted_codes = table[order]
-    idx = np.searchsorted(sorted_codes, np.where(observed, col, sorted_codes[0]))
-    idx = np.minimum(idx, len(codes) - 1)
-    bad = observed & (sorted_codes[idx] != col)
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        value = col[row]
-        shown = int(value) if float(value).is_integer() else value
-        raise ResponseError(
-            f"respondent {person_ids[row]!r} (row {row}), item {item!r} (column {position}): value "
-            f"{shown} is not one of the item's calibrated categories {codes}"
-            f" ({int(bad.sum())} such value(s) in this column)")
-    return np.where(observed, order[idx], -1)
 
 
 _PRIOR_KINDS = {"normal": 1, "lognormal": 2, "beta": 3}
@@ -211,7 +192,8 @@ def _prepare(resp: Responses, models: Mapping[str, str],
         categories[item] = codes
     encoded = np.full(values.shape, -1, dtype=np.int8 if max(map(len, categories.values())) < 127 else np.int32)
     for j, item in enumerate(item_ids):
-        encoded[:, j] = _encode_column(values[:, j], categories[item], item, j, resp.person_ids)
+        encoded[:, j] = category_index(values[:, j], categories[item], item=item, position=j,
+                                       person_ids=resp.person_ids)[0]
     return categories, encoded
 
 
@@ -239,34 +221,17 @@ _INVARIANCE_LATENT = ("free_means", "free_var")
 
 
 def _group_labels(group: Any, resp: Responses, reference: Any, min_size: int) -> tuple[list[Any], np.ndarray]:
-    """Ordered group labels (reference first) and each person's group index."""
+    """Ordered group labels (reference first) and each person's group index
+    (:func:`psychometrics.groups.resolve_groups`: default reference the largest group, a tie
+    going to the first level). Group sizes are checked later, on the persons who answered."""
     if isinstance(group, str):
         raise ResponseError(f"group {group!r} is not a column of the responses; pass the labels, one per person")
     series = align_labels(group, resp)
-    missing = series.isna().to_numpy()
-    if missing.any():
-        row = int(np.flatnonzero(missing)[0])
-        raise ResponseError(f"respondent {resp.person_ids[row]!r} (row {row}) has no group label "
-                            f"({int(missing.sum())} missing label(s)); drop those persons or label them")
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        levels = [c for c in series.cat.categories if (series == c).any()]
-    else:
-        uniques = list(pd.unique(series.to_numpy()))
-        try:
-            levels = sorted(uniques)
-        except TypeError:
-            levels = uniques
-    if len(levels) < 2:
-        raise ResponseError(f"group has one level ({levels[0]!r}); a multi-group calibration needs at least two")
-    if reference is not None:
-        if reference not in levels:
-            raise ResponseError(f"reference group {reference!r} is not among the groups {levels}")
-        levels = [reference] + [g for g in levels if g != reference]
-    codes = np.full(resp.n_persons, -1, dtype=np.int64)
-    values = series.to_numpy(dtype=object)
-    for g, label in enumerate(levels):
-        codes[values == label] = g
-    return levels, codes
+    spec = resolve_groups(series, resp.person_ids, reference=reference, what="a multi-group calibration")
+    order = [spec.reference] + [g for g in range(len(spec.labels)) if g != spec.reference]
+    position = np.empty(len(order), dtype=np.int64)
+    position[order] = np.arange(len(order))
+    return [spec.labels[g] for g in order], position[spec.codes]
 
 
 def _freed_parameters(item_ids: Sequence[str], models: Mapping[str, str], n_cat: np.ndarray,
