@@ -12,8 +12,9 @@ The products are computed by a compiled kernel (numba) that never forms ``X``: f
 it adds the rows of ``L`` picked by the responses, takes the log-sum-exp over nodes and adds the
 posterior back into the rows of the counts it came from. That does ``items x Q`` operations per
 person instead of the ``items x K x Q`` of a dense product with the (mostly zero) one-hot
-matrix, and runs the persons of a chunk on all cores with one private accumulator per part.
-On a loaded two-core machine it measured about three times faster than the float64 BLAS
+matrix. The kernel is compiled serial and runs blocks of a chunk's persons on a pool of threads,
+one private accumulator per block (:mod:`psychometrics._compiled`: a ``parallel=True`` kernel
+took three times as long to compile). On a loaded two-core machine it measured about three times faster than the float64 BLAS
 product for 10^5 persons x 50 five-category items.
 
 Everything :func:`estep` returns is a plain sum over persons, so chunks (threads, processes,

@@ -9,9 +9,12 @@ scored at once with array arithmetic, in chunks of persons so memory stays bound
   E-step uses (:func:`psychometrics.estep.log_likelihood_matrix`, a compiled kernel that adds
   the log-probabilities of the chosen categories), followed by a log-sum-exp over nodes.
 - MAP, ML, WLE: Newton iterations (Fisher scoring where the observed curvature is not
-  positive) with step halving, vectorized over persons and started from the EAP estimate.
-  Derivatives with respect to theta are central differences of the calibration's
-  log-probabilities, so every item model is handled alike.
+  positive) with step halving, vectorized over persons (each person keeps its own step
+  length and stops on its own) and started from the EAP estimate. The sums over items the
+  steps need come from compiled kernels with analytic derivatives in theta for the model
+  families of :mod:`psychometrics.items` (:mod:`psychometrics._theta_kernels`, a few
+  exponentials per person and item); small problems, and any other item model, use central
+  differences of the calibration's log-probabilities, which handle every model alike.
 """
 
 from __future__ import annotations
@@ -584,9 +587,10 @@ def score(calibration: "Calibration", responses: Any, method: str = "eap", *,
     residual for WLE) improves, for all persons at once. Standard errors are
     :math:`1/\sqrt{I(\hat\theta)}` for ML and WLE and :math:`1/\sqrt{I(\hat\theta) + 1/\sigma^2}`
     for MAP (expected information of the answered items). Derivatives in :math:`\theta` are
-    central differences of the calibration's log-probabilities (three-point with step
-    :math:`10^{-4}` for MAP/ML, five-point with step :math:`10^{-3}` for WLE), accurate to about
-    :math:`10^{-9}`.
+    analytic for the built-in model families from ``COMPILED_FROM`` responses on; below that,
+    or for other item models, central differences of the calibration's log-probabilities
+    (three-point with step :math:`10^{-4}` for MAP/ML, five-point with step :math:`10^{-3}` for
+    WLE), accurate to about :math:`10^{-9}`; both give the same estimates to :math:`10^{-8}`.
 
     References
     ----------
