@@ -62,14 +62,47 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+class _Watch:
+    """Peak resident memory while the timed operation runs (sampled every 5 ms), beside the
+    process peak that includes simulating the data."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.before = self.peak = _rss_mb()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._done.is_set():
+            self.peak = max(self.peak, _rss_mb())
+            time.sleep(0.005)
+
+    def stop(self) -> str:
+        self._done.set()
+        self._thread.join()
+        return f"operation peak {self.peak:,.0f} MB ({self.peak - self.before:+,.0f} MB over its input)"
+
+
 def run_task(task: str, persons: int | None) -> dict:
     """Run one task in this process; returns its seconds and details."""
-    result = _run_task(task, persons)
+    watch = _Watch()
+    result = _run_task(task, persons, watch)
     result["cpu_seconds"] = time.process_time() - result.pop("cpu_start")
+    result["detail"] += "; " + watch.stop()
     return result
 
 
-def _run_task(task: str, persons: int | None) -> dict:
+def _run_task(task: str, persons: int | None, watch: _Watch) -> dict:
     warnings.simplefilter("ignore")
     if task in ("warm", "cached", "cold", "large"):
         from psychometrics.data import Responses
@@ -80,6 +113,7 @@ def _run_task(task: str, persons: int | None) -> dict:
         responses = Responses(data, {i: tuple(range(5)) for i in data.columns})
         if task in ("warm", "large"):
             calibrate(responses.subset(list(data.columns[:3])).frame.iloc[:200], "graded", max_iter=2)
+        watch.before = watch.peak = _rss_mb()
         start, cpu_start = time.perf_counter(), time.process_time()
         cal = calibrate(responses, "graded")
         return {"cpu_start": cpu_start, "seconds": time.perf_counter() - start, "detail": f"{n:,} persons, {cal.n_iter} EM iterations"}
@@ -93,11 +127,13 @@ def _run_task(task: str, persons: int | None) -> dict:
         calibration = Calibration.from_item_params(truth, "graded")
         if task == "eap":
             score(calibration, data.iloc[:1000], "eap")
+            watch.before = watch.peak = _rss_mb()
             start, cpu_start = time.perf_counter(), time.process_time()
             out = score(calibration, data, "eap")
         else:
             responses = Responses(data, {i: tuple(range(5)) for i in data.columns})
             score(calibration, responses.subset(list(data.columns)).frame.iloc[:30_000], "wle")
+            watch.before = watch.peak = _rss_mb()
             start, cpu_start = time.perf_counter(), time.process_time()
             out = score(calibration, responses, "wle")
         seconds = time.perf_counter() - start
@@ -120,6 +156,7 @@ def _run_task(task: str, persons: int | None) -> dict:
         model = {f"f{k + 1}": [columns[j] for j in np.flatnonzero(factor_of == k)] for k in range(n_factors)}
         likert = pd.DataFrame(np.digitize(latent, [-1.5, -0.5, 0.5, 1.5]) + 1.0, columns=columns)
         cfa(likert.iloc[:500, :6], {"f": columns[:6]}, "dwls")  # kernels compiled or loaded
+        watch.before = watch.peak = _rss_mb()
         start, cpu_start = time.perf_counter(), time.process_time()
         fit = cfa(likert, model, "dwls")
         return {"cpu_start": cpu_start, "seconds": time.perf_counter() - start,
