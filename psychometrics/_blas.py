@@ -11,14 +11,13 @@ product). The hot paths therefore run their products on one BLAS thread.
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 from threadpoolctl import threadpool_limits
 
-__all__ = ["one_blas_thread", "single_threaded_blas", "all_blas_threads"]
+__all__ = ["one_blas_thread", "single_threaded_blas"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -26,17 +25,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 def single_threaded_blas() -> AbstractContextManager:
     """Limit BLAS to one thread inside a ``with`` block (process-wide while it lasts)."""
     return threadpool_limits(limits=1, user_api="blas")
-
-
-def all_blas_threads() -> AbstractContextManager:
-    """Every core the process may use, inside a ``with`` block: for the few products that are
-    large and compute-bound (a rank-k update of thousands of rows into a 1000 x 1000 matrix),
-    where each thread has seconds of work and none waits on the others."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        cores = os.cpu_count() or 1
-    return threadpool_limits(limits=max(1, cores), user_api="blas")
 
 
 def one_blas_thread(func: F) -> F:

@@ -24,7 +24,6 @@ import pandas as pd
 from scipy import special
 
 from psychometrics import _compiled  # noqa: F401  (cache folder, before the kernels)
-from psychometrics._blas import all_blas_threads
 from psychometrics._numeric import TINY
 from psychometrics.data import as_responses, category_index
 from psychometrics.errors import EstimationError, ModelWarning, ResponseError
@@ -768,14 +767,13 @@ def asymptotic_covariance(codes: list[np.ndarray], n_categories: list[int], corr
     block = max(1, _INFLUENCE_BLOCK // max(n_pairs, 1))
     influence = np.empty((min(block, n), n_pairs))
     rows64, cols64 = rows.astype(np.int64), cols.astype(np.int64)
-    with all_blas_threads():
-        for start in range(0, n, block):
-            stop = min(start + block, n)
-            part = influence[: stop - start]
-            _compiled.run_blocks(_gather_influence, [
-                (padded[start + a:start + b], rows64, cols64, offsets, widths, flat, part[a:b])
-                for a, b in _compiled.block_bounds(stop - start, _compiled.n_threads())])
-            # symmetric rank-k update: only one triangle is computed
-            gamma = blas.dsyrk(1.0, part, beta=1.0, c=gamma, trans=1, lower=1, overwrite_c=1)
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        part = influence[: stop - start]
+        _compiled.run_blocks(_gather_influence, [
+            (padded[start + a:start + b], rows64, cols64, offsets, widths, flat, part[a:b])
+            for a, b in _compiled.block_bounds(stop - start, _compiled.n_threads())])
+        # symmetric rank-k update: only one triangle is computed
+        gamma = blas.dsyrk(1.0, part, beta=1.0, c=gamma, trans=1, lower=1, overwrite_c=1)
     gamma = np.tril(gamma) + np.tril(gamma, -1).T
     return gamma * n
