@@ -126,16 +126,16 @@ def _run_task(task: str, persons: int | None, watch: _Watch) -> dict:
         truth, data = _graded_data(n)
         calibration = Calibration.from_item_params(truth, "graded")
         if task == "eap":
-            score(calibration, data.iloc[:1000], "eap")
+            score(calibration, data.iloc[:1000], method="eap")
             watch.before = watch.peak = _rss_mb()
             start, cpu_start = time.perf_counter(), time.process_time()
-            out = score(calibration, data, "eap")
+            out = score(calibration, data, method="eap")
         else:
             responses = Responses(data, {i: tuple(range(5)) for i in data.columns})
-            score(calibration, responses.subset(list(data.columns)).frame.iloc[:30_000], "wle")
+            score(calibration, responses.subset(list(data.columns)).frame.iloc[:30_000], method="wle")
             watch.before = watch.peak = _rss_mb()
             start, cpu_start = time.perf_counter(), time.process_time()
-            out = score(calibration, responses, "wle")
+            out = score(calibration, responses, method="wle")
         seconds = time.perf_counter() - start
         return {"cpu_start": cpu_start, "seconds": seconds, "detail": f"{n:,} persons, {n / seconds:,.0f} persons/s, mean theta {out['theta'].mean():.4f}"}
     if task == "cfa":

@@ -200,7 +200,7 @@ def setup_comparisons(responses: Any, group: Any, *, focal: Any, reference: Any,
 
 
 def run_comparisons(data: Responses, groups: GroupSpec, compute: Any, *, matching: Matching, adjust: Adjust,
-                    alpha: float, purify_items: bool, max_iterations: int,
+                    alpha: float, purify_items: bool, max_iter: int,
                     column_order: Sequence[str]) -> pd.DataFrame:
     """Run one DIF method for every focal group against the reference, with purification.
 
@@ -233,7 +233,7 @@ def run_comparisons(data: Responses, groups: GroupSpec, compute: Any, *, matchin
             return columns, flagged
 
         label = f" of focal group {format_label(groups.labels[g])}"
-        outcome = purify(evaluate, len(items), enabled=purify_items, max_iterations=max_iterations, label=label)
+        outcome = purify(evaluate, len(items), enabled=purify_items, max_iter=max_iter, label=label)
         columns = outcome.result
         head = {
             "reference": [groups.labels[groups.reference]] * len(items),
