@@ -57,3 +57,18 @@ def test_blocks_cover_the_range_in_order():
     values = np.arange(1000.0)
     sums = _compiled.run_blocks(lambda a, b: values[a:b].sum(), _compiled.block_bounds(1000, 7))
     assert sum(sums) == values.sum() and len(sums) == 7
+
+
+def test_a_forked_child_runs_blocks_on_its_own_threads():
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return
+    _compiled.run_blocks(lambda a, b: b - a, _compiled.block_bounds(10, 2))  # the parent's pool exists
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        assert pool.apply(_blocks_in_child) == 10
+
+
+def _blocks_in_child() -> int:
+    return sum(_compiled.run_blocks(lambda a, b: b - a, _compiled.block_bounds(10, 2)))
