@@ -9,9 +9,12 @@ scored at once with array arithmetic, in chunks of persons so memory stays bound
   E-step uses (:func:`psychometrics.estep.person_log_likelihood`, a compiled kernel that adds
   the log-probabilities of the chosen categories), followed by a log-sum-exp over nodes.
 - MAP, ML, WLE: Newton iterations (Fisher scoring where the observed curvature is not
-  positive) with step halving, vectorized over persons and started from the EAP estimate.
-  Derivatives with respect to theta are central differences of the calibration's
-  log-probabilities, so every item model is handled alike.
+  positive) with step halving, vectorized over persons (each person keeps its own step
+  length and stops on its own) and started from the EAP estimate. The sums over items the
+  steps need come from compiled kernels with analytic derivatives in theta for the model
+  families of :mod:`psychometrics.items` (:mod:`psychometrics._theta_kernels`, a few
+  exponentials per person and item); small problems, and any other item model, use central
+  differences of the calibration's log-probabilities, which handle every model alike.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from psychometrics import _compiled, _theta_kernels
 from psychometrics._numeric import LOG_TINY
 from psychometrics._deprecation import keyword_only_after
 from psychometrics._blas import single_threaded_blas
@@ -58,8 +62,15 @@ NOT_CONVERGED = "not_converged"
 # Nodes span the prior mean +/- this many prior standard deviations (mirt: [-6, 6]).
 _GRID_HALF_WIDTH = 6.0
 # Persons per chunk: the persons x nodes work arrays (4 MB) stay in cache.
-_EAP_CHUNK = 1 << 13
+_EAP_CHUNK = 1 << 14
 _NEWTON_CHUNK = 1 << 13
+# The compiled path keeps only (persons, 7) sums: larger chunks amortize its thread start-up.
+_COMPILED_CHUNK = 1 << 16
+#: MAP/ML/WLE use the compiled kernels from this many responses (persons x items) on; below it
+#: the numpy differences are as fast as loading the compiled code from its cache.
+COMPILED_FROM = 20_000
+# responses from which the compiled sums run on several threads
+_THREADED_FROM = 100_000
 # Steps of the differences in theta: three-point first differences (error ~h^2 + eps/h) for
 # MAP/ML, five-point first and second differences (~h^4 + eps/h^2) for WLE.
 _H = 1e-4
@@ -233,9 +244,49 @@ def _eap(calibration: Any, layout: _Layout, codes: np.ndarray, mean: float, vari
 # --------------------------------------------------------------------------------------
 
 
+def _merit_and_step(method: str, theta: np.ndarray, sums: np.ndarray, mean: float,
+                    variance: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Merit, clipped Newton step and test information from the sums over items.
+
+    ``sums`` is (n, 7) as laid out in :mod:`psychometrics._theta_kernels`: log-likelihood,
+    its first and second derivatives, information I, Warm's J, J' and I'.
+    """
+    loglik, gradient, bend, information = sums[:, 0], sums[:, 1], sums[:, 2], sums[:, 3]
+    # Newton steps use the observed curvature -d(psi)/d(theta) where it is positive (always,
+    # for log-concave models such as 2PL, graded, GPCM) and Fisher scoring elsewhere.
+    observed_curvature = -bend
+    if method == "ml":
+        merit = loglik
+        estimating = gradient
+        expected_curvature = information
+    elif method == "map":
+        deviation = theta - mean
+        merit = loglik - 0.5 * deviation * deviation / variance
+        estimating = gradient - deviation / variance
+        observed_curvature = observed_curvature + 1.0 / variance
+        expected_curvature = information + 1.0 / variance
+    else:  # wle
+        # Warm (1989): psi = L' + J / (2 I), J = sum_jk P' P'' / P = sum_jk P l' (l'' + l'^2).
+        warm_j, warm_j_prime, info_prime = sums[:, 4], sums[:, 5], sums[:, 6]
+        safe_info = np.maximum(information, np.finfo(np.float64).tiny)
+        estimating = gradient + warm_j / (2.0 * safe_info)
+        correction_prime = (warm_j_prime * safe_info - warm_j * info_prime) / (2.0 * safe_info**2)
+        observed_curvature = observed_curvature - correction_prime
+        expected_curvature = information
+        # A root of Warm's equation is sought: the merit is the size of the residual.
+        merit = -np.abs(estimating)
+    curvature = np.where(observed_curvature > 0.0, observed_curvature,
+                         np.maximum(expected_curvature, np.finfo(np.float64).tiny))
+    step = np.clip(estimating / curvature, -_MAX_STEP, _MAX_STEP)
+    return merit, step, information
+
+
 class _Objective:
     """Merit, Newton step and test information of persons at given thetas.
 
+    The sums over items come from central differences of the calibration's
+    log-probabilities: every item model is handled alike (the reference path, and the one
+    for small problems, where compiling or loading the kernels costs more than it saves).
     ``codes`` is (J, n): the transposed responses of the persons being iterated.
     """
 
@@ -254,7 +305,7 @@ class _Objective:
         return np.maximum(np.asarray(self.calibration.log_probabilities(theta), dtype=np.float64),
                           _LOG_FLOOR)
 
-    def __call__(self, theta: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def sums(self, theta: np.ndarray, rows: np.ndarray) -> np.ndarray:
         observed = self.observed[:, rows]
         index = self.index[:, rows]
         log_p = self._log_p(theta)
@@ -283,41 +334,118 @@ class _Objective:
         # Categories an item does not have sit at the log floor on every side: l' = 0 there.
         prob = np.exp(log_p)
         weighted_slope = prob * slope
-        information = over_items(weighted_slope * slope)
-        gradient = chosen(slope)
-        # Newton steps use the observed curvature -d(psi)/d(theta) where it is positive (always,
-        # for log-concave models such as 2PL, graded, GPCM) and Fisher scoring elsewhere.
-        observed_curvature = -chosen(bend)
-
-        if self.method == "ml":
-            merit = chosen(log_p)
-            estimating = gradient
-            expected_curvature = information
-        elif self.method == "map":
-            deviation = theta - self.mean
-            merit = chosen(log_p) - 0.5 * deviation * deviation / self.variance
-            estimating = gradient - deviation / self.variance
-            observed_curvature = observed_curvature + 1.0 / self.variance
-            expected_curvature = information + 1.0 / self.variance
-        else:  # wle
-            # Warm (1989): psi = L' + J / (2 I), J = sum_jk P' P'' / P = sum_jk P l' (l'' + l'^2).
-            safe_info = np.maximum(information, np.finfo(np.float64).tiny)
+        sums = np.zeros((theta.shape[0], _theta_kernels.N_SUMS))
+        sums[:, 0] = chosen(log_p)
+        sums[:, 1] = chosen(slope)
+        sums[:, 2] = chosen(bend)
+        sums[:, 3] = over_items(weighted_slope * slope)
+        if self.method == "wle":
             inner = bend + slope * slope
-            warm_j = over_items(weighted_slope * inner)
-            estimating = gradient + warm_j / (2.0 * safe_info)
-            # derivatives of J and I, using P' = P l'
-            warm_j_prime = over_items(prob * (slope * slope * inner + bend * inner
-                                              + slope * (third + 2.0 * slope * bend)))
-            info_prime = over_items(weighted_slope * (slope * slope + 2.0 * bend))
-            correction_prime = (warm_j_prime * safe_info - warm_j * info_prime) / (2.0 * safe_info**2)
-            observed_curvature = observed_curvature - correction_prime
-            expected_curvature = information
-            # A root of Warm's equation is sought: the merit is the size of the residual.
-            merit = -np.abs(estimating)
-        curvature = np.where(observed_curvature > 0.0, observed_curvature,
-                             np.maximum(expected_curvature, np.finfo(np.float64).tiny))
-        step = np.clip(estimating / curvature, -_MAX_STEP, _MAX_STEP)
-        return merit, step, information
+            sums[:, 4] = over_items(weighted_slope * inner)
+            sums[:, 5] = over_items(prob * (slope * slope * inner + bend * inner
+                                            + slope * (third + 2.0 * slope * bend)))
+            sums[:, 6] = over_items(weighted_slope * (slope * slope + 2.0 * bend))
+        return sums
+
+    def __call__(self, theta: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return _merit_and_step(self.method, theta, self.sums(theta, rows), self.mean, self.variance)
+
+
+class _CompiledObjective(_Objective):
+    """The same objective with analytic derivatives from the compiled kernels of
+    :mod:`psychometrics._theta_kernels`; ``codes`` is (n, J) here."""
+
+    def __init__(self, kernels: "_Kernels", codes: np.ndarray, method: str, mean: float,
+                 variance: float) -> None:
+        self.kernels = kernels
+        self.codes = codes
+        self.method = method
+        self.mean = mean
+        self.variance = variance
+
+    def sums(self, theta: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return self.kernels.sums(self.codes, rows, theta, self.method == "wle")
+
+
+@dataclass(frozen=True)
+class _Kernels:
+    """The calibration's items grouped by compiled kernel, with each group's parameters."""
+
+    cumulative: tuple  # (items, slope, intercepts (G, K-1), gap (G, K)) per K
+    asymptote: tuple  # (items, slope, intercept, lower, upper) or ()
+    divide_by_total: tuple  # (items, alpha (G, K), intercepts (G, K)) per K
+
+    @classmethod
+    def of(cls, calibration: Any, layout: _Layout) -> "_Kernels | None":
+        """Kernels for every item, or None when a model has no compiled kernel."""
+        from psychometrics.items import get_model
+        from psychometrics.items.dichotomous import Dichotomous
+        from psychometrics.items.graded import Graded
+        from psychometrics.items.partial_credit import DivideByTotalModel
+
+        models = getattr(calibration, "models", None)
+        frame = getattr(calibration, "slope_intercept", None)
+        if not isinstance(models, dict) or not isinstance(frame, pd.DataFrame):
+            return None
+        batches: dict[tuple[str, int], list[int]] = {}
+        for j, item in enumerate(layout.item_ids):
+            if item not in models or item not in frame.index:
+                return None
+            batches.setdefault((str(models[item]), int(layout.n_categories[j])), []).append(j)
+        cumulative: dict[int, list] = {}
+        dichotomous: list = []
+        divide: dict[int, list] = {}
+        for (name, k), positions in batches.items():
+            model = get_model(name)
+            ids = [layout.item_ids[j] for j in positions]
+            params = frame.loc[ids, model.parameter_names(k)].to_numpy(dtype=np.float64)
+            if not np.isfinite(params).all():
+                return None
+            items = np.asarray(positions, dtype=np.int64)
+            if isinstance(model, Graded) or (isinstance(model, Dichotomous) and not model._has_asymptotes):
+                if isinstance(model, Dichotomous):
+                    params = model._full(params)[:, :2]  # a1, d
+                cumulative.setdefault(k, []).append((items, params[:, 0], params[:, 1:]))
+            elif isinstance(model, Dichotomous):
+                full = model._full(params)
+                dichotomous.append((items, full[:, 0], full[:, 1], full[:, 2], full[:, 3]))
+            elif isinstance(model, DivideByTotalModel):
+                slope, scores, intercepts = model._parts(params)
+                divide.setdefault(k, []).append((items, slope[:, None] * scores, intercepts))
+            else:
+                return None
+
+        def stacked(parts: list) -> tuple:
+            return tuple(np.ascontiguousarray(np.concatenate(column)) for column in zip(*parts))
+
+        cumulative_groups = []
+        for parts in cumulative.values():
+            items, slope, intercepts = stacked(parts)
+            padded = np.column_stack([np.full(len(items), np.inf), intercepts, np.full(len(items), -np.inf)])
+            step = np.diff(padded, axis=1)  # d_{k+1} - d_k, negative when ordered
+            gap = np.where(step < 0.0, -np.expm1(np.minimum(step, 0.0)), 0.0)
+            cumulative_groups.append((items, slope, intercepts, np.ascontiguousarray(gap)))
+        return cls(tuple(cumulative_groups), stacked(dichotomous) if dichotomous else (),
+                   tuple(stacked(parts) for parts in divide.values()))
+
+    def _add(self, codes: np.ndarray, rows: np.ndarray, theta: np.ndarray, wle: bool,
+             out: np.ndarray) -> None:
+        for items, slope, intercepts, gap in self.cumulative:
+            _theta_kernels.cumulative_sums(codes, rows, theta, items, slope, intercepts, gap, wle, out)
+        if self.asymptote:
+            _theta_kernels.asymptote_sums(codes, rows, theta, *self.asymptote, wle, out)
+        for items, alpha, intercepts in self.divide_by_total:
+            _theta_kernels.divide_by_total_sums(codes, rows, theta, items, alpha, intercepts, wle, out)
+
+    def sums(self, codes: np.ndarray, rows: np.ndarray, theta: np.ndarray, wle: bool) -> np.ndarray:
+        out = np.zeros((rows.shape[0], _theta_kernels.N_SUMS))
+        theta = np.ascontiguousarray(theta, dtype=np.float64)
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        n_blocks = 1 if rows.size * codes.shape[1] < _THREADED_FROM else 2 * _compiled.n_threads()
+        # each block writes its own rows of ``out``
+        _compiled.run_blocks(self._add, [(codes, rows[start:stop], theta[start:stop], wle, out[start:stop])
+                                         for start, stop in _compiled.block_bounds(rows.size, n_blocks)])
+        return out
 
 
 def _newton(objective: _Objective, start: np.ndarray, tol: float,
@@ -390,9 +518,15 @@ def _iterative(calibration: Any, layout: _Layout, codes: np.ndarray, method: str
         solve = ~empty
     converged = np.ones(n, dtype=bool)
     rows = np.flatnonzero(solve)
-    for start in range(0, rows.size, _NEWTON_CHUNK):
-        chunk = rows[start:start + _NEWTON_CHUNK]
-        objective = _Objective(calibration, layout, codes[chunk].T, method, mean, variance)
+    kernels = _Kernels.of(calibration, layout) if rows.size * codes.shape[1] >= COMPILED_FROM else None
+    chunk_size = _NEWTON_CHUNK if kernels is None else _COMPILED_CHUNK
+    for start in range(0, rows.size, chunk_size):
+        chunk = rows[start:start + chunk_size]
+        if kernels is None:
+            objective = _Objective(calibration, layout, codes[chunk].T, method, mean, variance)
+        else:
+            objective = _CompiledObjective(kernels, np.ascontiguousarray(codes[chunk]), method,
+                                           mean, variance)
         est, information, ok = _newton(objective, eap_theta[chunk], tol, max_iter)
         if method == "map":
             information = information + 1.0 / variance
@@ -475,9 +609,10 @@ def score(calibration: "Calibration", responses: Any, *, method: str = "eap",
     residual for WLE) improves, for all persons at once. Standard errors are
     :math:`1/\sqrt{I(\hat\theta)}` for ML and WLE and :math:`1/\sqrt{I(\hat\theta) + 1/\sigma^2}`
     for MAP (expected information of the answered items). Derivatives in :math:`\theta` are
-    central differences of the calibration's log-probabilities (three-point with step
-    :math:`10^{-4}` for MAP/ML, five-point with step :math:`10^{-3}` for WLE), accurate to about
-    :math:`10^{-9}`.
+    analytic for the built-in model families from ``COMPILED_FROM`` responses on; below that,
+    or for other item models, central differences of the calibration's log-probabilities
+    (three-point with step :math:`10^{-4}` for MAP/ML, five-point with step :math:`10^{-3}` for
+    WLE), accurate to about :math:`10^{-9}`; both give the same estimates to :math:`10^{-8}`.
 
     References
     ----------

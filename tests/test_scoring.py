@@ -605,3 +605,76 @@ def test_methods_are_case_insensitive(lsat7):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         score(lsat7, Responses(data, {i: (0, 1) for i in LSAT7_ITEMS}), method="Wle")
+
+
+# ---------------------------------------------------------------------------------------
+# the compiled Newton path equals the reference (numpy differences) path
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", ["2pl", "3pl", "graded", "gpcm", "nominal"])
+def test_compiled_newton_matches_the_difference_path(model, rng, monkeypatch):
+    if model in ("2pl", "3pl"):
+        params = pd.DataFrame({"a": rng.uniform(0.5, 2.0, 12), "b": rng.normal(0.0, 1.0, 12)})
+        if model == "3pl":
+            params["g"] = rng.uniform(0.05, 0.25, 12)
+        k = 2
+    else:
+        b = np.sort(rng.normal(0.0, 1.0, (12, 3)), axis=1)
+        params = pd.DataFrame(b, columns=["b1", "b2", "b3"])
+        params.insert(0, "a", rng.uniform(0.5, 2.0, 12))
+        k = 4
+    params.index = [f"i{j}" for j in range(12)]
+    if model == "nominal":
+        nominal = pd.DataFrame({"a1": params["a"], "ak1": 1.2, "ak2": 1.9, "d1": 0.5, "d2": 0.2, "d3": -0.4})
+        calibration = Calibration.from_item_params(nominal, "nominal", form="slope_intercept")
+    else:
+        calibration = Calibration.from_item_params(params, model)
+    data = pd.DataFrame(rng.integers(0, k, size=(300, 12)).astype(float), columns=params.index)
+    data = data.mask(rng.random(data.shape) < 0.15)
+    data.iloc[0] = 0.0  # extreme patterns and a person without responses
+    data.iloc[1] = k - 1.0
+    data.iloc[2] = np.nan
+    for method in ("ml", "map", "wle"):
+        monkeypatch.setattr(scoring, "COMPILED_FROM", 10**12)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            reference = score(calibration, data, method=method)
+            monkeypatch.setattr(scoring, "COMPILED_FROM", 0)
+            compiled = score(calibration, data, method=method)
+        assert (compiled["flag"] == reference["flag"]).all(), method
+        finite = np.isfinite(reference["theta"])
+        assert (np.isfinite(compiled["theta"]) == finite).all(), method
+        np.testing.assert_allclose(compiled["theta"][finite], reference["theta"][finite], rtol=0, atol=1e-6)
+        np.testing.assert_allclose(compiled["se"][finite], reference["se"][finite], rtol=1e-6)
+
+
+def test_compiled_wle_matches_scipy_root_of_warms_equation(rng, monkeypatch):
+    monkeypatch.setattr(scoring, "COMPILED_FROM", 0)
+    b = np.sort(rng.normal(0.0, 1.0, (6, 4)), axis=1)
+    params = pd.DataFrame(b, columns=["b1", "b2", "b3", "b4"], index=[f"g{j}" for j in range(6)])
+    params.insert(0, "a", rng.uniform(0.6, 2.0, 6))
+    calibration = Calibration.from_item_params(params, "graded")
+    data = pd.DataFrame(rng.integers(0, 5, size=(10, 6)).astype(float), columns=params.index)
+    result = score(calibration, data, method="wle")
+    grid_step = 1e-4
+    for i in range(len(data)):
+        codes = data.iloc[i].to_numpy().astype(int)
+
+        def log_lik(t):
+            return calibration.log_probabilities(np.array([t]))[np.arange(6), 0, codes].sum()
+
+        def warm(t):
+            # Warm's psi = L' + J / (2 I) with I = sum P'^2 / P and J = sum P' P'' / P
+            nodes = t + grid_step * np.arange(-2, 3)
+            p = calibration.probabilities(nodes)[:, :, :5]
+            d1 = (p[:, 3] - p[:, 1]) / (2 * grid_step)
+            d2 = (p[:, 3] - 2 * p[:, 2] + p[:, 1]) / grid_step**2
+            info = np.sum(d1 * d1 / p[:, 2])
+            warm_j = np.sum(d1 * d2 / p[:, 2])
+            slope = (log_lik(t + grid_step) - log_lik(t - grid_step)) / (2 * grid_step)
+            return slope + warm_j / (2 * info)
+
+        root = optimize.brentq(warm, -8, 8, xtol=1e-12)
+        # central differences of probabilities: ~1e-7 in psi, so ~1e-7 in the root
+        assert result["theta"].iloc[i] == pytest.approx(root, abs=1e-5)

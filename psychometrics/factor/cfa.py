@@ -34,8 +34,6 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from scipy import stats
-from scipy.linalg import blas
-from scipy.special import ndtr
 
 from psychometrics._numeric import TINY
 from psychometrics._blas import one_blas_thread
@@ -48,7 +46,7 @@ from psychometrics.errors import (
     ModelWarning,
     ResponseError,
 )
-from psychometrics.factor.polychoric import bivariate_normal_cdf, polychoric
+from psychometrics.factor.polychoric import asymptotic_covariance, polychoric
 from psychometrics.fit_indices import cfi_tli, rmsea, rmsea_interval, srmr
 from psychometrics._results import brief_repr
 
@@ -56,7 +54,6 @@ __all__ = ["CFAResult", "cfa"]
 
 _ESTIMATORS = ("ml", "dwls", "uls")
 # Stand-in for an infinite threshold: the normal tail beyond it is below 1e-30.
-_BIG = 12.0
 # Ordinal items with more distinct codes than this are almost surely continuous scores.
 _MAX_CATEGORIES = 20
 
@@ -409,124 +406,12 @@ def _build_structure(model: Mapping[str, Sequence[str]], columns: Sequence[str],
 # --------------------------------------------------------------------------- polychorics
 
 
-def _bvn_pdf(h: np.ndarray, k: np.ndarray, rho: np.ndarray) -> np.ndarray:
-    one_minus = 1.0 - rho * rho
-    return np.exp(-(h * h - 2.0 * rho * h * k + k * k) / (2.0 * one_minus)) / (2.0 * np.pi * np.sqrt(one_minus))
-
-
 @dataclass(frozen=True)
 class _Ordinal:
     correlation: np.ndarray  # p x p polychoric correlations
     thresholds: list[np.ndarray]  # per item, finite thresholds
     gamma: np.ndarray  # asymptotic covariance of sqrt(N) * (r - rho), pairs in tril(-1) order
     n_persons: int
-
-
-def _cell_quantities(tj: np.ndarray, tk: np.ndarray, rho: float) -> dict[str, np.ndarray]:
-    """Cell probabilities of a pair and their derivatives (all cells at once)."""
-    bj = np.concatenate(([-_BIG], tj, [_BIG]))
-    bk = np.concatenate(([-_BIG], tk, [_BIG]))
-    upper_j, lower_j = bj[1:, None], bj[:-1, None]
-    upper_k, lower_k = bk[None, 1:], bk[None, :-1]
-    # a boundary estimate (|rho| = 1) would make the densities below divide by zero
-    r = np.clip(np.asarray(rho, dtype=np.float64), -1.0 + 1e-10, 1.0 - 1e-10)
-    prob = (bivariate_normal_cdf(upper_j, upper_k, r) - bivariate_normal_cdf(lower_j, upper_k, r)
-            - bivariate_normal_cdf(upper_j, lower_k, r) + bivariate_normal_cdf(lower_j, lower_k, r))
-    prob = np.maximum(prob, TINY)
-    dprob = (_bvn_pdf(upper_j, upper_k, r) - _bvn_pdf(lower_j, upper_k, r)
-             - _bvn_pdf(upper_j, lower_k, r) + _bvn_pdf(lower_j, lower_k, r))
-    s = np.sqrt(1.0 - r * r)
-    # d P(cell) / d (j's boundary b): phi(b) * [Phi((k_up - rho b)/s) - Phi((k_low - rho b)/s)]
-    edge_j = stats.norm.pdf(bj)[:, None] * (ndtr((bk[None, 1:] - r * bj[:, None]) / s)
-                                            - ndtr((bk[None, :-1] - r * bj[:, None]) / s))
-    edge_k = stats.norm.pdf(bk)[None, :] * (ndtr((bj[1:, None] - r * bk[None, :]) / s)
-                                            - ndtr((bj[:-1, None] - r * bk[None, :]) / s))
-    cj, ck = len(tj) + 1, len(tk) + 1
-    # derivative of log P(a, b) w.r.t. the thresholds of j: + at the upper edge, - at the lower
-    dth_j = np.zeros((cj, ck, cj - 1))
-    for t in range(cj - 1):
-        dth_j[t, :, t] += edge_j[t + 1, :]
-        dth_j[t + 1, :, t] -= edge_j[t + 1, :]
-    dth_k = np.zeros((cj, ck, ck - 1))
-    for t in range(ck - 1):
-        dth_k[:, t, t] += edge_k[:, t + 1]
-        dth_k[:, t + 1, t] -= edge_k[:, t + 1]
-    return {"prob": prob, "dprob": dprob, "dth_j": dth_j / prob[:, :, None],
-            "dth_k": dth_k / prob[:, :, None]}
-
-
-def _polychoric_acov(codes: list[np.ndarray], n_categories: list[int], corr: np.ndarray,
-                     thresholds: list[np.ndarray]) -> _Ordinal:
-    """Asymptotic covariance matrix of two-step polychoric correlations.
-
-    ``codes[j]`` holds 0-based category indices of item j with -1 for missing; ``corr``
-    and ``thresholds`` are the two-step estimates (thresholds from each item's observed
-    marginal, correlations from pairwise-complete tables). The covariance matrix is the
-    outer product of per-respondent influence functions (Muthen, 1984), with the
-    threshold and correlation information matrices estimated by outer products of scores
-    as lavaan does. Scores depend only on the response category, so the work is per cell
-    of the contingency tables plus one gather per item pair.
-    """
-    p = len(codes)
-    n = len(codes[0])
-    uni_scores, a11_inv = [], []
-    for j in range(p):
-        c = n_categories[j]
-        observed = codes[j] >= 0
-        counts = np.bincount(codes[j][observed], minlength=c).astype(np.float64)
-        tau = thresholds[j]
-        bounds = np.concatenate(([-_BIG], tau, [_BIG]))
-        prob = ndtr(bounds[1:]) - ndtr(bounds[:-1])
-        dens = stats.norm.pdf(bounds)
-        # score of log P(category a) w.r.t. thresholds: rows = category, cols = threshold
-        u = np.zeros((c, c - 1))
-        u[np.arange(c - 1), np.arange(c - 1)] = dens[1:-1] / prob[:-1]
-        u[np.arange(1, c), np.arange(c - 1)] = -dens[1:-1] / prob[1:]
-        uni_scores.append(u)
-        a11 = (u * counts[:, None]).T @ u
-        a11_inv.append(np.linalg.inv(a11))
-    rows, cols = np.tril_indices(p, -1)
-    n_pairs = len(rows)
-    # A respondent's influence on pair (j, k) is a function of the two answers only:
-    # (score[a, b] - shift_j[a] - shift_k[b]) / A22, with a missing answer contributing 0 to
-    # the terms it enters. Tabulate it per pair, with one extra row/column for "missing".
-    lookup, offsets, a22 = [], np.zeros(n_pairs, dtype=np.int64), np.empty(n_pairs)
-    position = 0
-    for idx, (j, k) in enumerate(zip(rows, cols)):
-        both = (codes[j] >= 0) & (codes[k] >= 0)
-        cj, ck = n_categories[j], n_categories[k]
-        counts = np.bincount(codes[j][both] * ck + codes[k][both], minlength=cj * ck)
-        counts = counts.reshape(cj, ck).astype(np.float64)
-        q = _cell_quantities(thresholds[j], thresholds[k], corr[j, k])
-        score = q["dprob"] / q["prob"]
-        a21_j = np.einsum("ab,ab,abt->t", counts, score, q["dth_j"])
-        a21_k = np.einsum("ab,ab,abt->t", counts, score, q["dth_k"])
-        a22[idx] = np.sum(counts * score * score)
-        table = np.zeros((cj + 1, ck + 1))
-        table[:cj, :ck] = score
-        table[:cj, :] -= (uni_scores[j] @ (a11_inv[j] @ a21_j))[:, None]
-        table[:, :ck] -= (uni_scores[k] @ (a11_inv[k] @ a21_k))[None, :]
-        if a22[idx] > 0:
-            table /= a22[idx]
-        lookup.append(table.ravel())
-        offsets[idx] = position
-        position += table.size
-    if np.any(a22 <= 0):
-        bad = int(np.argmin(a22))
-        raise EstimationError(f"polychoric correlation of items {rows[bad]} and {cols[bad]} has no "
-                              "information (no pairwise-complete responses?)")
-    flat = np.concatenate(lookup)
-    padded = np.column_stack([np.where(c >= 0, c, n_categories[j]) for j, c in enumerate(codes)])
-    width = np.asarray(n_categories, dtype=np.int64)[cols] + 1
-    gamma = np.zeros((n_pairs, n_pairs))
-    chunk = max(1, 8_000_000 // max(n_pairs, 1))
-    for start in range(0, n, chunk):
-        block = padded[start:start + chunk]
-        influence = flat[offsets + block[:, rows] * width + block[:, cols]]
-        # symmetric rank-k update: only one triangle is computed
-        gamma += blas.dsyrk(1.0, influence, trans=1, lower=1)
-    gamma = np.tril(gamma) + np.tril(gamma, -1).T
-    return _Ordinal(corr, thresholds, gamma * n, n)
 
 
 def _ordinal_statistics(responses: Responses) -> _Ordinal:
@@ -544,7 +429,8 @@ def _ordinal_statistics(responses: Responses) -> _Ordinal:
         codes.append(idx)
         n_categories.append(int(levels.size))
         thresholds.append(tau[j, : levels.size - 1])
-    return _polychoric_acov(codes, n_categories, corr, thresholds)
+    gamma = asymptotic_covariance(codes, n_categories, corr, thresholds)
+    return _Ordinal(corr, thresholds, gamma, values.shape[0])
 
 
 def _as_table(data: Any) -> Responses | pd.DataFrame:
@@ -1063,16 +949,24 @@ def _check_identified(structure: _Structure, objective: _Objective, theta: np.nd
 
 def _scaled_shifted(delta: np.ndarray | None, weights: np.ndarray, gamma: np.ndarray, df: int
                     ) -> tuple[float, float]:
-    """Scale ``a`` and shift ``b`` of Asparouhov & Muthen's T* = a T + b."""
-    w = np.diag(weights)
-    if delta is None or delta.shape[1] == 0:
-        u = w
-    else:
-        wd = w @ delta
-        u = w - wd @ np.linalg.pinv(delta.T @ wd, hermitian=True) @ wd.T
-    ug = u @ gamma
-    trace1 = float(np.trace(ug))
-    trace2 = float(np.sum(ug * ug.T))
+    r"""Scale ``a`` and shift ``b`` of Asparouhov & Muthen's T* = a T + b.
+
+    With :math:`U = W - AMA^\top`, :math:`A = W\Delta`, :math:`M = (\Delta^\top W\Delta)^+` and
+    :math:`B = \Gamma A`, the two traces need no product of two m x m matrices (m moments):
+    :math:`\operatorname{tr}(U\Gamma) = \sum_k w_k\Gamma_{kk} - \operatorname{tr}(MA^\top B)` and
+    :math:`\operatorname{tr}[(U\Gamma)^2] = \sum_{kl} w_k w_l \Gamma_{kl}^2
+    - 2\operatorname{tr}(M B^\top W B) + \operatorname{tr}[(MA^\top B)^2]`.
+    """
+    trace1 = float(weights @ np.diag(gamma))
+    weighted = gamma * weights[None, :]
+    trace2 = float(np.sum(weighted * weighted.T))
+    if delta is not None and delta.shape[1] > 0:
+        a_mat = delta * weights[:, None]
+        m_mat = np.linalg.pinv(delta.T @ a_mat, hermitian=True)
+        b_mat = gamma @ a_mat
+        mab = m_mat @ (a_mat.T @ b_mat)
+        trace1 -= float(np.trace(mab))
+        trace2 += float(np.sum(mab * mab.T)) - 2.0 * float(np.sum(m_mat * (b_mat.T @ (b_mat * weights[:, None]))))
     a = np.sqrt(df / trace2) if trace2 > 0 else np.nan
     return float(a), float(df - a * trace1)
 

@@ -7,6 +7,7 @@ tests/reference/factor_make_data.py.
 
 from __future__ import annotations
 
+import importlib
 import warnings
 
 import numpy as np
@@ -205,3 +206,49 @@ def test_moderate_size_without_warnings(rng):
     with warnings.catch_warnings():
         warnings.simplefilter("error", ModelWarning)
         polychoric(frame)
+
+
+def test_asymptotic_covariance_is_the_outer_product_of_influences(rng, monkeypatch):
+    """Gamma = N sum_i g_i g_i^T with g from the formula written out per person and pair
+    (Muthen 1984; lavaan's muthen1984): checks the batching by category shape, the
+    "missing" row and column of the tables and the blocked rank-k update."""
+    module = importlib.import_module("psychometrics.factor.polychoric")
+    n, k = 300, [3, 4, 2, 4]
+    latent = rng.multivariate_normal(np.zeros(4), 0.5 + 0.5 * np.eye(4), size=n)
+    codes = [np.digitize(latent[:, j], np.linspace(-1.0, 1.0, k[j] - 1)) for j in range(4)]
+    for j in range(4):
+        codes[j][rng.random(n) < 0.1] = -1
+    fit = polychoric(pd.DataFrame({f"x{j}": np.where(codes[j] >= 0, codes[j], np.nan) for j in range(4)}),
+                     smooth=False)
+    corr = fit.correlation.to_numpy()
+    thresholds = [fit.thresholds.to_numpy()[j, : k[j] - 1] for j in range(4)]
+    monkeypatch.setattr(module, "_INFLUENCE_BLOCK", 6 * 7)  # blocks of 7 persons
+    gamma = module.asymptotic_covariance(codes, k, corr, thresholds)
+
+    def univariate(j):
+        bounds = np.r_[-module._BIG, thresholds[j], module._BIG]
+        prob = np.diff(module.special.ndtr(bounds))
+        dens = module._normal_pdf(bounds)
+        u = np.zeros((k[j], k[j] - 1))
+        for t in range(k[j] - 1):
+            u[t, t], u[t + 1, t] = dens[t + 1] / prob[t], -dens[t + 1] / prob[t + 1]
+        seen = codes[j] >= 0
+        info = sum(np.outer(u[c], u[c]) for c in codes[j][seen])
+        return u, np.linalg.inv(info)
+
+    influence = np.zeros((n, 6))
+    for pair, (j, l) in enumerate(zip(*np.tril_indices(4, -1))):
+        _, score, dth_j, dth_l = module._cell_scores(thresholds[j][None], thresholds[l][None], corr[[j], [l]])
+        both = (codes[j] >= 0) & (codes[l] >= 0)
+        a, b = codes[j][both], codes[l][both]
+        a22 = np.sum(score[0, a, b] ** 2)
+        a21_j = (score[0, a, b, None] * dth_j[0, a, b]).sum(axis=0)
+        a21_l = (score[0, a, b, None] * dth_l[0, a, b]).sum(axis=0)
+        (u_j, inv_j), (u_l, inv_l) = univariate(j), univariate(l)
+        for i in range(n):
+            x, y = codes[j][i], codes[l][i]
+            g = score[0, x, y] if x >= 0 and y >= 0 else 0.0
+            g -= u_j[x] @ inv_j @ a21_j if x >= 0 else 0.0
+            g -= u_l[y] @ inv_l @ a21_l if y >= 0 else 0.0
+            influence[i, pair] = g / a22
+    np.testing.assert_allclose(gamma, n * influence.T @ influence, rtol=1e-10, atol=1e-12)

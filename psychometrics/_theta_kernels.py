@@ -1,0 +1,252 @@
+r"""Compiled sums over items for person-level Newton iterations in theta.
+
+MAP, ML and WLE scoring need, for every person :math:`i` at its current :math:`\theta_i`, a few
+sums over the items :math:`j` it answered (category :math:`x_{ij}`), of the log category
+probabilities :math:`l_{jk} = \log P_{jk}(\theta)` and their derivatives in :math:`\theta`:
+
+====  =====================================================================
+slot  sum
+====  =====================================================================
+0     :math:`\sum_j l_{j x}` (log-likelihood)
+1     :math:`\sum_j l'_{j x}` (score)
+2     :math:`\sum_j l''_{j x}`
+3     :math:`I = \sum_j \sum_k P_{jk} l'^2_{jk}` (test information)
+4     :math:`J = \sum_j \sum_k P_{jk} l'_{jk} (l''_{jk} + l'^2_{jk})` (Warm's J)
+5     :math:`J'`
+6     :math:`I'`
+====  =====================================================================
+
+The derivatives are analytic, one compiled loop per model family, each a handful of
+exponentials per person and item:
+
+- ordered cumulative logits (graded, and 2PL/1PL/Rasch as a graded item with two
+  categories): with :math:`S_k = \sigma(a\theta + d_k)`, :math:`S_0 = 1`, :math:`S_K = 0` and
+  :math:`P_k = S_k - S_{k+1} = S_k (1 - S_{k+1}) (1 - e^{d_{k+1} - d_k})` (no cancellation),
+  every derivative ratio is a polynomial in :math:`x = S_k, y = S_{k+1}`:
+  :math:`P'/P = a(1 - h_1)`, :math:`P''/P = a^2(1 - 3h_1 + 2h_2)`,
+  :math:`P'''/P = a^3(1 - 7h_1 + 12h_2 - 6h_3)` with :math:`h_m` the complete homogeneous
+  polynomials (:math:`h_1 = x + y`, :math:`h_2 = x^2 + xy + y^2`, :math:`h_3 = (x + y)(x^2 + y^2)`),
+  because :math:`\sigma' = a(\sigma - \sigma^2)`, :math:`\sigma'' = a^2(\sigma - 3\sigma^2 + 2\sigma^3)`,
+  :math:`\sigma''' = a^3(\sigma - 7\sigma^2 + 12\sigma^3 - 6\sigma^4)`;
+- dichotomous items with asymptotes (3PL, 4PL): :math:`P_1 = g + (u - g)\sigma(z)`;
+- divide-by-total (gpcm, pcm, rsm, nominal): :math:`z_k = \alpha_k\theta + c_k`,
+  :math:`l'_k = \alpha_k - \mu`, :math:`l''_k = -V`, :math:`l'''_k = -M_3` with :math:`\mu, V, M_3`
+  the mean, variance and third central moment of :math:`\alpha` under :math:`P`.
+
+Then :math:`l'' = P''/P - l'^2` and :math:`l''' = P'''/P - 3l'l'' - l'^3`. A missing response
+(code -1) adds nothing. Each person writes only its own row, so blocks of persons run
+on separate threads (:func:`psychometrics._compiled.run_blocks`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from psychometrics import _compiled  # noqa: F401  (cache folder, before the kernels)
+from psychometrics._numeric import LOG_TINY, MAX_EXP
+
+__all__ = ["N_SUMS", "cumulative_sums", "asymptote_sums", "divide_by_total_sums"]
+
+N_SUMS = 7
+# log-probabilities of a person's responses are floored as in the numpy path of scoring
+_LOG_FLOOR = LOG_TINY
+# |z| below which exp(z) and products of two such exponentials stay finite and nonzero
+_HALF_RANGE = MAX_EXP / 2.0
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _terms(p, l1, p2, p3):  # pragma: no cover - compiled
+    """One category's l'' and its terms of I, J, J' and I', from ``p2 = P''/P`` and
+    ``p3 = P'''/P``: :math:`P l'^2`, :math:`P l' p_2`, :math:`P (p_2^2 + l' p_3 - l'^2 p_2)`,
+    :math:`P l' (2 p_2 - l'^2)`."""
+    w = p * l1
+    l1_squared = l1 * l1
+    return (p2 - l1_squared, w * l1, w * p2, p * (p2 * p2 + l1 * p3 - l1_squared * p2),
+            w * (2.0 * p2 - l1_squared))
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _sigmoids(z):  # pragma: no cover - compiled
+    """``sigma(z)`` and ``sigma(-z)``, each accurate to full relative precision."""
+    e = math.exp(-abs(z))
+    big = 1.0 / (1.0 + e)
+    small = e * big
+    if z >= 0.0:
+        return big, small
+    return small, big
+
+
+@numba.njit(cache=True, nogil=True)
+def cumulative_sums(codes, rows, theta, items, slope, intercepts, gap, wle, out):  # pragma: no cover
+    """Add the sums of items ``items`` (ordered cumulative logits) to ``out`` (len(rows), 7).
+
+    ``intercepts`` (G, K-1) are decreasing; ``gap`` (G, K) is :math:`1 - e^{d_{k+1} - d_k}`
+    (1 at both ends, 0 where the order is broken). The log-likelihood (slot 0) is left out
+    for WLE, whose merit is the residual of its equation.
+    """
+    n_items = items.shape[0]
+    n_thresholds = intercepts.shape[1]
+    exp_neg_intercepts = np.exp(-np.minimum(np.maximum(intercepts, -_HALF_RANGE), _HALF_RANGE))
+    moderate = np.empty(n_items, dtype=np.bool_)
+    for g in range(n_items):
+        moderate[g] = np.all(np.abs(intercepts[g]) < _HALF_RANGE)
+    for r in range(rows.shape[0]):
+        i = rows[r]
+        t = theta[r]
+        s0 = s1 = s2 = s3 = s4 = s5 = s6 = 0.0
+        for g in range(n_items):
+            c = codes[i, items[g]]
+            if c < 0:
+                continue
+            a = slope[g]
+            a2 = a * a
+            # category k lies between S_k (S_0 = 1) and S_{k+1} (S_K = 0)
+            x = 1.0
+            slope_term = a * t
+            # exp(-z_k) = exp(-a t) exp(-d_k): one exponential per item instead of one per
+            # threshold, while neither factor can overflow
+            factored = abs(slope_term) < _HALF_RANGE and moderate[g]
+            e_slope = math.exp(-slope_term) if factored else 0.0
+            for k in range(n_thresholds + 1):
+                if k == n_thresholds:
+                    y, yc = 0.0, 1.0
+                elif factored:
+                    v = e_slope * exp_neg_intercepts[g, k]
+                    y = 1.0 / (1.0 + v)
+                    yc = v * y
+                else:
+                    y, yc = _sigmoids(slope_term + intercepts[g, k])
+                p = x * yc * gap[g, k]
+                h1 = x + y
+                l1 = a * (1.0 - h1)
+                if wle:
+                    squares = x * x + y * y
+                    h2 = squares + x * y
+                    p2 = a2 * (1.0 - 3.0 * h1 + 2.0 * h2)
+                    p3 = a2 * a * (1.0 - 7.0 * h1 + 12.0 * h2 - 6.0 * h1 * squares)
+                    l2, info, warm, warm_prime, info_prime = _terms(p, l1, p2, p3)
+                    s3 += info
+                    s4 += warm
+                    s5 += warm_prime
+                    s6 += info_prime
+                else:
+                    s3 += p * l1 * l1
+                if k == c:
+                    s1 += l1
+                    if wle:
+                        s2 += l2
+                    else:
+                        s2 -= a2 * (x * (1.0 - x) + y * (1.0 - y))
+                        s0 += math.log(p) if p > 0.0 else _LOG_FLOOR
+                x = y
+        out[r, 0] += s0
+        out[r, 1] += s1
+        out[r, 2] += s2
+        out[r, 3] += s3
+        out[r, 4] += s4
+        out[r, 5] += s5
+        out[r, 6] += s6
+
+
+@numba.njit(cache=True, nogil=True)
+def asymptote_sums(codes, rows, theta, items, slope, intercept, lower, upper, wle, out):  # pragma: no cover
+    """Add the sums of dichotomous items with asymptotes ``lower`` (g), ``upper`` (u)."""
+    n_items = items.shape[0]
+    for r in range(rows.shape[0]):
+        i = rows[r]
+        t = theta[r]
+        s0 = s1 = s2 = s3 = s4 = s5 = s6 = 0.0
+        for g in range(n_items):
+            c = codes[i, items[g]]
+            if c < 0:
+                continue
+            a = slope[g]
+            s, sc = _sigmoids(a * t + intercept[g])
+            width = upper[g] - lower[g]
+            ss = s * sc
+            for k in range(2):
+                if k == 1:
+                    p = lower[g] + width * s
+                    q = width * s / p if p > 0.0 else 0.0  # share of P1 that moves with theta
+                    l1 = a * sc * q
+                    p2 = a * a * sc * (1.0 - 2.0 * s) * q
+                    p3 = a * a * a * sc * (1.0 - 6.0 * ss) * q
+                else:
+                    p = (1.0 - upper[g]) + width * sc
+                    q = width * sc / p if p > 0.0 else 0.0
+                    l1 = -a * s * q
+                    p2 = -a * a * s * (1.0 - 2.0 * s) * q
+                    p3 = -a * a * a * s * (1.0 - 6.0 * ss) * q
+                l2, info, warm, warm_prime, info_prime = _terms(p, l1, p2, p3)
+                s3 += info
+                s4 += warm
+                s5 += warm_prime
+                s6 += info_prime
+                if k == c:
+                    s0 += math.log(p) if p > 0.0 else _LOG_FLOOR
+                    s1 += l1
+                    s2 += l2
+        out[r, 0] += s0
+        out[r, 1] += s1
+        out[r, 2] += s2
+        out[r, 3] += s3
+        out[r, 4] += s4
+        out[r, 5] += s5
+        out[r, 6] += s6
+
+
+@numba.njit(cache=True, nogil=True)
+def divide_by_total_sums(codes, rows, theta, items, alpha, intercepts, wle, out):  # pragma: no cover
+    """Add the sums of divide-by-total items, :math:`z_k = \\alpha_k \\theta + c_k`, (G, K) each."""
+    n_items = items.shape[0]
+    n_cat = alpha.shape[1]
+    for r in range(rows.shape[0]):
+        i = rows[r]
+        t = theta[r]
+        prob = np.empty(n_cat)
+        s0 = s1 = s2 = s3 = s4 = s5 = s6 = 0.0
+        for g in range(n_items):
+            c = codes[i, items[g]]
+            if c < 0:
+                continue
+            top = -math.inf
+            for k in range(n_cat):
+                top = max(top, alpha[g, k] * t + intercepts[g, k])
+            total = 0.0
+            mean = 0.0
+            for k in range(n_cat):
+                e = math.exp(alpha[g, k] * t + intercepts[g, k] - top)
+                prob[k] = e
+                total += e
+                mean += e * alpha[g, k]
+            mean /= total
+            variance = 0.0
+            third = 0.0
+            fourth = 0.0
+            for k in range(n_cat):
+                p = prob[k] / total
+                dev = alpha[g, k] - mean
+                dev2 = dev * dev
+                variance += p * dev2
+                third += p * dev2 * dev
+                fourth += p * dev2 * dev2
+            # l' = alpha - mean, l'' = -V, l''' = -M3 for every category
+            s1 += alpha[g, c] - mean
+            s2 -= variance
+            s3 += variance
+            if wle:
+                s4 += third
+                s5 += fourth - 3.0 * variance * variance
+                s6 += third
+            else:
+                s0 += max(alpha[g, c] * t + intercepts[g, c] - top - math.log(total), _LOG_FLOOR)
+        out[r, 0] += s0
+        out[r, 1] += s1
+        out[r, 2] += s2
+        out[r, 3] += s3
+        out[r, 4] += s4
+        out[r, 5] += s5
+        out[r, 6] += s6
