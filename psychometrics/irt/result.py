@@ -94,6 +94,20 @@ class Calibration:
         are listed under item ``"latent"`` (``mean``, ``variance``).
     latent_mean_se : float or Series
         Standard error of the latent mean(s) (NaN where fixed or not computed).
+    factors : tuple of str
+        Factor names of a multidimensional calibration (``calibrate(factors=...)`` or
+        ``bifactor=``); empty for a unidimensional one. Its :attr:`slope_intercept` has slopes
+        ``a1..aD`` (in the order of ``factors``; 0 where an item does not load) and intercepts
+        ``d`` / ``d1..``; there is no IRT form, :attr:`item_params` repeats the slope-intercept one.
+    factor_correlations : DataFrame or None
+        Factors x factors correlations of the latent traits (unit variances); after an oblique
+        rotation, the rotated factors' correlations.
+    factor_correlations_se : DataFrame or None
+        Their standard errors (``se=True``; NaN where fixed).
+    rotation : str or None
+        Rotation of an exploratory calibration.
+    factor_model : str
+        ``""`` (unidimensional), ``"confirmatory"``, ``"exploratory"`` or ``"bifactor"``.
     """
 
     item_ids: list[str]
@@ -122,6 +136,11 @@ class Calibration:
     freed: dict = dataclasses.field(default_factory=dict)
     covariance: pd.DataFrame | None = None
     latent_mean_se: Any = math.nan
+    factors: tuple = ()
+    factor_correlations: pd.DataFrame | None = None
+    factor_correlations_se: pd.DataFrame | None = None
+    rotation: str | None = None
+    factor_model: str = ""
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -206,6 +225,33 @@ class Calibration:
         """(n_items,) number of categories per item."""
         return np.array([len(self.categories[i]) for i in self.item_ids], dtype=np.int64)
 
+    @property
+    def is_multidimensional(self) -> bool:
+        """Whether the calibration has factors (``calibrate(factors=...)`` or ``bifactor=``)."""
+        return bool(self.factors)
+
+    @property
+    def n_factors(self) -> int:
+        """Number of latent dimensions (1 for a unidimensional calibration)."""
+        return max(1, len(self.factors))
+
+    @functools.cached_property
+    def loadings(self) -> pd.DataFrame:
+        r"""Standardized loadings, items x factors: :math:`\lambda_{jm} = (a_{jm}/1.702) /
+        \sqrt{1 + \mathbf a_j^\top\Phi\mathbf a_j/1.702^2}` (mirt's ``summary``); one column
+        ``F1`` for a unidimensional calibration."""
+        from psychometrics.items.multidimensional import standardized_loadings
+
+        names = list(self.factors) or ["F1"]
+        slopes = self.slope_intercept[[f"a{m}" for m in range(1, len(names) + 1)]].to_numpy(dtype=np.float64)
+        corr = (np.eye(len(names)) if self.factor_correlations is None
+                else self.factor_correlations.to_numpy(dtype=np.float64))
+        if not self.is_multidimensional and not self.is_multigroup:
+            # a unidimensional trait with variance s^2 is the standard trait times s
+            slopes = slopes * math.sqrt(float(self.latent_variance))
+        return pd.DataFrame(standardized_loadings(slopes, corr), index=pd.Index(self.item_ids, name="item"),
+                            columns=names)
+
     @functools.cached_property
     def _groups(self) -> list[_Group]:
         keys: dict[tuple[str, int], list[int]] = {}
@@ -214,6 +260,10 @@ class Calibration:
         groups = []
         for (name, k), positions in keys.items():
             m = get_model(name)
+            if self.is_multidimensional:
+                from psychometrics.items.multidimensional import MultidimensionalModel
+
+                m = MultidimensionalModel(m, len(self.factors))
             cols = m.parameter_names(k)
             params = self.slope_intercept.iloc[positions][cols].to_numpy(dtype=np.float64)
             groups.append(_Group(m, k, np.asarray(positions), params))

@@ -1,0 +1,173 @@
+"""Multidimensional calibration: known answers (one factor = unidimensional, direct numerical
+maximization of the grid likelihood, full-dimensional bifactor likelihood), recovery on
+simulated data, settings, persistence and bad input."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import optimize
+
+from psychometrics.irt import Calibration, calibrate
+from psychometrics.quadrature import mvn_log_weights, product_nodes
+
+
+def _graded_data(rng, slopes, intercepts, corr, n, missing=0.0):
+    """Responses of a compensatory graded model; intercepts (items, K-1) decreasing."""
+    theta = rng.multivariate_normal(np.zeros(len(corr)), corr, size=n)
+    eta = theta @ np.asarray(slopes).T
+    star = 1.0 / (1.0 + np.exp(-(eta[:, :, None] + np.asarray(intercepts)[None, :, :])))
+    u = rng.random(eta.shape)
+    x = (u[:, :, None] < star).sum(axis=2).astype(float)
+    if missing:
+        x[rng.random(x.shape) < missing] = np.nan
+    return pd.DataFrame(x, columns=[f"q{j + 1}" for j in range(x.shape[1])])
+
+
+def _two_factor_2pl(rng, n=500):
+    slopes = np.array([[1.4, 0], [1.0, 0], [1.8, 0], [0, 1.2], [0, 1.6], [0, 0.9]])
+    d = np.array([[0.5], [-0.4], [0.0], [1.0], [-0.8], [0.3]])
+    data = _graded_data(rng, slopes, d, np.array([[1.0, 0.45], [0.45, 1.0]]), n)
+    return data, {"A": ["q1", "q2", "q3"], "B": ["q4", "q5", "q6"]}
+
+
+@pytest.mark.parametrize("model", ["2pl", "graded", "gpcm"])
+def test_one_factor_equals_unidimensional(rng, model):
+    slopes = rng.uniform(0.8, 2.0, (6, 1))
+    d = np.sort(rng.normal(0, 1, (6, 3)), axis=1)[:, ::-1] if model != "2pl" else rng.normal(0, 1, (6, 1))
+    data = _graded_data(rng, slopes, d, np.eye(1), 400, missing=0.1)
+    uni = calibrate(data, model)
+    one = calibrate(data, model, factors={"F": list(data.columns)})
+    assert one.factors == ("F",) and one.n_parameters == uni.n_parameters
+    assert one.loglik == pytest.approx(uni.loglik, abs=1e-9)
+    assert one.n_iter == uni.n_iter
+    np.testing.assert_allclose(one.slope_intercept.to_numpy(), uni.slope_intercept.to_numpy(), atol=1e-9)
+    assert one.aic == pytest.approx(uni.aic, abs=1e-8) and one.bic == pytest.approx(uni.bic, abs=1e-8)
+
+
+def _grid_loglik(data, structure, slopes, d, rho, points):
+    """Marginal log-likelihood of a 2-factor 2PL on the same grid, written independently."""
+    x = data.to_numpy()
+    nodes = product_nodes(np.linspace(-6, 6, points), 2)
+    log_w = mvn_log_weights(nodes, np.array([[1.0, rho], [rho, 1.0]]))
+    z = nodes @ slopes.T + d[None, :]                       # (Q, J)
+    log_p1 = -np.logaddexp(0.0, -z)
+    log_p0 = -np.logaddexp(0.0, z)
+    obs = ~np.isnan(x)
+    x1 = np.where(obs, x, 0.0)
+    ll = x1 @ log_p1.T + (obs * (1 - x1)) @ log_p0.T       # (N, Q)
+    top = ll.max(axis=1, keepdims=True)
+    return float((top[:, 0] + np.log(np.exp(ll - top + log_w[None, :]).sum(axis=1))).sum())
+
+
+def test_em_equals_direct_maximization(rng):
+    data, structure = _two_factor_2pl(rng)
+    cal = calibrate(data, "2pl", factors=structure, quadrature_points=15, tol=1e-6)
+    assert cal.converged
+    mask = np.array([[1, 0], [1, 0], [1, 0], [0, 1], [0, 1], [0, 1]], dtype=bool)
+
+    def negative(v):
+        slopes = np.zeros((6, 2))
+        slopes[mask] = v[:6]
+        rho = np.tanh(v[12])
+        return -_grid_loglik(data, structure, slopes, v[6:12], rho, 15)
+
+    start = np.concatenate([np.ones(6), np.zeros(6), [0.0]])
+    res = optimize.minimize(negative, start, method="BFGS", options={"gtol": 1e-7, "maxiter": 2000})
+    assert abs(-res.fun - cal.loglik) < 1e-4
+    est = cal.slope_intercept
+    slopes = est[["a1", "a2"]].to_numpy()[mask]
+    np.testing.assert_allclose(slopes, res.x[:6], atol=2e-3)
+    np.testing.assert_allclose(est["d"].to_numpy(), res.x[6:12], atol=2e-3)
+    assert cal.factor_correlations.loc["A", "B"] == pytest.approx(np.tanh(res.x[12]), abs=2e-3)
+    # the reported log-likelihood is that of the estimates on the grid
+    assert cal.loglik == pytest.approx(_grid_loglik(data, structure, est[["a1", "a2"]].to_numpy(),
+                                                    est["d"].to_numpy(), cal.factor_correlations.iloc[0, 1], 15),
+                                       abs=1e-8)
+    # 6 slopes + 6 intercepts + 1 correlation
+    assert cal.n_parameters == 13
+
+
+def test_recovery_two_correlated_factors_graded(rng):
+    j = 12
+    slopes = np.zeros((j, 2))
+    slopes[:6, 0] = rng.uniform(1.0, 2.2, 6)
+    slopes[6:, 1] = rng.uniform(1.0, 2.2, 6)
+    slopes[5, 1] = 0.8                                     # one cross-loading item
+    d = np.sort(rng.normal(0, 1.2, (j, 3)), axis=1)[:, ::-1]
+    truth_rho = 0.4
+    data = _graded_data(rng, slopes, d, np.array([[1, truth_rho], [truth_rho, 1]]), 3000, missing=0.05)
+    items = list(data.columns)
+    cal = calibrate(data, "graded", factors={"social": items[:6], "drive": items[5:]})
+    assert cal.converged
+    est = cal.slope_intercept
+    a_hat = est[["a1", "a2"]].to_numpy()
+    loads = slopes != 0
+    assert np.sqrt(np.mean((a_hat[loads] - slopes[loads]) ** 2)) < 0.15
+    assert np.all(a_hat[~loads] == 0.0)
+    d_hat = est[["d1", "d2", "d3"]].to_numpy()
+    assert np.sqrt(np.mean((d_hat - d) ** 2)) < 0.15
+    assert abs(cal.factor_correlations.loc["social", "drive"] - truth_rho) < 0.06
+    assert list(cal.loadings.columns) == ["social", "drive"]
+    assert cal.loadings.loc["q1", "drive"] == 0.0 and 0.3 < cal.loadings.loc["q1", "social"] < 0.9
+
+
+def test_orthogonal_option_and_information_criteria(rng):
+    data, structure = _two_factor_2pl(rng)
+    corr = calibrate(data, "2pl", factors=structure, quadrature_points=15)
+    orth = calibrate(data, "2pl", factors=structure, quadrature_points=15, correlated=False)
+    np.testing.assert_array_equal(orth.factor_correlations.to_numpy(), np.eye(2))
+    assert orth.n_parameters == corr.n_parameters - 1
+    # the correlated model nests the orthogonal one
+    assert corr.loglik > orth.loglik
+    assert corr.aic == pytest.approx(-2 * corr.loglik + 2 * corr.n_parameters)
+
+
+def test_fixed_parameters_and_priors(rng):
+    data, structure = _two_factor_2pl(rng)
+    cal = calibrate(data, "2pl", factors=structure, quadrature_points=15,
+                    fixed={"q1": {"a1": 1.0}}, priors={"a": ("lognormal", 0.0, 0.25)})
+    assert cal.slope_intercept.loc["q1", "a1"] == 1.0
+    assert cal.slope_intercept.loc["q1", "a2"] == 0.0
+    free = calibrate(data, "2pl", factors=structure, quadrature_points=15, fixed={"q1": {"a1": 1.0}})
+    assert cal.n_parameters == free.n_parameters == 12
+    # a tight prior around 1 pulls the largest slope towards 1
+    assert abs(cal.slope_intercept.loc["q3", "a1"] - 1) < abs(free.slope_intercept.loc["q3", "a1"] - 1)
+    with pytest.raises(ValueError, match="has no parameter"):
+        calibrate(data, "2pl", factors=structure, fixed={"q1": {"a3": 1.0}})
+
+
+def test_json_round_trip_and_standard_errors(rng):
+    data, structure = _two_factor_2pl(rng, n=400)
+    cal = calibrate(data, "2pl", factors=structure, quadrature_points=15, se=True)
+    assert cal.standard_errors.loc["q1", "a1"] > 0 and np.isnan(cal.standard_errors.loc["q1", "a2"])
+    assert 0 < cal.factor_correlations_se.loc["A", "B"] < 0.2
+    text = cal.to_json()
+    back = Calibration.from_json(text)
+    assert back.to_json() == text
+    assert back.factors == ("A", "B") and back.factor_model == "confirmatory"
+    pd.testing.assert_frame_equal(back.factor_correlations, cal.factor_correlations)
+    pd.testing.assert_frame_equal(back.loadings, cal.loadings)
+    theta = np.array([[0.0, 0.0], [1.0, -1.0]])
+    np.testing.assert_array_equal(back.log_probabilities(theta), cal.log_probabilities(theta))
+
+
+def test_bad_structures(rng):
+    data, structure = _two_factor_2pl(rng, n=200)
+    with pytest.raises(ValueError, match="not in the data"):
+        calibrate(data, "2pl", factors={"A": ["q1", "zz"], "B": ["q2", "q3", "q4", "q5", "q6"]})
+    with pytest.raises(ValueError, match=r"load on no factor"):
+        calibrate(data, "2pl", factors={"A": ["q1", "q2", "q3"]})
+    with pytest.raises(ValueError, match="no free slope"):
+        calibrate(data, "rasch", factors=structure)
+    with pytest.raises(ValueError, match="more than 3 factors"):
+        calibrate(data, "2pl", factors={f"F{m}": [f"q{m}"] for m in range(1, 7)})
+    with pytest.raises(ValueError, match="multi-group"):
+        calibrate(data, "2pl", factors=structure, group=np.repeat(["x", "y"], 100))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="rotation applies"):
+            calibrate(data, "2pl", factors=structure, rotation="oblimin")
