@@ -176,12 +176,29 @@ def _n_parts(n: int) -> int:
     return max(1, min(4 * numba.get_num_threads(), n // 256 + 1))
 
 
-def _codes(encoded: np.ndarray, n_items: int) -> np.ndarray:
+def _codes(encoded: np.ndarray, log_probs: np.ndarray) -> np.ndarray:
+    """The encoded responses as the compiled kernels need them, checked at this boundary: the
+    kernels index the log-probabilities with the codes and would read or write out of bounds."""
+    n_items, _, n_cat = log_probs.shape
     encoded = np.asarray(encoded)
     if encoded.ndim != 2 or encoded.shape[1] != n_items:
         raise ValueError(f"encoded responses have shape {encoded.shape}, expected (persons, {n_items})")
+    if encoded.dtype.kind not in "iu":
+        if encoded.size and (not np.all(np.isfinite(encoded)) or np.any(encoded != np.round(encoded))):
+            raise ValueError("encoded responses must be integer category indices (-1 for missing)")
     if encoded.dtype not in (np.int8, np.int16, np.int32, np.int64):
         encoded = encoded.astype(np.int64)
+    if encoded.size:
+        # categories an item lacks have log-probability -inf at every node
+        n_valid = np.isfinite(log_probs).any(axis=1).sum(axis=1)
+        low, high = encoded.min(axis=0), encoded.max(axis=0)
+        bad = np.flatnonzero((low < -1) | (high >= n_valid))
+        if bad.size:
+            j = int(bad[0])
+            column = encoded[:, j]
+            row = int(np.flatnonzero((column < -1) | (column >= n_valid[j]))[0])
+            raise ValueError(f"encoded responses, row {row}, item column {j}: code {int(column[row])} is not "
+                             f"a category index of that item (0..{int(n_valid[j]) - 1}, -1 for missing)")
     return np.ascontiguousarray(encoded)
 
 
@@ -196,7 +213,7 @@ def log_likelihood_matrix(encoded: np.ndarray, log_probs: np.ndarray) -> np.ndar
         Log category probabilities at the nodes (``-inf`` for categories an item lacks).
     """
     log_probs = np.asarray(log_probs, dtype=np.float64)
-    codes = _codes(encoded, log_probs.shape[0])
+    codes = _codes(encoded, log_probs)
     return _loglik_kernel(codes, _log_prob_matrix(log_probs), log_probs.shape[2])
 
 
@@ -227,6 +244,11 @@ def estep(encoded_chunk: np.ndarray, log_probs: np.ndarray, log_prior: np.ndarra
     weights : ndarray (persons,), optional
         Frequency weights (pattern counts); 1 for every person when omitted.
 
+    Raises
+    ------
+    ValueError
+        When a code is not a category index of its item (naming row, item column and code).
+
     Returns
     -------
     EStep
@@ -242,7 +264,7 @@ def estep(encoded_chunk: np.ndarray, log_probs: np.ndarray, log_prior: np.ndarra
     """
     log_probs = np.asarray(log_probs, dtype=np.float64)
     n_items, q, n_cat = log_probs.shape
-    codes = _codes(encoded_chunk, n_items)
+    codes = _codes(encoded_chunk, log_probs)
     log_prior = np.ascontiguousarray(log_prior, dtype=np.float64)
     if log_prior.shape != (q,):
         raise ValueError(f"log_prior has shape {log_prior.shape}, expected ({q},)")

@@ -28,6 +28,7 @@ import pandas as pd
 from psychometrics._blas import single_threaded_blas
 from psychometrics.data import as_responses
 from psychometrics.errors import ConvergenceWarning, EstimationError
+from psychometrics.quadrature import normal_quadrature
 from psychometrics.sumscore import sum_score_likelihoods
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -124,11 +125,8 @@ def _prior(calibration: Any, prior_mean: float | None, prior_variance: float | N
 
 def _grid(mean: float, variance: float, quadrature_points: int) -> tuple[np.ndarray, np.ndarray]:
     """Equally spaced nodes over mean +/- 6 SD and their normalized normal log-weights."""
-    z = np.linspace(-_GRID_HALF_WIDTH, _GRID_HALF_WIDTH, quadrature_points)
-    nodes = mean + math.sqrt(variance) * z
-    log_weights = -0.5 * z * z
-    log_weights -= np.log(np.exp(log_weights).sum())
-    return nodes, log_weights
+    grid = normal_quadrature(quadrature_points, mean=mean, variance=variance, bound=_GRID_HALF_WIDTH, rescale=True)
+    return grid.nodes, grid.log_weights
 
 
 def _log_probability_table(calibration: Any, layout: _Layout, nodes: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pydantic
 
+from psychometrics.irt.layout import ParameterLayout
 from psychometrics.items import MODELS
 
 #: Version of the JSON schema written by :meth:`Calibration.to_json`.
@@ -67,6 +68,9 @@ class _CalibrationDocument(pydantic.BaseModel):
     factor_correlations_se: list[list[float | None]] | None = None
     rotation: str | None = None
     factor_model: str | None = None
+    #: :meth:`ParameterLayout.to_dict`; absent in documents of earlier releases, where the
+    #: layout the models imply is used
+    parameter_layout: dict[str, Any] | None = None
 
 
 def _row_dict(frame: pd.DataFrame, item: str, keep_nan: bool = False) -> dict[str, float | None]:
@@ -134,6 +138,7 @@ def dump(calibration: Any) -> str:
         history=list(calibration.history), quadrature_points=calibration.quadrature_points,
         n_persons=calibration.n_persons, n_parameters=calibration.n_parameters, tol=calibration.tol,
         **_factor_fields(calibration),
+        parameter_layout=None if calibration.parameter_layout is None else calibration.parameter_layout.to_dict(),
     )
     # a unidimensional document stays exactly what it was before factors existed
     return doc.model_dump_json(exclude=None if calibration.factors else set(_FACTOR_FIELDS))
@@ -196,6 +201,7 @@ def load(text: str | bytes) -> dict[str, Any]:
         irt_standard_errors=table("irt_se", doc.irt_se_columns),
         latent_variance_se=_none_to_nan(doc.latent_variance_se), tol=doc.tol,
         **_load_factor_fields(doc),
+        parameter_layout=None if doc.parameter_layout is None else ParameterLayout.from_dict(doc.parameter_layout),
     )
 
 

@@ -54,6 +54,7 @@ from psychometrics.errors import ConvergenceWarning, DataWarning, ResponseError
 from psychometrics.estep import EStep, estep, log_likelihood_matrix
 from psychometrics.irt.document import _frame
 from psychometrics.irt.em import _GroupData, _plain_em, _Problem, _squarem
+from psychometrics.irt.layout import ALL_GROUPS, LATENT, ParameterLayout
 from psychometrics.irt.mstep import _Block
 from psychometrics.irt.prepare import (
     _check_priors_applied,
@@ -71,7 +72,7 @@ from psychometrics.items.multidimensional import (
     standardized_loadings,
     supports_slopes,
 )
-from psychometrics.quadrature import mvn_log_weights, product_nodes
+from psychometrics.quadrature import grid_nodes, mvn_log_weights, product_nodes
 
 __all__ = ["calibrate_multidimensional", "DEFAULT_QUADRATURE_POINTS", "MAX_QUADRATURE_FACTORS"]
 
@@ -396,6 +397,25 @@ def _exploratory_start(encoded: np.ndarray, n_factors: int) -> np.ndarray:
 # calibration
 # --------------------------------------------------------------------------------------------
 
+def _layout(blocks: Sequence[_Block], item_ids: Sequence[str], problem: _Problem) -> ParameterLayout:
+    """The parameter layout under the reported names (``a1..aD`` of the factors, not the
+    items' local slopes): free item parameters by slot, then the correlations."""
+    entries: list[list[tuple[str, str, Any]]] = [[] for _ in range(problem.n_item_slots)]
+    fixed: dict[tuple[str, str], None] = {}
+    for b in blocks:
+        for r, j in enumerate(b.positions):
+            for c, name in enumerate(b.reported[r]):
+                if not name:
+                    continue
+                s = int(b.slot[r, c])
+                if s < 0:
+                    fixed.setdefault((item_ids[j], name), None)
+                else:
+                    entries[s].append((item_ids[j], name, ALL_GROUPS))
+    slots = [tuple(e) for e in entries] + [((LATENT, kind, ALL_GROUPS),) for _, kind in problem.latent_slots]
+    return ParameterLayout(tuple(slots), tuple(fixed))
+
+
 def calibrate_multidimensional(resp: Responses, model: str | Mapping[str, str], *,
                                factors: Mapping[str, Sequence[str]] | int | None = None,
                                bifactor: Mapping[str, Sequence[str]] | None = None,
@@ -551,7 +571,7 @@ def calibrate_multidimensional(resp: Responses, model: str | Mapping[str, str], 
 
     work, work_weights = _collapse_patterns(encoded, weights, n_cat)
     data = _GroupData(work, work_weights, None, n_persons)
-    nodes_1d = np.linspace(-6.0, 6.0, int(points))
+    nodes_1d = grid_nodes(int(points))
     correlation = np.eye(n_factors)
     if bifactor is not None:
         problem: _Problem = _BifactorProblem(blocks, data, nodes_1d, n_cat, item_group, newton_steps)
@@ -571,7 +591,8 @@ def calibrate_multidimensional(resp: Responses, model: str | Mapping[str, str], 
                       "trustworthy, raise max_iter or check the data", ConvergenceWarning, stacklevel=3)
     if isinstance(problem, _MultidimensionalProblem):
         correlation = problem.correlation.copy()
-    n_free = problem.size
+    layout = _layout(blocks, item_ids, problem)
+    n_free = layout.n_parameters
 
     se_rows: list[dict[str, float]] | None = None
     covariance = None
@@ -579,9 +600,8 @@ def calibrate_multidimensional(resp: Responses, model: str | Mapping[str, str], 
     if se:
         from psychometrics.irt.standard_errors import _standard_errors
 
-        column_labels = [(i, "*") for i in item_ids]
-        si_se, _, _, _, covariance = _standard_errors(problem, x, column_labels, [None], list(range(len(item_ids))),
-                                                      list(item_ids))
+        si_se, _, _, _, covariance = _standard_errors(problem, x, layout, len(item_ids), [None],
+                                                      list(range(len(item_ids))), list(item_ids))
         se_rows = []
         for j, item in enumerate(item_ids):
             se_rows.append({})
@@ -637,7 +657,7 @@ def calibrate_multidimensional(resp: Responses, model: str | Mapping[str, str], 
         loglik=float(loglik), aic=float(-2.0 * loglik + 2.0 * n_free),
         bic=float(-2.0 * loglik + n_free * math.log(n_persons)), n_iter=int(n_iter),
         converged=bool(converged), history=tuple(float(h) for h in history), quadrature_points=int(points),
-        n_persons=n_persons, n_parameters=int(n_free), standard_errors=se_frame,
+        n_persons=n_persons, n_parameters=int(n_free), parameter_layout=layout, standard_errors=se_frame,
         irt_standard_errors=None if se_frame is None else se_frame.copy(), tol=float(tol),
         covariance=covariance, factors=tuple(names), factor_correlations=corr_frame,
         factor_correlations_se=(pd.DataFrame(correlation_se, index=corr_frame.index, columns=names)

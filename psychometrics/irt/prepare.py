@@ -306,7 +306,7 @@ def _freed_parameters(item_ids: Sequence[str], models: Mapping[str, str], n_cat:
         chosen |= set(asked)
         if item in free_items:
             chosen |= set(movable)
-        if chosen and (getattr(m, "tied", ()) or hasattr(m, "tied_names")):
+        if chosen and m.tied_names(k):
             raise ValueError(f"item {item!r}: parameters of model {m.name!r} are shared across items and "
                              "cannot be freed across groups; use 'rasch', '2pl', 'gpcm' or 'graded'")
         if chosen:

@@ -69,10 +69,10 @@ def standardized_loadings(slopes: np.ndarray, correlations: np.ndarray) -> np.nd
 
 def supports_slopes(model: ItemModel) -> bool:
     """Whether ``model`` has a free, untied slope ``a1`` that generalizes to several factors."""
-    names = model.parameter_names(max(model.min_categories, 3) if model.max_categories is None
-                                  else model.min_categories)
+    k = max(model.min_categories, 3) if model.max_categories is None else model.min_categories
+    names = model.parameter_names(k)
     return (bool(names) and names[0] == "a1" and "a1" not in model.fixed_values
-            and "a1" not in tuple(model.tied) and not hasattr(model, "tied_names"))
+            and not model.tied_names(k) and not getattr(model, "anchor_first_item", ()))
 
 
 def _as_nodes(theta: np.ndarray, n_factors: int) -> np.ndarray:
