@@ -171,3 +171,104 @@ def test_bad_structures(rng):
         warnings.simplefilter("error")
         with pytest.raises(ValueError, match="rotation applies"):
             calibrate(data, "2pl", factors=structure, rotation="oblimin")
+
+
+# ------------------------------------------------------------------------------------------------
+# scoring and information
+# ------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def two_factor_calibration(rng):
+    data, structure = _two_factor_2pl(rng, n=400)
+    return data, calibrate(data, "2pl", factors=structure, quadrature_points=21)
+
+
+def test_eap_profiles_equal_direct_quadrature(two_factor_calibration):
+    from psychometrics.irt import score
+
+    data, cal = two_factor_calibration
+    new = data.iloc[:5].copy()
+    new.iloc[0] = np.nan                                   # no responses: the prior
+    new.iloc[1, :3] = np.nan                               # only factor B answered
+    out = score(cal, new, method="eap", quadrature_points=25)
+    assert list(out.columns) == ["theta_A", "theta_B", "se_A", "se_B", "n_answered", "flag"]
+    assert out["flag"].iloc[0] == "no_responses"
+    np.testing.assert_allclose(out.iloc[0][["theta_A", "theta_B"]].astype(float), 0.0, atol=1e-12)
+    np.testing.assert_allclose(out.iloc[0][["se_A", "se_B"]].astype(float), 1.0, atol=1e-6)
+    # independent posterior on the same grid
+    q = np.linspace(-6, 6, 25)
+    nodes = product_nodes(q, 2)
+    rho = cal.factor_correlations.iloc[0, 1]
+    log_w = mvn_log_weights(nodes, np.array([[1, rho], [rho, 1]]))
+    si = cal.slope_intercept
+    z = nodes @ si[["a1", "a2"]].to_numpy().T + si["d"].to_numpy()
+    for i in range(1, 5):
+        x = new.iloc[i].to_numpy()
+        obs = ~np.isnan(x)
+        ll = (np.where(x[obs] == 1, -np.logaddexp(0, -z[:, obs]), -np.logaddexp(0, z[:, obs]))).sum(axis=1) + log_w
+        post = np.exp(ll - ll.max())
+        post /= post.sum()
+        mean = post @ nodes
+        sd = np.sqrt(post @ nodes ** 2 - mean ** 2)
+        np.testing.assert_allclose(out.iloc[i][["theta_A", "theta_B"]].astype(float), mean, atol=1e-10)
+        np.testing.assert_allclose(out.iloc[i][["se_A", "se_B"]].astype(float), sd, atol=1e-10)
+    # answering only B's items still moves A through the correlation
+    assert out["theta_A"].iloc[1] != 0.0 and out["se_A"].iloc[1] < 1.0
+
+
+def test_map_profiles_are_posterior_modes(two_factor_calibration):
+    from psychometrics.irt import score
+
+    data, cal = two_factor_calibration
+    out = score(cal, data.iloc[:6], method="map")
+    si = cal.slope_intercept
+    a, d = si[["a1", "a2"]].to_numpy(), si["d"].to_numpy()
+    rho = cal.factor_correlations.iloc[0, 1]
+    precision = np.linalg.inv(np.array([[1, rho], [rho, 1]]))
+    for i in range(6):
+        x = data.iloc[i].to_numpy()
+
+        def negative(t, x=x):
+            z = a @ t + d
+            return -(np.where(x == 1, -np.logaddexp(0, -z), -np.logaddexp(0, z)).sum() - 0.5 * t @ precision @ t)
+
+        res = optimize.minimize(negative, np.zeros(2), method="BFGS", options={"gtol": 1e-9})
+        np.testing.assert_allclose(out.iloc[i][["theta_A", "theta_B"]].astype(float), res.x, atol=1e-5)
+    assert (out["flag"] == "").all() or set(out["flag"]) <= {"", "all_lowest", "all_highest"}
+    assert (out[["se_A", "se_B"]].to_numpy() > 0).all()
+
+
+def test_profile_scores_borrow_strength(rng):
+    from psychometrics.irt import score
+
+    slopes = np.zeros((8, 2))
+    slopes[:3, 0] = 1.5                                   # a short scale
+    slopes[3:, 1] = 1.5
+    data = _graded_data(rng, slopes, np.zeros((8, 1)), np.array([[1, 0.7], [0.7, 1]]), 1500)
+    items = list(data.columns)
+    multi = calibrate(data, "2pl", factors={"short": items[:3], "long": items[3:]}, quadrature_points=21)
+    alone = calibrate(data[items[:3]], "2pl")
+    se_multi = score(multi, data, method="eap")["se_short"].mean()
+    se_alone = score(alone, data[items[:3]], method="eap")["se"].mean()
+    assert se_multi < 0.95 * se_alone
+
+
+def test_directional_information(rng):
+    from psychometrics.irt import test_information
+
+    slopes = rng.uniform(0.8, 2.0, (5, 1))
+    data = _graded_data(rng, slopes, rng.normal(0, 1, (5, 1)), np.eye(1), 300)
+    uni = calibrate(data, "2pl")
+    one = calibrate(data, "2pl", factors={"F": list(data.columns)})
+    theta = np.linspace(-3, 3, 7)
+    np.testing.assert_allclose(test_information(one, theta[:, None])[:, 0], test_information(uni, theta),
+                               rtol=1e-9)
+    data2, structure = _two_factor_2pl(rng, n=300)
+    cal = calibrate(data2, "2pl", factors=structure, quadrature_points=15)
+    points = np.array([[0.0, 0.0], [1.0, -0.5]])
+    per_axis = test_information(cal, points)
+    assert per_axis.shape == (2, 2)
+    np.testing.assert_allclose(test_information(cal, points, direction=[0, 1]), per_axis[:, 1])
+    # along the diagonal: sum_j (a_j'u)^2 I_j, here a simple-structure sum of both halves / 2
+    diag = test_information(cal, points, direction=[1, 1])
+    np.testing.assert_allclose(diag, per_axis.sum(axis=1) / 2, rtol=1e-12)
