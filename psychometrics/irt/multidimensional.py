@@ -51,7 +51,8 @@ import pandas as pd
 
 from psychometrics.data import Responses
 from psychometrics.errors import ConvergenceWarning, DataWarning, ResponseError
-from psychometrics.estep import EStep, estep, log_likelihood_matrix
+from psychometrics.estep import EStep, estep
+from psychometrics.estep_bifactor import bifactor_estep
 from psychometrics.irt.document import _frame
 from psychometrics.irt.em import _GroupData, _plain_em, _Problem, _squarem
 from psychometrics.irt.layout import ALL_GROUPS, LATENT, ParameterLayout
@@ -296,74 +297,20 @@ class _BifactorProblem(_Problem):
     """
 
     def __init__(self, blocks: list[_Block], data: _GroupData, nodes_1d: np.ndarray, n_categories: np.ndarray,
-                 item_group: np.ndarray, newton_steps: int, chunk: int = 20_000) -> None:
+                 item_group: np.ndarray, newton_steps: int) -> None:
         grid = product_nodes(nodes_1d, 2)
         super().__init__(blocks, [data], grid, n_categories, np.zeros(1), np.ones(1), np.zeros(1, dtype=bool),
                          np.zeros(1, dtype=bool), newton_steps)
-        self.nodes_1d = np.asarray(nodes_1d, dtype=np.float64)
-        self.item_group = np.asarray(item_group, dtype=np.int64)
-        self.chunk = int(chunk)
-        self.log_w1 = mvn_log_weights(self.nodes_1d[:, None], np.eye(1))
-        labels = sorted(set(self.item_group.tolist()))
-        self.sets = [np.flatnonzero(self.item_group == s) for s in labels]
+        self.log_w1 = mvn_log_weights(np.asarray(nodes_1d, dtype=np.float64)[:, None], np.eye(1))
+        # specific sets numbered 0..S-1 (items on the general factor only are one more set)
+        _, self.item_set = np.unique(np.asarray(item_group, dtype=np.int64), return_inverse=True)
 
     def expectation(self) -> EStep:
         self.n_estep += 1
         data = self.groups[0]
-        log_probs = self.log_probabilities()
-        counts, loglik, node_counts = _bifactor_estep(data.encoded, data.weights, log_probs, self.sets,
-                                                      self.log_w1, self.chunk)
-        n = float(data.encoded.shape[0] if data.weights is None else np.sum(data.weights))
-        self.group_nodes = [(node_counts, n)]
-        return EStep(counts, loglik, node_counts, n)
-
-
-def _bifactor_estep(encoded: np.ndarray, weights: np.ndarray | None, log_probs: np.ndarray,
-                    sets: Sequence[np.ndarray], log_w1: np.ndarray, chunk: int
-                    ) -> tuple[np.ndarray, float, np.ndarray]:
-    r"""Expected counts on the two-dimensional grid of every item, by dimension reduction.
-
-    For person i, specific set s and general node g: :math:`\ell_{isg\,q} = \sum_{j\in s}
-    \log P_j(x_{ij}\mid g, q)` (the compiled :func:`~psychometrics.estep.log_likelihood_matrix`),
-    :math:`m_{isg} = \log\sum_q w_q e^{\ell_{isgq}}`, :math:`t_{ig} = \log w_g + \sum_s m_{isg}`,
-    :math:`\log L_i = \log\sum_g e^{t_{ig}}`; the posterior of (g, q) for the items of s is
-    :math:`\exp(t_{ig} - m_{isg} + \log w_q + \ell_{isgq} - \log L_i)`, and its products with
-    the one-hot responses give the counts. Vectorized over persons in chunks.
-    """
-    n_cols, n_nodes, k_max = log_probs.shape
-    g = log_w1.shape[0]
-    counts = np.zeros((n_cols, n_nodes, k_max))
-    node_counts = np.zeros(n_nodes)
-    loglik = 0.0
-    for start in range(0, encoded.shape[0], chunk):
-        stop = min(encoded.shape[0], start + chunk)
-        codes = encoded[start:stop]
-        w = np.ones(stop - start) if weights is None else np.asarray(weights[start:stop], dtype=np.float64)
-        parts = []
-        marg = []
-        for cols in sets:
-            ll = log_likelihood_matrix(codes[:, cols], log_probs[cols]).reshape(-1, g, g)
-            ll += log_w1[None, None, :]
-            top = ll.max(axis=2, keepdims=True)
-            m = top[:, :, 0] + np.log(np.exp(ll - top).sum(axis=2))
-            parts.append(ll)
-            marg.append(m)
-        total = log_w1[None, :] + sum(marg)
-        top = total.max(axis=1, keepdims=True)
-        log_l = top[:, 0] + np.log(np.exp(total - top).sum(axis=1))
-        loglik += float(w @ log_l)
-        for cols, ll, m in zip(sets, parts, marg):
-            post = np.exp(ll + (total - m - log_l[:, None])[:, :, None]).reshape(-1, g * g) * w[:, None]
-            if cols is sets[0]:
-                node_counts += post.sum(axis=0)
-            sub = codes[:, cols]
-            for c_pos, c in enumerate(cols):
-                col = sub[:, c_pos]
-                for k in range(k_max):
-                    hit = col == k
-                    if hit.any():
-                        counts[c, :, k] += post[hit].sum(axis=0)
-    return counts, loglik, node_counts
+        e = bifactor_estep(data.encoded, self.log_probabilities(), self.item_set, self.log_w1, data.weights)
+        self.group_nodes = [(e.node_counts, e.n_persons)]
+        return e
 
 
 # --------------------------------------------------------------------------------------------

@@ -272,3 +272,74 @@ def test_directional_information(rng):
     # along the diagonal: sum_j (a_j'u)^2 I_j, here a simple-structure sum of both halves / 2
     diag = test_information(cal, points, direction=[1, 1])
     np.testing.assert_allclose(diag, per_axis.sum(axis=1) / 2, rtol=1e-12)
+
+
+# ------------------------------------------------------------------------------------------------
+# bifactor
+# ------------------------------------------------------------------------------------------------
+
+def _bifactor_data(rng, n=800):
+    j = 9
+    slopes = np.zeros((j, 3))
+    slopes[:, 0] = rng.uniform(1.0, 1.8, j)
+    slopes[:4, 1] = rng.uniform(0.7, 1.3, 4)
+    slopes[4:8, 2] = rng.uniform(0.7, 1.3, 4)            # q9 loads on the general factor only
+    d = np.sort(rng.normal(0, 1, (j, 2)), axis=1)[:, ::-1]
+    data = _graded_data(rng, slopes, d, np.eye(3), n, missing=0.05)
+    return data, slopes, {"s1": ["q1", "q2", "q3", "q4"], "s2": ["q5", "q6", "q7", "q8"]}
+
+
+def test_bifactor_dimension_reduction_equals_full_quadrature(rng):
+    from psychometrics.estep import estep, log_likelihood_matrix
+    from psychometrics.estep_bifactor import bifactor_estep
+
+    data, slopes, groups = _bifactor_data(rng, n=500)
+    cal = calibrate(data, "graded", bifactor=groups, quadrature_points=11, tol=1e-3)
+    assert cal.factors == ("general", "s1", "s2") and cal.factor_model == "bifactor"
+    assert cal.slope_intercept.loc["q9", ["a2", "a3"]].tolist() == [0.0, 0.0]
+    assert cal.slope_intercept.loc["q1", "a3"] == 0.0 and cal.slope_intercept.loc["q5", "a2"] == 0.0
+    q = np.linspace(-6, 6, 11)
+    nodes3 = product_nodes(q, 3)
+    log_w3 = mvn_log_weights(nodes3, np.eye(3))
+    codes = cal.encode(data)
+    log_p3 = cal.log_probabilities(nodes3)
+    ll = log_likelihood_matrix(codes, log_p3) + log_w3
+    top = ll.max(axis=1, keepdims=True)
+    full = float((top[:, 0] + np.log(np.exp(ll - top).sum(axis=1))).sum())
+    assert cal.loglik == pytest.approx(full, abs=1e-6)
+    # the expected counts are the full-dimensional ones summed over the other specific factor
+    e3 = estep(codes, log_p3, log_w3)
+    counts3 = e3.counts.reshape(9, 11, 11, 11, -1)
+    nodes2 = product_nodes(q, 2)
+    item_set = np.array([0, 0, 0, 0, 1, 1, 1, 1, 2])
+    log_p2 = np.stack([cal.log_probabilities(np.column_stack([nodes2[:, 0], nodes2[:, 1] * (s == 1),
+                                                              nodes2[:, 1] * (s == 2)]))[j]
+                       for j, s in enumerate([1, 1, 1, 1, 2, 2, 2, 2, 0])])
+    e2 = bifactor_estep(codes, log_p2, item_set, mvn_log_weights(q[:, None], np.eye(1)))
+    assert e2.loglik == pytest.approx(full, abs=1e-6)
+    c2 = e2.counts.reshape(9, 11, 11, -1)
+    np.testing.assert_allclose(c2[:4], counts3[:4].sum(axis=3), atol=1e-8)
+    np.testing.assert_allclose(c2[4:8], counts3[4:8].sum(axis=2), atol=1e-8)
+    np.testing.assert_allclose(c2[8].sum(axis=1), counts3[8].sum(axis=(1, 2)), atol=1e-8)
+
+
+def test_bifactor_recovery_and_scoring(rng):
+    from psychometrics.irt import score
+
+    data, slopes, groups = _bifactor_data(rng, n=2500)
+    cal = calibrate(data, "graded", bifactor=groups, quadrature_points=15)
+    assert cal.converged
+    a_hat = cal.slope_intercept[["a1", "a2", "a3"]].to_numpy()
+    loads = slopes != 0
+    assert np.sqrt(np.mean((a_hat[loads] - slopes[loads]) ** 2)) < 0.2
+    np.testing.assert_array_equal(cal.factor_correlations.to_numpy(), np.eye(3))
+    # n_parameters: 9 general + 8 specific slopes + 18 intercepts
+    assert cal.n_parameters == 35
+    # EAP by dimension reduction equals EAP on the full three-dimensional grid
+    out = score(cal, data.iloc[:20], quadrature_points=15)
+    direct = Calibration.from_json(cal.to_json())
+    object.__setattr__(direct, "factor_model", "confirmatory")
+    full = score(direct, data.iloc[:20], quadrature_points=15)
+    np.testing.assert_allclose(out.filter(like="theta_").to_numpy(), full.filter(like="theta_").to_numpy(),
+                               atol=1e-9)
+    np.testing.assert_allclose(out.filter(like="se_").to_numpy(), full.filter(like="se_").to_numpy(), atol=1e-9)
