@@ -43,7 +43,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from psychometrics.items.base import LOG_FLOOR
+from psychometrics._numeric import LOG_FLOOR
 
 __all__ = ["EStep", "estep", "combine", "log_likelihood_matrix", "posterior"]
 
@@ -83,6 +83,21 @@ def _log_prob_matrix(log_probs: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.maximum(log_probs, LOG_FLOOR).transpose(0, 2, 1).reshape(n_items * k, q))
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _add_person_loglik(i, codes, lmat, n_categories, out):  # pragma: no cover - compiled
+    """The person log-likelihood at the nodes: add the log-probabilities of person i's chosen
+    categories to ``out`` (Q,); a missing response (-1) adds nothing. The E-step and scoring
+    both compute it here."""
+    n_items = codes.shape[1]
+    q = lmat.shape[1]
+    for j in range(n_items):
+        c = codes[i, j]
+        if c >= 0:
+            r = j * n_categories + c
+            for t in range(q):
+                out[t] += lmat[r, t]
+
+
 @numba.njit(cache=True, nogil=True)
 def _person(i, codes, lmat, log_prior, weights, weighted, n_categories, buf, counts, nodes):  # pragma: no cover
     """Add person i's posterior to ``counts``/``nodes``; return its weighted log-likelihood."""
@@ -90,12 +105,7 @@ def _person(i, codes, lmat, log_prior, weights, weighted, n_categories, buf, cou
     q = lmat.shape[1]
     for t in range(q):
         buf[t] = log_prior[t]
-    for j in range(n_items):
-        c = codes[i, j]
-        if c >= 0:
-            r = j * n_categories + c
-            for t in range(q):
-                buf[t] += lmat[r, t]
+    _add_person_loglik(i, codes, lmat, n_categories, buf)
     top = buf[0]
     for t in range(1, q):
         if buf[t] > top:
@@ -152,16 +162,19 @@ def _estep_kernel_serial(codes, lmat, log_prior, weights, n_categories):  # prag
 
 @numba.njit(parallel=True, cache=True, nogil=True)
 def _loglik_kernel(codes, lmat, n_categories):  # pragma: no cover - compiled
-    n, n_items = codes.shape
-    q = lmat.shape[1]
-    out = np.zeros((n, q))
+    n = codes.shape[0]
+    out = np.zeros((n, lmat.shape[1]))
     for i in numba.prange(n):
-        for j in range(n_items):
-            c = codes[i, j]
-            if c >= 0:
-                r = j * n_categories + c
-                for t in range(q):
-                    out[i, t] += lmat[r, t]
+        _add_person_loglik(i, codes, lmat, n_categories, out[i])
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _loglik_kernel_serial(codes, lmat, n_categories):  # pragma: no cover - compiled
+    n = codes.shape[0]
+    out = np.zeros((n, lmat.shape[1]))
+    for i in range(n):
+        _add_person_loglik(i, codes, lmat, n_categories, out[i])
     return out
 
 
@@ -169,6 +182,10 @@ def _loglik_kernel(codes, lmat, n_categories):  # pragma: no cover - compiled
 #: the thread pool costs more than it saves there (and much more on a busy machine, where it
 #: measured up to 10 times slower than one thread for 1000 persons x 10 items).
 SERIAL_BELOW = 100_000
+
+#: The log-likelihood matrix alone does less work per response than the E-step; there the
+#: thread pool pays only from about this many responses (scoring's chunks stay below it).
+LOGLIK_SERIAL_BELOW = 1_000_000
 
 
 def _n_parts(n: int) -> int:
@@ -214,7 +231,8 @@ def log_likelihood_matrix(encoded: np.ndarray, log_probs: np.ndarray) -> np.ndar
     """
     log_probs = np.asarray(log_probs, dtype=np.float64)
     codes = _codes(encoded, log_probs)
-    return _loglik_kernel(codes, _log_prob_matrix(log_probs), log_probs.shape[2])
+    kernel = _loglik_kernel_serial if codes.size < LOGLIK_SERIAL_BELOW else _loglik_kernel
+    return kernel(codes, _log_prob_matrix(log_probs), log_probs.shape[2])
 
 
 def posterior(encoded: np.ndarray, log_probs: np.ndarray,

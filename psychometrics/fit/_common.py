@@ -20,8 +20,6 @@ from psychometrics.quadrature import DEFAULT_POINTS, grid_nodes, normal_log_weig
 
 # persons per chunk where a (items x persons x categories) array is formed
 PERSON_CHUNK = 4096
-# floor of probabilities entering a logarithm or a denominator
-TINY = 1e-300
 
 
 @dataclass(frozen=True)

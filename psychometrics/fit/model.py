@@ -14,9 +14,9 @@ import pandas as pd
 from scipy import linalg, optimize, stats
 
 from psychometrics._blas import one_blas_thread
+from psychometrics._numeric import TINY
 from psychometrics.errors import EstimationError, ModelWarning, ResponseError
 from psychometrics.fit._common import (
-    TINY,
     category_scores,
     encode,
     free_parameters,

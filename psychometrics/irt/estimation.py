@@ -114,8 +114,9 @@ def calibrate(responses: Any, model: str | Mapping[str, str] = "2pl", *, group: 
         DataFrame). Gives a multi-group calibration: each group has its own normal latent
         distribution; the reference group's is N(0, 1).
     reference : optional
-        The reference group; default the first level (the first category of a categorical,
-        else the smallest label).
+        The reference group; default the largest group, a tie going to the first level (the
+        first category of a categorical, else the smallest label), as everywhere groups are
+        compared (:func:`psychometrics.groups.resolve_groups`).
     invariance : sequence of str, optional
         What is held equal across groups (mirt's ``multipleGroup`` vocabulary): ``"slopes"``
         (parameters named ``a...``), ``"intercepts"`` (all others: ``d``, ``d1..``, ``g``,

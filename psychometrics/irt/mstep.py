@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from psychometrics._numeric import TINY
 from psychometrics.irt.layout import assign_slots
 from psychometrics.items import ItemModel
 
@@ -220,7 +221,7 @@ def _ascent_steps(grad: np.ndarray, hess: np.ndarray) -> np.ndarray:
     step = -np.linalg.solve(sym, grad[:, :, None])[:, :, 0]
     # cap single steps so one wild Newton step cannot throw a parameter far away
     big = np.abs(step).max(axis=1, keepdims=True)
-    return np.where(big > 5.0, step * (5.0 / np.maximum(big, 1e-300)), step)
+    return np.where(big > 5.0, step * (5.0 / np.maximum(big, TINY)), step)
 
 
 def _latent_mstep(nodes: np.ndarray, node_counts: np.ndarray, n: float, mean: float, variance: float,

@@ -15,13 +15,11 @@ from typing import ClassVar
 
 import numpy as np
 
+from psychometrics._numeric import LOG_FLOOR
+from psychometrics._numeric import TINY as _TINY
+
 __all__ = ["ItemModel", "LOG_FLOOR", "log_sigmoid", "sigmoid", "gradient_hessian_from_derivatives"]
 
-#: Smallest log-probability handed to matrix products: exp(LOG_FLOOR) underflows to 0 while
-#: staying finite, so ``0 * LOG_FLOOR`` is 0 where ``0 * -inf`` would be NaN.
-LOG_FLOOR = -1.0e4
-
-_TINY = 1e-300
 
 
 def log_sigmoid(z: np.ndarray) -> np.ndarray:
