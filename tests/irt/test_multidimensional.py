@@ -343,3 +343,33 @@ def test_bifactor_recovery_and_scoring(rng):
     np.testing.assert_allclose(out.filter(like="theta_").to_numpy(), full.filter(like="theta_").to_numpy(),
                                atol=1e-9)
     np.testing.assert_allclose(out.filter(like="se_").to_numpy(), full.filter(like="se_").to_numpy(), atol=1e-9)
+
+
+# ------------------------------------------------------------------------------------------------
+# exploratory
+# ------------------------------------------------------------------------------------------------
+
+def test_exploratory_oblimin_recovers_structure(rng):
+    slopes = np.zeros((8, 2))
+    slopes[:4, 0] = rng.uniform(1.3, 2.0, 4)
+    slopes[4:, 1] = rng.uniform(1.3, 2.0, 4)
+    data = _graded_data(rng, slopes, rng.normal(0, 0.8, (8, 1)), np.array([[1, 0.35], [0.35, 1]]), 1500)
+    items = list(data.columns)
+    efa = calibrate(data, "2pl", factors=2, rotation="oblimin", quadrature_points=21)
+    cfa = calibrate(data, "2pl", factors={"A": items[:4], "B": items[4:]}, quadrature_points=21)
+    assert efa.factor_model == "exploratory" and efa.rotation == "oblimin" and efa.factors == ("F1", "F2")
+    # 16 slopes - 1 fixed for identification + 8 intercepts
+    assert efa.n_parameters == 23
+    # the exploratory model nests the confirmatory simple structure
+    assert efa.loglik >= cfa.loglik - 1e-6
+    loads = efa.loadings.to_numpy()
+    first = int(np.argmax(np.abs(loads[:4]).sum(axis=0)))
+    order = [first, 1 - first]
+    matched = loads[:, order]
+    assert (matched[:4, 0] > 0.5).all() and (matched[4:, 1] > 0.5).all()
+    assert np.abs(matched[:4, 1]).max() < 0.15 and np.abs(matched[4:, 0]).max() < 0.15
+    assert abs(efa.factor_correlations.iloc[0, 1] - 0.35) < 0.1
+    # rotation leaves the estimation (and its likelihood) unchanged
+    varimax = calibrate(data, "2pl", factors=2, rotation="varimax", quadrature_points=21)
+    np.testing.assert_allclose(varimax.factor_correlations.to_numpy(), np.eye(2), atol=1e-12)
+    assert varimax.loglik == efa.loglik
