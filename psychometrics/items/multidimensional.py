@@ -67,6 +67,56 @@ def standardized_loadings(slopes: np.ndarray, correlations: np.ndarray) -> np.nd
     return a / np.sqrt(1.0 + common)[:, None]
 
 
+def _graded_derivatives(base: ItemModel, params: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""Gradient (rows, K) and Hessian (rows, K, K) of :math:`\sum_k r_k\log P_k` for graded
+    items in (:math:`\eta`, :math:`d_1..d_{K-1}`) at :math:`\eta` = the slope column, using
+    the band structure the dense unidimensional formulas do not exploit.
+
+    Notes
+    -----
+    With :math:`s_k = P^*_k(1-P^*_k)`, :math:`t_k = s_k(1-2P^*_k)` (:math:`s_0 = s_K = t_0 =
+    t_K = 0`), :math:`u_k = s_k - s_{k+1}`, :math:`\rho_k = r_k/P_k`, :math:`\phi_k = r_k/P_k^2`:
+    :math:`g_\eta = \sum_k\rho_k u_k`, :math:`g_{d_m} = s_m(\rho_m - \rho_{m-1})`,
+    :math:`H_{\eta\eta} = \sum_k \rho_k(t_k - t_{k+1}) - \phi_k u_k^2`,
+    :math:`H_{\eta d_m} = t_m(\rho_m - \rho_{m-1}) - s_m(\phi_m u_m - \phi_{m-1}u_{m-1})`,
+    :math:`H_{d_m d_m} = t_m(\rho_m - \rho_{m-1}) - s_m^2(\phi_m + \phi_{m-1})`,
+    :math:`H_{d_m d_{m+1}} = \phi_m s_m s_{m+1}`, all other entries 0.
+    """
+    rows, k = counts.shape
+    eta = params[:, :1]
+    d = params[:, 1:]
+    z = eta + d                                                   # (rows, K-1)
+    log_star = -np.logaddexp(0.0, -z)
+    star = np.exp(log_star)
+    s_inner = np.exp(log_star - np.logaddexp(0.0, z))             # P*(1 - P*)
+    s = np.zeros((rows, k + 1))
+    t = np.zeros((rows, k + 1))
+    s[:, 1:k] = s_inner
+    t[:, 1:k] = s_inner * (1.0 - 2.0 * star)
+    prob = np.exp(base.log_probabilities(params, _ONE)[:, 0, :])    # (rows, K)
+    safe = np.maximum(prob, 1e-300)
+    rho = counts / safe
+    phi = rho / safe
+    u = s[:, :-1] - s[:, 1:]                                       # (rows, K)
+    grad = np.empty((rows, k))
+    hess = np.zeros((rows, k, k))
+    grad[:, 0] = (rho * u).sum(axis=1)
+    diff = rho[:, 1:] - rho[:, :-1]                                # rho_m - rho_{m-1}, m = 1..K-1
+    sm, tm = s[:, 1:k], t[:, 1:k]
+    grad[:, 1:] = sm * diff
+    hess[:, 0, 0] = (rho * (t[:, :-1] - t[:, 1:]) - phi * u * u).sum(axis=1)
+    cross = tm * diff - sm * (phi[:, 1:] * u[:, 1:] - phi[:, :-1] * u[:, :-1])
+    hess[:, 0, 1:] = cross
+    hess[:, 1:, 0] = cross
+    m = np.arange(1, k)
+    hess[:, m, m] = tm * diff - sm * sm * (phi[:, 1:] + phi[:, :-1])
+    if k > 2:
+        band = phi[:, 1:-1] * sm[:, :-1] * sm[:, 1:]
+        hess[:, m[:-1], m[1:]] = band
+        hess[:, m[1:], m[:-1]] = band
+    return grad, hess
+
+
 def supports_slopes(model: ItemModel) -> bool:
     """Whether ``model`` has a free, untied slope ``a1`` that generalizes to several factors."""
     k = max(model.min_categories, 3) if model.max_categories is None else model.min_categories
@@ -150,14 +200,19 @@ class MultidimensionalModel(ItemModel):
         """Base-model gradient (n, Q, P) and Hessian (n, Q, P, P) at every node, slot 0 = eta."""
         n, q = params.shape[0], nodes.shape[0]
         flat = self._flat(params, nodes)
-        flat_counts = np.asarray(counts, dtype=np.float64).reshape(n * q, 1, -1)
+        flat_counts = np.asarray(counts, dtype=np.float64).reshape(n * q, -1)
         p = flat.shape[1]
         grad = np.empty((n * q, p))
         hess = np.empty((n * q, p, p))
+        graded = self.base.name == "graded"
         for start in range(0, n * q, _CHUNK_ROWS):
             stop = min(n * q, start + _CHUNK_ROWS)
-            grad[start:stop], hess[start:stop] = self.base.gradient_hessian(flat[start:stop], _ONE,
-                                                                            flat_counts[start:stop])
+            if graded:
+                grad[start:stop], hess[start:stop] = _graded_derivatives(self.base, flat[start:stop],
+                                                                         flat_counts[start:stop])
+            else:
+                grad[start:stop], hess[start:stop] = self.base.gradient_hessian(
+                    flat[start:stop], _ONE, flat_counts[start:stop, None, :])
         return grad.reshape(n, q, p), hess.reshape(n, q, p, p)
 
     def gradient_hessian(self, params: np.ndarray, theta: np.ndarray,
