@@ -373,3 +373,24 @@ def test_exploratory_oblimin_recovers_structure(rng):
     varimax = calibrate(data, "2pl", factors=2, rotation="varimax", quadrature_points=21)
     np.testing.assert_allclose(varimax.factor_correlations.to_numpy(), np.eye(2), atol=1e-12)
     assert varimax.loglik == efa.loglik
+
+
+def test_bundled_sample_profile_numbers_quoted_in_readme():
+    from psychometrics import Instrument, fit
+    from psychometrics.instrument import bundled_sample
+    from psychometrics.irt import score
+
+    soft = Instrument.bundled("soft-skills-7")
+    likert = soft.prepare(bundled_sample("soft-skills-7"))
+    scales = {k: soft.scale_items()[k] for k in ("communication", "teamwork")}
+    both = likert.subset(scales["communication"] + scales["teamwork"])
+    profile = calibrate(both, model="graded", factors=scales)
+    orthogonal = calibrate(both, model="graded", factors=scales, correlated=False)
+    assert profile.factor_correlations.loc["communication", "teamwork"] == pytest.approx(0.47, abs=0.005)
+    test = fit.likelihood_ratio(orthogonal, profile)
+    assert test.df == 1 and test.chi2 == pytest.approx(112.9, abs=0.5)
+    se = score(profile, both).filter(like="se_").mean()
+    assert se["se_communication"] == pytest.approx(0.465, abs=0.001)
+    assert se["se_teamwork"] == pytest.approx(0.476, abs=0.001)
+    alone = calibrate(likert.subset(scales["teamwork"]), model="graded")
+    assert score(alone, likert.subset(scales["teamwork"]))["se"].mean() == pytest.approx(0.488, abs=0.001)
