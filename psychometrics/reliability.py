@@ -32,6 +32,7 @@ from psychometrics.agreement import (
     rwg,
     rwg_j,
 )
+from psychometrics._deprecation import keyword_only_after, renamed_arguments
 from psychometrics._covariance import (
     _alpha_from_cov,
     _complete_rows,
@@ -108,7 +109,9 @@ def _feldt_interval(value: float, n_persons: int, n_items: int, level: float) ->
     return float(low), float(high)
 
 
-def alpha(responses: Any, ci: float = 0.95, missing: Missing = "pairwise", bootstrap: int = 0,
+@keyword_only_after(1)
+@renamed_arguments(ci="confidence_level", bootstrap="n_replications")
+def alpha(responses: Any, *, confidence_level: float = 0.95, missing: Missing = "pairwise", n_replications: int = 0,
           seed: int | np.random.Generator | None = None) -> AlphaResult:
     r"""Cronbach's alpha and standardized alpha with a Feldt confidence interval.
 
@@ -116,12 +119,12 @@ def alpha(responses: Any, ci: float = 0.95, missing: Missing = "pairwise", boots
     ----------
     responses : DataFrame, ndarray or Responses
         Persons x items, NaN for missing.
-    ci : float
+    confidence_level : float
         Confidence level of the intervals, in (0, 1).
     missing : {"pairwise", "listwise"}
         Pairwise: each covariance from the persons who answered both items (psych's
         default). Listwise: only persons who answered every item.
-    bootstrap : int
+    n_replications : int
         Number of bootstrap resamples of persons for a percentile interval (0: none).
     seed : int or Generator, optional
         Seed of the bootstrap.
@@ -166,10 +169,12 @@ def alpha(responses: Any, ci: float = 0.95, missing: Missing = "pairwise", boots
     >>> round(alpha(x).alpha, 4)
     0.9355
     """
-    if not 0.0 < ci < 1.0:
-        raise ValueError(f"ci must be a confidence level in (0, 1), got {ci!r}")
-    if isinstance(bootstrap, bool) or not isinstance(bootstrap, (int, np.integer)) or bootstrap < 0:
-        raise ValueError(f"bootstrap must be a non-negative number of resamples, got {bootstrap!r}")
+    if not 0.0 < confidence_level < 1.0:
+        raise ValueError(f"confidence_level must lie in (0, 1) (as ci must be, its former name), got {confidence_level!r}")
+    if (isinstance(n_replications, bool) or not isinstance(n_replications, (int, np.integer))
+            or n_replications < 0):
+        raise ValueError("n_replications (as bootstrap must be, its former name) is a non-negative number of "
+                         f"resamples, got {n_replications!r}")
     data = as_responses(responses)
     moments = _scale_moments(data, missing, "alpha")
     cov = moments.cov
@@ -177,27 +182,27 @@ def alpha(responses: Any, ci: float = 0.95, missing: Missing = "pairwise", boots
     value = _alpha_from_cov(cov)
     cor = _cov_to_cor(cov)
     standardized = float(n_items / (n_items - 1) * (1.0 - _safe_divide(n_items, cor.sum())))
-    low, high = _feldt_interval(value, moments.n_persons, n_items, ci)
+    low, high = _feldt_interval(value, moments.n_persons, n_items, confidence_level)
 
     boot_low = boot_high = math.nan
-    if bootstrap:
+    if n_replications:
         values = data.values
         if missing == "listwise":
             values = _complete_rows(values)
         rng = np.random.default_rng(seed)
         n_rows = values.shape[0]
-        replicates = np.empty(bootstrap)
+        replicates = np.empty(n_replications)
         # Resampling counts as frequency weights: no resampled copy of the data.
-        for b in range(bootstrap):
+        for b in range(n_replications):
             counts = np.bincount(rng.integers(0, n_rows, n_rows), minlength=n_rows).astype(np.float64)
             replicates[b] = _alpha_from_cov(_item_covariance(values, "pairwise", counts).cov)
-        tail = (1.0 - ci) / 2.0
+        tail = (1.0 - confidence_level) / 2.0
         replicates = replicates[np.isfinite(replicates)]
         if replicates.size:
             boot_low, boot_high = (float(q) for q in np.quantile(replicates, [tail, 1.0 - tail]))
     return AlphaResult(alpha=value, standardized_alpha=standardized, ci_low=low, ci_high=high,
-                       n_persons=moments.n_persons, n_items=n_items, ci_level=ci, missing=missing,
-                       bootstrap_low=boot_low, bootstrap_high=boot_high, n_bootstrap=int(bootstrap))
+                       n_persons=moments.n_persons, n_items=n_items, ci_level=confidence_level, missing=missing,
+                       bootstrap_low=boot_low, bootstrap_high=boot_high, n_bootstrap=int(n_replications))
 
 
 # ---------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import pandas as pd
 from scipy import special
 
 from psychometrics._numeric import TINY
-from psychometrics.data import as_responses
+from psychometrics.data import as_responses, category_index
 from psychometrics.errors import EstimationError, ModelWarning, ResponseError
 
 __all__ = [
@@ -209,9 +209,7 @@ def _ordinal_codes(values: np.ndarray, item_ids: list[str], max_categories: int
     codes = np.full((n_persons, n_items), -1, dtype=np.int64)
     n_categories = np.zeros(n_items, dtype=np.int64)
     for j in range(n_items):
-        column = values[:, j]
-        seen = ~np.isnan(column)
-        levels, inverse = np.unique(column[seen], return_inverse=True)
+        index, levels = category_index(values[:, j])
         if levels.size < 2:
             raise ResponseError(
                 f"item {item_ids[j]!r} (column {j}): {levels.size} distinct observed value(s); a latent "
@@ -220,7 +218,7 @@ def _ordinal_codes(values: np.ndarray, item_ids: list[str], max_categories: int
             raise ResponseError(
                 f"item {item_ids[j]!r} (column {j}): {levels.size} distinct values, more than "
                 f"max_categories={max_categories}; treat it as continuous (Pearson or polyserial).")
-        codes[seen, j] = inverse
+        codes[:, j] = index
         n_categories[j] = levels.size
     return codes, n_categories
 

@@ -14,14 +14,13 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from psychometrics.data import as_responses
+from psychometrics.data import as_responses, category_index
 from psychometrics.errors import ResponseError
 from psychometrics.irt import document
 from psychometrics.irt.document import _frame
 from psychometrics.irt.layout import ParameterLayout
 from psychometrics.irt.prepare import (
     _category_codes,
-    _encode_column,
     _fixed_names,
     _infer_categories,
     _model_mapping,
@@ -323,8 +322,8 @@ class Calibration:
         out = np.full((resp.n_persons, self.n_items), -1, dtype=dtype)
         values = resp.values
         for col, item in enumerate(resp.item_ids):
-            out[:, position[item]] = _encode_column(values[:, col], self.categories[item], item, col,
-                                                    resp.person_ids)
+            out[:, position[item]] = category_index(values[:, col], self.categories[item], item=item,
+                                                    position=col, person_ids=resp.person_ids)[0]
         return out
 
     @property
