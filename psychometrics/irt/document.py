@@ -68,6 +68,7 @@ class _CalibrationDocument(pydantic.BaseModel):
     factor_correlations_se: list[list[float | None]] | None = None
     rotation: str | None = None
     factor_model: str | None = None
+    loglik_se: float | None = None
     #: :meth:`ParameterLayout.to_dict`; absent in documents of earlier releases, where the
     #: layout the models imply is used
     parameter_layout: dict[str, Any] | None = None
@@ -144,7 +145,8 @@ def dump(calibration: Any) -> str:
     return doc.model_dump_json(exclude=None if calibration.factors else set(_FACTOR_FIELDS))
 
 
-_FACTOR_FIELDS = ("factors", "factor_correlations", "factor_correlations_se", "rotation", "factor_model")
+_FACTOR_FIELDS = ("factors", "factor_correlations", "factor_correlations_se", "rotation", "factor_model",
+                  "loglik_se")
 
 
 def _factor_fields(calibration: Any) -> dict[str, Any]:
@@ -155,7 +157,8 @@ def _factor_fields(calibration: Any) -> dict[str, Any]:
                 factor_correlations=calibration.factor_correlations.to_numpy(dtype=float).tolist(),
                 factor_correlations_se=None if se is None else [[_nan_to_none(float(v)) for v in row]
                                                                 for row in se.to_numpy(dtype=float)],
-                rotation=calibration.rotation, factor_model=calibration.factor_model)
+                rotation=calibration.rotation, factor_model=calibration.factor_model,
+                loglik_se=_nan_to_none(calibration.loglik_se))
 
 
 def load(text: str | bytes) -> dict[str, Any]:
@@ -221,4 +224,5 @@ def _load_factor_fields(doc: _CalibrationDocument) -> dict[str, Any]:
 
     corr = square(doc.factor_correlations if doc.factor_correlations is not None else np.eye(len(names)).tolist())
     return dict(factors=tuple(names), factor_correlations=corr, factor_correlations_se=square(doc.factor_correlations_se),
-                rotation=doc.rotation, factor_model=doc.factor_model or "confirmatory")
+                rotation=doc.rotation, factor_model=doc.factor_model or "confirmatory",
+                loglik_se=_none_to_nan(doc.loglik_se))

@@ -75,13 +75,34 @@ from psychometrics.items.multidimensional import (
 )
 from psychometrics.quadrature import grid_nodes, mvn_log_weights, product_nodes
 
-__all__ = ["calibrate_multidimensional", "DEFAULT_QUADRATURE_POINTS", "MAX_QUADRATURE_FACTORS"]
+__all__ = ["calibrate_multidimensional", "DEFAULT_QUADRATURE_POINTS", "MAX_QUADRATURE_FACTORS", "QMC_POINTS",
+           "qmc_normal_nodes"]
 
 #: Quadrature points per dimension by number of dimensions integrated (mirt's defaults).
 DEFAULT_QUADRATURE_POINTS = {1: 61, 2: 31, 3: 15}
 
-#: Most factors integrated by tensor-product quadrature (the grid has points**D nodes).
+#: Most factors integrated by tensor-product quadrature (the grid has points**D nodes); more
+#: factors are integrated on quasi-Monte Carlo points (docs/multidimensional.md).
 MAX_QUADRATURE_FACTORS = 3
+
+#: Quasi-Monte Carlo points of models with more than MAX_QUADRATURE_FACTORS factors.
+QMC_POINTS = 2000
+
+#: Seed of the scrambled Sobol sequence: a calibration is reproducible run to run.
+QMC_SEED = 20261203
+
+
+def qmc_normal_nodes(n_points: int, n_factors: int, seed: int = QMC_SEED) -> np.ndarray:
+    r"""Quasi-Monte Carlo points of :math:`N(\mathbf 0, \mathbf I_D)`, (n_points, D): a
+    scrambled Sobol sequence (Owen scrambling, fixed seed) through the normal quantile."""
+    from scipy.stats import norm, qmc
+
+    sobol = qmc.Sobol(d=int(n_factors), scramble=True, seed=seed)
+    with warnings.catch_warnings():
+        # a point count that is not a power of two only loses Sobol's balance property
+        warnings.simplefilter("ignore", UserWarning)
+        uniform = sobol.random(int(n_points))
+    return norm.ppf(np.clip(uniform, 1e-12, 1 - 1e-12))
 
 # --------------------------------------------------------------------------------------------
 # structure
@@ -144,22 +165,39 @@ def _bifactor_pattern(bifactor: Mapping[str, Sequence[str]], item_ids: Sequence[
 # latent correlations
 # --------------------------------------------------------------------------------------------
 
+def _log_weights(nodes: np.ndarray, corr: np.ndarray, offset: np.ndarray | None) -> np.ndarray:
+    """Normalized log prior weights of the nodes: the N(0, corr) density on a grid, or its
+    ratio to the N(0, I) density the quasi-Monte Carlo points were drawn from (``offset`` =
+    ``|theta|^2 / 2``)."""
+    if offset is None:
+        return mvn_log_weights(nodes, corr)
+    log_density = mvn_log_weights(nodes, corr) + offset
+    return log_density - np.logaddexp.reduce(log_density)
+
+
 def _correlation_objective(nodes: np.ndarray, node_counts: np.ndarray, corr: np.ndarray,
-                           pairs: Sequence[tuple[int, int]]) -> tuple[float, np.ndarray]:
+                           pairs: Sequence[tuple[int, int]], offset: np.ndarray | None = None,
+                           continuous: bool = False) -> tuple[float, np.ndarray]:
     r""":math:`f = \sum_q N_q \log w_q(\Phi)` and its gradient in the free correlations.
 
     With :math:`P = \Phi^{-1}`, :math:`S = \sum_q N_q \theta_q\theta_q^\top` and
     :math:`M = \sum_q w_q \theta_q\theta_q^\top`: :math:`\partial f/\partial P =
     -\frac12(S - N M)`, :math:`\partial f/\partial\Phi = -P(\partial f/\partial P)P`, and a
-    correlation enters twice (symmetry).
+    correlation enters twice (symmetry). ``continuous``: nodes that move with the prior
+    (quasi-Monte Carlo), :math:`f = \sum_q N_q \log\phi(\theta_q; \Phi)` and :math:`M = \Phi`.
     """
-    log_w = mvn_log_weights(nodes, corr)
-    value = float(node_counts @ log_w)
     n = float(node_counts.sum())
-    w = np.exp(log_w)
     s = (nodes * node_counts[:, None]).T @ nodes
-    m = (nodes * w[:, None]).T @ nodes
     precision = np.linalg.inv(corr)
+    if continuous:
+        # quasi-Monte Carlo points follow the prior: the normal log-density itself
+        value = float(-0.5 * np.sum(precision * s) - 0.5 * n * np.linalg.slogdet(corr)[1])
+        m = corr
+    else:
+        log_w = _log_weights(nodes, corr, offset)
+        value = float(node_counts @ log_w)
+        w = np.exp(log_w)
+        m = (nodes * w[:, None]).T @ nodes
     d_precision = -0.5 * (s - n * m)
     d_corr = -precision @ d_precision @ precision
     grad = np.array([2.0 * d_corr[i, j] for i, j in pairs])
@@ -182,13 +220,14 @@ def _positive_definite(corr: np.ndarray) -> bool:
 
 
 def _correlation_mstep(nodes: np.ndarray, node_counts: np.ndarray, corr: np.ndarray,
-                       pairs: Sequence[tuple[int, int]], max_steps: int = 25) -> np.ndarray:
+                       pairs: Sequence[tuple[int, int]], offset: np.ndarray | None = None,
+                       max_steps: int = 25, continuous: bool = False) -> np.ndarray:
     """Correlations maximizing :func:`_correlation_objective` (Newton steps, numerical Hessian of
     the analytic gradient, halving to stay positive definite and ascending)."""
     if not pairs:
         return corr
     rho = np.array([corr[i, j] for i, j in pairs])
-    value, grad = _correlation_objective(nodes, node_counts, corr, pairs)
+    value, grad = _correlation_objective(nodes, node_counts, corr, pairs, offset, continuous)
     for _ in range(max_steps):
         h = 1e-6
         hess = np.empty((rho.size, rho.size))
@@ -196,9 +235,10 @@ def _correlation_mstep(nodes: np.ndarray, node_counts: np.ndarray, corr: np.ndar
             up, down = rho.copy(), rho.copy()
             up[c] += h
             down[c] -= h
-            hess[:, c] = (_correlation_objective(nodes, node_counts, _with_pairs(corr, pairs, up), pairs)[1]
-                          - _correlation_objective(nodes, node_counts, _with_pairs(corr, pairs, down), pairs)[1]
-                          ) / (2.0 * h)
+            hess[:, c] = (_correlation_objective(nodes, node_counts, _with_pairs(corr, pairs, up), pairs, offset,
+                                                 continuous)[1]
+                          - _correlation_objective(nodes, node_counts, _with_pairs(corr, pairs, down), pairs,
+                                                   offset, continuous)[1]) / (2.0 * h)
         hess = 0.5 * (hess + hess.T)
         top = np.linalg.eigvalsh(hess)[-1]
         if top > -1e-8:
@@ -210,7 +250,8 @@ def _correlation_mstep(nodes: np.ndarray, node_counts: np.ndarray, corr: np.ndar
             trial = rho + scale * step
             trial_corr = _with_pairs(corr, pairs, trial)
             if np.all(np.abs(trial) < 1.0) and _positive_definite(trial_corr):
-                trial_value, trial_grad = _correlation_objective(nodes, node_counts, trial_corr, pairs)
+                trial_value, trial_grad = _correlation_objective(nodes, node_counts, trial_corr, pairs, offset,
+                                                                 continuous)
                 if trial_value >= value - 1e-12 * abs(value):
                     rho, value, grad, corr, moved = trial, trial_value, trial_grad, trial_corr, True
                     break
@@ -232,7 +273,7 @@ class _MultidimensionalProblem(_Problem):
 
     def __init__(self, blocks: list[_Block], data: _GroupData, nodes: np.ndarray, n_categories: np.ndarray,
                  correlation: np.ndarray, pairs: list[tuple[int, int]], factor_names: Sequence[str],
-                 newton_steps: int) -> None:
+                 newton_steps: int, qmc_base: np.ndarray | None = None) -> None:
         super().__init__(blocks, [data], nodes, n_categories, np.zeros(1), np.ones(1), np.zeros(1, dtype=bool),
                          np.zeros(1, dtype=bool), newton_steps)
         self.correlation = np.asarray(correlation, dtype=np.float64).copy()
@@ -240,6 +281,9 @@ class _MultidimensionalProblem(_Problem):
         # labels read by the standard errors: ("latent", kind, group)
         self.latent_slots = [(0, f"correlation {factor_names[i]}~{factor_names[j]}") for i, j in self.pairs]
         self.size = self.n_item_slots + len(self.pairs)
+        # quasi-Monte Carlo: points z of N(0, I) mapped to the current prior, theta = L z
+        self.qmc_base = qmc_base
+        self.offset = None
 
     def pack(self) -> np.ndarray:
         x = np.empty(self.size)
@@ -255,12 +299,16 @@ class _MultidimensionalProblem(_Problem):
         self.correlation = _with_pairs(self.correlation, self.pairs, x[self.n_item_slots:])
 
     def log_prior(self) -> np.ndarray:
-        return mvn_log_weights(self.nodes, self.correlation)
+        if self.qmc_base is not None:
+            self.nodes = self.qmc_base @ np.linalg.cholesky(self.correlation).T
+            return np.full(self.nodes.shape[0], -np.log(self.nodes.shape[0]))
+        return _log_weights(self.nodes, self.correlation, self.offset)
 
     def expectation(self) -> EStep:
         self.n_estep += 1
         data = self.groups[0]
-        e = estep(data.encoded, self.log_probabilities(), self.log_prior(), data.weights)
+        log_prior = self.log_prior()          # first: moves quasi-Monte Carlo nodes to the prior
+        e = estep(data.encoded, self.log_probabilities(), log_prior, data.weights)
         self.group_nodes = [(e.node_counts, e.n_persons)]
         return e
 
@@ -268,7 +316,8 @@ class _MultidimensionalProblem(_Problem):
         for b in self.blocks:
             b.mstep(self.nodes, e.counts[b.positions, :, :b.k], self.newton_steps, step_tol)
         if self.pairs:
-            self.correlation = _correlation_mstep(self.nodes, e.node_counts, self.correlation, self.pairs)
+            self.correlation = _correlation_mstep(self.nodes, e.node_counts, self.correlation, self.pairs,
+                                                  self.offset, continuous=self.qmc_base is not None)
 
     def valid(self, x: np.ndarray) -> bool:
         if not np.all(np.isfinite(x)):
@@ -283,7 +332,8 @@ class _MultidimensionalProblem(_Problem):
             b.score(self.nodes, e.counts[b.positions, :, :b.k], out)
         if self.pairs:
             out[self.n_item_slots:] = _correlation_objective(self.nodes, e.node_counts, self.correlation,
-                                                             self.pairs)[1]
+                                                             self.pairs, self.offset,
+                                                             self.qmc_base is not None)[1]
         return out
 
 
@@ -343,6 +393,23 @@ def _exploratory_start(encoded: np.ndarray, n_factors: int) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # calibration
 # --------------------------------------------------------------------------------------------
+
+def _qmc_loglik(problem: _MultidimensionalProblem, n_points: int, n_factors: int,
+                replications: int = 4) -> tuple[float, float]:
+    """Log-likelihood at the estimates as the mean over the estimation's point set and
+    ``replications`` independently scrambled ones of the same size, and its standard error
+    (standard deviation over the sets / sqrt(sets)) (docs/multidimensional.md)."""
+    base = problem.qmc_base
+    values = [problem.expectation().loglik]
+    try:
+        for r in range(1, replications + 1):
+            problem.qmc_base = qmc_normal_nodes(n_points, n_factors, seed=QMC_SEED + r)
+            values.append(problem.expectation().loglik)
+    finally:
+        problem.qmc_base = base
+        problem.expectation()
+    return float(np.mean(values)), float(np.std(values, ddof=1) / np.sqrt(len(values)))
+
 
 def _layout(blocks: Sequence[_Block], item_ids: Sequence[str], problem: _Problem) -> ParameterLayout:
     """The parameter layout under the reported names (``a1..aD`` of the factors, not the
@@ -412,14 +479,16 @@ def calibrate_multidimensional(resp: Responses, model: str | Mapping[str, str], 
     if exploratory and rotation is None:
         rotation = "oblimin"
     dims = 2 if bifactor is not None else n_factors
-    if dims > MAX_QUADRATURE_FACTORS:
-        raise ValueError(f"{n_factors} factors: quadrature over {dims} dimensions would need "
-                         f"{DEFAULT_QUADRATURE_POINTS[MAX_QUADRATURE_FACTORS]}**{dims} nodes; models with more "
-                         f"than {MAX_QUADRATURE_FACTORS} factors are fitted as bifactor models (bifactor=) or not "
-                         "at all in this version")
-    points = DEFAULT_QUADRATURE_POINTS[dims] if quadrature_points is None else quadrature_points
-    if int(points) != points or points < 5:
-        raise ValueError(f"quadrature_points must be an integer >= 5, got {points!r}")
+    qmc = dims > MAX_QUADRATURE_FACTORS
+    if qmc:
+        points = QMC_POINTS if quadrature_points is None else quadrature_points
+        if int(points) != points or points < 100:
+            raise ValueError(f"quadrature_points (quasi-Monte Carlo points for {dims} factors) must be an integer "
+                             f">= 100, got {points!r}")
+    else:
+        points = DEFAULT_QUADRATURE_POINTS[dims] if quadrature_points is None else quadrature_points
+        if int(points) != points or points < 5:
+            raise ValueError(f"quadrature_points must be an integer >= 5, got {points!r}")
     if weights is not None:
         weights = np.asarray(weights, dtype=np.float64).reshape(-1)
         if weights.shape[0] != resp.n_persons:
@@ -518,15 +587,17 @@ def calibrate_multidimensional(resp: Responses, model: str | Mapping[str, str], 
 
     work, work_weights = _collapse_patterns(encoded, weights, n_cat)
     data = _GroupData(work, work_weights, None, n_persons)
-    nodes_1d = grid_nodes(int(points))
+    nodes_1d = None if qmc else grid_nodes(int(points))
     correlation = np.eye(n_factors)
     if bifactor is not None:
         problem: _Problem = _BifactorProblem(blocks, data, nodes_1d, n_cat, item_group, newton_steps)
     else:
         pairs = ([(i, j) for i in range(n_factors) for j in range(i + 1, n_factors)]
                  if correlated and not exploratory else [])
-        problem = _MultidimensionalProblem(blocks, data, product_nodes(nodes_1d, n_factors), n_cat,
-                                           correlation, pairs, names, newton_steps)
+        base = qmc_normal_nodes(int(points), n_factors) if qmc else None
+        nodes = base.copy() if qmc else product_nodes(nodes_1d, n_factors)
+        problem = _MultidimensionalProblem(blocks, data, nodes, n_cat, correlation, pairs, names, newton_steps,
+                                           base)
     x0 = problem.pack()
     runner = _squarem if accelerate else _plain_em
     x, history, converged, n_iter = runner(problem, x0, tol, int(max_iter), tol * 1e-2, callback)
@@ -536,8 +607,11 @@ def calibrate_multidimensional(resp: Responses, model: str | Mapping[str, str], 
     if not converged:
         warnings.warn(f"EM did not converge in {n_iter} iterations (tol {tol:g}); the estimates are not "
                       "trustworthy, raise max_iter or check the data", ConvergenceWarning, stacklevel=3)
+    loglik_se = math.nan
     if isinstance(problem, _MultidimensionalProblem):
         correlation = problem.correlation.copy()
+        if problem.qmc_base is not None:
+            loglik, loglik_se = _qmc_loglik(problem, int(points), n_factors)
     layout = _layout(blocks, item_ids, problem)
     n_free = layout.n_parameters
 
@@ -609,6 +683,6 @@ def calibrate_multidimensional(resp: Responses, model: str | Mapping[str, str], 
         covariance=covariance, factors=tuple(names), factor_correlations=corr_frame,
         factor_correlations_se=(pd.DataFrame(correlation_se, index=corr_frame.index, columns=names)
                                 if se else None),
-        rotation=rotation if exploratory else None,
+        rotation=rotation if exploratory else None, loglik_se=loglik_se,
         factor_model="bifactor" if bifactor is not None else ("exploratory" if exploratory else "confirmatory"),
     )

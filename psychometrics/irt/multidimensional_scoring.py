@@ -46,6 +46,9 @@ __all__ = ["profile_scores", "directional_information", "DEFAULT_SCORING_POINTS"
 #: Quadrature points per dimension of EAP scoring by number of dimensions integrated.
 DEFAULT_SCORING_POINTS = {1: 61, 2: 31, 3: 15}
 
+#: Quasi-Monte Carlo points of EAP scoring with more than three factors.
+QMC_SCORING_POINTS = 5000
+
 # persons x nodes doubles held at once by EAP
 _CELLS = 1 << 22
 
@@ -74,8 +77,16 @@ def _bifactor_sets(calibration: Any) -> list[np.ndarray] | None:
 
 def _eap_grid(calibration: Any, codes: np.ndarray, points: int) -> tuple[np.ndarray, np.ndarray]:
     d = len(calibration.factors)
-    nodes = product_nodes(grid_nodes(points), d)
-    log_w = mvn_log_weights(nodes, _correlations(calibration))
+    if d > 3:
+        # quasi-Monte Carlo points of N(0, I), reweighted to the factor distribution
+        from psychometrics.irt.multidimensional import qmc_normal_nodes
+
+        nodes = qmc_normal_nodes(points, d)
+        log_w = mvn_log_weights(nodes, _correlations(calibration)) + 0.5 * np.einsum("qd,qd->q", nodes, nodes)
+        log_w -= np.logaddexp.reduce(log_w)
+    else:
+        nodes = product_nodes(grid_nodes(points), d)
+        log_w = mvn_log_weights(nodes, _correlations(calibration))
     log_probs = calibration.log_probabilities(nodes)
     n = codes.shape[0]
     theta = np.empty((n, d))
@@ -231,15 +242,15 @@ def profile_scores(calibration: Any, codes: np.ndarray, method: str = "eap", *,
     method : {"eap", "map"}
     quadrature_points : int, optional
         Points per dimension of the EAP grid (default 61, 31, 15 for 1, 2, 3 dimensions; a
-        bifactor model integrates two at a time).
+        bifactor model integrates two at a time); with more than three factors, the number of
+        quasi-Monte Carlo points (default 5000).
     """
     if method not in ("eap", "map"):
         raise ValueError(f"method {method!r} is not available for multidimensional calibrations; use 'eap' or 'map'")
     sets = _bifactor_sets(calibration)
     dims = 2 if sets is not None else len(calibration.factors)
-    if dims > 3:
-        raise ValueError(f"EAP over {dims} dimensions by quadrature is not available; use method='map'")
-    points = DEFAULT_SCORING_POINTS[dims] if quadrature_points is None else int(quadrature_points)
+    points = (DEFAULT_SCORING_POINTS.get(dims, QMC_SCORING_POINTS) if quadrature_points is None
+              else int(quadrature_points))
     codes = np.asarray(codes)
     if sets is not None:
         theta, se = _eap_bifactor(calibration, codes, points, sets)

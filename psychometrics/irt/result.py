@@ -108,6 +108,9 @@ class Calibration:
         Rotation of an exploratory calibration.
     factor_model : str
         ``""`` (unidimensional), ``"confirmatory"``, ``"exploratory"`` or ``"bifactor"``.
+    loglik_se : float
+        Integration error of :attr:`loglik` where it is a quasi-Monte Carlo estimate (more than
+        three factors); NaN for quadrature.
     parameter_layout : ParameterLayout
         Every parameter free, shared or fixed and its slot in the estimate vector
         (:mod:`psychometrics.irt.layout`): :attr:`n_parameters`, the fit statistics' degrees
@@ -146,6 +149,7 @@ class Calibration:
     factor_correlations_se: pd.DataFrame | None = None
     rotation: str | None = None
     factor_model: str = ""
+    loglik_se: float = math.nan
     parameter_layout: ParameterLayout | None = None
 
     def __post_init__(self) -> None:

@@ -163,8 +163,6 @@ def test_bad_structures(rng):
         calibrate(data, "2pl", factors={"A": ["q1", "q2", "q3"]})
     with pytest.raises(ValueError, match="no free slope"):
         calibrate(data, "rasch", factors=structure)
-    with pytest.raises(ValueError, match="more than 3 factors"):
-        calibrate(data, "2pl", factors={f"F{m}": [f"q{m}"] for m in range(1, 7)})
     with pytest.raises(ValueError, match="multi-group"):
         calibrate(data, "2pl", factors=structure, group=np.repeat(["x", "y"], 100))
     with warnings.catch_warnings():
@@ -394,3 +392,40 @@ def test_bundled_sample_profile_numbers_quoted_in_readme():
     assert se["se_teamwork"] == pytest.approx(0.476, abs=0.001)
     alone = calibrate(likert.subset(scales["teamwork"]), model="graded")
     assert score(alone, likert.subset(scales["teamwork"]))["se"].mean() == pytest.approx(0.488, abs=0.001)
+
+
+# ------------------------------------------------------------------------------------------------
+# more than three factors: quasi-Monte Carlo EM
+# ------------------------------------------------------------------------------------------------
+
+def test_four_factors_by_quasi_monte_carlo(rng):
+    from psychometrics.estep import log_likelihood_matrix
+
+    d_factors, per = 4, 3
+    corr = np.full((d_factors, d_factors), 0.4)
+    np.fill_diagonal(corr, 1.0)
+    slopes = np.zeros((d_factors * per, d_factors))
+    for m in range(d_factors):
+        slopes[m * per:(m + 1) * per, m] = rng.uniform(1.5, 2.2, per)
+    data = _graded_data(rng, slopes, rng.normal(0, 0.8, (d_factors * per, 1)), corr, 1500)
+    items = list(data.columns)
+    structure = {f"F{m + 1}": items[m * per:(m + 1) * per] for m in range(d_factors)}
+    cal = calibrate(data, "2pl", factors=structure, quadrature_points=1000)
+    assert cal.converged and np.isfinite(cal.loglik_se) and 0 < cal.loglik_se < 2.0
+    off = cal.factor_correlations.to_numpy()[np.triu_indices(d_factors, 1)]
+    assert np.abs(off - 0.4).max() < 0.12 and abs(off.mean() - 0.4) < 0.05
+    a_hat = cal.slope_intercept[[f"a{m}" for m in range(1, d_factors + 1)]].to_numpy()
+    assert np.sqrt(np.mean((a_hat[slopes != 0] - slopes[slopes != 0]) ** 2)) < 0.3
+    # the reported (quasi-Monte Carlo) log-likelihood against a tensor-product grid at the estimates
+    q = np.linspace(-5, 5, 13)
+    nodes = product_nodes(q, d_factors)
+    log_w = mvn_log_weights(nodes, cal.factor_correlations.to_numpy())
+    ll = log_likelihood_matrix(cal.encode(data), cal.log_probabilities(nodes)) + log_w
+    top = ll.max(axis=1, keepdims=True)
+    grid = float((top[:, 0] + np.log(np.exp(ll - top).sum(axis=1))).sum())
+    assert abs(cal.loglik - grid) < 4 * cal.loglik_se + 0.5
+    # scoring with more than three factors integrates on quasi-Monte Carlo points too
+    from psychometrics.irt import score
+
+    out = score(cal, data.iloc[:3])
+    assert out.filter(like="theta_").shape == (3, 4) and (out.filter(like="se_").to_numpy() < 1).all()
