@@ -15,9 +15,10 @@ Multi-rater agreement (ICC, kappas, Krippendorff's alpha, rwg) is in
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping, Sequence
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -46,6 +47,9 @@ from psychometrics._covariance import (
 )
 from psychometrics.data import as_responses
 from psychometrics.errors import ResponseError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from psychometrics.factor.omega import OmegaResult
 
 __all__ = [
     "AlphaResult",
@@ -392,7 +396,8 @@ def spearman_brown(reliability: float | np.ndarray, factor: float = 2.0) -> floa
     return float(out) if out.ndim == 0 else out
 
 
-def split_half(responses: Any, method: Literal["odd_even", "first_second", "random"] = "odd_even",
+@keyword_only_after(1)
+def split_half(responses: Any, *, method: Literal["odd_even", "first_second", "random"] = "odd_even",
                seed: int | np.random.Generator | None = None,
                missing: Missing = "pairwise") -> SplitHalfResult:
     r"""Split-half reliability with the Spearman-Brown correction.
@@ -496,13 +501,15 @@ def sem(responses: Any = None, *, reliability: float | None = None, sd: float | 
     return float(sd * math.sqrt(1.0 - reliability))
 
 
-def omega(responses: Any, n_factors: int = 3, **options: Any) -> Any:
+def omega(responses: Any, n_factors: int = 3, *, correlation: str = "pearson", method: str = "minres",
+          scales: Mapping[str, Sequence[str]] | None = None, model: Mapping[str, Sequence[str]] | None = None,
+          estimator: str | None = None, bifactor: bool = False, denominator: str = "implied") -> "OmegaResult":
     r"""McDonald's omega total and hierarchical (Schmid-Leiman), ECV and per-scale omega.
 
-    A thin entry point to :func:`psychometrics.factor.omega` (see it for every option, e.g.
-    ``correlation="polychoric"`` for ordinal omega, ``scales=`` for per-scale omega,
-    ``model=`` for omega from a CFA of the stated scales); it lives here so that all
-    reliability coefficients are found in one module.
+    A thin entry point to :func:`psychometrics.factor.omega`, with its signature (see it for
+    every option, e.g. ``correlation="polychoric"`` for ordinal omega, ``scales=`` for
+    per-scale omega, ``model=`` for omega from a CFA of the stated scales); it lives here so
+    that all reliability coefficients are found in one module.
 
     Notes
     -----
@@ -520,4 +527,5 @@ def omega(responses: Any, n_factors: int = 3, **options: Any) -> Any:
     # Imported on use: factor analysis pulls in heavier dependencies than the CTT coefficients.
     from psychometrics.factor.omega import omega as factor_omega
 
-    return factor_omega(responses, n_factors, **options)
+    return factor_omega(responses, n_factors, correlation=correlation, method=method, scales=scales, model=model,
+                        estimator=estimator, bifactor=bifactor, denominator=denominator)

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from psychometrics._numeric import LOG_TINY
+from psychometrics._deprecation import keyword_only_after
 from psychometrics._blas import single_threaded_blas
 from psychometrics.data import as_responses
 from psychometrics.errors import ConvergenceWarning, EstimationError
@@ -393,7 +394,8 @@ def _iterative(calibration: Any, layout: _Layout, codes: np.ndarray, method: str
     return theta, se, converged
 
 
-def score(calibration: "Calibration", responses: Any, method: str = "eap", *,
+@keyword_only_after(2)
+def score(calibration: "Calibration", responses: Any, *, method: str = "eap",
           quadrature_points: int = 61, prior_mean: float | None = None,
           prior_variance: float | None = None, tol: float = 1e-8,
           max_iter: int = 100) -> pd.DataFrame:
@@ -595,8 +597,9 @@ def eap_sum_table(calibration: "Calibration", *, quadrature_points: int = 61,
     })
 
 
-def plausible_values(calibration: "Calibration", responses: Any, n: int = 5,
-                     seed: int | np.random.Generator | None = None, *,
+@keyword_only_after(2)
+def plausible_values(calibration: "Calibration", responses: Any, *, n: int = 5,
+                     seed: int | np.random.Generator | None = None,
                      quadrature_points: int = 241, prior_mean: float | None = None,
                      prior_variance: float | None = None) -> pd.DataFrame:
     r"""Draw ``n`` plausible values per respondent from the posterior of theta.

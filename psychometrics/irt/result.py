@@ -361,6 +361,14 @@ class Calibration:
             parameter_layout=self.parameter_layout.for_group(group))
 
     # -- presentation ------------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        models = ",".join(sorted(set(self.models.values())))
+        groups = f", {len(self.groups)} groups" if self.is_multigroup else ""
+        fit = "" if math.isnan(self.loglik) else f", loglik={self.loglik:.3f}"
+        state = "converged" if self.converged else "NOT converged"
+        return (f"Calibration({self.n_items} items {models}{groups}, n_persons={self.n_persons:g}, "
+                f"n_parameters={self.n_parameters}{fit}, {state})")
+
     def to_frame(self) -> pd.DataFrame:
         """Item parameters in IRT form with the model of each item (and SEs when computed)."""
         frame = self.item_params.copy()
