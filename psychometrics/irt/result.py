@@ -364,6 +364,8 @@ class Calibration:
     def __repr__(self) -> str:
         models = ",".join(sorted(set(self.models.values())))
         groups = f", {len(self.groups)} groups" if self.is_multigroup else ""
+        if self.factors:
+            groups += f", {len(self.factors)} factors ({self.factor_model})"
         fit = "" if math.isnan(self.loglik) else f", loglik={self.loglik:.3f}"
         state = "converged" if self.converged else "NOT converged"
         return (f"Calibration({self.n_items} items {models}{groups}, n_persons={self.n_persons:g}, "
@@ -395,6 +397,10 @@ class Calibration:
             if self.freed:
                 lines += ["freed across groups: " + "; ".join(f"{i} ({', '.join(p)})" for i, p in self.freed.items()),
                           ""]
+        if self.factors:
+            lines += [f"factors ({self.factor_model}" + (f", {self.rotation} rotation" if self.rotation else "")
+                      + "): correlations", self.factor_correlations.round(3).to_string(), "",
+                      "standardized loadings", self.loadings.round(3).to_string(), ""]
         lines.append(self.to_frame().round(3).to_string())
         return "\n".join(lines)
 

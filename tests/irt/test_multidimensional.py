@@ -429,3 +429,11 @@ def test_four_factors_by_quasi_monte_carlo(rng):
 
     out = score(cal, data.iloc[:3])
     assert out.filter(like="theta_").shape == (3, 4) and (out.filter(like="se_").to_numpy() < 1).all()
+
+
+def test_repr_and_summary_name_the_factors(rng):
+    data, structure = _two_factor_2pl(rng, n=200)
+    cal = calibrate(data, "2pl", factors=structure, quadrature_points=11)
+    assert "2 factors (confirmatory)" in repr(cal)
+    text = cal.summary()
+    assert "correlations" in text and "standardized loadings" in text
