@@ -50,7 +50,7 @@ import numpy as np
 import pandas as pd
 
 from psychometrics.data import Responses
-from psychometrics.errors import ConvergenceWarning, DataWarning, ResponseError
+from psychometrics.errors import ConvergenceWarning, DataWarning, ModelWarning, ResponseError
 from psychometrics.estep import EStep, estep
 from psychometrics.estep_bifactor import bifactor_estep
 from psychometrics.irt.document import _frame
@@ -666,6 +666,13 @@ def calibrate_multidimensional(resp: Responses, model: str | Mapping[str, str], 
         correlation = correlation * np.outer(signs, signs)
         for j in range(len(item_ids)):
             si_rows[j].update(dict(zip(global_slope, map(float, slopes[j]))))
+        if se_rows is not None:
+            # the rotation depends on the slopes themselves; SEs of the unrotated slopes do not
+            # carry over, and the delta method through the rotation is not implemented
+            for row in se_rows:
+                row.update({nm: math.nan for nm in global_slope})
+            warnings.warn("standard errors of rotated exploratory slopes are not computed (NaN); intercept "
+                          "standard errors are valid", ModelWarning, stacklevel=3)
         if not rotation_converged:
             warnings.warn(f"the {rotation} rotation did not converge; the rotated loadings are not trustworthy",
                           ConvergenceWarning, stacklevel=3)

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from scipy import optimize
 
+from psychometrics.errors import ModelWarning
 from psychometrics.irt import Calibration, calibrate
 from psychometrics.quadrature import mvn_log_weights, product_nodes
 
@@ -292,8 +293,10 @@ def test_bifactor_dimension_reduction_equals_full_quadrature(rng):
     from psychometrics.estep_bifactor import bifactor_estep
 
     data, slopes, groups = _bifactor_data(rng, n=500)
-    cal = calibrate(data, "graded", bifactor=groups, quadrature_points=11, tol=1e-3)
+    cal = calibrate(data, "graded", bifactor=groups, quadrature_points=11, tol=1e-3, se=True)
     assert cal.factors == ("general", "s1", "s2") and cal.factor_model == "bifactor"
+    ses = cal.standard_errors
+    assert 0 < ses.loc["q1", "a1"] < 1 and 0 < ses.loc["q1", "a2"] < 1 and np.isnan(ses.loc["q1", "a3"])
     assert cal.slope_intercept.loc["q9", ["a2", "a3"]].tolist() == [0.0, 0.0]
     assert cal.slope_intercept.loc["q1", "a3"] == 0.0 and cal.slope_intercept.loc["q5", "a2"] == 0.0
     q = np.linspace(-6, 6, 11)
@@ -368,7 +371,9 @@ def test_exploratory_oblimin_recovers_structure(rng):
     assert np.abs(matched[:4, 1]).max() < 0.15 and np.abs(matched[4:, 0]).max() < 0.15
     assert abs(efa.factor_correlations.iloc[0, 1] - 0.35) < 0.1
     # rotation leaves the estimation (and its likelihood) unchanged
-    varimax = calibrate(data, "2pl", factors=2, rotation="varimax", quadrature_points=21)
+    with pytest.warns(ModelWarning, match="rotated exploratory slopes"):
+        varimax = calibrate(data, "2pl", factors=2, rotation="varimax", quadrature_points=21, se=True)
+    assert varimax.standard_errors[["a1", "a2"]].isna().all().all() and (varimax.standard_errors["d"] > 0).all()
     np.testing.assert_allclose(varimax.factor_correlations.to_numpy(), np.eye(2), atol=1e-12)
     assert varimax.loglik == efa.loglik
 
