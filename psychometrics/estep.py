@@ -298,7 +298,8 @@ def estep(encoded_chunk: np.ndarray, log_probs: np.ndarray, log_prior: np.ndarra
             raise ValueError(f"weights have shape {w.shape}, expected ({codes.shape[0]},)")
         n_total = float(w.sum())
     lmat = _log_prob_matrix(log_probs)
-    if codes.shape[0] * n_items < SERIAL_BELOW:
+    # the threshold was measured with 61 nodes; multidimensional grids have far more per response
+    if codes.shape[0] * n_items * max(q, 61) < SERIAL_BELOW * 61:
         counts, loglik, node_counts = _estep_kernel_serial(codes, lmat, log_prior, w, n_cat)
     else:
         counts, loglik, node_counts = _estep_kernel(codes, lmat, log_prior, w, n_cat, _n_parts(codes.shape[0]))

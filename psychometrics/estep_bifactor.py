@@ -174,7 +174,7 @@ def bifactor_estep(encoded: np.ndarray, log_probs: np.ndarray, item_set: np.ndar
         w = np.ascontiguousarray(weights, dtype=np.float64)
         n_total = float(w.sum())
     lmat = _log_prob_matrix(log_probs)
-    if codes.shape[0] * n_items < SERIAL_BELOW:
+    if codes.shape[0] * n_items * q2 < SERIAL_BELOW * 61:
         counts, loglik, nodes = _kernel_serial(codes, lmat, item_set, n_sets, log_w1, w, n_cat)
     else:
         counts, loglik, nodes = _kernel(codes, lmat, item_set, n_sets, log_w1, w, n_cat, _n_parts(codes.shape[0]))
