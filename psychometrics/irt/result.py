@@ -285,9 +285,18 @@ class Calibration:
             groups.append(_Group(m, k, np.asarray(positions), params))
         return groups
 
+    def _check_theta(self, theta: np.ndarray) -> None:
+        if len(self.factors) > 1 and (theta.ndim != 2 or theta.shape[1] != len(self.factors)):
+            raise ValueError(f"this calibration has {len(self.factors)} factors {list(self.factors)}: theta must be "
+                             f"(points, {len(self.factors)}), got shape {theta.shape}; verbs written for one latent "
+                             "trait (item and model fit, sum-score tables, marginal reliability, plausible values, "
+                             "simulation) do not apply to multidimensional calibrations in this version")
+
     def log_probabilities(self, theta: np.ndarray) -> np.ndarray:
-        """Log category probabilities (n_items, Q, max K); ``-inf`` for k >= K of an item."""
+        """Log category probabilities (n_items, Q, max K); ``-inf`` for k >= K of an item.
+        ``theta`` is (Q,) or, for a multidimensional calibration, (Q, D)."""
         theta = np.atleast_1d(np.asarray(theta, dtype=np.float64))
+        self._check_theta(theta)
         out = np.full((self.n_items, theta.shape[0], int(self.n_categories.max())), -np.inf)
         for g in self._groups:
             out[g.positions, :, :g.n_categories] = g.model.log_probabilities(g.params, theta)
@@ -300,6 +309,7 @@ class Calibration:
     def information(self, theta: np.ndarray) -> np.ndarray:
         """Fisher item information (Q, n_items)."""
         theta = np.atleast_1d(np.asarray(theta, dtype=np.float64))
+        self._check_theta(theta)
         out = np.empty((theta.shape[0], self.n_items))
         for g in self._groups:
             out[:, g.positions] = g.model.information(g.params, theta).T

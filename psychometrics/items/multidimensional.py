@@ -128,7 +128,10 @@ def supports_slopes(model: ItemModel) -> bool:
 def _as_nodes(theta: np.ndarray, n_factors: int) -> np.ndarray:
     theta = np.asarray(theta, dtype=np.float64)
     if theta.ndim == 1:
-        theta = theta.reshape(-1, n_factors) if n_factors > 1 else theta[:, None]
+        if n_factors > 1:
+            raise ValueError(f"theta must be (points, {n_factors}) for a {n_factors}-factor model, got a vector "
+                             f"of {theta.shape[0]} values")
+        theta = theta[:, None]
     if theta.shape[1] != n_factors:
         raise ValueError(f"theta has {theta.shape[1]} columns for a {n_factors}-factor model")
     return theta

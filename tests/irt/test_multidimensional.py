@@ -442,3 +442,18 @@ def test_repr_and_summary_name_the_factors(rng):
     assert "2 factors (confirmatory)" in repr(cal)
     text = cal.summary()
     assert "correlations" in text and "standardized loadings" in text
+
+
+def test_unidimensional_verbs_refuse_multidimensional_calibrations(two_factor_calibration):
+    from psychometrics import fit
+    from psychometrics.irt import eap_sum_table, marginal_reliability
+
+    data, cal = two_factor_calibration
+    with pytest.raises(ValueError, match="2 factors"):
+        marginal_reliability(cal)
+    with pytest.raises(ValueError, match="2 factors"):
+        eap_sum_table(cal)
+    with pytest.raises(ValueError, match="2 factors"):
+        fit.item_fit(cal, data)
+    with pytest.raises(ValueError, match="2 factors"):
+        cal.log_probabilities(np.zeros(4))
