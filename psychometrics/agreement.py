@@ -26,6 +26,7 @@ import pandas as pd
 from scipy import sparse, stats
 
 from psychometrics._deprecation import keyword_only_after, renamed_arguments
+from psychometrics._results import scalar_frame
 from psychometrics.data import Responses
 from psychometrics.errors import DataWarning, EstimationError, ResponseError
 
@@ -380,6 +381,10 @@ class KappaResult:
     categories: tuple[float, ...]
     table: np.ndarray
 
+    def to_frame(self) -> pd.DataFrame:
+        """The scalar results as one row (for code; :meth:`summary` is for people)."""
+        return scalar_frame(self)
+
     def summary(self) -> str:
         label = "kappa" if self.weights == "none" else f"{self.weights}-weighted kappa"
         return (f"Cohen's {label} = {self.kappa:.3f} (SE {self.se:.3f}, "
@@ -555,6 +560,10 @@ class FleissKappaResult:
     n_raters: float
     category_proportions: pd.Series
 
+    def to_frame(self) -> pd.DataFrame:
+        """The scalar results as one row (for code; :meth:`summary` is for people)."""
+        return scalar_frame(self)
+
     def summary(self) -> str:
         return (f"Fleiss' kappa = {self.kappa:.3f} (z = {self.z:.2f}, p = {self.p:.3g}), "
                 f"{self.n_subjects} subjects, {self.n_raters:g} ratings per subject")
@@ -712,6 +721,10 @@ class KrippendorffResult:
     expected_disagreement: float
     n_units: int
     n_values: int
+
+    def to_frame(self) -> pd.DataFrame:
+        """The scalar results as one row (for code; :meth:`summary` is for people)."""
+        return scalar_frame(self)
 
     def summary(self) -> str:
         return (f"Krippendorff's alpha ({self.level}) = {self.alpha:.3f}, "
