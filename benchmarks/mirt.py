@@ -111,7 +111,7 @@ def run_one(case: str, n_persons: int | None, seed: int) -> dict:
         "n_iter": cal.n_iter, "converged": cal.converged, "peak_mb": round(peak[0], 1),
         "loglik": round(cal.loglik, 3), "loglik_se": round(cal.loglik_se, 3),
         "rmse_slopes": round(float(np.sqrt(np.mean((a_hat[loads] - slopes[loads]) ** 2))), 4),
-        "rmse_intercepts": round(float(np.sqrt(np.mean((d_hat - d) ** 2))), 4),
+        "rmse_intercepts": round(float(np.sqrt(np.nanmean((d_hat - d) ** 2))), 4),
         "mean_correlation": round(float(cal.factor_correlations.to_numpy()[off].mean()), 4),
         "true_correlation": round(float(corr[off].mean()), 4),
     }

@@ -37,7 +37,7 @@ __all__ = ["bifactor_estep"]
 
 @numba.njit(cache=True, nogil=True)
 def _person(i, codes, lmat, item_set, n_sets, log_w1, weights, weighted, n_categories,
-            ll, marg, total, counts, nodes):  # pragma: no cover - compiled
+            ll, marg, tops, total, counts, nodes):  # pragma: no cover - compiled
     n_items = codes.shape[1]
     g_n = log_w1.shape[0]
     for s in range(n_sets):
@@ -53,6 +53,7 @@ def _person(i, codes, lmat, item_set, n_sets, log_w1, weights, weighted, n_categ
                 base = g * g_n
                 for q in range(g_n):
                     ll[s, g, q] += lmat[r, base + q]
+    # ll becomes exp(ll - top) here, one exp per cell: the posterior below only rescales it
     for s in range(n_sets):
         for g in range(g_n):
             top = ll[s, g, 0]
@@ -61,7 +62,10 @@ def _person(i, codes, lmat, item_set, n_sets, log_w1, weights, weighted, n_categ
                     top = ll[s, g, q]
             acc = 0.0
             for q in range(g_n):
-                acc += np.exp(ll[s, g, q] - top)
+                e = np.exp(ll[s, g, q] - top)
+                ll[s, g, q] = e
+                acc += e
+            tops[s, g] = top
             marg[s, g] = top + np.log(acc)
     top = -np.inf
     for g in range(g_n):
@@ -78,9 +82,9 @@ def _person(i, codes, lmat, item_set, n_sets, log_w1, weights, weighted, n_categ
     # ll becomes the weighted posterior of (g, q) for each set
     for s in range(n_sets):
         for g in range(g_n):
-            shift = total[g] - log_l - marg[s, g]
+            scale = w * np.exp(tops[s, g] + total[g] - log_l - marg[s, g])
             for q in range(g_n):
-                ll[s, g, q] = w * np.exp(ll[s, g, q] + shift)
+                ll[s, g, q] *= scale
     for g in range(g_n):
         for q in range(g_n):
             nodes[g * g_n + q] += ll[0, g, q]
@@ -109,11 +113,12 @@ def _kernel(codes, lmat, item_set, n_sets, log_w1, weights, n_categories, n_part
     for part in numba.prange(n_parts):
         ll = np.empty((n_sets, g_n, g_n))
         marg = np.empty((n_sets, g_n))
+        tops = np.empty((n_sets, g_n))
         total = np.empty(g_n)
         stop = min(n, (part + 1) * size)
         for i in range(part * size, stop):
             loglik[part] += _person(i, codes, lmat, item_set, n_sets, log_w1, weights, weighted, n_categories,
-                                    ll, marg, total, counts[part], nodes[part])
+                                    ll, marg, tops, total, counts[part], nodes[part])
     return counts.sum(axis=0), loglik.sum(), nodes.sum(axis=0)
 
 
@@ -127,10 +132,11 @@ def _kernel_serial(codes, lmat, item_set, n_sets, log_w1, weights, n_categories)
     weighted = weights.shape[0] > 0
     ll = np.empty((n_sets, g_n, g_n))
     marg = np.empty((n_sets, g_n))
+    tops = np.empty((n_sets, g_n))
     total = np.empty(g_n)
     for i in range(codes.shape[0]):
         loglik += _person(i, codes, lmat, item_set, n_sets, log_w1, weights, weighted, n_categories,
-                          ll, marg, total, counts, nodes)
+                          ll, marg, tops, total, counts, nodes)
     return counts, loglik, nodes
 
 
