@@ -457,3 +457,14 @@ def test_unidimensional_verbs_refuse_multidimensional_calibrations(two_factor_ca
         fit.item_fit(cal, data)
     with pytest.raises(ValueError, match="2 factors"):
         cal.log_probabilities(np.zeros(4))
+
+
+def test_frequency_weights_equal_repeated_rows(rng):
+    data, structure = _two_factor_2pl(rng, n=400)
+    patterns = data.value_counts().reset_index()
+    counts = patterns.pop("count").to_numpy()
+    full = calibrate(data, "2pl", factors=structure, quadrature_points=11)
+    weighted = calibrate(patterns, "2pl", factors=structure, quadrature_points=11, weights=counts)
+    assert weighted.n_persons == 400
+    assert weighted.loglik == pytest.approx(full.loglik, abs=1e-6)
+    np.testing.assert_allclose(weighted.slope_intercept.to_numpy(), full.slope_intercept.to_numpy(), atol=1e-6)
