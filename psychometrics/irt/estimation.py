@@ -246,6 +246,13 @@ def calibrate(responses: Any, model: str | Mapping[str, str] = "2pl", *, group: 
         if labels_in is not None:
             raise ValueError("multi-group multidimensional calibration is not supported; calibrate each group "
                              "separately or drop group=")
+        ignored = [name for name, value in (("estimate_latent", estimate_latent), ("latent_mean", latent_mean),
+                                            ("latent_variance", latent_variance), ("reference", reference),
+                                            ("invariance", invariance), ("free", free), ("free_items", free_items))
+                   if value is not None]
+        if ignored:
+            raise ValueError(f"{', '.join(ignored)} do(es) not apply to multidimensional calibrations (factor means "
+                             "are 0 and variances 1)")
         from psychometrics.irt.multidimensional import calibrate_multidimensional
 
         return calibrate_multidimensional(

@@ -164,6 +164,8 @@ def test_bad_structures(rng):
         calibrate(data, "2pl", factors={"A": ["q1", "q2", "q3"]})
     with pytest.raises(ValueError, match="no free slope"):
         calibrate(data, "rasch", factors=structure)
+    with pytest.raises(ValueError, match="latent_variance do"):
+        calibrate(data, "2pl", factors=structure, latent_variance=2.0)
     with pytest.raises(ValueError, match="multi-group"):
         calibrate(data, "2pl", factors=structure, group=np.repeat(["x", "y"], 100))
     with warnings.catch_warnings():
