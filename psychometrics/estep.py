@@ -171,7 +171,8 @@ def _n_parts(n: int) -> int:
 def _estep_blocks(codes: np.ndarray, lmat: np.ndarray, log_prior: np.ndarray, weights: np.ndarray,
                   n_categories: int) -> tuple[np.ndarray, float, np.ndarray]:
     """The serial kernel over blocks of persons on the thread pool; the sums add up."""
-    if codes.shape[0] * codes.shape[1] < SERIAL_BELOW:
+    # the threshold was measured with 61 nodes; multidimensional grids have far more per response
+    if codes.shape[0] * codes.shape[1] * max(log_prior.shape[0], 61) < SERIAL_BELOW * 61:
         return _estep_kernel_serial(codes, lmat, log_prior, weights, n_categories)
     weighted = weights.shape[0] > 0
     blocks = [(codes[start:stop], lmat, log_prior, weights[start:stop] if weighted else weights, n_categories)

@@ -101,7 +101,7 @@ def item_information(calibration: "Calibration", theta: Any, *,
 
 
 def test_information(calibration: "Calibration", theta: Any, *,
-                     items: Sequence[str] | None = None) -> np.ndarray:
+                     items: Sequence[str] | None = None, direction: Any = None) -> np.ndarray:
     r"""Test information :math:`I(\theta) = \sum_j I_j(\theta)` at each theta.
 
     Parameters
@@ -110,11 +110,16 @@ def test_information(calibration: "Calibration", theta: Any, *,
     theta : float or sequence of float
     items : sequence of str, optional
         Sum over these items only (a short form); default all items.
+    direction : sequence of float, optional
+        Multidimensional calibrations only: ``theta`` is then (points, D) and the result the
+        information in this direction, shape (points,); without it, the information along
+        each factor's axis, shape (points, D)
+        (:func:`psychometrics.irt.multidimensional_scoring.directional_information`).
 
     Returns
     -------
     ndarray
-        Shape ``(len(theta),)``.
+        Shape ``(len(theta),)`` (multidimensional: see ``direction``).
 
     Notes
     -----
@@ -125,6 +130,12 @@ def test_information(calibration: "Calibration", theta: Any, *,
     .. [1] Lord, F. M. (1980). Applications of Item Response Theory to Practical Testing
            Problems, ch. 5. Erlbaum.
     """
+    if getattr(calibration, "is_multidimensional", False):
+        from psychometrics.irt.multidimensional_scoring import directional_information
+
+        return directional_information(calibration, theta, direction, items)
+    if direction is not None:
+        raise ValueError("direction= applies to multidimensional calibrations only")
     _, info, _ = _item_matrix(calibration, theta, items)
     return info.sum(axis=1)
 

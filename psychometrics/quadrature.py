@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["Quadrature", "grid_nodes", "normal_quadrature", "normal_log_weights", "normal_log_weight_gradient",
-           "DEFAULT_POINTS", "DEFAULT_BOUND"]
+           "DEFAULT_POINTS", "DEFAULT_BOUND", "product_nodes", "mvn_log_weights"]
 
 #: mirt's default grid for one dimension: 61 nodes on [-6, 6].
 DEFAULT_POINTS = 61
@@ -119,3 +119,47 @@ def normal_quadrature(quadrature_points: int = 61, *, mean: float = 0.0, varianc
         nodes = mean + np.sqrt(variance) * nodes
     log_w = normal_log_weights(nodes, mean, variance)
     return Quadrature(nodes=nodes, weights=np.exp(log_w), log_weights=log_w)
+
+
+def product_nodes(nodes: np.ndarray, n_dimensions: int) -> np.ndarray:
+    """Tensor-product grid of ``nodes`` in ``n_dimensions`` dimensions, (Q**D, D).
+
+    The last dimension varies fastest (C order), so the grid reshapes to ``(Q,) * D``.
+
+    Examples
+    --------
+    >>> product_nodes(np.array([-1.0, 1.0]), 2).tolist()
+    [[-1.0, -1.0], [-1.0, 1.0], [1.0, -1.0], [1.0, 1.0]]
+    """
+    nodes = np.asarray(nodes, dtype=np.float64).reshape(-1)
+    if int(n_dimensions) != n_dimensions or n_dimensions < 1:
+        raise ValueError(f"n_dimensions must be a positive integer, got {n_dimensions!r}")
+    grids = np.meshgrid(*([nodes] * int(n_dimensions)), indexing="ij")
+    return np.column_stack([g.reshape(-1) for g in grids])
+
+
+def mvn_log_weights(nodes: np.ndarray, covariance: np.ndarray, mean: np.ndarray | None = None) -> np.ndarray:
+    r"""Log of multivariate normal weights at fixed grid ``nodes`` (Q, D), normalized to sum to one.
+
+    .. math:: w_q \propto \exp\{-\tfrac12 (\theta_q - \mu)^\top \Sigma^{-1} (\theta_q - \mu)\}
+
+    (mirt's prior on a multidimensional grid). With D = 1 it equals
+    :func:`normal_log_weights`.
+    """
+    nodes = np.asarray(nodes, dtype=np.float64)
+    if nodes.ndim == 1:
+        nodes = nodes[:, None]
+    cov = np.atleast_2d(np.asarray(covariance, dtype=np.float64))
+    centred = nodes if mean is None else nodes - np.asarray(mean, dtype=np.float64)[None, :]
+    if cov.shape[0] == 1:
+        if not cov[0, 0] > 0:
+            raise ValueError(f"latent variance must be positive, got {cov[0, 0]}")
+        log_density = -0.5 * centred[:, 0] ** 2 / cov[0, 0]
+    else:
+        try:
+            chol = np.linalg.cholesky(cov)
+        except np.linalg.LinAlgError:
+            raise ValueError("latent covariance matrix is not positive definite") from None
+        z = np.linalg.solve(chol, centred.T)
+        log_density = -0.5 * np.einsum("dq,dq->q", z, z)
+    return log_density - np.logaddexp.reduce(log_density)

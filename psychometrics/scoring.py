@@ -579,6 +579,11 @@ def score(calibration: "Calibration", responses: Any, *, method: str = "eap",
     -------
     DataFrame
         Indexed like ``responses``, columns ``theta``, ``se``, ``n_answered`` and ``flag``.
+        For a multidimensional calibration (``calibration.factors``), ``theta_<factor>`` and
+        ``se_<factor>`` per factor instead of ``theta`` and ``se``, from the multidimensional
+        posterior (EAP or MAP only; :mod:`psychometrics.irt.multidimensional_scoring`); the
+        prior is the calibration's factor distribution and ``quadrature_points`` counts points
+        per dimension (61 = the default: 31 for two dimensions, 15 for three).
         ``flag`` is ``""`` or one of ``"no_responses"``, ``"all_lowest"``, ``"all_highest"``
         (every answered item in its lowest/highest category), ``"unbounded"`` (ML estimate
         at infinity for a non-extreme pattern, possible with guessing), ``"not_converged"``.
@@ -651,6 +656,9 @@ def score(calibration: "Calibration", responses: Any, *, method: str = "eap",
     resp, codes = _encode(calibration, responses)
     _check_codes(codes, layout)
     n_answered, flag = _pattern_flags(codes, layout)
+    if getattr(calibration, "is_multidimensional", False):
+        return _score_profiles(calibration, resp, codes, method, n_answered, flag, quadrature_points, tol,
+                               int(max_iter))
     if method == "eap":
         theta, se = _eap(calibration, layout, codes, mean, variance, quadrature_points)
     else:
@@ -669,6 +677,26 @@ def score(calibration: "Calibration", responses: Any, *, method: str = "eap",
         se[n_answered == 0] = np.nan
     return pd.DataFrame({"theta": theta, "se": se, "n_answered": n_answered, "flag": flag},
                         index=resp.person_ids)
+
+
+def _score_profiles(calibration: Any, resp: Any, codes: np.ndarray, method: str, n_answered: np.ndarray,
+                    flag: np.ndarray, quadrature_points: int, tol: float, max_iter: int) -> pd.DataFrame:
+    """Multidimensional calibrations: one ``theta_<factor>`` and ``se_<factor>`` per factor
+    (:mod:`psychometrics.irt.multidimensional_scoring`), with the same flags."""
+    from psychometrics.irt.multidimensional_scoring import profile_scores
+
+    theta, se, converged = profile_scores(calibration, codes, method,
+                                          quadrature_points=None if quadrature_points == 61 else quadrature_points,
+                                          tol=tol, max_iter=max_iter)
+    if not converged.all():
+        flag[~converged] = NOT_CONVERGED
+        warnings.warn(f"{method.upper()} scoring did not converge within max_iter={max_iter} for "
+                      f"{int((~converged).sum())} respondent(s), e.g. {list(resp.person_ids[~converged][:5])}; "
+                      f"their flag is '{NOT_CONVERGED}'", ConvergenceWarning, stacklevel=3)
+    columns: dict[str, Any] = {f"theta_{f}": theta[:, m] for m, f in enumerate(calibration.factors)}
+    columns.update({f"se_{f}": se[:, m] for m, f in enumerate(calibration.factors)})
+    columns.update(n_answered=n_answered, flag=flag)
+    return pd.DataFrame(columns, index=resp.person_ids)
 
 
 # --------------------------------------------------------------------------------------

@@ -208,6 +208,9 @@ def probability_derivatives(block: ParameterBlock, column: int, nodes: np.ndarra
 
 def person_theta(calibration: Any, enc: Encoded, theta: Any, method: str) -> np.ndarray:
     """Person estimates: the given ``theta`` (aligned on the respondents) or scores by ``method``."""
+    if len(getattr(calibration, "factors", ())) > 1:
+        raise ValueError(f"item and person fit are written for one latent trait; this calibration has "
+                         f"{len(calibration.factors)} factors {list(calibration.factors)}")
     if theta is None:
         from psychometrics.scoring import score  # scoring sits beside fit; import at use
 

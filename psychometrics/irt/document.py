@@ -62,6 +62,13 @@ class _CalibrationDocument(pydantic.BaseModel):
     n_persons: float
     n_parameters: int
     tol: float
+    # multidimensional calibrations (absent for unidimensional ones)
+    factors: list[str] | None = None
+    factor_correlations: list[list[float]] | None = None
+    factor_correlations_se: list[list[float | None]] | None = None
+    rotation: str | None = None
+    factor_model: str | None = None
+    loglik_se: float | None = None
     #: :meth:`ParameterLayout.to_dict`; absent in documents of earlier releases, where the
     #: layout the models imply is used
     parameter_layout: dict[str, Any] | None = None
@@ -131,9 +138,27 @@ def dump(calibration: Any) -> str:
         latent_variance=calibration.latent_variance, latent_variance_se=_nan_to_none(calibration.latent_variance_se),
         history=list(calibration.history), quadrature_points=calibration.quadrature_points,
         n_persons=calibration.n_persons, n_parameters=calibration.n_parameters, tol=calibration.tol,
+        **_factor_fields(calibration),
         parameter_layout=None if calibration.parameter_layout is None else calibration.parameter_layout.to_dict(),
     )
-    return doc.model_dump_json()
+    # a unidimensional document stays exactly what it was before factors existed
+    return doc.model_dump_json(exclude=None if calibration.factors else set(_FACTOR_FIELDS))
+
+
+_FACTOR_FIELDS = ("factors", "factor_correlations", "factor_correlations_se", "rotation", "factor_model",
+                  "loglik_se")
+
+
+def _factor_fields(calibration: Any) -> dict[str, Any]:
+    if not getattr(calibration, "factors", ()):
+        return {}
+    se = calibration.factor_correlations_se
+    return dict(factors=list(calibration.factors),
+                factor_correlations=calibration.factor_correlations.to_numpy(dtype=float).tolist(),
+                factor_correlations_se=None if se is None else [[_nan_to_none(float(v)) for v in row]
+                                                                for row in se.to_numpy(dtype=float)],
+                rotation=calibration.rotation, factor_model=calibration.factor_model,
+                loglik_se=_nan_to_none(calibration.loglik_se))
 
 
 def load(text: str | bytes) -> dict[str, Any]:
@@ -178,5 +203,26 @@ def load(text: str | bytes) -> dict[str, Any]:
         n_parameters=doc.n_parameters, standard_errors=table("slope_intercept_se", doc.se_columns),
         irt_standard_errors=table("irt_se", doc.irt_se_columns),
         latent_variance_se=_none_to_nan(doc.latent_variance_se), tol=doc.tol,
+        **_load_factor_fields(doc),
         parameter_layout=None if doc.parameter_layout is None else ParameterLayout.from_dict(doc.parameter_layout),
     )
+
+
+def _load_factor_fields(doc: _CalibrationDocument) -> dict[str, Any]:
+    if not doc.factors:
+        return {}
+    names = list(doc.factors)
+
+    def square(values: list[list[Any]] | None) -> pd.DataFrame | None:
+        if values is None:
+            return None
+        data = np.array([[math.nan if v is None else v for v in row] for row in values], dtype=float)
+        if data.shape != (len(names), len(names)):
+            raise ValueError(f"invalid calibration document: factor correlations have shape {data.shape} "
+                             f"for {len(names)} factors")
+        return pd.DataFrame(data, index=pd.Index(names, name="factor"), columns=names)
+
+    corr = square(doc.factor_correlations if doc.factor_correlations is not None else np.eye(len(names)).tolist())
+    return dict(factors=tuple(names), factor_correlations=corr, factor_correlations_se=square(doc.factor_correlations_se),
+                rotation=doc.rotation, factor_model=doc.factor_model or "confirmatory",
+                loglik_se=_none_to_nan(doc.loglik_se))

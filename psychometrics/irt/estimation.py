@@ -97,7 +97,9 @@ def calibrate(responses: Any, model: str | Mapping[str, str] = "2pl", *, group: 
               weights: Any = None, start: pd.DataFrame | None = None,
               accelerate: bool = True, newton_steps: int = 3,
               callback: Callable[[int, float, float], Any] | None = None,
-              check_dimensionality: bool = False) -> Calibration:
+              check_dimensionality: bool = False,
+              factors: Mapping[str, Sequence[str]] | int | None = None, correlated: bool = True,
+              bifactor: Mapping[str, Sequence[str]] | None = None, rotation: str | None = None) -> Calibration:
     r"""Calibrate item response models by marginal maximum likelihood (Bock-Aitkin EM).
 
     Parameters
@@ -177,6 +179,23 @@ def calibrate(responses: Any, model: str | Mapping[str, str] = "2pl", *, group: 
         (:func:`psychometrics.factor.check_unidimensionality`: first/second eigenvalue
         ratio, ECV and a one-factor CFA on polychoric correlations) and emit a
         :class:`ModelWarning` when they clearly do not; the calibration goes on.
+    factors : mapping or int, optional
+        Multidimensional calibration (:mod:`psychometrics.irt.multidimensional`).
+        ``{"communication": [items], "teamwork": [items], ...}``: confirmatory model, each item
+        loads on the factors that list it (slopes ``a1..aD`` in that order); factor variances
+        are 1 and their correlations are estimated. An integer: exploratory model with that
+        many factors, rotated by ``rotation``. Up to 3 factors (tensor-product quadrature of
+        ``quadrature_points`` per dimension, default 31 for 2 and 15 for 3).
+    correlated : bool
+        Estimate the correlations of confirmatory factors (default); ``False``: orthogonal.
+    bifactor : mapping, optional
+        ``{"s1": [items], ...}``: a general factor on every item plus one specific factor per
+        group, orthogonal, integrated by dimension reduction (two-dimensional quadrature
+        whatever the number of specific factors). Items listed nowhere load on the general
+        factor only.
+    rotation : str, optional
+        Rotation of an exploratory model's slopes (:func:`psychometrics.factor.efa.rotate`,
+        default ``"oblimin"``).
 
     Returns
     -------
@@ -225,6 +244,24 @@ def calibrate(responses: Any, model: str | Mapping[str, str] = "2pl", *, group: 
     # The calibration reports what matters to it (persons without responses, constant or
     # empty items) itself; the loader's generic data warnings would say it twice.
     resp = as_responses(responses, warn=False)
+    if factors is not None or bifactor is not None:
+        if labels_in is not None:
+            raise ValueError("multi-group multidimensional calibration is not supported; calibrate each group "
+                             "separately or drop group=")
+        ignored = [name for name, value in (("estimate_latent", estimate_latent), ("latent_mean", latent_mean),
+                                            ("latent_variance", latent_variance), ("reference", reference),
+                                            ("invariance", invariance), ("free", free), ("free_items", free_items))
+                   if value is not None]
+        if ignored:
+            raise ValueError(f"{', '.join(ignored)} do(es) not apply to multidimensional calibrations (factor means "
+                             "are 0 and variances 1)")
+        from psychometrics.irt.multidimensional import calibrate_multidimensional
+
+        return calibrate_multidimensional(
+            resp, model, factors=factors, bifactor=bifactor, correlated=correlated, rotation=rotation,
+            quadrature_points=None if quadrature_points == 61 else quadrature_points, tol=tol,
+            max_iter=max_iter, se=se, priors=priors, fixed=fixed, weights=weights, start=start,
+            accelerate=accelerate, newton_steps=newton_steps, callback=callback)
     if check_dimensionality:
         # factor analysis sits beside IRT, not below it: imported only when asked for
         from psychometrics.factor.dimensionality import check_unidimensionality

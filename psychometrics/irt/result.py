@@ -94,6 +94,23 @@ class Calibration:
         are listed under item ``"latent"`` (``mean``, ``variance``).
     latent_mean_se : float or Series
         Standard error of the latent mean(s) (NaN where fixed or not computed).
+    factors : tuple of str
+        Factor names of a multidimensional calibration (``calibrate(factors=...)`` or
+        ``bifactor=``); empty for a unidimensional one. Its :attr:`slope_intercept` has slopes
+        ``a1..aD`` (in the order of ``factors``; 0 where an item does not load) and intercepts
+        ``d`` / ``d1..``; there is no IRT form, :attr:`item_params` repeats the slope-intercept one.
+    factor_correlations : DataFrame or None
+        Factors x factors correlations of the latent traits (unit variances); after an oblique
+        rotation, the rotated factors' correlations.
+    factor_correlations_se : DataFrame or None
+        Their standard errors (``se=True``; NaN where fixed).
+    rotation : str or None
+        Rotation of an exploratory calibration.
+    factor_model : str
+        ``""`` (unidimensional), ``"confirmatory"``, ``"exploratory"`` or ``"bifactor"``.
+    loglik_se : float
+        Integration error of :attr:`loglik` where it is a quasi-Monte Carlo estimate (more than
+        three factors); NaN for quadrature.
     parameter_layout : ParameterLayout
         Every parameter free, shared or fixed and its slot in the estimate vector
         (:mod:`psychometrics.irt.layout`): :attr:`n_parameters`, the fit statistics' degrees
@@ -127,6 +144,12 @@ class Calibration:
     freed: dict = dataclasses.field(default_factory=dict)
     covariance: pd.DataFrame | None = None
     latent_mean_se: Any = math.nan
+    factors: tuple = ()
+    factor_correlations: pd.DataFrame | None = None
+    factor_correlations_se: pd.DataFrame | None = None
+    rotation: str | None = None
+    factor_model: str = ""
+    loglik_se: float = math.nan
     parameter_layout: ParameterLayout | None = None
 
     def __post_init__(self) -> None:
@@ -218,6 +241,33 @@ class Calibration:
         """(n_items,) number of categories per item."""
         return np.array([len(self.categories[i]) for i in self.item_ids], dtype=np.int64)
 
+    @property
+    def is_multidimensional(self) -> bool:
+        """Whether the calibration has factors (``calibrate(factors=...)`` or ``bifactor=``)."""
+        return bool(self.factors)
+
+    @property
+    def n_factors(self) -> int:
+        """Number of latent dimensions (1 for a unidimensional calibration)."""
+        return max(1, len(self.factors))
+
+    @functools.cached_property
+    def loadings(self) -> pd.DataFrame:
+        r"""Standardized loadings, items x factors: :math:`\lambda_{jm} = (a_{jm}/1.702) /
+        \sqrt{1 + \mathbf a_j^\top\Phi\mathbf a_j/1.702^2}` (mirt's ``summary``); one column
+        ``F1`` for a unidimensional calibration."""
+        from psychometrics.items.multidimensional import standardized_loadings
+
+        names = list(self.factors) or ["F1"]
+        slopes = self.slope_intercept[[f"a{m}" for m in range(1, len(names) + 1)]].to_numpy(dtype=np.float64)
+        corr = (np.eye(len(names)) if self.factor_correlations is None
+                else self.factor_correlations.to_numpy(dtype=np.float64))
+        if not self.is_multidimensional and not self.is_multigroup:
+            # a unidimensional trait with variance s^2 is the standard trait times s
+            slopes = slopes * math.sqrt(float(self.latent_variance))
+        return pd.DataFrame(standardized_loadings(slopes, corr), index=pd.Index(self.item_ids, name="item"),
+                            columns=names)
+
     @functools.cached_property
     def _groups(self) -> list[_Group]:
         keys: dict[tuple[str, int], list[int]] = {}
@@ -226,14 +276,27 @@ class Calibration:
         groups = []
         for (name, k), positions in keys.items():
             m = get_model(name)
+            if self.is_multidimensional:
+                from psychometrics.items.multidimensional import MultidimensionalModel
+
+                m = MultidimensionalModel(m, len(self.factors))
             cols = m.parameter_names(k)
             params = self.slope_intercept.iloc[positions][cols].to_numpy(dtype=np.float64)
             groups.append(_Group(m, k, np.asarray(positions), params))
         return groups
 
+    def _check_theta(self, theta: np.ndarray) -> None:
+        if len(self.factors) > 1 and (theta.ndim != 2 or theta.shape[1] != len(self.factors)):
+            raise ValueError(f"this calibration has {len(self.factors)} factors {list(self.factors)}: theta must be "
+                             f"(points, {len(self.factors)}), got shape {theta.shape}; verbs written for one latent "
+                             "trait (item and model fit, sum-score tables, marginal reliability, plausible values, "
+                             "simulation) do not apply to multidimensional calibrations in this version")
+
     def log_probabilities(self, theta: np.ndarray) -> np.ndarray:
-        """Log category probabilities (n_items, Q, max K); ``-inf`` for k >= K of an item."""
+        """Log category probabilities (n_items, Q, max K); ``-inf`` for k >= K of an item.
+        ``theta`` is (Q,) or, for a multidimensional calibration, (Q, D)."""
         theta = np.atleast_1d(np.asarray(theta, dtype=np.float64))
+        self._check_theta(theta)
         out = np.full((self.n_items, theta.shape[0], int(self.n_categories.max())), -np.inf)
         for g in self._groups:
             out[g.positions, :, :g.n_categories] = g.model.log_probabilities(g.params, theta)
@@ -246,6 +309,7 @@ class Calibration:
     def information(self, theta: np.ndarray) -> np.ndarray:
         """Fisher item information (Q, n_items)."""
         theta = np.atleast_1d(np.asarray(theta, dtype=np.float64))
+        self._check_theta(theta)
         out = np.empty((theta.shape[0], self.n_items))
         for g in self._groups:
             out[:, g.positions] = g.model.information(g.params, theta).T
@@ -310,6 +374,8 @@ class Calibration:
     def __repr__(self) -> str:
         models = ",".join(sorted(set(self.models.values())))
         groups = f", {len(self.groups)} groups" if self.is_multigroup else ""
+        if self.factors:
+            groups += f", {len(self.factors)} factors ({self.factor_model})"
         fit = "" if math.isnan(self.loglik) else f", loglik={self.loglik:.3f}"
         state = "converged" if self.converged else "NOT converged"
         return (f"Calibration({self.n_items} items {models}{groups}, n_persons={self.n_persons:g}, "
@@ -350,6 +416,10 @@ class Calibration:
             if self.freed:
                 lines += ["freed across groups: " + "; ".join(f"{i} ({', '.join(p)})" for i, p in self.freed.items()),
                           ""]
+        if self.factors:
+            lines += [f"factors ({self.factor_model}" + (f", {self.rotation} rotation" if self.rotation else "")
+                      + "): correlations", self.factor_correlations.round(3).to_string(), "",
+                      "standardized loadings", self.loadings.round(3).to_string(), ""]
         lines.append(self.to_frame().round(3).to_string())
         problems = self.problems
         if len(problems):

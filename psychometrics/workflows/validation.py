@@ -244,6 +244,10 @@ class Validation:
         Step -> seconds.
     responses : Responses
         The prepared (keyed, scored) responses the analyses used.
+    profile : ProfileIRT or None
+        With ``model="mirt"``: the scales as one correlated-factors model
+        (:func:`psychometrics.workflows.profile.profile_model`): factor correlations, profile
+        scores and each scale's reliability in that model.
     """
 
     instrument: "Instrument"
@@ -257,6 +261,7 @@ class Validation:
     verdicts: dict[str, str]
     timings: dict[str, float] = field(default_factory=dict)
     responses: Responses | None = field(default=None, repr=False)
+    profile: Any = None
 
     @property
     def kmo(self) -> Any:
@@ -680,7 +685,9 @@ def validate(instrument: "Instrument", frame: Any, *, group: str | None = None,
         without a value are left out of DIF only.
     model : str or mapping, optional
         IRT model for every scale, or scale id -> model; by default from the response
-        format (:func:`default_model`).
+        format (:func:`default_model`). ``"mirt"``: the default models per scale, and the
+        scales also calibrated as one correlated-factors model (:attr:`Validation.profile`;
+        a finding for scales correlating above 0.90).
     progress : callable, optional
         ``progress(step, fraction)`` is called as each step starts and with ``("done", 1.0)``
         at the end (the CLI drives its progress bar with it).
@@ -732,8 +739,13 @@ def validate(instrument: "Instrument", frame: Any, *, group: str | None = None,
 
     cut = _thresholds(thresholds)
     scale_items = instrument.scale_items()
+    from psychometrics.workflows.profile import MIRT
+
+    multidimensional = model == MIRT
+    if multidimensional:
+        model = None
     _check_models(model, scale_items)
-    steps = _Steps(progress, total=4 + 2 * len(scale_items))
+    steps = _Steps(progress, total=4 + 2 * len(scale_items) + int(multidimensional))
 
     steps.start("checking data")
     options = dict(load_options or {})
@@ -786,6 +798,11 @@ def validate(instrument: "Instrument", frame: Any, *, group: str | None = None,
         steps.start(f"item fit: {scale_id}")
         irt_results[scale_id] = _item_fit(irt_results[scale_id], responses, findings, cut)
 
+    profile = None
+    if multidimensional:
+        steps.start("multidimensional model")
+        profile = _profile(instrument, responses, scales, irt_results, findings)
+
     steps.start("differential item functioning")
     dif_table = None
     if group is not None and group_values is not None:
@@ -796,10 +813,36 @@ def validate(instrument: "Instrument", frame: Any, *, group: str | None = None,
     return Validation(instrument=instrument, data=data, analysis=analysis, structure=structure,
                       irt=irt_results, dif=dif_table, group=group, findings=tuple(findings),
                       verdicts=verdicts,
-                      timings=steps.timings, responses=responses)
+                      timings=steps.timings, responses=responses, profile=profile)
 
 
 # ------------------------------------------------------------------------------- data
+
+def _profile(instrument: "Instrument", responses: Responses, scales: Mapping[str, list[str]],
+             irt_results: Mapping[str, ScaleIRT], findings: list[Finding]) -> Any:
+    """The scales as one correlated-factors model, its problems as findings."""
+    from psychometrics.workflows.profile import HIGH_CORRELATION, high_correlations, profile_model
+
+    models = {s: (irt_results[s].model if s in irt_results else default_model(instrument, items))
+              for s, items in scales.items()}
+    alone = {s: r.scores for s, r in irt_results.items()}
+    profile = profile_model(responses, scales, models, alone)
+    if profile.error:
+        findings.append(Finding("instrument", "", "", "mirt_error", math.nan, math.nan, "warning",
+                                f"multidimensional model: {profile.error}"))
+        return profile
+    for message in profile.messages:
+        findings.append(Finding("instrument", "", "", "mirt_warning", math.nan, math.nan, "note",
+                                f"multidimensional model: {message}"))
+    if not profile.calibration.converged:
+        findings.append(Finding("instrument", "", "", "mirt_converged", float(profile.calibration.n_iter), math.nan,
+                                "warning", "multidimensional model did not converge"))
+    for a, b, r in high_correlations(profile):
+        findings.append(Finding("scale", a, a, "factor_correlation", r, HIGH_CORRELATION, "warning",
+                                f"{a} and {b} correlate {r:.2f} in the multidimensional model: they may not "
+                                "measure distinct traits"))
+    return profile
+
 
 def _check_models(model: str | Mapping[str, str] | None, scale_items: Mapping[str, list[str]]) -> None:
     """A misspelt model or scale is the caller's error, not a finding about the instrument."""
