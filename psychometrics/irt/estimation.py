@@ -879,7 +879,11 @@ class _Problem:
 
     def __init__(self, blocks: list[_Block], groups: list[_GroupData], nodes: np.ndarray,
                  n_categories: np.ndarray, means: np.ndarray, variances: np.ndarray,
-                 mean_free: np.ndarray, variance_free: np.ndarray, newton_steps: int) -> None:
+                 mean_free: np.ndarray, variance_free: np.ndarray, newton_steps: int,
+                 estep_function: Callable[..., EStep] = estep) -> None:
+        # the E-step of a group: estep_function(group.encoded, log_probs, log_prior, group.weights);
+        # psychometrics.distributed passes one that maps the same kernel over Dask partitions
+        self.estep_function = estep_function
         self.blocks = blocks
         self.groups = groups
         self.nodes = nodes
@@ -930,8 +934,8 @@ class _Problem:
         log_probs = self.log_probabilities()
         if len(self.groups) == 1 and self.groups[0].columns is None:
             data = self.groups[0]
-            e = estep(data.encoded, log_probs, normal_log_weights(self.nodes, self.means[0], self.variances[0]),
-                      data.weights)
+            e = self.estep_function(data.encoded, log_probs,
+                                    normal_log_weights(self.nodes, self.means[0], self.variances[0]), data.weights)
             self.group_nodes = [(e.node_counts, e.n_persons)]
             return e
         counts = np.zeros(log_probs.shape)
@@ -939,7 +943,7 @@ class _Problem:
         self.group_nodes = []
         for g, data in enumerate(self.groups):
             log_prior = normal_log_weights(self.nodes, self.means[g], self.variances[g])
-            e = estep(data.encoded, log_probs[data.columns], log_prior, data.weights)
+            e = self.estep_function(data.encoded, log_probs[data.columns], log_prior, data.weights)
             counts[data.columns] += e.counts
             loglik += e.loglik
             self.group_nodes.append((e.node_counts, e.n_persons))
@@ -1182,11 +1186,26 @@ def _prepare(resp: Responses, models: Mapping[str, str],
     """
     values = resp.values
     item_ids = resp.item_ids
+    seen = [np.unique(col[~np.isnan(col)]) for col in values.T]
+    categories = _discover_categories(item_ids, seen, resp.categories, models, stated)
+    encoded = np.full(values.shape, -1, dtype=np.int8 if max(map(len, categories.values())) < 127 else np.int32)
+    for j, item in enumerate(item_ids):
+        encoded[:, j] = _encode_column(values[:, j], categories[item], item, j, resp.person_ids)
+    return categories, encoded
+
+
+def _discover_categories(item_ids: Sequence[str], distinct: Sequence[np.ndarray],
+                         admissible_codes: Mapping[str, Sequence[int]], models: Mapping[str, str],
+                         stated: Mapping[str, tuple[int, ...]] | None = None) -> dict[str, tuple[int, ...]]:
+    """Category codes per item from the distinct values observed (sorted, per item), with the
+    checks of a calibration: no empty, constant or non-integer item, no code outside the
+    admissible ones; unused admissible codes are collapsed with a warning. Only the distinct
+    values are needed, so partitions of the data can be scanned separately and their values
+    united (:mod:`psychometrics.distributed`)."""
     categories: dict[str, tuple[int, ...]] = {}
     stated = stated or {}
     for j, item in enumerate(item_ids):
-        col = values[:, j]
-        seen = np.unique(col[~np.isnan(col)])
+        seen = distinct[j]
         if item in stated:
             codes = tuple(stated[item])
             outside = [v for v in seen if v not in codes]
@@ -1204,7 +1223,7 @@ def _prepare(resp: Responses, models: Mapping[str, str],
         if noninteger.size:
             raise ResponseError(f"item {item!r} (column {j}): value {noninteger[0]} is not an integer category code")
         codes = tuple(int(v) for v in seen)
-        admissible = tuple(resp.categories.get(item, codes))
+        admissible = tuple(admissible_codes.get(item, codes))
         outside = [c for c in codes if c not in admissible]
         if outside:
             raise ResponseError(f"item {item!r} (column {j}): value {outside[0]} is outside the admissible "
@@ -1212,17 +1231,14 @@ def _prepare(resp: Responses, models: Mapping[str, str],
         unused = [c for c in admissible if c not in codes]
         if unused:
             warnings.warn(f"item {item!r}: category {', '.join(map(str, unused))} never used; collapsed, the "
-                          f"item is calibrated with categories {codes}", ModelWarning, stacklevel=4)
+                          f"item is calibrated with categories {codes}", ModelWarning, stacklevel=5)
         model = get_model(models[item])
         try:
             model.check_categories(len(codes))
         except ValueError as exc:
             raise ResponseError(f"item {item!r} (column {j}) has {len(codes)} observed categories {codes}: {exc}") from None
         categories[item] = codes
-    encoded = np.full(values.shape, -1, dtype=np.int8 if max(map(len, categories.values())) < 127 else np.int32)
-    for j, item in enumerate(item_ids):
-        encoded[:, j] = _encode_column(values[:, j], categories[item], item, j, resp.person_ids)
-    return categories, encoded
+    return categories
 
 
 def _collapse_patterns(encoded: np.ndarray, weights: np.ndarray | None, n_categories: np.ndarray):
@@ -1484,17 +1500,92 @@ def _per_group(value: Any, labels: list[Any], default: float, what: str) -> np.n
     return np.full(len(labels), float(value))
 
 
+@dataclasses.dataclass(frozen=True)
+class _CalibrationData:
+    """What the setup and the EM of a calibration need from the responses.
+
+    Plain sums over persons (so partitions of the data can be summarized separately and
+    added, :mod:`psychometrics.distributed`), and ``group_data(g, columns, column_items,
+    column_categories)``, which gives the E-step input of group ``g`` restricted to its
+    estimation ``columns`` (``column_items``: the item of every estimation column).
+    """
+
+    item_ids: list[str]
+    categories: dict[str, tuple[int, ...]]
+    labels: list[Any]              # group labels, reference first; [None] without groups
+    n_persons: float               # persons who answered an item (sum of weights)
+    group_sizes: np.ndarray        # (groups,) persons who answered an item, unweighted
+    category_counts: np.ndarray    # (groups, items, max K) responses in each category (weighted)
+    group_data: Callable[[int, np.ndarray, np.ndarray, np.ndarray], _GroupData]
+
+
+def _data_in_memory(resp: Responses, models: Mapping[str, str], labels: list[Any], group_codes: np.ndarray,
+                    weights: np.ndarray | None,
+                    stated_categories: Mapping[str, tuple[int, ...]] | None) -> _CalibrationData:
+    item_ids = resp.item_ids
+    n_groups = len(labels)
+    categories, encoded = _prepare(resp, models, stated_categories)
+    n_cat = np.array([len(categories[i]) for i in item_ids], dtype=np.int64)
+
+    answered = (encoded >= 0).any(axis=1)
+    if not answered.all():
+        empty = resp.person_ids[~answered]
+        shown = ", ".join(repr(p) for p in list(empty[:5]))
+        warnings.warn(f"{int((~answered).sum())} respondent(s) answered no item and are left out of the "
+                      f"calibration: {shown}{' ...' if len(empty) > 5 else ''}", DataWarning, stacklevel=5)
+        encoded = encoded[answered]
+        group_codes = group_codes[answered]
+        weights = None if weights is None else weights[answered]
+    if encoded.shape[0] == 0:
+        raise ResponseError("no respondent answered any item")
+    w = np.ones(encoded.shape[0]) if weights is None else weights
+    rows_of = [np.flatnonzero(group_codes == g) for g in range(n_groups)]
+    counts = np.zeros((n_groups, len(item_ids), int(n_cat.max())))
+    for g in range(n_groups):
+        rows = rows_of[g] if n_groups > 1 else slice(None)
+        for j in range(len(item_ids)):
+            col = encoded[rows, j]
+            obs = col >= 0
+            counts[g, j] = np.bincount(col[obs].astype(np.int64), weights=w[rows][obs], minlength=counts.shape[2])
+
+    def group_data(g: int, cols: np.ndarray, col_items: np.ndarray, col_cat: np.ndarray) -> _GroupData:
+        if n_groups == 1:
+            work, work_weights = _collapse_patterns(encoded, weights, n_cat)
+            return _GroupData(work, work_weights, None, float(w.sum()))
+        sub = np.ascontiguousarray(encoded[np.ix_(rows_of[g], col_items[cols])])
+        sub_w = None if weights is None else weights[rows_of[g]]
+        work, work_weights = _collapse_patterns(sub, sub_w, col_cat[cols])
+        return _GroupData(work, work_weights, cols, float(w[rows_of[g]].sum()))
+
+    return _CalibrationData(list(item_ids), categories, labels, float(w.sum()),
+                            np.bincount(group_codes, minlength=n_groups), counts, group_data)
+
+
 def _calibrate(resp: Responses, model: str | Mapping[str, str], *, group: Any = None, reference: Any = None,
-               invariance: Sequence[str] | None = None, free: Mapping[str, Sequence[str]] | None = None,
-               free_items: Sequence[str] | None = None, estimate_latent: bool | None = None,
-               latent_mean: Any = None, latent_variance: Any = None, min_group_size: int = MIN_GROUP_SIZE,
-               quadrature_points: int = 61, tol: float = 1e-4, max_iter: int = 500, se: bool = False,
-               priors: Mapping[str, Any] | None = None, fixed: Mapping[str, Mapping[str, float]] | None = None,
-               weights: Any = None, start: pd.DataFrame | None = None, accelerate: bool = True,
-               newton_steps: int = 3, callback: Callback | None = None,
-               stated_categories: Mapping[str, tuple[int, ...]] | None = None) -> Calibration:
+               min_group_size: int = MIN_GROUP_SIZE, weights: Any = None,
+               stated_categories: Mapping[str, tuple[int, ...]] | None = None, **settings: Any) -> Calibration:
     item_ids = resp.item_ids
     models = _model_mapping(model, item_ids)
+    _check_settings(**settings)
+    if weights is not None:
+        weights = np.asarray(weights, dtype=np.float64).reshape(-1)
+        if weights.shape[0] != resp.n_persons:
+            raise ValueError(f"weights has {weights.shape[0]} values for {resp.n_persons} persons")
+        if not np.all(np.isfinite(weights)) or (weights < 0).any():
+            raise ValueError("weights must be finite and non-negative")
+    if group is None:
+        _check_no_group_settings(reference=reference, **settings)
+        labels, group_codes = [None], np.zeros(resp.n_persons, dtype=np.int64)
+    else:
+        labels, group_codes = _group_labels(group, resp, reference, min_group_size)
+    data = _data_in_memory(resp, models, labels, group_codes, weights, stated_categories)
+    return _fit(data, models, min_group_size=min_group_size, **settings)
+
+
+def _check_settings(*, quadrature_points: int = 61, tol: float = 1e-4, max_iter: int = 500,
+                    callback: Callback | None = None, estimate_latent: bool | None = None,
+                    fixed: Mapping[str, Any] | None = None, **_: Any) -> None:
+    """Settings that are wrong whatever the data (checked before the data are read)."""
     if int(quadrature_points) != quadrature_points or quadrature_points < 5:
         raise ValueError(f"quadrature_points must be an integer >= 5, got {quadrature_points!r}")
     if not tol > 0:
@@ -1505,41 +1596,36 @@ def _calibrate(resp: Responses, model: str | Mapping[str, str], *, group: Any = 
         raise TypeError(f"callback must be callable, got {type(callback).__name__}")
     if estimate_latent not in (None, True, False):
         raise ValueError(f"estimate_latent must be None, True or False, got {estimate_latent!r}")
-    if weights is not None:
-        weights = np.asarray(weights, dtype=np.float64).reshape(-1)
-        if weights.shape[0] != resp.n_persons:
-            raise ValueError(f"weights has {weights.shape[0]} values for {resp.n_persons} persons")
-        if not np.all(np.isfinite(weights)) or (weights < 0).any():
-            raise ValueError("weights must be finite and non-negative")
+
+
+def _check_no_group_settings(*, reference: Any = None, invariance: Any = None, free: Any = None,
+                             free_items: Any = None, **_: Any) -> None:
+    if free or free_items or invariance is not None or reference is not None:
+        raise ValueError("invariance, free, free_items and reference need group= (a multi-group calibration)")
+
+
+def _fit(data: _CalibrationData, models: Mapping[str, str], *, invariance: Sequence[str] | None = None,
+         free: Mapping[str, Sequence[str]] | None = None, free_items: Sequence[str] | None = None,
+         estimate_latent: bool | None = None, latent_mean: Any = None, latent_variance: Any = None,
+         min_group_size: int = MIN_GROUP_SIZE, quadrature_points: int = 61, tol: float = 1e-4,
+         max_iter: int = 500, se: bool = False, priors: Mapping[str, Any] | None = None,
+         fixed: Mapping[str, Mapping[str, float]] | None = None, start: pd.DataFrame | None = None,
+         accelerate: bool = True, newton_steps: int = 3, callback: Callback | None = None,
+         estep_function: Callable[..., EStep] = estep) -> Calibration:
+    """Set up and run the EM of a calibration from the data's sums (:class:`_CalibrationData`);
+    ``estep_function`` computes a group's E-step from its ``_GroupData``."""
+    item_ids = data.item_ids
+    categories = data.categories
+    labels = data.labels
+    n_groups = len(labels)
+    n_persons = data.n_persons
+    n_cat = np.array([len(categories[i]) for i in item_ids], dtype=np.int64)
     fixed = dict(fixed or {})
     unknown = [i for i in fixed if i not in set(item_ids)]
     if unknown:
         raise ValueError(f"fixed names item(s) {unknown} that are not in the data")
-    if group is None:
-        if free or free_items or invariance is not None or reference is not None:
-            raise ValueError("invariance, free, free_items and reference need group= (a multi-group calibration)")
-        labels, group_codes = [None], np.zeros(resp.n_persons, dtype=np.int64)
-    else:
-        labels, group_codes = _group_labels(group, resp, reference, min_group_size)
-    n_groups = len(labels)
-    categories, encoded = _prepare(resp, models, stated_categories)
-    n_cat = np.array([len(categories[i]) for i in item_ids], dtype=np.int64)
-
-    answered = (encoded >= 0).any(axis=1)
-    if not answered.all():
-        empty = resp.person_ids[~answered]
-        shown = ", ".join(repr(p) for p in list(empty[:5]))
-        warnings.warn(f"{int((~answered).sum())} respondent(s) answered no item and are left out of the "
-                      f"calibration: {shown}{' ...' if len(empty) > 5 else ''}", DataWarning, stacklevel=3)
-        encoded = encoded[answered]
-        group_codes = group_codes[answered]
-        weights = None if weights is None else weights[answered]
-    if encoded.shape[0] == 0:
-        raise ResponseError("no respondent answered any item")
-    w = np.ones(encoded.shape[0]) if weights is None else weights
-    n_persons = float(w.sum())
     if n_groups > 1:
-        sizes = np.bincount(group_codes, minlength=n_groups)
+        sizes = data.group_sizes
         small = [(labels[g], int(sizes[g])) for g in range(n_groups) if sizes[g] < min_group_size]
         if small:
             raise ResponseError(f"group(s) {', '.join(f'{g!r} ({n} persons)' for g, n in small)} have fewer than "
@@ -1559,7 +1645,6 @@ def _calibrate(resp: Responses, model: str | Mapping[str, str], *, group: Any = 
     col_items = np.array([j for j, _ in columns], dtype=np.int64)
     col_groups = np.array([g for _, g in columns], dtype=np.int64)
     col_cat = n_cat[col_items]
-    rows_of = [np.flatnonzero(group_codes == g) for g in range(n_groups)]
 
     blocks: list[_Block] = []
     unused_in_group: list[tuple[str, Any, list[int]]] = []
@@ -1579,11 +1664,7 @@ def _calibrate(resp: Responses, model: str | Mapping[str, str], *, group: Any = 
         props = np.zeros((len(positions), k))
         for r, c in enumerate(positions):
             j, g = columns[c]
-            rows = rows_of[g] if g >= 0 else slice(None)
-            col = encoded[rows, j]
-            wc = w[rows]
-            obs = col >= 0
-            props[r] = np.bincount(col[obs].astype(np.int64), weights=wc[obs], minlength=k)
+            props[r] = (data.category_counts[g] if g >= 0 else data.category_counts.sum(axis=0))[j, :k]
             if g >= 0 and (props[r] == 0).any():
                 # a category unused in one group: smooth the start, not the estimate
                 unused_in_group.append((item_of(c), labels[g],
@@ -1629,18 +1710,9 @@ def _calibrate(resp: Responses, model: str | Mapping[str, str], *, group: Any = 
                           for i, g, cats in unused_in_group[:5])
         warnings.warn(f"freed item(s) with categories unused in a group ({shown}); their group-specific "
                       "intercepts drift without bound and likelihood-ratio or Wald tests of them are not "
-                      "trustworthy", ModelWarning, stacklevel=3)
-    groups: list[_GroupData] = []
-    for g in range(n_groups):
-        if n_groups == 1:
-            work, work_weights = _collapse_patterns(encoded, weights, n_cat)
-            groups.append(_GroupData(work, work_weights, None, n_persons))
-            continue
-        cols = np.flatnonzero((col_groups == -1) | (col_groups == g))
-        sub = np.ascontiguousarray(encoded[np.ix_(rows_of[g], col_items[cols])])
-        sub_w = None if weights is None else weights[rows_of[g]]
-        work, work_weights = _collapse_patterns(sub, sub_w, col_cat[cols])
-        groups.append(_GroupData(work, work_weights, cols, float(w[rows_of[g]].sum())))
+                      "trustworthy", ModelWarning, stacklevel=5)
+    groups = [data.group_data(g, np.flatnonzero((col_groups == -1) | (col_groups == g)), col_items, col_cat)
+              for g in range(n_groups)]
 
     # latent parameters: which are estimated
     rasch_like = all(get_model(models[i]).estimates_latent_variance for i in item_ids)
@@ -1668,7 +1740,8 @@ def _calibrate(resp: Responses, model: str | Mapping[str, str], *, group: Any = 
         variance_free[:] = rasch_like
 
     nodes = np.linspace(-6.0, 6.0, int(quadrature_points))
-    problem = _Problem(blocks, groups, nodes, col_cat, means, variances, mean_free, variance_free, newton_steps)
+    problem = _Problem(blocks, groups, nodes, col_cat, means, variances, mean_free, variance_free, newton_steps,
+                       estep_function)
     x0 = problem.pack()
     step_tol = tol * 1e-2
     runner = _squarem if accelerate else _plain_em
@@ -1678,7 +1751,7 @@ def _calibrate(resp: Responses, model: str | Mapping[str, str], *, group: Any = 
     loglik = final.loglik
     if not converged:
         warnings.warn(f"EM did not converge in {n_iter} iterations (tol {tol:g}); the estimates are not "
-                      "trustworthy, raise max_iter or check the data", ConvergenceWarning, stacklevel=3)
+                      "trustworthy, raise max_iter or check the data", ConvergenceWarning, stacklevel=4)
 
     n_free = problem.size
     column_labels = [(item_ids[j], "*" if g < 0 else labels[g]) for j, g in columns]
@@ -1817,7 +1890,7 @@ def _standard_errors(problem: _Problem, x: np.ndarray, column_labels: list[tuple
     if at_bound.any():
         shown = ", ".join(_describe(labels[s]) for s in np.flatnonzero(at_bound)[:6])
         warnings.warn(f"standard errors are NaN for parameters on a bound of their range: {shown}"
-                      f"{' ...' if at_bound.sum() > 6 else ''}", ModelWarning, stacklevel=4)
+                      f"{' ...' if at_bound.sum() > 6 else ''}", ModelWarning, stacklevel=5)
     keep = np.flatnonzero(~at_bound)
     centre = problem.score(x)
     jac = np.empty((size, keep.size))
@@ -1843,7 +1916,7 @@ def _standard_errors(problem: _Problem, x: np.ndarray, column_labels: list[tuple
         cov[np.ix_(keep, keep)] = np.linalg.inv(info)
     except np.linalg.LinAlgError:
         warnings.warn("the information matrix is not positive definite; standard errors are NaN "
-                      "(a parameter may be unidentified)", ModelWarning, stacklevel=4)
+                      "(a parameter may be unidentified)", ModelWarning, stacklevel=5)
     var = np.diag(cov)
     n_columns = len(column_labels)
     si_rows: list[dict[str, float]] = [{} for _ in range(n_columns)]
