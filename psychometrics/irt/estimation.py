@@ -1231,7 +1231,7 @@ def _discover_categories(item_ids: Sequence[str], distinct: Sequence[np.ndarray]
         unused = [c for c in admissible if c not in codes]
         if unused:
             warnings.warn(f"item {item!r}: category {', '.join(map(str, unused))} never used; collapsed, the "
-                          f"item is calibrated with categories {codes}", ModelWarning, stacklevel=5)
+                          f"item is calibrated with categories {codes}", ModelWarning, stacklevel=6)
         model = get_model(models[item])
         try:
             model.check_categories(len(codes))
@@ -1532,7 +1532,7 @@ def _data_in_memory(resp: Responses, models: Mapping[str, str], labels: list[Any
         empty = resp.person_ids[~answered]
         shown = ", ".join(repr(p) for p in list(empty[:5]))
         warnings.warn(f"{int((~answered).sum())} respondent(s) answered no item and are left out of the "
-                      f"calibration: {shown}{' ...' if len(empty) > 5 else ''}", DataWarning, stacklevel=5)
+                      f"calibration: {shown}{' ...' if len(empty) > 5 else ''}", DataWarning, stacklevel=4)
         encoded = encoded[answered]
         group_codes = group_codes[answered]
         weights = None if weights is None else weights[answered]
@@ -1710,7 +1710,7 @@ def _fit(data: _CalibrationData, models: Mapping[str, str], *, invariance: Seque
                           for i, g, cats in unused_in_group[:5])
         warnings.warn(f"freed item(s) with categories unused in a group ({shown}); their group-specific "
                       "intercepts drift without bound and likelihood-ratio or Wald tests of them are not "
-                      "trustworthy", ModelWarning, stacklevel=5)
+                      "trustworthy", ModelWarning, stacklevel=4)
     groups = [data.group_data(g, np.flatnonzero((col_groups == -1) | (col_groups == g)), col_items, col_cat)
               for g in range(n_groups)]
 
