@@ -10,7 +10,8 @@ Dask's local scheduler when there is none. Dask is imported only in this package
 
 from __future__ import annotations
 
+from psychometrics.distributed.calibration import calibrate
 from psychometrics.distributed.moments import alpha, item_analysis
 from psychometrics.distributed.scoring import score
 
-__all__ = ["alpha", "item_analysis", "score"]
+__all__ = ["alpha", "calibrate", "item_analysis", "score"]

@@ -55,6 +55,7 @@ import numpy as np
 import pandas as pd
 import pydantic
 
+from psychometrics import _dispatch
 from psychometrics.data import Responses, align_labels, as_responses
 from psychometrics.errors import ConvergenceWarning, DataWarning, ModelWarning, ResponseError
 from psychometrics.estep import EStep, estep
@@ -1391,6 +1392,14 @@ def calibrate(responses: Any, model: str | Mapping[str, str] = "2pl", *, group: 
            Hambleton (Eds.), Handbook of Modern Item Response Theory (pp. 433-448). Springer.
     .. [5] Chalmers (2012), J. Statistical Software 48(6): ``multipleGroup``.
     """
+    if _dispatch.is_dask(responses):
+        return _dispatch.backend().calibrate(
+            responses, model, group=group, reference=reference, invariance=invariance, free=free,
+            free_items=free_items, estimate_latent=estimate_latent, latent_mean=latent_mean,
+            latent_variance=latent_variance, min_group_size=min_group_size, quadrature_points=quadrature_points,
+            tol=tol, max_iter=max_iter, se=se, priors=priors, fixed=fixed, weights=weights, start=start,
+            accelerate=accelerate, newton_steps=newton_steps, callback=callback,
+            check_dimensionality=check_dimensionality)
     if isinstance(group, str) and isinstance(responses, pd.DataFrame) and group in responses.columns:
         labels_in: Any = responses[group]
         responses = responses.drop(columns=group)

@@ -1,0 +1,279 @@
+r"""Calibration of a Dask DataFrame: the in-memory EM with its E-step mapped over partitions.
+
+:func:`calibrate` reads the data twice before EM and never brings them to the client:
+
+1. **Discovery** (one pass): every partition is checked as in memory
+   (:func:`psychometrics.data.load_responses`) and returns, per item, its distinct values
+   with their counts (per group in a multi-group calibration), the number of persons who
+   answered something and the group labels. The client unites them and derives the
+   categories with the checks of the in-memory calibration (empty, constant, non-integer
+   items; unused categories collapsed with a warning; the model's category limits), and the
+   category counts that start the item parameters.
+2. **Encoding**: every partition becomes an ``int8`` matrix of category indices (persons who
+   answered nothing left out, as in memory), kept in the workers' memory (``persist``), a
+   twentieth of the float64 frame. Should a worker be lost, Dask recomputes its partitions
+   from the source.
+
+Each EM iteration then sends the item log-probabilities (items x nodes x categories) to the
+workers, runs :func:`psychometrics.estep.estep` on every partition and brings back only its
+plain sums (expected counts, log-likelihood, node masses); the client adds them in partition
+order and runs the same M-step and SQUAREM as in memory (``_fit`` of
+:mod:`psychometrics.irt.estimation`, with this E-step injected). From the same start the path
+and the estimates are those of the in-memory calibration, whatever the partitioning, up to the
+rounding of sums taken in another order.
+
+Notes
+-----
+The E-step's sums over persons split over partitions :math:`P_1, \dots, P_m`:
+
+.. math:: \bar r_{jqk} = \sum_{p=1}^{m} \sum_{i \in P_p} \pi_{iq} [x_{ij} = k], \qquad
+          \log L = \sum_{p=1}^{m} \sum_{i \in P_p} \log \sum_q w_q e^{\ell_{iq}}
+
+References
+----------
+.. [1] Bock, R. D. & Aitkin, M. (1981). Marginal maximum likelihood estimation of item
+       parameters: Application of an EM algorithm. *Psychometrika*, 46, 443-459.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import dask
+import numpy as np
+import pandas as pd
+
+from psychometrics.distributed._partitions import load_partition, map_partitions
+from psychometrics.errors import DataWarning, ResponseError
+from psychometrics.estep import EStep, combine, estep
+from psychometrics.irt import estimation
+from psychometrics.irt.estimation import Calibration
+
+__all__ = ["calibrate"]
+
+
+# ------------------------------------------------------------------------------------------------
+# pass 1: what the setup needs, per partition
+# ------------------------------------------------------------------------------------------------
+
+def _split_group(frame: pd.DataFrame, group: str | None, index: int) -> tuple[pd.DataFrame, np.ndarray | None]:
+    if group is None:
+        return frame, None
+    if group not in frame.columns:
+        raise ResponseError(f"group {group!r} is not a column of the responses (columns: "
+                            f"{', '.join(map(str, frame.columns[:20]))})")
+    labels = frame[group].to_numpy(dtype=object)
+    return frame.drop(columns=group), labels
+
+
+def _summarize(frame: pd.DataFrame, index: int, group: str | None) -> dict[str, Any] | None:
+    frame, labels = _split_group(frame, group, index)
+    resp = load_partition(frame, index)
+    if resp is None:
+        return None
+    values = resp.values
+    answered = ~np.isnan(values)
+    has_answer = answered.any(axis=1)
+    empty_ids = list(resp.person_ids[~has_answer][:5])
+    if labels is None:
+        group_of = np.zeros(values.shape[0], dtype=object)
+    else:
+        missing = pd.isna(labels)
+        if missing.any():
+            row = int(np.flatnonzero(missing)[0])
+            raise ResponseError(f"partition {index}: respondent {resp.person_ids[row]!r} (row {row}) has no group "
+                                f"label ({int(missing.sum())} missing label(s) in this partition); drop those "
+                                "persons or label them")
+        group_of = labels
+    keys = pd.unique(group_of[has_answer]) if has_answer.any() else []
+    tables: dict[Any, list[tuple[np.ndarray, np.ndarray]]] = {}
+    sizes: dict[Any, int] = {}
+    for key in keys:
+        rows = (group_of == key) & has_answer
+        sizes[key] = int(rows.sum())
+        block = values[rows]
+        tables[key] = [np.unique(col[~np.isnan(col)], return_counts=True) for col in block.T]
+    return {"item_ids": resp.item_ids, "n_empty": int((~has_answer).sum()), "empty_ids": empty_ids,
+            "sizes": sizes, "tables": tables,
+            "distinct": [np.unique(col[~np.isnan(col)]) for col in values.T]}
+
+
+def _levels(labels: list[Any], dtype: Any, reference: Any) -> list[Any]:
+    """Group levels in the in-memory order: a categorical's categories, else sorted."""
+    if isinstance(dtype, pd.CategoricalDtype):
+        present = set(labels)
+        levels = [c for c in dtype.categories if c in present]
+    else:
+        try:
+            levels = sorted(labels)
+        except TypeError:
+            levels = list(labels)
+    if len(levels) < 2:
+        raise ResponseError(f"group has one level ({levels[0]!r}); a multi-group calibration needs at least two")
+    if reference is not None:
+        if reference not in levels:
+            raise ResponseError(f"reference group {reference!r} is not among the groups {levels}")
+        levels = [reference] + [g for g in levels if g != reference]
+    return levels
+
+
+# ------------------------------------------------------------------------------------------------
+# pass 2: category indices kept on the workers; the E-step on them
+# ------------------------------------------------------------------------------------------------
+
+def _encode(frame: pd.DataFrame, index: int, group: str | None, item_ids: list[str],
+            categories: dict[str, tuple[int, ...]], levels: list[Any]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Category indices (answering persons x items, int8, -1 missing) and group indices."""
+    frame, labels = _split_group(frame, group, index)
+    resp = load_partition(frame, index)
+    if resp is None:
+        return None
+    values = resp.values
+    has_answer = (~np.isnan(values)).any(axis=1)
+    dtype = np.int8 if max(map(len, categories.values())) < 127 else np.int32
+    codes = np.empty((int(has_answer.sum()), len(item_ids)), dtype=dtype)
+    ids = resp.person_ids[has_answer]
+    for j, item in enumerate(item_ids):
+        codes[:, j] = estimation._encode_column(values[has_answer, j], categories[item], item, j, ids)
+    group_codes = np.zeros(codes.shape[0], dtype=np.int16)
+    if labels is not None:
+        kept = labels[has_answer]
+        for g, label in enumerate(levels):
+            group_codes[kept == label] = g
+    return codes, group_codes
+
+
+def _partition_estep(encoded: tuple[np.ndarray, np.ndarray] | None, group: int | None,
+                     items: np.ndarray | None, log_probs: np.ndarray, log_prior: np.ndarray) -> EStep | None:
+    if encoded is None:
+        return None
+    codes, group_codes = encoded
+    if group is not None:
+        codes = codes[group_codes == group]
+    if items is not None:
+        codes = codes[:, items]
+    if codes.shape[0] == 0:
+        return None
+    return estep(codes, log_probs, log_prior)
+
+
+@dataclass(frozen=True)
+class _Partitions:
+    """The persisted category indices of every partition, as one group's E-step input:
+    the persons of group ``group`` (None: all) and the items ``items`` (None: all)."""
+
+    parts: tuple[Any, ...]
+    group: int | None
+    items: np.ndarray | None
+
+
+def _distributed_estep(data: _Partitions, log_probs: np.ndarray, log_prior: np.ndarray,
+                       weights: np.ndarray | None = None) -> EStep:
+    """One E-step: :func:`psychometrics.estep.estep` on every partition (on the workers), the
+    sums added on the client in partition order."""
+    shared_probs = dask.delayed(np.ascontiguousarray(log_probs), pure=True)
+    shared_prior = dask.delayed(np.ascontiguousarray(log_prior), pure=True)
+    run = dask.delayed(_partition_estep, pure=True)
+    tasks = [run(part, data.group, data.items, shared_probs, shared_prior) for part in data.parts]
+    results = [r for r in dask.compute(*tasks) if r is not None]
+    return combine(results)
+
+
+# ------------------------------------------------------------------------------------------------
+# the verb
+# ------------------------------------------------------------------------------------------------
+
+def calibrate(ddf: Any, model: str | Mapping[str, str] = "2pl", *, group: str | None = None,
+              reference: Any = None, weights: Any = None, min_group_size: int = estimation.MIN_GROUP_SIZE,
+              check_dimensionality: bool = False, **settings: Any) -> Calibration:
+    """:func:`psychometrics.irt.calibrate` of a Dask DataFrame (persons x items, partitioned).
+
+    Same arguments and result as in memory; the E-step runs on the workers. ``group`` names
+    the column of group labels of a multi-group calibration (a column of ``ddf``, left out
+    of the items).
+
+    Raises
+    ------
+    NotImplementedError
+        For ``weights`` and ``check_dimensionality=True``, which need the data in memory.
+    ResponseError, ValueError
+        As in memory; errors found in a partition name it besides respondent, row (within the
+        partition), item and column.
+
+    Examples
+    --------
+    >>> import dask.dataframe as dd, numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(1)
+    >>> theta = rng.normal(size=(400, 1))
+    >>> frame = pd.DataFrame((rng.random((400, 4)) < 1 / (1 + np.exp(-theta))).astype(int),
+    ...                      columns=["q1", "q2", "q3", "q4"])
+    >>> calibration = calibrate(dd.from_pandas(frame, npartitions=3), "2pl")
+    >>> calibration.converged, calibration.n_persons
+    (True, 400.0)
+    """
+    if weights is not None:
+        raise NotImplementedError("weights are not supported on a Dask DataFrame; repeat the rows instead, or "
+                                  "calibrate the collapsed patterns in memory")
+    if check_dimensionality:
+        raise NotImplementedError("check_dimensionality needs the polychoric correlations of the data in memory; "
+                                  "check a sample with psychometrics.factor.check_unidimensionality first")
+    if group is not None and not isinstance(group, str):
+        raise TypeError(f"on a Dask DataFrame group= names the column of group labels, got "
+                        f"{type(group).__name__}")
+    estimation._check_settings(**settings)
+    if group is None:
+        estimation._check_no_group_settings(reference=reference, **settings)
+
+    summaries = map_partitions(ddf, _summarize, group)
+    present = [s for s in summaries if s is not None]
+    if not present:
+        raise ResponseError(f"the response data are empty (0 rows in {ddf.npartitions} partition(s))")
+    item_ids = present[0]["item_ids"]
+    models = estimation._model_mapping(model, item_ids)
+    if group is None:
+        levels: list[Any] = [None]
+    else:
+        found = {key for s in present for key in s["sizes"]}
+        levels = _levels(list(found), ddf._meta[group].dtype, reference)
+    position = {label: g for g, label in enumerate(levels)}
+
+    distinct = [np.unique(np.concatenate([s["distinct"][j] for s in present])) for j in range(len(item_ids))]
+    admissible = {item: tuple(range(int(d.min()), int(d.max()) + 1))
+                  for item, d in zip(item_ids, distinct) if d.size and np.all(d == np.round(d))}
+    categories = estimation._discover_categories(item_ids, distinct, admissible, models)
+
+    n_empty = sum(s["n_empty"] for s in present)
+    if n_empty:
+        shown = ", ".join(repr(p) for s in present for p in s["empty_ids"][:5])
+        warnings.warn(f"{n_empty} respondent(s) answered no item and are left out of the calibration: "
+                      f"{shown}{' ...' if n_empty > 5 else ''}", DataWarning, stacklevel=3)
+    sizes = np.zeros(len(levels), dtype=np.int64)
+    max_k = max(len(c) for c in categories.values())
+    counts = np.zeros((len(levels), len(item_ids), max_k))
+    for s in present:
+        for key, n in s["sizes"].items():
+            g = position[None if group is None else key]
+            sizes[g] += n
+            for j, (values, n_values) in enumerate(s["tables"][key]):
+                codes = categories[item_ids[j]]
+                for value, n_value in zip(values, n_values):
+                    counts[g, j, codes.index(int(value))] += n_value
+    if sizes.sum() == 0:
+        raise ResponseError("no respondent answered any item")
+
+    encoded = [dask.delayed(_encode, pure=True)(part, i, group, item_ids, categories, levels)
+               for i, part in enumerate(ddf.to_delayed())]
+    parts = tuple(dask.persist(*encoded))
+
+    def group_data(g: int, cols: np.ndarray, col_items: np.ndarray, col_cat: np.ndarray) -> estimation._GroupData:
+        if len(levels) == 1:
+            return estimation._GroupData(_Partitions(parts, None, None), None, None, float(sizes.sum()))
+        return estimation._GroupData(_Partitions(parts, g, col_items[cols]), None, cols, float(sizes[g]))
+
+    data = estimation._CalibrationData(list(item_ids), categories, levels, float(sizes.sum()), sizes, counts,
+                                       group_data)
+    return estimation._fit(data, models, min_group_size=min_group_size, estep_function=_distributed_estep,
+                           **settings)
