@@ -97,6 +97,9 @@ def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
         return importlib.import_module(f"psychometrics.{name}")
     if name in _ATTRIBUTES:
+        if name == "load_responses":
+            # registers the instrument-file reader that load_responses(instrument=path) uses
+            importlib.import_module("psychometrics.instrument")
         return getattr(importlib.import_module(_ATTRIBUTES[name]), name)
     raise AttributeError(f"module 'psychometrics' has no attribute {name!r}")
 

@@ -19,7 +19,7 @@ from psychometrics import _dispatch
 from psychometrics._blas import single_threaded_blas
 from psychometrics.data import Responses, as_responses
 from psychometrics.errors import ResponseError
-from psychometrics.reliability import (
+from psychometrics._covariance import (
     _CHUNK_ROWS,
     Missing,
     _alpha_if_deleted,

@@ -502,6 +502,19 @@ def _warn_about(scan: _Scan, ids: pd.Index, items: Sequence[str], min_item_respo
                       f"{' ...' if empty.size > MAX_REPORTED else ''}", DataWarning, stacklevel=_caller_stacklevel())
 
 
+#: Reads an instrument file into an object with ``item_specs()`` (:class:`InstrumentLike`). The
+#: instrument module sits above this one, so it registers its reader here when imported
+#: (``psychometrics.load_responses`` imports it); this module never imports it.
+INSTRUMENT_READERS: list[Any] = []
+
+
+def _read_instrument(path: str | os.PathLike[str]) -> Any:
+    if not INSTRUMENT_READERS:
+        raise TypeError(f"instrument={str(path)!r} is a path; pass Instrument.load(path) (psychometrics.instrument) "
+                        "or call psychometrics.load_responses, which reads instrument files")
+    return INSTRUMENT_READERS[-1](path)
+
+
 def load_responses(frame_or_path: Any, *, categories: Mapping[str, Any] | Sequence[int] | None = None,
                    missing_codes: Iterable[Any] = (), instrument: Any = None, id_column: str | None = None,
                    items: Sequence[str] | None = None, min_item_responses: int = 5,
@@ -566,10 +579,7 @@ def load_responses(frame_or_path: Any, *, categories: Mapping[str, Any] | Sequen
     (1, 2, 3, 4, 5)
     """
     if isinstance(instrument, (str, os.PathLike)):
-        # Lazy: the instrument module sits above this one and uses it.
-        from psychometrics.instrument import Instrument
-
-        instrument = Instrument.load(instrument)
+        instrument = _read_instrument(instrument)
     frame, given, private = _to_frame(frame_or_path)
     if given is not None and categories is None and instrument is None:
         categories = given.categories

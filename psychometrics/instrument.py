@@ -660,3 +660,15 @@ def bundled_sample(name: str) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"bundled instrument '{stem}' has no sample data file ({path.name})")
     return path
+
+
+def _register_reader() -> None:
+    # data.load_responses(instrument="file.yaml") reads the file through this module, which sits
+    # above data.py: registering here keeps the import one-way
+    from psychometrics import data
+
+    if Instrument.load not in data.INSTRUMENT_READERS:
+        data.INSTRUMENT_READERS.append(Instrument.load)
+
+
+_register_reader()

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from psychometrics import ctt, reliability
+from psychometrics import _covariance, ctt, reliability
 from psychometrics.ctt import category_frequencies, distractor_analysis, item_analysis, scale_scores
 from psychometrics.data import Responses
 from psychometrics.errors import ResponseError
@@ -157,7 +157,7 @@ def test_discrimination_divides_by_code_range(rng):
 def test_item_analysis_chunked_equals_whole(likert, monkeypatch):
     whole = item_analysis(likert)
     monkeypatch.setattr(ctt, "_CHUNK_ROWS", 37)
-    monkeypatch.setattr(reliability, "_CHUNK_ROWS", 37)
+    monkeypatch.setattr(_covariance, "_CHUNK_ROWS", 37)
     pd.testing.assert_frame_equal(item_analysis(likert), whole, rtol=1e-12, atol=1e-12)
 
 

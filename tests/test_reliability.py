@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from psychometrics import _covariance
 from psychometrics import reliability
 from psychometrics.data import Responses
 from psychometrics.errors import DataWarning, ModelWarning, ResponseError
@@ -138,10 +139,10 @@ def test_pairwise_ignores_empty_rows(likert):
 
 def test_covariance_helper_matches_pandas_pairwise(rng, monkeypatch):
     # Small chunks so that the sums cross chunk boundaries, with complete and gappy chunks.
-    monkeypatch.setattr(reliability, "_CHUNK_ROWS", 16)
+    monkeypatch.setattr(_covariance, "_CHUNK_ROWS", 16)
     data = simulate(rng, 203, 6, missing=0.3)
     data.iloc[:40] = simulate(rng, 40, 6).to_numpy()
-    moments = reliability._item_covariance(data.to_numpy(), "pairwise")
+    moments = _covariance._item_covariance(data.to_numpy(), "pairwise")
     np.testing.assert_allclose(moments.cov, data.cov().to_numpy(), rtol=0, atol=1e-12)
     np.testing.assert_array_equal(moments.pair_counts, data.notna().T.astype(int) @ data.notna().astype(int))
 
@@ -149,7 +150,7 @@ def test_covariance_helper_matches_pandas_pairwise(rng, monkeypatch):
 def test_covariance_weights_equal_repeated_rows(rng):
     data = simulate(rng, 50, 4, missing=0.2).to_numpy()
     counts = rng.integers(0, 4, 50).astype(float)
-    weighted = reliability._item_covariance(data, "pairwise", counts)
+    weighted = _covariance._item_covariance(data, "pairwise", counts)
     repeated = pd.DataFrame(np.repeat(data, counts.astype(int), axis=0)).cov().to_numpy()
     np.testing.assert_allclose(weighted.cov, repeated, rtol=0, atol=1e-12)
 

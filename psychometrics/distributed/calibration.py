@@ -50,7 +50,9 @@ from psychometrics.distributed._partitions import load_partition, map_partitions
 from psychometrics.errors import DataWarning, ResponseError
 from psychometrics.estep import EStep, combine, estep
 from psychometrics.irt import estimation
-from psychometrics.irt.estimation import Calibration
+from psychometrics.irt.em import _GroupData
+from psychometrics.irt.prepare import MIN_GROUP_SIZE, _discover_categories, _encode_column, _model_mapping
+from psychometrics.irt.result import Calibration
 
 __all__ = ["calibrate"]
 
@@ -137,7 +139,7 @@ def _encode(frame: pd.DataFrame, index: int, group: str | None, item_ids: list[s
     codes = np.empty((int(has_answer.sum()), len(item_ids)), dtype=dtype)
     ids = resp.person_ids[has_answer]
     for j, item in enumerate(item_ids):
-        codes[:, j] = estimation._encode_column(values[has_answer, j], categories[item], item, j, ids)
+        codes[:, j] = _encode_column(values[has_answer, j], categories[item], item, j, ids)
     group_codes = np.zeros(codes.shape[0], dtype=np.int16)
     if labels is not None:
         kept = labels[has_answer]
@@ -187,7 +189,7 @@ def _distributed_estep(data: _Partitions, log_probs: np.ndarray, log_prior: np.n
 # ------------------------------------------------------------------------------------------------
 
 def calibrate(ddf: Any, model: str | Mapping[str, str] = "2pl", *, group: str | None = None,
-              reference: Any = None, weights: Any = None, min_group_size: int = estimation.MIN_GROUP_SIZE,
+              reference: Any = None, weights: Any = None, min_group_size: int = MIN_GROUP_SIZE,
               check_dimensionality: bool = False, **settings: Any) -> Calibration:
     """:func:`psychometrics.irt.calibrate` of a Dask DataFrame (persons x items, partitioned).
 
@@ -232,7 +234,7 @@ def calibrate(ddf: Any, model: str | Mapping[str, str] = "2pl", *, group: str | 
     if not present:
         raise ResponseError(f"the response data are empty (0 rows in {ddf.npartitions} partition(s))")
     item_ids = present[0]["item_ids"]
-    models = estimation._model_mapping(model, item_ids)
+    models = _model_mapping(model, item_ids)
     if group is None:
         levels: list[Any] = [None]
     else:
@@ -243,7 +245,7 @@ def calibrate(ddf: Any, model: str | Mapping[str, str] = "2pl", *, group: str | 
     distinct = [np.unique(np.concatenate([s["distinct"][j] for s in present])) for j in range(len(item_ids))]
     admissible = {item: tuple(range(int(d.min()), int(d.max()) + 1))
                   for item, d in zip(item_ids, distinct) if d.size and np.all(d == np.round(d))}
-    categories = estimation._discover_categories(item_ids, distinct, admissible, models)
+    categories = _discover_categories(item_ids, distinct, admissible, models)
 
     n_empty = sum(s["n_empty"] for s in present)
     if n_empty:
@@ -268,10 +270,10 @@ def calibrate(ddf: Any, model: str | Mapping[str, str] = "2pl", *, group: str | 
                for i, part in enumerate(ddf.to_delayed())]
     parts = tuple(dask.persist(*encoded))
 
-    def group_data(g: int, cols: np.ndarray, col_items: np.ndarray, col_cat: np.ndarray) -> estimation._GroupData:
+    def group_data(g: int, cols: np.ndarray, col_items: np.ndarray, col_cat: np.ndarray) -> _GroupData:
         if len(levels) == 1:
-            return estimation._GroupData(_Partitions(parts, None, None), None, None, float(sizes.sum()))
-        return estimation._GroupData(_Partitions(parts, g, col_items[cols]), None, cols, float(sizes[g]))
+            return _GroupData(_Partitions(parts, None, None), None, None, float(sizes.sum()))
+        return _GroupData(_Partitions(parts, g, col_items[cols]), None, cols, float(sizes[g]))
 
     data = estimation._CalibrationData(list(item_ids), categories, levels, float(sizes.sum()), sizes, counts,
                                        group_data)

@@ -1,7 +1,7 @@
 """Classical item statistics and Cronbach's alpha of a Dask DataFrame from per-partition sums.
 
 Both in-memory functions are built from plain sums over persons (``ctt._person_sums``,
-``reliability._covariance_sums``); here every partition computes those sums on its worker
+``_covariance._covariance_sums``); here every partition computes those sums on its worker
 and the client adds them in partition order and finishes with the same code as in memory.
 The responses are shifted and centred with the values the in-memory functions take from
 the first rows of the data, so the two agree to rounding.
@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from psychometrics import ctt, reliability
+from psychometrics import _covariance, ctt, reliability
 from psychometrics.distributed._partitions import head_responses, load_partition, map_partitions, ordered_sum
 from psychometrics.errors import ResponseError
 
@@ -30,7 +30,7 @@ __all__ = ["item_analysis", "alpha"]
 
 
 def _check_missing(missing: str) -> None:
-    reliability._check_missing(missing)
+    _covariance._check_missing(missing)
 
 
 def _moment_pass(frame: pd.DataFrame, index: int, shift: float, centre: np.ndarray, missing: str,
@@ -40,8 +40,8 @@ def _moment_pass(frame: pd.DataFrame, index: int, shift: float, centre: np.ndarr
         return None
     values = resp.values
     out: dict[str, Any] = {"n_rows": values.shape[0], "item_ids": resp.item_ids}
-    cov_values = reliability._complete_rows(values) if missing == "listwise" else values
-    out["covariance"] = reliability._covariance_sums(cov_values, centre)
+    cov_values = _covariance._complete_rows(values) if missing == "listwise" else values
+    out["covariance"] = _covariance._covariance_sums(cov_values, centre)
     if with_items:
         sums, person_mean = ctt._person_sums(values, shift)
         out["sums"] = sums
@@ -138,17 +138,17 @@ def item_analysis(ddf: Any, *, missing: str = "pairwise") -> pd.DataFrame:
     [0.667, 0.5]
     """
     _check_missing(missing)
-    head = head_responses(ddf, reliability._CHUNK_ROWS)
+    head = head_responses(ddf, _covariance._CHUNK_ROWS)
     shift = float(np.nanmean(head)) if np.isfinite(head).any() else 0.0
-    cov_head = head_responses(ddf, reliability._CHUNK_ROWS, complete=True) if missing == "listwise" else head
-    centre = reliability._centre(cov_head)
+    cov_head = head_responses(ddf, _covariance._CHUNK_ROWS, complete=True) if missing == "listwise" else head
+    centre = _covariance._centre(cov_head)
     parts = map_partitions(ddf, _moment_pass, shift, centre, missing, True)
     item_ids = _item_ids(ddf, parts)
     present = [p for p in parts if p is not None]
     n_rows = sum(p["n_rows"] for p in present)
     sums = ordered_sum([p["sums"] for p in present])
     cross, pair_sums, counts, n_persons = _add_covariance(present)
-    cov = reliability._moments_from_sums(cross, pair_sums, counts, n_persons).cov
+    cov = _covariance._moments_from_sums(cross, pair_sums, counts, n_persons).cov
     low = np.min([p["low"] for p in present], axis=0)
     high = np.max([p["high"] for p in present], axis=0)
     low = np.where(np.isfinite(low), low, np.nan)
@@ -162,7 +162,7 @@ def item_analysis(ddf: Any, *, missing: str = "pairwise") -> pd.DataFrame:
                                     list(zip(take_low, take_high)))
         group_sums = ordered_sum([s[0] for s in parts_sums if s is not None])
         group_counts = ordered_sum([s[1] for s in parts_sums if s is not None])
-        means = reliability._safe_divide(group_sums, group_counts)
+        means = _covariance._safe_divide(group_sums, group_counts)
         upper_lower = means[0] - means[1]
     return ctt._item_table(item_ids, sums, n_rows, shift, low, high, cov, upper_lower)
 
@@ -193,11 +193,11 @@ def alpha(ddf: Any, *, ci: float = 0.95, missing: str = "pairwise", bootstrap: i
         raise NotImplementedError("alpha of a Dask DataFrame has no bootstrap interval (it would read the "
                                   "data once per resample); use bootstrap=0 for the Feldt interval")
     _check_missing(missing)
-    head = head_responses(ddf, reliability._CHUNK_ROWS, complete=missing == "listwise")
-    parts = map_partitions(ddf, _moment_pass, 0.0, reliability._centre(head), missing, False)
+    head = head_responses(ddf, _covariance._CHUNK_ROWS, complete=missing == "listwise")
+    parts = map_partitions(ddf, _moment_pass, 0.0, _covariance._centre(head), missing, False)
     item_ids = _item_ids(ddf, parts)
     if len(item_ids) < 2:
         raise ResponseError(f"alpha needs at least 2 items, got {len(item_ids)} ({item_ids})")
-    moments = reliability._moments_from_sums(*_add_covariance([p for p in parts if p is not None]))
-    moments = reliability._check_moments(moments, item_ids, missing, "alpha")
+    moments = _covariance._moments_from_sums(*_add_covariance([p for p in parts if p is not None]))
+    moments = _covariance._check_moments(moments, item_ids, missing, "alpha")
     return reliability._alpha_from_moments(moments, ci, missing)

@@ -1,0 +1,358 @@
+"""Problem setup: responses -> category codes and encoded matrix, priors, groups, freed and
+fixed parameters. Everything here runs once, before the EM loop, and checks the caller's
+settings against the data.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from psychometrics.data import Responses, align_labels
+from psychometrics.errors import ModelWarning, ResponseError
+from psychometrics.items import ItemModel, get_model
+
+
+def _model_mapping(model: str | Mapping[str, str], item_ids: Sequence[str]) -> dict[str, str]:
+    if isinstance(model, str):
+        name = get_model(model).name
+        return {i: name for i in item_ids}
+    if not isinstance(model, Mapping):
+        raise TypeError(f"model must be a model name or a mapping item -> model name, got {type(model).__name__}")
+    missing = [i for i in item_ids if i not in model]
+    if missing:
+        raise ValueError(f"model mapping has no entry for item(s) {missing}")
+    extra = [str(i) for i in model if str(i) not in set(item_ids)]
+    if extra:
+        raise ValueError(f"model mapping names item(s) {extra} that are not in the data")
+    return {i: get_model(model[i]).name for i in item_ids}
+
+
+def _fixed_names(m: ItemModel, k: int, form: str) -> dict[str, float]:
+    """Parameters the model fixes, under their names in ``form``; IRT names are paired with
+    slope-intercept names only where both forms have the same length (one to one)."""
+    si_names = m.parameter_names(k)
+    if form != "irt":
+        return {n: float(m.fixed_values[n]) for n in si_names if n in m.fixed_values}
+    irt_names = m.irt_parameter_names(k)
+    if len(irt_names) != len(si_names):
+        return {}
+    return {n: float(m.fixed_values[si]) for n, si in zip(irt_names, si_names) if si in m.fixed_values}
+
+
+def _infer_categories(m: ItemModel, present: set[str], form: str, item: str) -> int:
+    names_of = m.irt_parameter_names if form == "irt" else m.parameter_names
+    best = None
+    k = m.min_categories
+    limit = m.max_categories if m.max_categories is not None else 200
+    while k <= limit:
+        names = names_of(k)
+        fixed_irt = _fixed_names(m, k, form)
+        if all(n in present or n in fixed_irt for n in names):
+            best = k
+        elif best is not None:
+            break
+        k += 1
+    if best is None:
+        raise ValueError(f"item {item!r}: the parameters given ({sorted(present)}) do not describe a "
+                         f"{m.name!r} item in {form} form (expected e.g. {names_of(m.min_categories)})")
+    return best
+
+
+def _category_codes(categories: Any, item: str, k: int) -> tuple[int, ...]:
+    if categories is None:
+        return tuple(range(k))
+    codes = categories.get(item) if isinstance(categories, Mapping) else categories
+    if codes is None:
+        return tuple(range(k))
+    codes = tuple(int(c) for c in codes)
+    if len(codes) != k or len(set(codes)) != k:
+        raise ValueError(f"item {item!r} has {k} categories but categories {codes} were given")
+    return codes
+
+
+def _encode_column(col: np.ndarray, codes: tuple[int, ...], item: str, position: int,
+                   person_ids: pd.Index) -> np.ndarray:
+    observed = ~np.isnan(col)
+    table = np.asarray(codes, dtype=np.float64)
+    order = np.argsort(table)
+    sorted_codes = table[order]
+    idx = np.searchsorted(sorted_codes, np.where(observed, col, sorted_codes[0]))
+    idx = np.minimum(idx, len(codes) - 1)
+    bad = observed & (sorted_codes[idx] != col)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        value = col[row]
+        shown = int(value) if float(value).is_integer() else value
+        raise ResponseError(
+            f"respondent {person_ids[row]!r} (row {row}), item {item!r} (column {position}): value "
+            f"{shown} is not one of the item's calibrated categories {codes}"
+            f" ({int(bad.sum())} such value(s) in this column)")
+    return np.where(observed, order[idx], -1)
+
+
+_PRIOR_KINDS = {"normal": 1, "lognormal": 2, "beta": 3}
+
+
+def _parse_priors(priors: Mapping[str, Any] | None, item_ids: Sequence[str]) -> dict[str, dict[str, tuple]]:
+    """item -> {parameter name or prefix -> (kind, p1, p2)}."""
+    if not priors:
+        return {}
+    per_item: dict[str, dict[str, tuple]] = {i: {} for i in item_ids}
+
+    def check(spec: Any, where: str) -> tuple:
+        if (not isinstance(spec, (tuple, list)) or len(spec) != 3 or spec[0] not in _PRIOR_KINDS):
+            raise ValueError(f"prior for {where} must be (kind, p1, p2) with kind one of "
+                             f"{sorted(_PRIOR_KINDS)}, got {spec!r}")
+        kind, p1, p2 = spec[0], float(spec[1]), float(spec[2])
+        if not p2 > 0 or (kind == "beta" and not p1 > 0):
+            raise ValueError(f"prior for {where}: parameters {spec[1:]} are not valid for a {kind} prior")
+        return (kind, p1, p2)
+
+    items = set(item_ids)
+    for key, spec in priors.items():
+        if key in items and isinstance(spec, Mapping):
+            for name, s in spec.items():
+                per_item[key][name] = check(s, f"item {key!r}, parameter {name!r}")
+        else:
+            checked = check(spec, f"parameter {key!r}")
+            for i in item_ids:
+                per_item[i].setdefault(key, checked)
+    return per_item
+
+
+def _prior_arrays(names: list[str], items: list[str], per_item: Mapping[str, Mapping[str, tuple]],
+                 matched: set[tuple[str, str]] | None = None):
+    """Prior kind and parameters per (item, slope-intercept parameter); ``matched`` collects
+    the (item, key) pairs that applied to some parameter."""
+    kind = np.zeros((len(items), len(names)), dtype=np.int64)
+    p1 = np.zeros(kind.shape)
+    p2 = np.ones(kind.shape)
+    for r, item in enumerate(items):
+        for key, (k, a, b) in per_item.get(item, {}).items():
+            for c, name in enumerate(names):
+                # "d" also covers d1, d2, ... (all intercepts of a polytomous item)
+                if name == key or (name.startswith(key) and name[len(key):].isdigit() and key[-1:].isalpha()):
+                    kind[r, c], p1[r, c], p2[r, c] = _PRIOR_KINDS[k], a, b
+                    if matched is not None:
+                        matched.add((item, key))
+    return kind, p1, p2
+
+
+def _check_priors_applied(priors: Mapping[str, Any] | None, item_ids: Sequence[str],
+                          matched: set[tuple[str, str]]) -> None:
+    """A prior that applies to no parameter is a typo (e.g. "c" for guessing, or an IRT-form
+    name such as "b"): say so instead of calibrating without it."""
+    if not priors:
+        return
+    items = set(item_ids)
+    unused: list[str] = []
+    for key, spec in priors.items():
+        if key in items and isinstance(spec, Mapping):
+            unused += [f"item {key!r}, parameter {name!r}" for name in spec if (key, name) not in matched]
+        elif not any(name == key for _, name in matched):
+            unused.append(f"parameter {key!r}")
+    if unused:
+        raise ValueError(f"prior(s) for {'; '.join(unused)} match no parameter of the calibrated items; "
+                         "priors use slope-intercept names: a1 (slopes), d or d1, d2, ... (intercepts), "
+                         "g (lower asymptote), u (upper asymptote)")
+
+
+def _prepare(resp: Responses, models: Mapping[str, str],
+             stated: Mapping[str, tuple[int, ...]] | None = None):
+    """Category codes per item (collapsing unused ones), encoded matrix, dropped persons.
+
+    ``stated`` gives the codes of items whose categories are already known (anchor items held
+    at bank values): they are kept even when some are unused in these data.
+    """
+    values = resp.values
+    item_ids = resp.item_ids
+    seen = [np.unique(col[~np.isnan(col)]) for col in values.T]
+    categories = _discover_categories(item_ids, seen, resp.categories, models, stated)
+    encoded = np.full(values.shape, -1, dtype=np.int8 if max(map(len, categories.values())) < 127 else np.int32)
+    for j, item in enumerate(item_ids):
+        encoded[:, j] = _encode_column(values[:, j], categories[item], item, j, resp.person_ids)
+    return categories, encoded
+
+
+def _discover_categories(item_ids: Sequence[str], distinct: Sequence[np.ndarray],
+                         admissible_codes: Mapping[str, Sequence[int]], models: Mapping[str, str],
+                         stated: Mapping[str, tuple[int, ...]] | None = None) -> dict[str, tuple[int, ...]]:
+    """Category codes per item from the distinct values observed (sorted, per item), with the
+    checks of a calibration: no empty, constant or non-integer item, no code outside the
+    admissible ones; unused admissible codes are collapsed with a warning. Only the distinct
+    values are needed, so partitions of the data can be scanned separately and their values
+    united (:mod:`psychometrics.distributed`)."""
+    categories: dict[str, tuple[int, ...]] = {}
+    stated = stated or {}
+    for j, item in enumerate(item_ids):
+        seen = distinct[j]
+        if item in stated:
+            codes = tuple(stated[item])
+            outside = [v for v in seen if v not in codes]
+            if outside:
+                raise ResponseError(f"item {item!r} (column {j}): value {outside[0]:g} is not one of the "
+                                    f"item's categories in the bank {codes}")
+            categories[item] = codes
+            continue
+        if seen.size == 0:
+            raise ResponseError(f"item {item!r} (column {j}) has no responses; remove it before calibrating")
+        if seen.size == 1:
+            raise ResponseError(f"item {item!r} (column {j}) is constant (every response is {seen[0]:g}); "
+                                "it carries no information about the trait, remove it before calibrating")
+        noninteger = seen[seen != np.round(seen)]
+        if noninteger.size:
+            raise ResponseError(f"item {item!r} (column {j}): value {noninteger[0]} is not an integer category code")
+        codes = tuple(int(v) for v in seen)
+        admissible = tuple(admissible_codes.get(item, codes))
+        outside = [c for c in codes if c not in admissible]
+        if outside:
+            raise ResponseError(f"item {item!r} (column {j}): value {outside[0]} is outside the admissible "
+                                f"categories {admissible}")
+        unused = [c for c in admissible if c not in codes]
+        if unused:
+            warnings.warn(f"item {item!r}: category {', '.join(map(str, unused))} never used; collapsed, the "
+                          f"item is calibrated with categories {codes}", ModelWarning, stacklevel=6)
+        model = get_model(models[item])
+        try:
+            model.check_categories(len(codes))
+        except ValueError as exc:
+            raise ResponseError(f"item {item!r} (column {j}) has {len(codes)} observed categories {codes}: {exc}") from None
+        categories[item] = codes
+    return categories
+
+
+def _collapse_patterns(encoded: np.ndarray, weights: np.ndarray | None, n_categories: np.ndarray):
+    """Identical response patterns once, with their frequencies, when that surely pays."""
+    n, j = encoded.shape
+    possible = float(np.prod((n_categories + 1).astype(np.float64)))
+    if possible >= n / 2:
+        return encoded, weights
+    patterns, inverse = np.unique(encoded, axis=0, return_inverse=True)
+    w = np.ones(n) if weights is None else weights
+    freq = np.bincount(inverse.reshape(-1), weights=w, minlength=patterns.shape[0])
+    return patterns, freq
+
+
+#: Fewest persons a group of a multi-group calibration may have: below it a group's latent
+#: mean and variance (and any freed item parameters) rest on too little data to be estimated.
+MIN_GROUP_SIZE = 50
+
+
+_INVARIANCE_CLASSES = ("slopes", "intercepts")
+
+
+_INVARIANCE_LATENT = ("free_means", "free_var")
+
+
+def _group_labels(group: Any, resp: Responses, reference: Any, min_size: int) -> tuple[list[Any], np.ndarray]:
+    """Ordered group labels (reference first) and each person's group index."""
+    if isinstance(group, str):
+        raise ResponseError(f"group {group!r} is not a column of the responses; pass the labels, one per person")
+    series = align_labels(group, resp)
+    missing = series.isna().to_numpy()
+    if missing.any():
+        row = int(np.flatnonzero(missing)[0])
+        raise ResponseError(f"respondent {resp.person_ids[row]!r} (row {row}) has no group label "
+                            f"({int(missing.sum())} missing label(s)); drop those persons or label them")
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        levels = [c for c in series.cat.categories if (series == c).any()]
+    else:
+        uniques = list(pd.unique(series.to_numpy()))
+        try:
+            levels = sorted(uniques)
+        except TypeError:
+            levels = uniques
+    if len(levels) < 2:
+        raise ResponseError(f"group has one level ({levels[0]!r}); a multi-group calibration needs at least two")
+    if reference is not None:
+        if reference not in levels:
+            raise ResponseError(f"reference group {reference!r} is not among the groups {levels}")
+        levels = [reference] + [g for g in levels if g != reference]
+    codes = np.full(resp.n_persons, -1, dtype=np.int64)
+    values = series.to_numpy(dtype=object)
+    for g, label in enumerate(levels):
+        codes[values == label] = g
+    return levels, codes
+
+
+def _freed_parameters(item_ids: Sequence[str], models: Mapping[str, str], n_cat: np.ndarray,
+                      invariance: Sequence[str] | None, free: Mapping[str, Sequence[str]] | None,
+                      free_items: Sequence[str] | None, fixed: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Item -> the slope-intercept parameters estimated separately in every group."""
+    items = set(item_ids)
+    terms = list(_INVARIANCE_CLASSES) if invariance is None else [str(t) for t in invariance]
+    unknown = [t for t in terms if t not in _INVARIANCE_CLASSES and t not in _INVARIANCE_LATENT and t not in items]
+    if unknown:
+        raise ValueError(f"invariance term(s) {unknown} are neither {list(_INVARIANCE_CLASSES + _INVARIANCE_LATENT)} "
+                         "nor item ids")
+    free = dict(free or {})
+    free_items = list(free_items or [])
+    for name, where in [(i, "free") for i in free] + [(i, "free_items") for i in free_items]:
+        if name not in items:
+            raise ValueError(f"{where} names item {name!r}, which is not in the data")
+    out: dict[str, list[str]] = {}
+    for j, item in enumerate(item_ids):
+        m = get_model(models[item])
+        k = int(n_cat[j])
+        names = m.parameter_names(k)
+        held = set(m.fixed_values) | set(_fixed_values(m, k, item, fixed[item]) if item in fixed else ())
+        movable = [n for n in names if n not in held]
+        if item in terms:
+            chosen: set[str] = set()
+        else:
+            chosen = {n for n in movable
+                      if ("slopes" if n.startswith("a") else "intercepts") not in terms}
+        asked = [str(n) for n in free.get(item, ())]
+        bad = [n for n in asked if n not in names]
+        if bad:
+            raise ValueError(f"free: item {item!r} ({m.name}) has no parameter(s) {bad}; its parameters are {names}")
+        stuck = [n for n in asked if n in held]
+        if stuck:
+            raise ValueError(f"free: parameter(s) {stuck} of item {item!r} are fixed and cannot be freed")
+        chosen |= set(asked)
+        if item in free_items:
+            chosen |= set(movable)
+        if chosen and (getattr(m, "tied", ()) or hasattr(m, "tied_names")):
+            raise ValueError(f"item {item!r}: parameters of model {m.name!r} are shared across items and "
+                             "cannot be freed across groups; use 'rasch', '2pl', 'gpcm' or 'graded'")
+        if chosen:
+            out[item] = [n for n in names if n in chosen]
+    return out
+
+
+def _per_group(value: Any, labels: list[Any], default: float, what: str) -> np.ndarray:
+    if value is None:
+        return np.full(len(labels), default)
+    if isinstance(value, Mapping) or isinstance(value, pd.Series):
+        mapping = dict(value.items())
+        unknown = [k for k in mapping if k not in labels]
+        if unknown:
+            raise ValueError(f"{what} names group(s) {unknown} that are not in the data {labels}")
+        return np.array([float(mapping.get(g, default)) for g in labels])
+    return np.full(len(labels), float(value))
+
+
+def _movable(model_name: str, k: int, item: str, fixed: Mapping[str, Any]) -> list[str]:
+    m = get_model(model_name)
+    held = set(m.fixed_values) | set(_fixed_values(m, k, item, fixed[item]) if item in fixed else ())
+    return [n for n in m.parameter_names(k) if n not in held]
+
+
+def _fixed_values(m: ItemModel, k: int, item: str, given: Mapping[str, float]) -> dict[str, float]:
+    names = m.parameter_names(k)
+    irt_names = m.irt_parameter_names(k)
+    given = {str(a): float(b) for a, b in given.items()}
+    if all(n in names for n in given):
+        return given
+    fixed_irt = _fixed_names(m, k, "irt")
+    if set(given) <= set(irt_names) and set(given) | set(fixed_irt) == set(irt_names):
+        row = np.array([[given.get(n, fixed_irt.get(n, math.nan)) for n in irt_names]])
+        return dict(zip(names, map(float, m.from_irt(row)[0])))
+    raise ValueError(f"fixed parameters of item {item!r} must be slope-intercept names {names} or all of the "
+                     f"IRT names {irt_names}; got {sorted(given)}")

@@ -1,0 +1,137 @@
+r"""Standard errors: the observed information as the Jacobian of the Fisher-identity score
+(Oakes, 1999), IRT-form standard errors by the delta method, and the labelled covariance.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from psychometrics.errors import ModelWarning
+from psychometrics.irt.document import _frame
+from psychometrics.irt.em import _Problem
+
+
+def _slot_bounds_and_labels(problem: _Problem, column_labels: list[tuple[str, Any]], groups: list[Any]):
+    lower = np.full(problem.size, -np.inf)
+    upper = np.full(problem.size, np.inf)
+    labels: list[tuple[str, str, Any] | None] = [None] * problem.size
+    slot_columns: list[set[int]] = [set() for _ in range(problem.size)]
+    for b in problem.blocks:
+        names = b.model.parameter_names(b.k)
+        rows, cols = np.nonzero(b.free)
+        for r, c in zip(rows, cols):
+            slot = b.slot[r, c]
+            lower[slot], upper[slot] = b.lower[c], b.upper[c]
+            slot_columns[slot].add(int(b.positions[r]))
+            if labels[slot] is None:
+                item, group = column_labels[b.positions[r]]
+                labels[slot] = (item, names[c], group)
+    for slot in range(problem.n_item_slots):
+        # a parameter shared by the copies of an item in several groups belongs to all groups
+        item, name, group = labels[slot]
+        if len(slot_columns[slot]) > 1 and group != "*":
+            labels[slot] = (item, name, "*")
+    for s, (g, kind) in enumerate(problem.latent_slots):
+        slot = problem.n_item_slots + s
+        labels[slot] = ("latent", kind, "*" if groups[g] is None else groups[g])
+        if kind == "variance":
+            lower[slot] = 0.0
+    return lower, upper, labels
+
+
+def _describe(label: tuple[str, str, Any]) -> str:
+    item, name, group = label
+    where = "" if group == "*" else f" (group {group!r})"
+    return f"latent {name}{where}" if item == "latent" else f"item {item!r} {name}{where}"
+
+
+def _standard_errors(problem: _Problem, x: np.ndarray, column_labels: list[tuple[str, Any]],
+                     groups: list[Any], ref_columns: list[int], item_ids: list[str]):
+    """Observed information as the finite-difference Jacobian of the Fisher-identity score.
+
+    Parameters on a bound (a guessing parameter at 0) have no standard error: they are left out
+    of the information matrix and reported as NaN with a warning. Returns the SE frames of the
+    reference group's item parameters (slope-intercept, IRT), the SEs of the latent means and
+    variances per group and the labelled covariance matrix.
+    """
+    size = problem.size
+    lower, upper, labels = _slot_bounds_and_labels(problem, column_labels, groups)
+    at_bound = (x <= lower + 1e-8) | (x >= upper - 1e-8)
+    if at_bound.any():
+        shown = ", ".join(_describe(labels[s]) for s in np.flatnonzero(at_bound)[:6])
+        warnings.warn(f"standard errors are NaN for parameters on a bound of their range: {shown}"
+                      f"{' ...' if at_bound.sum() > 6 else ''}", ModelWarning, stacklevel=5)
+    keep = np.flatnonzero(~at_bound)
+    centre = problem.score(x)
+    jac = np.empty((size, keep.size))
+    for col, s in enumerate(keep):
+        h = 1e-4 * max(1.0, abs(x[s]))
+        up, down = x.copy(), x.copy()
+        if x[s] - h < lower[s]:
+            up[s] += h
+            jac[:, col] = (problem.score(up) - centre) / h
+        elif x[s] + h > upper[s]:
+            down[s] -= h
+            jac[:, col] = (centre - problem.score(down)) / h
+        else:
+            up[s] += h
+            down[s] -= h
+            jac[:, col] = (problem.score(up) - problem.score(down)) / (2.0 * h)
+    problem.unpack(x)
+    sub = jac[keep]
+    info = -0.5 * (sub + sub.T)
+    cov = np.full((size, size), np.nan)
+    try:
+        np.linalg.cholesky(info)
+        cov[np.ix_(keep, keep)] = np.linalg.inv(info)
+    except np.linalg.LinAlgError:
+        warnings.warn("the information matrix is not positive definite; standard errors are NaN "
+                      "(a parameter may be unidentified)", ModelWarning, stacklevel=5)
+    var = np.diag(cov)
+    n_columns = len(column_labels)
+    si_rows: list[dict[str, float]] = [{} for _ in range(n_columns)]
+    irt_rows: list[dict[str, float]] = [{} for _ in range(n_columns)]
+    # delta method: numerical Jacobian of the IRT form with respect to the packed slots
+    base_irt = [b.model.to_irt(b.params) for b in problem.blocks]
+    djac = []
+    for s in range(size):
+        h = 1e-6 * max(1.0, abs(x[s]))
+        moved = x.copy()
+        moved[s] += h
+        problem.unpack(moved)
+        djac.append([(b.model.to_irt(b.params) - base) / h for b, base in zip(problem.blocks, base_irt)])
+        problem.unpack(x)
+    for bi, b in enumerate(problem.blocks):
+        names = b.model.parameter_names(b.k)
+        irt_names = b.model.irt_parameter_names(b.k)
+        if size:
+            d = np.stack([djac[s][bi] for s in range(size)], axis=-1)   # (n, pi, size)
+        else:
+            d = np.zeros(base_irt[bi].shape + (0,))
+        irt_var = np.einsum("nps,st,npt->np", d, np.nan_to_num(cov), d)
+        # an IRT parameter built from a parameter without SE has none either
+        unknown = np.einsum("nps,s->np", np.abs(d), np.isnan(var).astype(float)) > 0
+        irt_var = np.where(unknown, np.nan, irt_var)
+        for r, c in enumerate(b.positions):
+            si_rows[c] = {nm: (float(np.sqrt(var[b.slot[r, ci]])) if b.free[r, ci] else math.nan)
+                          for ci, nm in enumerate(names)}
+            depends = np.abs(d[r]).sum(axis=1) > 0
+            irt_rows[c] = {nm: (float(np.sqrt(max(irt_var[r, ci], 0.0)))
+                                if depends[ci] and not np.isnan(irt_var[r, ci]) else math.nan)
+                           for ci, nm in enumerate(irt_names)}
+    n_groups = len(groups)
+    mean_se = np.full(n_groups, np.nan)
+    var_se = np.full(n_groups, np.nan)
+    for s, (g, kind) in enumerate(problem.latent_slots):
+        value = float(np.sqrt(var[problem.n_item_slots + s]))
+        (mean_se if kind == "mean" else var_se)[g] = value
+    index = pd.MultiIndex.from_tuples(labels, names=["item", "parameter", "group"])
+    covariance = pd.DataFrame(cov, index=index, columns=index)
+    ref_si = [si_rows[c] for c in ref_columns]
+    ref_irt = [irt_rows[c] for c in ref_columns]
+    return _frame(item_ids, ref_si), _frame(item_ids, ref_irt), mean_se, var_se, covariance
