@@ -89,7 +89,9 @@ def _scales_to_calibrate(instrument: Any, responses: Any, requested: list[str] |
 @app.command()
 @reports_errors
 def calibrate(
-    responses: ResponsesArgument,
+    responses: Annotated[str, typer.Argument(
+        help="Response file (CSV, Parquet or SPSS .sav), or a quoted glob of Parquet files (\"data/*.parquet\"), "
+             "read by Dask.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Item bank file to write (JSON).", dir_okay=False)],
     model: Annotated[str | None, typer.Option(
         "--model", "-m", help="IRT model: graded, gpcm, pcm, rsm, nominal, rasch, 1pl, 2pl, 3pl, 4pl "
@@ -103,6 +105,11 @@ def calibrate(
     max_iter: Annotated[int, typer.Option(help="Most EM iterations.")] = 500,
     tol: Annotated[float, typer.Option(help="Convergence: largest parameter change below this.")] = 1e-4,
     quadrature_points: Annotated[int, typer.Option(help="Quadrature nodes on [-6, 6].")] = 61,
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", help="Dask scheduler address (tcp://host:8786): the workers read the files and run the "
+                            "E-steps.")] = None,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", help="Start a local Dask cluster of N worker processes for the calibration.")] = None,
     as_json: JsonOption = False,
     quiet_: QuietOption = False,
 ) -> None:
@@ -112,9 +119,15 @@ def calibrate(
     """
     from psychometrics import irt
     from psychometrics.bank import ItemBank
+    from psychometrics.cli import _dask
     from psychometrics.data import load_responses
 
     _State.quiet = _State.quiet or quiet_
+    if _dask.wanted(responses, scheduler, workers):
+        _dask.calibrate_files(responses, output, model=model, scale=scale, instrument=instrument,
+                              scheduler=scheduler, workers=workers, progress=EMProgress, as_json=as_json,
+                              se=se, max_iter=max_iter, tol=tol, quadrature_points=quadrature_points)
+    responses = _dask.existing_file(responses)
     frame = read_table(responses)
     with collected_warnings() as caught:
         if instrument is not None:
