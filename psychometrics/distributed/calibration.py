@@ -1,18 +1,18 @@
 r"""Calibration of a Dask DataFrame: the in-memory EM with its E-step mapped over partitions.
 
-:func:`calibrate` reads the data twice before EM and never brings them to the client:
+:func:`calibrate` reads the data once and never brings them to the client:
 
-1. **Discovery** (one pass): every partition is checked as in memory
-   (:func:`psychometrics.data.load_responses`) and returns, per item, its distinct values
-   with their counts (per group in a multi-group calibration), the number of persons who
-   answered something and the group labels. The client unites them and derives the
-   categories with the checks of the in-memory calibration (empty, constant, non-integer
-   items; unused categories collapsed with a warning; the model's category limits), and the
-   category counts that start the item parameters.
-2. **Encoding**: every partition becomes an ``int8`` matrix of category indices (persons who
-   answered nothing left out, as in memory), kept in the workers' memory (``persist``), a
-   twentieth of the float64 frame. Should a worker be lost, Dask recomputes its partitions
-   from the source.
+1. **Discovery**: every partition is checked as in memory
+   (:func:`psychometrics.data.load_responses`), kept on its worker as small integer codes
+   (persons who answered nothing left out, as in memory), and summarized: per item (and group,
+   in a multi-group calibration) its distinct values with their counts, the number of persons,
+   the group labels. The client unites the summaries and derives the categories with the
+   checks of the in-memory calibration (empty, constant, non-integer items; unused categories
+   collapsed with a warning; the model's category limits) and the category counts that start
+   the item parameters.
+2. **Encoding**: on the workers, every partition's codes become an ``int8`` matrix of
+   category indices, kept in memory (``persist``): a twentieth of the float64 frame. Should a
+   worker be lost, Dask recomputes its partitions from the source.
 
 Each EM iteration then sends the item log-probabilities (items x nodes x categories) to the
 workers, runs :func:`psychometrics.estep.estep` on every partition and brings back only its
@@ -46,61 +46,101 @@ import dask
 import numpy as np
 import pandas as pd
 
-from psychometrics.distributed._partitions import load_partition, map_partitions
+from psychometrics.distributed._partitions import load_partition
 from psychometrics.errors import DataWarning, ResponseError
 from psychometrics.estep import EStep, combine, estep
 from psychometrics.irt import estimation
 from psychometrics.irt.em import _GroupData
-from psychometrics.irt.prepare import MIN_GROUP_SIZE, _discover_categories, _encode_column, _model_mapping
+from psychometrics.irt.prepare import MIN_GROUP_SIZE, _discover_categories, _model_mapping
 from psychometrics.irt.result import Calibration
 
 __all__ = ["calibrate"]
 
 
 # ------------------------------------------------------------------------------------------------
-# pass 1: what the setup needs, per partition
+# pass 1: every partition checked once, kept compact on its worker, summarized
 # ------------------------------------------------------------------------------------------------
 
-def _split_group(frame: pd.DataFrame, group: str | None, index: int) -> tuple[pd.DataFrame, np.ndarray | None]:
+@dataclass(frozen=True)
+class _Compact:
+    """A checked partition as its workers keep it until it is encoded: the integer codes of
+    the persons who answered something (``missing`` where they did not answer an item; float64
+    with NaN when the codes are not small integers) and their group labels."""
+
+    item_ids: list[str]
+    values: np.ndarray
+    missing: int | None
+    labels: np.ndarray | None
+    n_empty: int
+    empty_ids: list[Any]
+
+
+def _split_group(frame: pd.DataFrame, group: str | None) -> tuple[pd.DataFrame, np.ndarray | None]:
     if group is None:
         return frame, None
     if group not in frame.columns:
         raise ResponseError(f"group {group!r} is not a column of the responses (columns: "
                             f"{', '.join(map(str, frame.columns[:20]))})")
-    labels = frame[group].to_numpy(dtype=object)
-    return frame.drop(columns=group), labels
+    return frame.drop(columns=group), frame[group].to_numpy(dtype=object)
 
 
-def _summarize(frame: pd.DataFrame, index: int, group: str | None) -> dict[str, Any] | None:
-    frame, labels = _split_group(frame, group, index)
+def _compact(frame: pd.DataFrame, index: int, group: str | None) -> _Compact | None:
+    frame, labels = _split_group(frame, group)
     resp = load_partition(frame, index)
     if resp is None:
         return None
     values = resp.values
-    answered = ~np.isnan(values)
-    has_answer = answered.any(axis=1)
+    observed = ~np.isnan(values)
+    has_answer = observed.any(axis=1)
     empty_ids = list(resp.person_ids[~has_answer][:5])
-    if labels is None:
-        group_of = np.zeros(values.shape[0], dtype=object)
-    else:
+    if labels is not None:
         missing = pd.isna(labels)
         if missing.any():
             row = int(np.flatnonzero(missing)[0])
             raise ResponseError(f"partition {index}: respondent {resp.person_ids[row]!r} (row {row}) has no group "
                                 f"label ({int(missing.sum())} missing label(s) in this partition); drop those "
                                 "persons or label them")
-        group_of = labels
-    keys = pd.unique(group_of[has_answer]) if has_answer.any() else []
-    tables: dict[Any, list[tuple[np.ndarray, np.ndarray]]] = {}
-    sizes: dict[Any, int] = {}
-    for key in keys:
-        rows = (group_of == key) & has_answer
-        sizes[key] = int(rows.sum())
-        block = values[rows]
-        tables[key] = [np.unique(col[~np.isnan(col)], return_counts=True) for col in block.T]
-    return {"item_ids": resp.item_ids, "n_empty": int((~has_answer).sum()), "empty_ids": empty_ids,
-            "sizes": sizes, "tables": tables,
-            "distinct": [np.unique(col[~np.isnan(col)]) for col in values.T]}
+        labels = labels[has_answer]
+    values = values[has_answer]
+    observed = observed[has_answer]
+    given = values[observed]
+    for dtype in (np.int8, np.int16):
+        limit = np.iinfo(dtype).max
+        if given.size == 0 or (np.all(given == np.round(given)) and given.min() >= -limit and given.max() <= limit):
+            sentinel = int(np.iinfo(dtype).min)
+            codes = np.full(values.shape, sentinel, dtype=dtype)
+            codes[observed] = given.astype(dtype)
+            return _Compact(resp.item_ids, codes, sentinel, labels, int((~has_answer).sum()), empty_ids)
+    return _Compact(resp.item_ids, values, None, labels, int((~has_answer).sum()), empty_ids)
+
+
+def _value_counts(column: np.ndarray, missing: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values of one item's column and how often each occurs (missing left out)."""
+    if missing is None:
+        return np.unique(column[~np.isnan(column)], return_counts=True)
+    given = column[column != missing].astype(np.int64)
+    if given.size == 0:
+        return np.empty(0), np.empty(0, dtype=np.int64)
+    low = int(given.min())
+    counts = np.bincount(given - low)
+    present = np.flatnonzero(counts)
+    return (present + low).astype(np.float64), counts[present]
+
+
+def _summarize(compact: _Compact | None) -> dict[str, Any] | None:
+    """Per group label: the number of persons and, per item, the distinct values and their counts."""
+    if compact is None:
+        return None
+    values = compact.values
+    if compact.labels is None:
+        keys, rows_of = [None], {None: slice(None)}
+    else:
+        keys = list(pd.unique(compact.labels))
+        rows_of = {key: compact.labels == key for key in keys}
+    tables = {key: [_value_counts(col, compact.missing) for col in values[rows_of[key]].T] for key in keys}
+    sizes = {key: int(values[rows_of[key]].shape[0]) for key in keys}
+    return {"item_ids": compact.item_ids, "n_empty": compact.n_empty, "empty_ids": compact.empty_ids,
+            "sizes": sizes, "tables": tables}
 
 
 def _levels(labels: list[Any], dtype: Any, reference: Any) -> list[Any]:
@@ -126,25 +166,23 @@ def _levels(labels: list[Any], dtype: Any, reference: Any) -> list[Any]:
 # pass 2: category indices kept on the workers; the E-step on them
 # ------------------------------------------------------------------------------------------------
 
-def _encode(frame: pd.DataFrame, index: int, group: str | None, item_ids: list[str],
-            categories: dict[str, tuple[int, ...]], levels: list[Any]) -> tuple[np.ndarray, np.ndarray] | None:
-    """Category indices (answering persons x items, int8, -1 missing) and group indices."""
-    frame, labels = _split_group(frame, group, index)
-    resp = load_partition(frame, index)
-    if resp is None:
+def _encode(compact: _Compact | None, categories: list[tuple[int, ...]],
+            levels: list[Any]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Category indices (persons x items, -1 missing) and group indices of a partition."""
+    if compact is None:
         return None
-    values = resp.values
-    has_answer = (~np.isnan(values)).any(axis=1)
-    dtype = np.int8 if max(map(len, categories.values())) < 127 else np.int32
-    codes = np.empty((int(has_answer.sum()), len(item_ids)), dtype=dtype)
-    ids = resp.person_ids[has_answer]
-    for j, item in enumerate(item_ids):
-        codes[:, j] = _encode_column(values[has_answer, j], categories[item], item, j, ids)
+    values = compact.values
+    dtype = np.int8 if max(map(len, categories)) < 127 else np.int32
+    codes = np.full(values.shape, -1, dtype=dtype)
+    for j, item_codes in enumerate(categories):
+        column = values[:, j]
+        observed = ~np.isnan(column) if compact.missing is None else column != compact.missing
+        # every value was seen by the discovery pass, so each one is one of the item's codes
+        codes[observed, j] = np.searchsorted(np.asarray(item_codes), column[observed])
     group_codes = np.zeros(codes.shape[0], dtype=np.int16)
-    if labels is not None:
-        kept = labels[has_answer]
+    if compact.labels is not None:
         for g, label in enumerate(levels):
-            group_codes[kept == label] = g
+            group_codes[compact.labels == label] = g
     return codes, group_codes
 
 
@@ -229,7 +267,10 @@ def calibrate(ddf: Any, model: str | Mapping[str, str] = "2pl", *, group: str | 
     if group is None:
         estimation._check_no_group_settings(reference=reference, **settings)
 
-    summaries = map_partitions(ddf, _summarize, group)
+    compact = dask.persist(*[dask.delayed(_compact, pure=True)(part, i, group)
+                             for i, part in enumerate(ddf.to_delayed())])
+    summarize = dask.delayed(_summarize, pure=True)
+    summaries = dask.compute(*[summarize(c) for c in compact])
     present = [s for s in summaries if s is not None]
     if not present:
         raise ResponseError(f"the response data are empty (0 rows in {ddf.npartitions} partition(s))")
@@ -242,7 +283,8 @@ def calibrate(ddf: Any, model: str | Mapping[str, str] = "2pl", *, group: str | 
         levels = _levels(list(found), ddf._meta[group].dtype, reference)
     position = {label: g for g, label in enumerate(levels)}
 
-    distinct = [np.unique(np.concatenate([s["distinct"][j] for s in present])) for j in range(len(item_ids))]
+    distinct = [np.unique(np.concatenate([table[j][0] for s in present for table in s["tables"].values()]))
+                for j in range(len(item_ids))]
     admissible = {item: tuple(range(int(d.min()), int(d.max()) + 1))
                   for item, d in zip(item_ids, distinct) if d.size and np.all(d == np.round(d))}
     categories = _discover_categories(item_ids, distinct, admissible, models)
@@ -257,18 +299,18 @@ def calibrate(ddf: Any, model: str | Mapping[str, str] = "2pl", *, group: str | 
     counts = np.zeros((len(levels), len(item_ids), max_k))
     for s in present:
         for key, n in s["sizes"].items():
-            g = position[None if group is None else key]
+            g = position[key]
             sizes[g] += n
             for j, (values, n_values) in enumerate(s["tables"][key]):
-                codes = categories[item_ids[j]]
-                for value, n_value in zip(values, n_values):
-                    counts[g, j, codes.index(int(value))] += n_value
+                where = np.searchsorted(np.asarray(categories[item_ids[j]]), values)
+                np.add.at(counts[g, j], where, n_values)
     if sizes.sum() == 0:
         raise ResponseError("no respondent answered any item")
 
-    encoded = [dask.delayed(_encode, pure=True)(part, i, group, item_ids, categories, levels)
-               for i, part in enumerate(ddf.to_delayed())]
-    parts = tuple(dask.persist(*encoded))
+    encode = dask.delayed(_encode, pure=True)
+    ordered = [categories[item] for item in item_ids]
+    parts = tuple(dask.persist(*[encode(c, ordered, levels) for c in compact]))
+    del compact   # the workers keep only the category indices (and how to recompute them)
 
     def group_data(g: int, cols: np.ndarray, col_items: np.ndarray, col_cat: np.ndarray) -> _GroupData:
         if len(levels) == 1:
