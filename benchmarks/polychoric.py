@@ -45,6 +45,9 @@ def main() -> None:
     parser.add_argument("--missing", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--budget", type=float, default=None,
+                        help="exit with status 1 when the best time exceeds this many seconds "
+                             "(e.g. --persons 20000 --items 20 --budget 10)")
     args = parser.parse_args()
     frame, truth = simulate(args.persons, args.items, args.categories, args.missing, args.seed)
     # the validated container, built once: the benchmark times the estimator, not input checks
@@ -66,6 +69,9 @@ def main() -> None:
     print(f"total: best {min(times):.2f} s, median {np.median(times):.2f} s over {args.repeat} runs "
           f"(contingency tables alone: {tables:.2f} s)")
     print(f"largest |estimate - generating correlation|: {error:.4f}")
+    if args.budget is not None and min(times) > args.budget:
+        print(f"SLOW: best {min(times):.2f} s exceeds the budget of {args.budget:g} s")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ _SUBMODULES = {
     "factor",
     "fairness",
     "fit",
+    "groups",
     "information",
     "instrument",
     "irt",

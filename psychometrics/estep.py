@@ -43,7 +43,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from psychometrics.items.base import LOG_FLOOR
+from psychometrics._numeric import LOG_FLOOR
 
 __all__ = ["EStep", "estep", "combine", "log_likelihood_matrix", "posterior"]
 
@@ -83,6 +83,21 @@ def _log_prob_matrix(log_probs: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.maximum(log_probs, LOG_FLOOR).transpose(0, 2, 1).reshape(n_items * k, q))
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _add_person_loglik(i, codes, lmat, n_categories, out):  # pragma: no cover - compiled
+    """The person log-likelihood at the nodes: add the log-probabilities of person i's chosen
+    categories to ``out`` (Q,); a missing response (-1) adds nothing. The E-step and scoring
+    both compute it here."""
+    n_items = codes.shape[1]
+    q = lmat.shape[1]
+    for j in range(n_items):
+        c = codes[i, j]
+        if c >= 0:
+            r = j * n_categories + c
+            for t in range(q):
+                out[t] += lmat[r, t]
+
+
 @numba.njit(cache=True, nogil=True)
 def _person(i, codes, lmat, log_prior, weights, weighted, n_categories, buf, counts, nodes):  # pragma: no cover
     """Add person i's posterior to ``counts``/``nodes``; return its weighted log-likelihood."""
@@ -90,12 +105,7 @@ def _person(i, codes, lmat, log_prior, weights, weighted, n_categories, buf, cou
     q = lmat.shape[1]
     for t in range(q):
         buf[t] = log_prior[t]
-    for j in range(n_items):
-        c = codes[i, j]
-        if c >= 0:
-            r = j * n_categories + c
-            for t in range(q):
-                buf[t] += lmat[r, t]
+    _add_person_loglik(i, codes, lmat, n_categories, buf)
     top = buf[0]
     for t in range(1, q):
         if buf[t] > top:
@@ -152,16 +162,19 @@ def _estep_kernel_serial(codes, lmat, log_prior, weights, n_categories):  # prag
 
 @numba.njit(parallel=True, cache=True, nogil=True)
 def _loglik_kernel(codes, lmat, n_categories):  # pragma: no cover - compiled
-    n, n_items = codes.shape
-    q = lmat.shape[1]
-    out = np.zeros((n, q))
+    n = codes.shape[0]
+    out = np.zeros((n, lmat.shape[1]))
     for i in numba.prange(n):
-        for j in range(n_items):
-            c = codes[i, j]
-            if c >= 0:
-                r = j * n_categories + c
-                for t in range(q):
-                    out[i, t] += lmat[r, t]
+        _add_person_loglik(i, codes, lmat, n_categories, out[i])
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _loglik_kernel_serial(codes, lmat, n_categories):  # pragma: no cover - compiled
+    n = codes.shape[0]
+    out = np.zeros((n, lmat.shape[1]))
+    for i in range(n):
+        _add_person_loglik(i, codes, lmat, n_categories, out[i])
     return out
 
 
@@ -170,18 +183,39 @@ def _loglik_kernel(codes, lmat, n_categories):  # pragma: no cover - compiled
 #: measured up to 10 times slower than one thread for 1000 persons x 10 items).
 SERIAL_BELOW = 100_000
 
+#: The log-likelihood matrix alone does less work per response than the E-step; there the
+#: thread pool pays only from about this many responses (scoring's chunks stay below it).
+LOGLIK_SERIAL_BELOW = 1_000_000
+
 
 def _n_parts(n: int) -> int:
     # a few parts per thread balances the load; tiny chunks need only one
     return max(1, min(4 * numba.get_num_threads(), n // 256 + 1))
 
 
-def _codes(encoded: np.ndarray, n_items: int) -> np.ndarray:
+def _codes(encoded: np.ndarray, log_probs: np.ndarray) -> np.ndarray:
+    """The encoded responses as the compiled kernels need them, checked at this boundary: the
+    kernels index the log-probabilities with the codes and would read or write out of bounds."""
+    n_items, _, n_cat = log_probs.shape
     encoded = np.asarray(encoded)
     if encoded.ndim != 2 or encoded.shape[1] != n_items:
         raise ValueError(f"encoded responses have shape {encoded.shape}, expected (persons, {n_items})")
+    if encoded.dtype.kind not in "iu":
+        if encoded.size and (not np.all(np.isfinite(encoded)) or np.any(encoded != np.round(encoded))):
+            raise ValueError("encoded responses must be integer category indices (-1 for missing)")
     if encoded.dtype not in (np.int8, np.int16, np.int32, np.int64):
         encoded = encoded.astype(np.int64)
+    if encoded.size:
+        # categories an item lacks have log-probability -inf at every node
+        n_valid = np.isfinite(log_probs).any(axis=1).sum(axis=1)
+        low, high = encoded.min(axis=0), encoded.max(axis=0)
+        bad = np.flatnonzero((low < -1) | (high >= n_valid))
+        if bad.size:
+            j = int(bad[0])
+            column = encoded[:, j]
+            row = int(np.flatnonzero((column < -1) | (column >= n_valid[j]))[0])
+            raise ValueError(f"encoded responses, row {row}, item column {j}: code {int(column[row])} is not "
+                             f"a category index of that item (0..{int(n_valid[j]) - 1}, -1 for missing)")
     return np.ascontiguousarray(encoded)
 
 
@@ -196,8 +230,9 @@ def log_likelihood_matrix(encoded: np.ndarray, log_probs: np.ndarray) -> np.ndar
         Log category probabilities at the nodes (``-inf`` for categories an item lacks).
     """
     log_probs = np.asarray(log_probs, dtype=np.float64)
-    codes = _codes(encoded, log_probs.shape[0])
-    return _loglik_kernel(codes, _log_prob_matrix(log_probs), log_probs.shape[2])
+    codes = _codes(encoded, log_probs)
+    kernel = _loglik_kernel_serial if codes.size < LOGLIK_SERIAL_BELOW else _loglik_kernel
+    return kernel(codes, _log_prob_matrix(log_probs), log_probs.shape[2])
 
 
 def posterior(encoded: np.ndarray, log_probs: np.ndarray,
@@ -227,6 +262,11 @@ def estep(encoded_chunk: np.ndarray, log_probs: np.ndarray, log_prior: np.ndarra
     weights : ndarray (persons,), optional
         Frequency weights (pattern counts); 1 for every person when omitted.
 
+    Raises
+    ------
+    ValueError
+        When a code is not a category index of its item (naming row, item column and code).
+
     Returns
     -------
     EStep
@@ -242,7 +282,7 @@ def estep(encoded_chunk: np.ndarray, log_probs: np.ndarray, log_prior: np.ndarra
     """
     log_probs = np.asarray(log_probs, dtype=np.float64)
     n_items, q, n_cat = log_probs.shape
-    codes = _codes(encoded_chunk, n_items)
+    codes = _codes(encoded_chunk, log_probs)
     log_prior = np.ascontiguousarray(log_prior, dtype=np.float64)
     if log_prior.shape != (q,):
         raise ValueError(f"log_prior has shape {log_prior.shape}, expected ({q},)")

@@ -28,12 +28,14 @@ from scipy import special, stats
 
 from psychometrics.data import format_label
 from psychometrics.errors import ResponseError
+from psychometrics.groups import resolve_groups
 
 __all__ = ["adverse_impact", "group_summary"]
 
 
-def _scores_and_groups(scores: Any, group: Any) -> tuple[np.ndarray, np.ndarray, list[Any], pd.Index]:
-    """Scores as float64, group codes, sorted labels and the person ids; checks both."""
+def _scores_and_groups(scores: Any, group: Any, reference: Any = None) -> tuple[np.ndarray, np.ndarray, list[Any], int]:
+    """Scores as float64, group codes, the levels and the reference group
+    (:func:`psychometrics.groups.resolve_groups`: by default the largest group)."""
     if isinstance(scores, pd.DataFrame):
         if scores.shape[1] != 1:
             raise ResponseError(f"scores must be one column, got a DataFrame with {scores.shape[1]} columns "
@@ -65,28 +67,8 @@ def _scores_and_groups(scores: Any, group: Any) -> tuple[np.ndarray, np.ndarray,
         if labels.ndim != 1 or labels.shape[0] != values.shape[0]:
             raise ResponseError(f"group has {labels.shape[0] if labels.ndim == 1 else labels.shape} entries "
                                 f"but there are {values.shape[0]} scores")
-    missing = pd.isna(labels)
-    if missing.any():
-        rows = np.flatnonzero(missing)
-        shown = ", ".join(f"respondent {format_label(index[r])} (row {r})" for r in rows[:5])
-        raise ResponseError(f"group label is missing for {rows.size} person(s): {shown}")
-    try:
-        uniques, codes = np.unique(labels, return_inverse=True)
-    except TypeError:
-        uniques, codes = np.unique(labels.astype(str), return_inverse=True)
-    names = [u.item() if isinstance(u, np.generic) else u for u in uniques]
-    if len(names) < 2:
-        raise ResponseError(f"a group comparison needs at least two groups, but every person is in group "
-                            f"{format_label(names[0]) if names else 'none'}")
-    return values, codes.astype(np.intp), names, index
-
-
-def _find(names: Sequence[Any], label: Any) -> int:
-    for position, name in enumerate(names):
-        if name == label or str(name) == str(label):
-            return position
-    raise ResponseError(f"reference group {format_label(label)} does not occur in the group labels "
-                        f"({', '.join(format_label(n) for n in names)})")
+    spec = resolve_groups(labels, index, reference=reference)
+    return values, spec.codes, spec.labels, spec.reference
 
 
 def _hedges_correction(df: np.ndarray) -> np.ndarray:
@@ -144,7 +126,7 @@ def group_summary(scores: Any, group: Any, *, reference: Any = None,
     >>> round(float(table.loc["b", "d"]), 3)
     1.0
     """
-    values, codes, names, _index = _scores_and_groups(scores, group)
+    values, codes, names, ref = _scores_and_groups(scores, group, reference)
     quantiles = [float(q) for q in quantiles]
     if any(not 0 <= q <= 1 for q in quantiles):
         raise ValueError(f"quantiles must lie in [0, 1], got {quantiles}")
@@ -158,7 +140,6 @@ def group_summary(scores: Any, group: Any, *, reference: Any = None,
         centred = values[observed] - mean[codes[observed]]
         ss = np.bincount(codes[observed], weights=centred * centred, minlength=n_groups)
         sd = np.where(n > 1, np.sqrt(ss / np.where(n > 1, n - 1, 1.0)), np.nan)
-    ref = int(np.argmax(n)) if reference is None else _find(names, reference)
     if n[ref] < 2:
         raise ResponseError(f"reference group {format_label(names[ref])} has {int(n[ref])} non-missing "
                             "scores; a standardized difference needs at least 2")
@@ -243,7 +224,7 @@ def adverse_impact(scores: Any, group: Any, cut: float, *, reference: Any = None
     >>> float(table.loc["b", "impact_ratio"])
     0.6666666666666666
     """
-    values, codes, names, _index = _scores_and_groups(scores, group)
+    values, codes, names, stated = _scores_and_groups(scores, group, reference)
     cut = float(cut)
     if not np.isfinite(cut):
         raise ValueError(f"cut must be a finite number, got {cut}")
@@ -258,7 +239,8 @@ def adverse_impact(scores: Any, group: Any, cut: float, *, reference: Any = None
     if empty:
         raise ResponseError(f"group(s) {', '.join(map(format_label, empty))} have no non-missing score")
     rate = n_pass / n
-    ref = int(np.argmax(rate)) if reference is None else _find(names, reference)
+    # the four-fifths rule compares every group with the highest selection rate unless told
+    ref = int(np.argmax(rate)) if reference is None else stated
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(rate[ref] > 0, rate / (rate[ref] if rate[ref] > 0 else 1.0), np.nan)
         pooled = (n_pass + n_pass[ref]) / (n + n[ref])

@@ -22,7 +22,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Quadrature", "normal_quadrature", "normal_log_weights"]
+__all__ = ["Quadrature", "grid_nodes", "normal_quadrature", "normal_log_weights", "normal_log_weight_gradient",
+           "DEFAULT_POINTS", "DEFAULT_BOUND"]
+
+#: mirt's default grid for one dimension: 61 nodes on [-6, 6].
+DEFAULT_POINTS = 61
+DEFAULT_BOUND = 6.0
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,48 @@ def normal_log_weights(nodes: np.ndarray, mean: float = 0.0, variance: float = 1
         raise ValueError(f"latent variance must be positive, got {variance}")
     log_density = -0.5 * (np.asarray(nodes, dtype=np.float64) - mean) ** 2 / variance
     return log_density - np.logaddexp.reduce(log_density)
+
+
+def grid_nodes(quadrature_points: int = DEFAULT_POINTS, bound: float = DEFAULT_BOUND,
+               minimum: int = 5) -> np.ndarray:
+    """The fixed nodes of calibration, scoring, fit and DIF: ``quadrature_points`` equally
+    spaced on ``[-bound, bound]``.
+
+    Raises
+    ------
+    ValueError
+        When ``quadrature_points`` is not an integer of at least ``minimum``.
+    """
+    if (isinstance(quadrature_points, bool) or int(quadrature_points) != quadrature_points
+            or quadrature_points < minimum):
+        raise ValueError(f"quadrature_points must be an integer of at least {minimum}, got {quadrature_points!r}")
+    return np.linspace(-bound, bound, int(quadrature_points))
+
+
+def normal_log_weight_gradient(nodes: np.ndarray, mean: float = 0.0,
+                               variance: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    r"""Exact derivatives of the normalized log weights :func:`normal_log_weights` with respect
+    to the latent mean and variance, each (Q,).
+
+    Notes
+    -----
+    With :math:`\ell_q = -(\theta_q-\mu)^2 / (2\sigma^2)` and
+    :math:`\log w_q = \ell_q - \log\sum_r e^{\ell_r}`,
+
+    .. math::
+        \frac{\partial \log w_q}{\partial \mu} = s_q - \sum_r w_r s_r,\quad
+        s_q = \frac{\theta_q - \mu}{\sigma^2};\qquad
+        \frac{\partial \log w_q}{\partial \sigma^2} = t_q - \sum_r w_r t_r,\quad
+        t_q = \frac{(\theta_q - \mu)^2}{2\sigma^4}.
+
+    The weights' own derivatives are :math:`w_q` times these.
+    """
+    nodes = np.asarray(nodes, dtype=np.float64)
+    w = np.exp(normal_log_weights(nodes, mean, variance))
+    dev = nodes - mean
+    s = dev / variance
+    t = dev * dev / (2.0 * variance * variance)
+    return s - w @ s, t - w @ t
 
 
 def normal_quadrature(quadrature_points: int = 61, *, mean: float = 0.0, variance: float = 1.0,
@@ -63,11 +110,9 @@ def normal_quadrature(quadrature_points: int = 61, *, mean: float = 0.0, varianc
     >>> q.nodes.shape, round(float(q.weights.sum()), 12)
     ((61,), 1.0)
     """
-    if int(quadrature_points) != quadrature_points or quadrature_points < 3:
-        raise ValueError(f"quadrature_points must be an integer >= 3, got {quadrature_points!r}")
     if not bound > 0:
         raise ValueError(f"bound must be positive, got {bound}")
-    nodes = np.linspace(-bound, bound, int(quadrature_points))
+    nodes = grid_nodes(quadrature_points, bound, minimum=3)
     if rescale:
         if not variance > 0:
             raise ValueError(f"latent variance must be positive, got {variance}")

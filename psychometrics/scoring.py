@@ -5,9 +5,9 @@ Every function takes a calibration (anything with the interface of
 missing response simply leaves its item out of that person's likelihood. All persons are
 scored at once with array arithmetic, in chunks of persons so memory stays bounded:
 
-- EAP: the log-likelihood of every person at every quadrature node is one matrix product of
-  the one-hot coded responses (persons x categories of all items) with the table of
-  log-probabilities (categories x nodes), followed by a log-sum-exp over nodes.
+- EAP: the log-likelihood of every person at every quadrature node comes from the routine the
+  E-step uses (:func:`psychometrics.estep.log_likelihood_matrix`, a compiled kernel that adds
+  the log-probabilities of the chosen categories), followed by a log-sum-exp over nodes.
 - MAP, ML, WLE: Newton iterations (Fisher scoring where the observed curvature is not
   positive) with step halving, vectorized over persons and started from the EAP estimate.
   Derivatives with respect to theta are central differences of the calibration's
@@ -26,9 +26,12 @@ import numpy as np
 import pandas as pd
 
 from psychometrics import _dispatch
+from psychometrics._numeric import LOG_TINY
 from psychometrics._blas import single_threaded_blas
 from psychometrics.data import as_responses
 from psychometrics.errors import ConvergenceWarning, EstimationError
+from psychometrics.estep import log_likelihood_matrix
+from psychometrics.quadrature import normal_quadrature
 from psychometrics.sumscore import sum_score_likelihoods
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -67,7 +70,7 @@ _BOUND = 30.0
 _MAX_STEP = 2.0
 _MAX_HALVINGS = 30
 # exp(-745) underflows to 0; flooring log-probabilities keeps 0 * log p finite.
-_LOG_FLOOR = math.log(np.finfo(np.float64).tiny)
+_LOG_FLOOR = LOG_TINY
 
 
 # --------------------------------------------------------------------------------------
@@ -125,25 +128,17 @@ def _prior(calibration: Any, prior_mean: float | None, prior_variance: float | N
 
 def _grid(mean: float, variance: float, quadrature_points: int) -> tuple[np.ndarray, np.ndarray]:
     """Equally spaced nodes over mean +/- 6 SD and their normalized normal log-weights."""
-    z = np.linspace(-_GRID_HALF_WIDTH, _GRID_HALF_WIDTH, quadrature_points)
-    nodes = mean + math.sqrt(variance) * z
-    log_weights = -0.5 * z * z
-    log_weights -= np.log(np.exp(log_weights).sum())
-    return nodes, log_weights
+    grid = normal_quadrature(quadrature_points, mean=mean, variance=variance, bound=_GRID_HALF_WIDTH, rescale=True)
+    return grid.nodes, grid.log_weights
 
 
 def _log_probability_table(calibration: Any, layout: _Layout, nodes: np.ndarray) -> np.ndarray:
-    """Log-probabilities as (sum K, Q): row = (item, category), column = node."""
+    """Log-probabilities (items, Q, max K) floored at the log of the smallest double; ``-inf``
+    for the categories an item lacks (so that the likelihood routine can check the codes)."""
     log_p = np.asarray(calibration.log_probabilities(nodes), dtype=np.float64)
-    table = np.transpose(log_p, (0, 2, 1))[layout.valid]
-    if np.isnan(table).any():
+    if np.isnan(log_p[np.broadcast_to(layout.valid[:, None, :], log_p.shape)]).any():
         raise EstimationError("the calibration returned NaN log-probabilities; check its item parameters")
-    return np.maximum(table, _LOG_FLOOR)
-
-
-def _one_hot(codes: np.ndarray, layout: _Layout) -> np.ndarray:
-    """(n, sum K) float64 indicator of the chosen category; all zero for a missing item."""
-    return (codes[:, layout.column_item] == layout.column_category).astype(np.float64)
+    return np.where(layout.valid[:, None, :], np.maximum(log_p, _LOG_FLOOR), -np.inf)
 
 
 def _encode(calibration: Any, responses: Any) -> tuple[Any, np.ndarray]:
@@ -176,8 +171,10 @@ def _pattern_flags(codes: np.ndarray, layout: _Layout) -> tuple[np.ndarray, np.n
 
 def _posterior_log_density(codes: np.ndarray, layout: _Layout, table: np.ndarray,
                            log_weights: np.ndarray) -> np.ndarray:
-    """Unnormalized log-posterior (n, Q) of a chunk of persons on the grid."""
-    log_post = _one_hot(codes, layout) @ table
+    """Unnormalized log-posterior (n, Q) of a chunk of persons on the grid: the person
+    log-likelihood at the nodes of :func:`psychometrics.estep.log_likelihood_matrix`, the routine
+    the E-step uses, plus the log prior weights."""
+    log_post = log_likelihood_matrix(codes, table)
     log_post += log_weights
     return log_post
 

@@ -128,3 +128,20 @@ def test_quadrature_reweights_or_rescales():
         normal_quadrature(variance=0.0)
     with pytest.raises(ValueError, match="quadrature_points"):
         normal_quadrature(2)
+
+
+def test_codes_outside_an_items_categories_are_refused_before_the_kernel():
+    # a code of 7 for a two-category item once returned numbers and then corrupted the heap
+    log_probs = np.log(np.full((2, 5, 3), 1 / 3))
+    log_probs[0, :, 2] = -np.inf          # item 0 has two categories, item 1 three
+    log_prior = np.log(np.full(5, 0.2))
+    with pytest.raises(ValueError, match=r"row 1, item column 0: code 7 .*0\.\.1"):
+        estep(np.array([[0, 2], [7, 1]]), log_probs, log_prior)
+    with pytest.raises(ValueError, match=r"row 0, item column 0: code 2 "):
+        estep(np.array([[2, 2], [1, 1]]), log_probs, log_prior)
+    with pytest.raises(ValueError, match=r"code -3"):
+        posterior(np.array([[0, -3]]), log_probs, log_prior)
+    with pytest.raises(ValueError, match="integer category indices"):
+        log_likelihood_matrix(np.array([[0.5, 1.0]]), log_probs)
+    e = estep(np.array([[1, 2], [-1, -1]]), log_probs, log_prior)
+    assert e.counts.sum() == pytest.approx(2.0)

@@ -20,7 +20,6 @@ matching items, are left out of that item's analysis only.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -28,6 +27,8 @@ import pandas as pd
 
 from psychometrics.data import Responses, align_labels, as_responses, format_label
 from psychometrics.errors import ResponseError
+from psychometrics.groups import GroupSpec
+from psychometrics.groups import resolve_groups as _resolve_groups
 
 __all__ = [
     "MIN_GROUP_SIZE",
@@ -44,32 +45,6 @@ MIN_GROUP_SIZE = 30
 
 Adjust = Literal["holm", "bh", "none"]
 Matching = Literal["total", "rest"]
-
-
-@dataclass(frozen=True)
-class GroupSpec:
-    """Checked group membership.
-
-    Attributes
-    ----------
-    codes : ndarray of int (n_persons,)
-        Index into ``labels`` for each person.
-    labels : list
-        Group labels, sorted.
-    reference : int
-        Index of the reference group in ``labels``.
-    focal : list of int
-        Indices of the focal groups, each compared with the reference.
-    """
-
-    codes: np.ndarray
-    labels: list[Any]
-    reference: int
-    focal: list[int]
-
-    @property
-    def sizes(self) -> np.ndarray:
-        return np.bincount(self.codes, minlength=len(self.labels))
 
 
 def prepare(responses: Any, group: Any) -> tuple[Responses, np.ndarray]:
@@ -95,79 +70,11 @@ def prepare(responses: Any, group: Any) -> tuple[Responses, np.ndarray]:
 
 
 def resolve_groups(labels: Any, person_ids: Sequence[Any] | pd.Index, *, focal: Any = None,
-                   reference: Any = None, min_group_size: int = MIN_GROUP_SIZE,
-                   default_reference: Literal["largest"] = "largest") -> GroupSpec:
-    """Check group labels and pick the reference and focal groups.
-
-    Parameters
-    ----------
-    labels : array-like (n_persons,)
-        Group label of each person; missing labels are an error.
-    person_ids : sequence
-        Respondent ids, for error messages.
-    focal : label or list of labels, optional
-        Groups compared with the reference (default: every other group).
-    reference : label, optional
-        Reference group (default: the largest group; ties go to the first in sorted order).
-    min_group_size : int
-        Smallest admissible size of the reference and each focal group.
-
-    Raises
-    ------
-    ResponseError
-        Missing labels (naming the respondents), a single group, an unknown reference or
-        focal label, or a compared group smaller than ``min_group_size``.
-    """
-    labels = np.asarray(labels, dtype=object)
-    missing = pd.isna(labels)
-    if missing.any():
-        rows = np.flatnonzero(missing)
-        ids = np.asarray(person_ids, dtype=object)
-        shown = ", ".join(f"respondent {format_label(ids[r])} (row {r})" for r in rows[:5])
-        more = f" and {rows.size - 5} more" if rows.size > 5 else ""
-        raise ResponseError(f"group label is missing for {rows.size} person(s): {shown}{more}; "
-                            "drop them or give them a group")
-    try:
-        uniques, codes = np.unique(labels, return_inverse=True)
-    except TypeError:  # labels of mixed types do not sort; compare them as text
-        uniques, codes = np.unique(labels.astype(str), return_inverse=True)
-        labels = labels.astype(str)
-    names = [u.item() if isinstance(u, np.generic) else u for u in uniques]
-    if len(names) < 2:
-        only = format_label(names[0]) if names else "none"
-        raise ResponseError(f"DIF needs at least two groups, but every person is in group {only}")
-    sizes = np.bincount(codes, minlength=len(names))
-
-    def find(label: Any, role: str) -> int:
-        for position, name in enumerate(names):
-            if name == label or str(name) == str(label):
-                return position
-        raise ResponseError(f"{role} group {format_label(label)} does not occur in the group labels "
-                            f"({', '.join(format_label(n) for n in names)})")
-
-    if reference is None:
-        ref = int(np.argmax(sizes))  # argmax returns the first maximum: ties by sorted order
-    else:
-        ref = find(reference, "reference")
-    if focal is None:
-        foc = [g for g in range(len(names)) if g != ref]
-    else:
-        wanted = list(focal) if isinstance(focal, (list, tuple, set, np.ndarray, pd.Index)) else [focal]
-        foc = []
-        for label in wanted:
-            g = find(label, "focal")
-            if g == ref:
-                raise ResponseError(f"group {format_label(names[g])} is both the reference and a focal group")
-            if g not in foc:
-                foc.append(g)
-        if not foc:
-            raise ResponseError("no focal group given")
-    for g in [ref, *foc]:
-        if sizes[g] < min_group_size:
-            role = "reference" if g == ref else "focal"
-            raise ResponseError(f"{role} group {format_label(names[g])} has {sizes[g]} persons; each "
-                                f"compared group needs at least {min_group_size} (min_group_size)")
-    return GroupSpec(codes=codes.astype(np.intp), labels=names, reference=ref, focal=foc)
+                   reference: Any = None, min_group_size: int = MIN_GROUP_SIZE) -> GroupSpec:
+    """Group labels checked for DIF: :func:`psychometrics.groups.resolve_groups` (default
+    reference: the largest group) with DIF's smallest group size."""
+    return _resolve_groups(labels, person_ids, focal=focal, reference=reference,
+                           min_group_size=min_group_size, what="DIF")
 
 
 def matching_scores(values: np.ndarray, anchors: np.ndarray, *, matching: Matching = "total") -> np.ndarray:

@@ -78,7 +78,7 @@ from psychometrics.dif._common import MIN_GROUP_SIZE, adjust_pvalues, prepare, r
 from psychometrics.errors import ResponseError
 from psychometrics.irt import Calibration, calibrate
 from psychometrics.items import get_model
-from psychometrics.quadrature import normal_log_weights
+from psychometrics.quadrature import grid_nodes, normal_log_weights
 
 __all__ = ["irt_lr", "irt_wald", "expected_score_effect"]
 
@@ -156,7 +156,7 @@ def expected_score_effect(calibration: Calibration, item: str, focal: Any, *,
     if not calibration.is_multigroup:
         raise ValueError("expected_score_effect needs a multi-group calibration")
     reference = calibration.groups[0]
-    nodes = np.linspace(-6.0, 6.0, int(quadrature_points))
+    nodes = grid_nodes(quadrature_points)
     w = np.exp(normal_log_weights(nodes, float(calibration.latent_mean[focal]),
                                   float(calibration.latent_variance[focal])))
     m = get_model(calibration.models[item])

@@ -52,6 +52,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats  # noqa: F401  (special: logit of the start values)
 
+from psychometrics._numeric import TINY
 from psychometrics._blas import one_blas_thread
 from psychometrics.dif._common import (
     MIN_GROUP_SIZE,
@@ -66,7 +67,6 @@ __all__ = ["fit_cumulative_logit", "jodoin_gierl_class", "logistic"]
 
 Test = Literal["both", "uniform", "nonuniform"]
 
-_TINY = 1e-300
 # Items are fitted in batches holding at most this many person-item cells, so that the
 # (items x persons x parameters) arrays of one Newton step stay a few tens of megabytes.
 _BATCH_CELLS = 1_000_000
@@ -94,7 +94,7 @@ def _probabilities(upper: np.ndarray, lower: np.ndarray) -> tuple[np.ndarray, ..
     f_up, s_up = _logistic_pair(upper)
     f_lo, s_lo = _logistic_pair(lower)
     p = np.where(lower > 0, s_lo - s_up, f_up - f_lo)
-    return np.maximum(p, _TINY), f_up, f_lo, f_up * s_up, f_lo * s_lo
+    return np.maximum(p, TINY), f_up, f_lo, f_up * s_up, f_lo * s_lo
 
 
 def _loglik(theta: np.ndarray, y: np.ndarray, x: np.ndarray, w: np.ndarray, n_thresholds: int) -> np.ndarray:

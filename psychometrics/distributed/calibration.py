@@ -46,6 +46,7 @@ import dask
 import numpy as np
 import pandas as pd
 
+from psychometrics import groups
 from psychometrics.distributed._partitions import load_partition
 from psychometrics.errors import DataWarning, ResponseError
 from psychometrics.estep import EStep, combine, estep
@@ -73,6 +74,7 @@ class _Compact:
     labels: np.ndarray | None
     n_empty: int
     empty_ids: list[Any]
+    label_counts: dict[Any, int]
 
 
 def _split_group(frame: pd.DataFrame, group: str | None) -> tuple[pd.DataFrame, np.ndarray | None]:
@@ -100,7 +102,10 @@ def _compact(frame: pd.DataFrame, index: int, group: str | None) -> _Compact | N
             raise ResponseError(f"partition {index}: respondent {resp.person_ids[row]!r} (row {row}) has no group "
                                 f"label ({int(missing.sum())} missing label(s) in this partition); drop those "
                                 "persons or label them")
+        label_counts = dict(pd.Series(labels).value_counts(sort=False).items())
         labels = labels[has_answer]
+    else:
+        label_counts = {}
     values = values[has_answer]
     observed = observed[has_answer]
     given = values[observed]
@@ -110,8 +115,9 @@ def _compact(frame: pd.DataFrame, index: int, group: str | None) -> _Compact | N
             sentinel = int(np.iinfo(dtype).min)
             codes = np.full(values.shape, sentinel, dtype=dtype)
             codes[observed] = given.astype(dtype)
-            return _Compact(resp.item_ids, codes, sentinel, labels, int((~has_answer).sum()), empty_ids)
-    return _Compact(resp.item_ids, values, None, labels, int((~has_answer).sum()), empty_ids)
+            return _Compact(resp.item_ids, codes, sentinel, labels, int((~has_answer).sum()), empty_ids,
+                            label_counts)
+    return _Compact(resp.item_ids, values, None, labels, int((~has_answer).sum()), empty_ids, label_counts)
 
 
 def _value_counts(column: np.ndarray, missing: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -140,26 +146,26 @@ def _summarize(compact: _Compact | None) -> dict[str, Any] | None:
     tables = {key: [_value_counts(col, compact.missing) for col in values[rows_of[key]].T] for key in keys}
     sizes = {key: int(values[rows_of[key]].shape[0]) for key in keys}
     return {"item_ids": compact.item_ids, "n_empty": compact.n_empty, "empty_ids": compact.empty_ids,
-            "sizes": sizes, "tables": tables}
+            "sizes": sizes, "tables": tables, "label_counts": compact.label_counts}
 
 
-def _levels(labels: list[Any], dtype: Any, reference: Any) -> list[Any]:
-    """Group levels in the in-memory order: a categorical's categories, else sorted."""
+def _levels(label_counts: dict[Any, int], dtype: Any, reference: Any) -> list[Any]:
+    """Group levels, reference first, as :func:`psychometrics.groups.resolve_groups` orders
+    them in memory: a categorical's categories that occur, else the sorted labels; the default
+    reference is the largest group (every labelled person counted), a tie going to the first."""
+    found = list(label_counts)
     if isinstance(dtype, pd.CategoricalDtype):
-        present = set(labels)
-        levels = [c for c in dtype.categories if c in present]
+        levels = [c for c in dtype.categories if c in label_counts]
     else:
-        try:
-            levels = sorted(labels)
-        except TypeError:
-            levels = list(labels)
+        levels, _ = groups._levels(np.asarray(found, dtype=object))
     if len(levels) < 2:
         raise ResponseError(f"group has one level ({levels[0]!r}); a multi-group calibration needs at least two")
-    if reference is not None:
-        if reference not in levels:
-            raise ResponseError(f"reference group {reference!r} is not among the groups {levels}")
-        levels = [reference] + [g for g in levels if g != reference]
-    return levels
+    if reference is None:
+        sizes = [label_counts.get(level, 0) for level in levels]
+        reference = levels[int(np.argmax(sizes))]
+    elif reference not in levels:
+        raise ResponseError(f"reference group {reference!r} is not among the groups {levels}")
+    return [reference] + [g for g in levels if g != reference]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -279,8 +285,11 @@ def calibrate(ddf: Any, model: str | Mapping[str, str] = "2pl", *, group: str | 
     if group is None:
         levels: list[Any] = [None]
     else:
-        found = {key for s in present for key in s["sizes"]}
-        levels = _levels(list(found), ddf._meta[group].dtype, reference)
+        label_counts: dict[Any, int] = {}
+        for s in present:
+            for key, n in s["label_counts"].items():
+                label_counts[key] = label_counts.get(key, 0) + int(n)
+        levels = _levels(label_counts, ddf._meta[group].dtype, reference)
     position = {label: g for g, label in enumerate(levels)}
 
     distinct = [np.unique(np.concatenate([table[j][0] for s in present for table in s["tables"].values()]))

@@ -37,6 +37,7 @@ from scipy import optimize, stats
 from scipy.linalg import blas
 from scipy.special import ndtr
 
+from psychometrics._numeric import TINY
 from psychometrics._blas import one_blas_thread
 from psychometrics.data import Responses, as_responses
 from psychometrics.errors import (
@@ -427,7 +428,7 @@ def _cell_quantities(tj: np.ndarray, tk: np.ndarray, rho: float) -> dict[str, np
     r = np.clip(np.asarray(rho, dtype=np.float64), -1.0 + 1e-10, 1.0 - 1e-10)
     prob = (bivariate_normal_cdf(upper_j, upper_k, r) - bivariate_normal_cdf(lower_j, upper_k, r)
             - bivariate_normal_cdf(upper_j, lower_k, r) + bivariate_normal_cdf(lower_j, lower_k, r))
-    prob = np.maximum(prob, 1e-300)
+    prob = np.maximum(prob, TINY)
     dprob = (_bvn_pdf(upper_j, upper_k, r) - _bvn_pdf(lower_j, upper_k, r)
              - _bvn_pdf(upper_j, lower_k, r) + _bvn_pdf(lower_j, lower_k, r))
     s = np.sqrt(1.0 - r * r)
@@ -1673,7 +1674,7 @@ def _modification_indices(structure: _Structure, theta: np.ndarray, objective: A
         v = v * n / (n - 1)
         n = n - 1
     with np.errstate(divide="ignore", invalid="ignore"):
-        ok = v > 1e-12 * np.maximum(i_cc, 1e-300)
+        ok = v > 1e-12 * np.maximum(i_cc, TINY)
         mi = np.where(ok, n * d * d / np.where(ok, v, 1.0), np.nan)
         epc = np.where(ok, -d / np.where(ok, v, 1.0), np.nan)
     lam, phi, res = structure.unpack(theta)

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from psychometrics._numeric import TINY
 from psychometrics._blas import single_threaded_blas
 from psychometrics.data import Responses, as_responses
 from psychometrics.errors import ConvergenceWarning, ModelWarning, ResponseError
@@ -97,7 +98,7 @@ class EFAResult:
         frame["h2"] = self.communalities
         frame["u2"] = self.uniquenesses
         squares = (self.loadings.to_numpy() ** 2)
-        frame["complexity"] = squares.sum(axis=1) ** 2 / np.maximum((squares ** 2).sum(axis=1), 1e-300)
+        frame["complexity"] = squares.sum(axis=1) ** 2 / np.maximum((squares ** 2).sum(axis=1), TINY)
         return frame
 
     def fit_frame(self) -> pd.Series:
@@ -251,7 +252,7 @@ def _extract_ml(r: np.ndarray, n_factors: int) -> tuple[np.ndarray, bool]:
     def objective(psi: np.ndarray) -> tuple[float, np.ndarray]:
         values, vectors = scaled_eigen(psi)
         rest = values[n_factors:]
-        rest = np.maximum(rest, 1e-300)
+        rest = np.maximum(rest, TINY)
         value = -(np.sum(np.log(rest) - rest) - n_factors + p)
         load = vectors[:, :n_factors] * np.sqrt(np.maximum(values[:n_factors] - 1.0, 0.0))
         load = load * np.sqrt(psi)[:, None]

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from psychometrics._numeric import TINY
 from psychometrics.data import as_responses
 from psychometrics.errors import EstimationError, ModelWarning, ResponseError
 
@@ -281,7 +282,7 @@ def _cell_probabilities(row_cuts: np.ndarray, col_cuts: np.ndarray, rho: np.ndar
 
 def _loglik(tables: np.ndarray, prob: np.ndarray) -> np.ndarray:
     positive = tables > 0
-    safe = np.where(positive, np.maximum(prob, 1e-300), 1.0)
+    safe = np.where(positive, np.maximum(prob, TINY), 1.0)
     return np.sum(np.where(positive, tables * np.log(safe), 0.0), axis=(1, 2))
 
 
@@ -300,7 +301,7 @@ def _fit_rho(tables: np.ndarray, row_cuts: np.ndarray, col_cuts: np.ndarray, sta
         if idx.size == 0:
             break
         p, dp, d2p, t = prob[idx], dprob[idx], d2prob[idx], tables[idx]
-        positive_p = p > 1e-300
+        positive_p = p > TINY
         safe_p = np.where(positive_p, p, 1.0)
         ratio = np.where(positive_p, dp / safe_p, 0.0)
         score = np.sum(t * ratio, axis=(1, 2))

@@ -14,13 +14,12 @@ import pandas as pd
 
 from psychometrics.data import Responses, as_responses
 from psychometrics.errors import EstimationError, ResponseError
+from psychometrics.irt.layout import ParameterLayout
 from psychometrics.items import ItemModel, get_model
-from psychometrics.quadrature import normal_log_weights
+from psychometrics.quadrature import DEFAULT_POINTS, grid_nodes, normal_log_weights
 
 # persons per chunk where a (items x persons x categories) array is formed
 PERSON_CHUNK = 4096
-# floor of probabilities entering a logarithm or a denominator
-TINY = 1e-300
 
 
 @dataclass(frozen=True)
@@ -83,10 +82,7 @@ def latent_moments(calibration: Any) -> tuple[float, float]:
 def grid(calibration: Any, quadrature_points: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Nodes and normalized weights of the latent distribution, as the calibration's EM used:
     fixed equally spaced nodes on [-6, 6], normal weights for its latent mean and variance."""
-    q = int(quadrature_points or getattr(calibration, "quadrature_points", 61) or 61)
-    if q < 5:
-        raise ValueError(f"quadrature_points must be an integer of at least 5, got {quadrature_points!r}")
-    nodes = np.linspace(-6.0, 6.0, q)
+    nodes = grid_nodes(quadrature_points or getattr(calibration, "quadrature_points", None) or DEFAULT_POINTS)
     log_w = normal_log_weights(nodes, *latent_moments(calibration))
     return nodes, np.exp(log_w)
 
@@ -130,61 +126,45 @@ class ParameterBlock:
 
 @dataclass(frozen=True)
 class FreeParameters:
+    """The estimated parameters of a calibration, from its :attr:`parameter_layout`."""
+
     blocks: list[ParameterBlock]
     n_item_parameters: int
-    latent_variance: bool      # whether the latent variance was estimated (one more slot)
-    own: np.ndarray            # (J,) free parameters of each item that are its own (not tied)
+    latent: list[tuple[int, str]]   # (slot, "mean" | "variance") of estimated latent parameters
+    own: np.ndarray            # (J,) free parameters of each item that are its own (not shared)
+    size: int                  # length of the estimate vector
 
     @property
-    def size(self) -> int:
-        return self.n_item_parameters + int(self.latent_variance)
+    def latent_variance(self) -> bool:
+        """Whether the latent variance was estimated."""
+        return any(kind == "variance" for _, kind in self.latent)
 
 
 def free_parameters(calibration: Any) -> FreeParameters:
-    """The parameters a calibration estimated, as :func:`psychometrics.irt.calibrate` counts them.
-
-    Parameters fixed by the user at calibration time (anchors) cannot be told apart from
-    estimated ones by the calibration object and are counted as free.
+    """The parameters a calibration estimated: its parameter layout
+    (:class:`psychometrics.irt.layout.ParameterLayout`), read, never recounted. Anchors held at
+    fixed values at calibration time are not free; a calibration of stated parameters
+    carries the layout its models imply.
     """
     item_ids = [str(i) for i in calibration.item_ids]
     n_cat = np.array([len(calibration.categories[i]) for i in item_ids], dtype=np.int64)
+    layout = getattr(calibration, "parameter_layout", None)
+    if layout is None:
+        layout = ParameterLayout.stated(item_ids, {i: str(calibration.models[i]) for i in item_ids}, n_cat)
     keys: dict[tuple[str, int], list[int]] = {}
     for j, item in enumerate(item_ids):
         keys.setdefault((str(calibration.models[item]), int(n_cat[j])), []).append(j)
     blocks = []
-    own = np.zeros(len(item_ids), dtype=np.int64)
-    next_slot = 0
     for (name, k), positions in keys.items():
         model = get_model(name)
         names = model.parameter_names(k)
         params = calibration.slope_intercept.iloc[positions][names].to_numpy(dtype=np.float64)
-        fixed = np.zeros(params.shape, dtype=bool)
-        for c, nm in enumerate(names):
-            if nm in model.fixed_values:
-                fixed[:, c] = True
-        anchor = getattr(model, "anchor_first_item", {})
-        for nm in anchor:
-            if nm in names:
-                fixed[0, names.index(nm)] = True
-        tied_names = model.tied_names(k) if hasattr(model, "tied_names") else list(model.tied)
-        tied = {names.index(t) for t in tied_names if t in names}
-        slot = np.full(params.shape, -1, dtype=np.int64)
-        for c in range(params.shape[1]):
-            rows = np.flatnonzero(~fixed[:, c])
-            if not rows.size:
-                continue
-            if c in tied:
-                slot[rows, c] = next_slot
-                next_slot += 1
-            else:
-                slot[rows, c] = next_slot + np.arange(rows.size)
-                next_slot += rows.size
-                own[np.asarray(positions)[rows]] += 1
+        slot = np.array([[layout.slot_of(item_ids[j], nm) for nm in names] for j in positions], dtype=np.int64)
         lower = np.array([model.bounds.get(nm, (-np.inf, np.inf))[0] for nm in names])
         upper = np.array([model.bounds.get(nm, (-np.inf, np.inf))[1] for nm in names])
         blocks.append(ParameterBlock(model, k, np.asarray(positions), params, slot, lower, upper))
-    estimate_variance = all(get_model(str(calibration.models[i])).estimates_latent_variance for i in item_ids)
-    return FreeParameters(blocks, next_slot, estimate_variance, own)
+    latent = [(s, kind) for s, kind, _ in layout.latent]
+    return FreeParameters(blocks, layout.n_item_parameters, latent, layout.own(item_ids), layout.n_parameters)
 
 
 def probability_derivatives(block: ParameterBlock, column: int, nodes: np.ndarray) -> np.ndarray:

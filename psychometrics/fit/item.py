@@ -21,11 +21,11 @@ import pandas as pd
 from scipy import stats
 
 from psychometrics._blas import one_blas_thread
+from psychometrics._numeric import TINY
 from psychometrics.errors import DataWarning
 from psychometrics.estep import estep
 from psychometrics.fit._common import (
     PERSON_CHUNK,
-    TINY,
     Encoded,
     category_scores,
     check_method,

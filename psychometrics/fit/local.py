@@ -9,9 +9,9 @@ import pandas as pd
 from scipy import stats
 
 from psychometrics._blas import one_blas_thread
+from psychometrics._numeric import TINY
 from psychometrics.fit._common import (
     PERSON_CHUNK,
-    TINY,
     category_scores,
     check_method,
     encode,

@@ -14,9 +14,9 @@ import pandas as pd
 from scipy import linalg, optimize, stats
 
 from psychometrics._blas import one_blas_thread
+from psychometrics._numeric import TINY
 from psychometrics.errors import EstimationError, ModelWarning, ResponseError
 from psychometrics.fit._common import (
-    TINY,
     category_scores,
     encode,
     free_parameters,
@@ -26,7 +26,7 @@ from psychometrics.fit._common import (
     probability_derivatives,
 )
 from psychometrics.fit.local import _pairwise_correlation
-from psychometrics.quadrature import normal_log_weights
+from psychometrics.quadrature import normal_log_weight_gradient
 
 __all__ = ["m2", "M2Result", "likelihood_ratio", "LikelihoodRatioResult"]
 
@@ -439,16 +439,13 @@ def m2(calibration: Any, responses: Any, *, type: Literal["M2", "M2*", "C2"] = "
                 slots = np.full(n_items, -1, dtype=np.int64)
                 slots[block.positions] = block.slot[:, column]
                 _add_derivative(delta, design, mu, weights, dprob, slots)
-        if free.latent_variance:
+        if free.latent:
+            # exact derivatives of the normalized weights (w_q times those of log w_q)
             mean, variance = latent_moments(calibration)
-            h = 1e-3 * variance
-
-            def weights_at(v: float) -> np.ndarray:
-                return np.exp(normal_log_weights(nodes, mean, v))
-
-            dweights = (8.0 * (weights_at(variance + h) - weights_at(variance - h))
-                        - (weights_at(variance + 2 * h) - weights_at(variance - 2 * h))) / (12.0 * h)
-            delta[:, free.n_item_parameters] = _model_margins(design, mu, dweights)
+            d_mean, d_variance = normal_log_weight_gradient(nodes, mean, variance)
+            for slot, kind in free.latent:
+                dweights = weights * (d_mean if kind == "mean" else d_variance)
+                delta[:, slot] = _model_margins(design, mu, dweights)
 
     value, rank = _m2_parts(design, prob, weights, p_obs, n_margin, n_union, model_columns, free.size)
     if rank < free.size:

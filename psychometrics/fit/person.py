@@ -11,19 +11,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from psychometrics._numeric import LOG_TINY
 from psychometrics._blas import one_blas_thread
 from psychometrics.fit._common import PERSON_CHUNK, check_method, encode, latent_moments, person_theta
 
 __all__ = ["person_fit"]
 
 # floor of log-probabilities: exp of it is 0, and 0 * floor stays finite
-_LOG_FLOOR = -700.0
 _H1 = 1e-4      # step of the central first difference in theta
 _H2 = 1e-3      # step of the central second difference (WLE's correction only)
 
 
 def _log_p(calibration: Any, theta: np.ndarray) -> np.ndarray:
-    return np.maximum(np.asarray(calibration.log_probabilities(theta), dtype=np.float64), _LOG_FLOOR)
+    return np.maximum(np.asarray(calibration.log_probabilities(theta), dtype=np.float64), LOG_TINY)
 
 
 @one_blas_thread

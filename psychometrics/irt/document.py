@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pydantic
 
+from psychometrics.irt.layout import ParameterLayout
 from psychometrics.items import MODELS
 
 #: Version of the JSON schema written by :meth:`Calibration.to_json`.
@@ -61,6 +62,9 @@ class _CalibrationDocument(pydantic.BaseModel):
     n_persons: float
     n_parameters: int
     tol: float
+    #: :meth:`ParameterLayout.to_dict`; absent in documents of earlier releases, where the
+    #: layout the models imply is used
+    parameter_layout: dict[str, Any] | None = None
 
 
 def _row_dict(frame: pd.DataFrame, item: str, keep_nan: bool = False) -> dict[str, float | None]:
@@ -127,6 +131,7 @@ def dump(calibration: Any) -> str:
         latent_variance=calibration.latent_variance, latent_variance_se=_nan_to_none(calibration.latent_variance_se),
         history=list(calibration.history), quadrature_points=calibration.quadrature_points,
         n_persons=calibration.n_persons, n_parameters=calibration.n_parameters, tol=calibration.tol,
+        parameter_layout=None if calibration.parameter_layout is None else calibration.parameter_layout.to_dict(),
     )
     return doc.model_dump_json()
 
@@ -173,4 +178,5 @@ def load(text: str | bytes) -> dict[str, Any]:
         n_parameters=doc.n_parameters, standard_errors=table("slope_intercept_se", doc.se_columns),
         irt_standard_errors=table("irt_se", doc.irt_se_columns),
         latent_variance_se=_none_to_nan(doc.latent_variance_se), tol=doc.tol,
+        parameter_layout=None if doc.parameter_layout is None else ParameterLayout.from_dict(doc.parameter_layout),
     )

@@ -15,7 +15,7 @@ import numpy as np
 
 from psychometrics.estep import EStep, estep
 from psychometrics.irt.mstep import _Block, _latent_mstep
-from psychometrics.quadrature import normal_log_weights
+from psychometrics.quadrature import normal_log_weight_gradient, normal_log_weights
 
 
 class _GroupData(NamedTuple):
@@ -140,15 +140,9 @@ class _Problem:
             b.score(self.nodes, e.counts[b.positions, :, :b.k], out)
         for s, (g, kind) in enumerate(self.latent_slots):
             node_counts = self.group_nodes[g][0]
-            mu, v = self.means[g], self.variances[g]
-            prior = np.exp(normal_log_weights(self.nodes, mu, v))
-            # d log w_q = d log phi_q - E_w[d log phi]: the weights are normalized on the grid
-            if kind == "mean":
-                dev = self.nodes - mu
-                out[self.n_item_slots + s] = float(node_counts @ (dev - prior @ dev)) / v
-            else:
-                sq = (self.nodes - mu) ** 2
-                out[self.n_item_slots + s] = float(node_counts @ (sq - prior @ sq)) / (2.0 * v * v)
+            d_mean, d_variance = normal_log_weight_gradient(self.nodes, self.means[g], self.variances[g])
+            # Fisher's identity: the latent part of Q is sum_q N_q log w_q
+            out[self.n_item_slots + s] = float(node_counts @ (d_mean if kind == "mean" else d_variance))
         return out
 
 

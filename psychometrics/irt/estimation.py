@@ -62,6 +62,7 @@ from psychometrics.data import Responses, as_responses
 from psychometrics.errors import ConvergenceWarning, DataWarning, ModelWarning, ResponseError
 from psychometrics.estep import EStep, estep
 from psychometrics.irt.document import _frame
+from psychometrics.irt.layout import ParameterLayout
 from psychometrics.irt.em import Callback, _GroupData, _plain_em, _Problem, _squarem
 from psychometrics.irt.mstep import _Block
 from psychometrics.irt.prepare import (
@@ -82,6 +83,7 @@ from psychometrics.irt.prepare import (
 from psychometrics.irt.result import Calibration
 from psychometrics.irt.standard_errors import _standard_errors
 from psychometrics.items import get_model
+from psychometrics.quadrature import grid_nodes
 
 __all__ = ["calibrate"]
 
@@ -114,8 +116,9 @@ def calibrate(responses: Any, model: str | Mapping[str, str] = "2pl", *, group: 
         DataFrame). Gives a multi-group calibration: each group has its own normal latent
         distribution; the reference group's is N(0, 1).
     reference : optional
-        The reference group; default the first level (the first category of a categorical,
-        else the smallest label).
+        The reference group; default the largest group, a tie going to the first level (the
+        first category of a categorical, else the smallest label), as everywhere groups are
+        compared (:func:`psychometrics.groups.resolve_groups`).
     invariance : sequence of str, optional
         What is held equal across groups (mirt's ``multipleGroup`` vocabulary): ``"slopes"``
         (parameters named ``a...``), ``"intercepts"`` (all others: ``d``, ``d1..``, ``g``,
@@ -484,7 +487,7 @@ def _fit(data: _CalibrationData, models: Mapping[str, str], *, invariance: Seque
     elif estimate_latent is False:
         variance_free[:] = rasch_like
 
-    nodes = np.linspace(-6.0, 6.0, int(quadrature_points))
+    nodes = grid_nodes(quadrature_points)
     problem = _Problem(blocks, groups, nodes, col_cat, means, variances, mean_free, variance_free, newton_steps,
                        estep_function)
     x0 = problem.pack()
@@ -498,12 +501,15 @@ def _fit(data: _CalibrationData, models: Mapping[str, str], *, invariance: Seque
         warnings.warn(f"EM did not converge in {n_iter} iterations (tol {tol:g}); the estimates are not "
                       "trustworthy, raise max_iter or check the data", ConvergenceWarning, stacklevel=4)
 
-    n_free = problem.size
     column_labels = [(item_ids[j], "*" if g < 0 else labels[g]) for j, g in columns]
+    layout = ParameterLayout.from_blocks(
+        blocks, column_labels, [("*" if labels[g] is None else labels[g], kind) for g, kind in problem.latent_slots],
+        problem.n_item_slots)
+    n_free = layout.n_parameters
     ref_columns = [c for c, (_, g) in enumerate(columns) if g <= 0]   # shared or reference copy
     se_result = None
     if se:
-        se_result = _standard_errors(problem, x, column_labels, labels, ref_columns, item_ids)
+        se_result = _standard_errors(problem, x, layout, len(column_labels), labels, ref_columns, item_ids)
 
     # parameters of every estimation column, then per group
     si_col: list[dict[str, float]] = [{} for _ in columns]
@@ -537,7 +543,7 @@ def _fit(data: _CalibrationData, models: Mapping[str, str], *, invariance: Seque
         converged=bool(converged), latent_mean=latent(problem.means),
         latent_variance=latent(problem.variances),
         history=tuple(float(h) for h in history), quadrature_points=int(quadrature_points),
-        n_persons=n_persons, n_parameters=int(n_free), standard_errors=se_frames[0],
+        n_persons=n_persons, n_parameters=int(n_free), parameter_layout=layout, standard_errors=se_frames[0],
         irt_standard_errors=se_frames[1],
         latent_variance_se=latent(se_result[3]) if se_result is not None else (
             pd.Series(np.nan, index=index) if multi else math.nan),

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from psychometrics._numeric import TINY
+from psychometrics.irt.layout import assign_slots
 from psychometrics.items import ItemModel
 
 
@@ -69,39 +71,12 @@ class _Block:
         self.params = params
         self.prior_kind, self.prior_p1, self.prior_p2 = prior
         names = model.parameter_names(n_categories)
-        tied_names = (model.tied_names(n_categories) if hasattr(model, "tied_names") else list(model.tied))
-        block_fixed = getattr(model, "block_fixed", None)
-        fixed = fixed.copy()
-        if callable(block_fixed):
-            fixed |= np.asarray(block_fixed(n_categories, len(positions)), dtype=bool)
-        elif hasattr(model, "expand_block") and "c" in names and len(positions):
-            # rating-scale blocks are identified by the first item's location (mirt's choice)
-            fixed[0, names.index("c")] = True
-        slot = np.full(params.shape, -1, dtype=np.int64)
-        n = first_slot
-        self.tied = [names.index(t) for t in tied_names if t in names]
-        for col in range(params.shape[1]):
-            free_rows = np.flatnonzero(~fixed[:, col])
-            if col in self.tied:
-                if free_rows.size:
-                    slot[free_rows, col] = n
-                    n += 1
-            elif share is not None:
-                # copies of one item in several groups hold a parameter in one slot unless it
-                # is freed across groups (share key -1)
-                seen: dict[int, int] = {}
-                for r in free_rows:
-                    key = int(share[r, col])
-                    if key >= 0 and key in seen:
-                        slot[r, col] = seen[key]
-                        continue
-                    slot[r, col] = n
-                    if key >= 0:
-                        seen[key] = n
-                    n += 1
-            else:
-                slot[free_rows, col] = n + np.arange(free_rows.size)
-                n += free_rows.size
+        fixed = fixed | model.block_fixed(n_categories, len(positions))
+        self.tied = [names.index(t) for t in model.tied_names(n_categories)]
+        # copies of one item in several groups hold a parameter in one slot unless it is freed
+        # across groups (share key -1)
+        slot = assign_slots(fixed, self.tied, first_slot, share)
+        n = max(first_slot, int(slot.max()) + 1) if slot.size else first_slot
         self.lower = np.array([model.bounds.get(nm, (-np.inf, np.inf))[0] for nm in names])
         self.upper = np.array([model.bounds.get(nm, (-np.inf, np.inf))[1] for nm in names])
         self.slot = slot
@@ -246,7 +221,7 @@ def _ascent_steps(grad: np.ndarray, hess: np.ndarray) -> np.ndarray:
     step = -np.linalg.solve(sym, grad[:, :, None])[:, :, 0]
     # cap single steps so one wild Newton step cannot throw a parameter far away
     big = np.abs(step).max(axis=1, keepdims=True)
-    return np.where(big > 5.0, step * (5.0 / np.maximum(big, 1e-300)), step)
+    return np.where(big > 5.0, step * (5.0 / np.maximum(big, TINY)), step)
 
 
 def _latent_mstep(nodes: np.ndarray, node_counts: np.ndarray, n: float, mean: float, variance: float,

@@ -15,6 +15,7 @@ import pandas as pd
 
 from psychometrics.data import Responses, align_labels
 from psychometrics.errors import ModelWarning, ResponseError
+from psychometrics.groups import resolve_groups
 from psychometrics.items import ItemModel, get_model
 
 
@@ -251,34 +252,17 @@ _INVARIANCE_LATENT = ("free_means", "free_var")
 
 
 def _group_labels(group: Any, resp: Responses, reference: Any, min_size: int) -> tuple[list[Any], np.ndarray]:
-    """Ordered group labels (reference first) and each person's group index."""
+    """Ordered group labels (reference first) and each person's group index
+    (:func:`psychometrics.groups.resolve_groups`: default reference the largest group, a tie
+    going to the first level). Group sizes are checked later, on the persons who answered."""
     if isinstance(group, str):
         raise ResponseError(f"group {group!r} is not a column of the responses; pass the labels, one per person")
     series = align_labels(group, resp)
-    missing = series.isna().to_numpy()
-    if missing.any():
-        row = int(np.flatnonzero(missing)[0])
-        raise ResponseError(f"respondent {resp.person_ids[row]!r} (row {row}) has no group label "
-                            f"({int(missing.sum())} missing label(s)); drop those persons or label them")
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        levels = [c for c in series.cat.categories if (series == c).any()]
-    else:
-        uniques = list(pd.unique(series.to_numpy()))
-        try:
-            levels = sorted(uniques)
-        except TypeError:
-            levels = uniques
-    if len(levels) < 2:
-        raise ResponseError(f"group has one level ({levels[0]!r}); a multi-group calibration needs at least two")
-    if reference is not None:
-        if reference not in levels:
-            raise ResponseError(f"reference group {reference!r} is not among the groups {levels}")
-        levels = [reference] + [g for g in levels if g != reference]
-    codes = np.full(resp.n_persons, -1, dtype=np.int64)
-    values = series.to_numpy(dtype=object)
-    for g, label in enumerate(levels):
-        codes[values == label] = g
-    return levels, codes
+    spec = resolve_groups(series, resp.person_ids, reference=reference, what="a multi-group calibration")
+    order = [spec.reference] + [g for g in range(len(spec.labels)) if g != spec.reference]
+    position = np.empty(len(order), dtype=np.int64)
+    position[order] = np.arange(len(order))
+    return [spec.labels[g] for g in order], position[spec.codes]
 
 
 def _freed_parameters(item_ids: Sequence[str], models: Mapping[str, str], n_cat: np.ndarray,
@@ -318,7 +302,7 @@ def _freed_parameters(item_ids: Sequence[str], models: Mapping[str, str], n_cat:
         chosen |= set(asked)
         if item in free_items:
             chosen |= set(movable)
-        if chosen and (getattr(m, "tied", ()) or hasattr(m, "tied_names")):
+        if chosen and m.tied_names(k):
             raise ValueError(f"item {item!r}: parameters of model {m.name!r} are shared across items and "
                              "cannot be freed across groups; use 'rasch', '2pl', 'gpcm' or 'graded'")
         if chosen:

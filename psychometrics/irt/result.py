@@ -18,6 +18,7 @@ from psychometrics.data import as_responses
 from psychometrics.errors import ResponseError
 from psychometrics.irt import document
 from psychometrics.irt.document import _frame
+from psychometrics.irt.layout import ParameterLayout
 from psychometrics.irt.prepare import (
     _category_codes,
     _encode_column,
@@ -94,6 +95,11 @@ class Calibration:
         are listed under item ``"latent"`` (``mean``, ``variance``).
     latent_mean_se : float or Series
         Standard error of the latent mean(s) (NaN where fixed or not computed).
+    parameter_layout : ParameterLayout
+        Every parameter free, shared or fixed and its slot in the estimate vector
+        (:mod:`psychometrics.irt.layout`): :attr:`n_parameters`, the fit statistics' degrees
+        of freedom, the standard errors and the JSON document read it. For stated parameters,
+        the layout the models imply.
     """
 
     item_ids: list[str]
@@ -122,6 +128,12 @@ class Calibration:
     freed: dict = dataclasses.field(default_factory=dict)
     covariance: pd.DataFrame | None = None
     latent_mean_se: Any = math.nan
+    parameter_layout: ParameterLayout | None = None
+
+    def __post_init__(self) -> None:
+        if self.parameter_layout is None:
+            object.__setattr__(self, "parameter_layout", ParameterLayout.stated(
+                self.item_ids, self.models, [len(self.categories[i]) for i in self.item_ids]))
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -191,10 +203,11 @@ class Calibration:
             si_rows.append(dict(zip(si_names, si)))
             irt_rows.append(dict(zip(m.irt_parameter_names(k), irt)))
             cats[item] = _category_codes(categories, item, k)
+        layout = ParameterLayout.stated(item_ids, models, [len(cats[i]) for i in item_ids])
         return cls(item_ids=item_ids, models=models, categories=cats,
                    item_params=_frame(item_ids, irt_rows), slope_intercept=_frame(item_ids, si_rows),
                    latent_mean=float(latent_mean), latent_variance=float(latent_variance),
-                   converged=True, n_iter=0)
+                   converged=True, n_iter=0, n_parameters=layout.n_parameters, parameter_layout=layout)
 
     # -- derived structure -----------------------------------------------------------------------
     @property
@@ -291,7 +304,8 @@ class Calibration:
                             if isinstance(self.latent_mean_se, pd.Series) else math.nan),
             standard_errors=None if group != self.groups[0] else self.standard_errors,
             irt_standard_errors=None if group != self.groups[0] else self.irt_standard_errors,
-            groups=(), group_item_params=None, group_slope_intercept=None, freed={}, covariance=None)
+            groups=(), group_item_params=None, group_slope_intercept=None, freed={}, covariance=None,
+            parameter_layout=self.parameter_layout.for_group(group))
 
     # -- presentation ------------------------------------------------------------------------------
     def to_frame(self) -> pd.DataFrame:

@@ -14,34 +14,21 @@ import pandas as pd
 from psychometrics.errors import ModelWarning
 from psychometrics.irt.document import _frame
 from psychometrics.irt.em import _Problem
+from psychometrics.irt.layout import ParameterLayout
 
 
-def _slot_bounds_and_labels(problem: _Problem, column_labels: list[tuple[str, Any]], groups: list[Any]):
+def _slot_bounds(problem: _Problem) -> tuple[np.ndarray, np.ndarray]:
+    """Admissible range of every slot of the estimate vector (latent variances above 0)."""
     lower = np.full(problem.size, -np.inf)
     upper = np.full(problem.size, np.inf)
-    labels: list[tuple[str, str, Any] | None] = [None] * problem.size
-    slot_columns: list[set[int]] = [set() for _ in range(problem.size)]
     for b in problem.blocks:
-        names = b.model.parameter_names(b.k)
         rows, cols = np.nonzero(b.free)
-        for r, c in zip(rows, cols):
-            slot = b.slot[r, c]
-            lower[slot], upper[slot] = b.lower[c], b.upper[c]
-            slot_columns[slot].add(int(b.positions[r]))
-            if labels[slot] is None:
-                item, group = column_labels[b.positions[r]]
-                labels[slot] = (item, names[c], group)
-    for slot in range(problem.n_item_slots):
-        # a parameter shared by the copies of an item in several groups belongs to all groups
-        item, name, group = labels[slot]
-        if len(slot_columns[slot]) > 1 and group != "*":
-            labels[slot] = (item, name, "*")
-    for s, (g, kind) in enumerate(problem.latent_slots):
-        slot = problem.n_item_slots + s
-        labels[slot] = ("latent", kind, "*" if groups[g] is None else groups[g])
+        lower[b.slot[rows, cols]] = b.lower[cols]
+        upper[b.slot[rows, cols]] = b.upper[cols]
+    for s, (_, kind) in enumerate(problem.latent_slots):
         if kind == "variance":
-            lower[slot] = 0.0
-    return lower, upper, labels
+            lower[problem.n_item_slots + s] = 0.0
+    return lower, upper
 
 
 def _describe(label: tuple[str, str, Any]) -> str:
@@ -50,7 +37,7 @@ def _describe(label: tuple[str, str, Any]) -> str:
     return f"latent {name}{where}" if item == "latent" else f"item {item!r} {name}{where}"
 
 
-def _standard_errors(problem: _Problem, x: np.ndarray, column_labels: list[tuple[str, Any]],
+def _standard_errors(problem: _Problem, x: np.ndarray, layout: ParameterLayout, n_columns: int,
                      groups: list[Any], ref_columns: list[int], item_ids: list[str]):
     """Observed information as the finite-difference Jacobian of the Fisher-identity score.
 
@@ -60,7 +47,9 @@ def _standard_errors(problem: _Problem, x: np.ndarray, column_labels: list[tuple
     variances per group and the labelled covariance matrix.
     """
     size = problem.size
-    lower, upper, labels = _slot_bounds_and_labels(problem, column_labels, groups)
+    lower, upper = _slot_bounds(problem)
+    # one label per slot: a shared parameter is named after its first item
+    labels = [entries[0] for entries in layout.slots]
     at_bound = (x <= lower + 1e-8) | (x >= upper - 1e-8)
     if at_bound.any():
         shown = ", ".join(_describe(labels[s]) for s in np.flatnonzero(at_bound)[:6])
@@ -93,7 +82,6 @@ def _standard_errors(problem: _Problem, x: np.ndarray, column_labels: list[tuple
         warnings.warn("the information matrix is not positive definite; standard errors are NaN "
                       "(a parameter may be unidentified)", ModelWarning, stacklevel=5)
     var = np.diag(cov)
-    n_columns = len(column_labels)
     si_rows: list[dict[str, float]] = [{} for _ in range(n_columns)]
     irt_rows: list[dict[str, float]] = [{} for _ in range(n_columns)]
     # delta method: numerical Jacobian of the IRT form with respect to the packed slots

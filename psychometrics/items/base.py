@@ -15,13 +15,11 @@ from typing import ClassVar
 
 import numpy as np
 
+from psychometrics._numeric import LOG_FLOOR
+from psychometrics._numeric import TINY as _TINY
+
 __all__ = ["ItemModel", "LOG_FLOOR", "log_sigmoid", "sigmoid", "gradient_hessian_from_derivatives"]
 
-#: Smallest log-probability handed to matrix products: exp(LOG_FLOOR) underflows to 0 while
-#: staying finite, so ``0 * LOG_FLOOR`` is 0 where ``0 * -inf`` would be NaN.
-LOG_FLOOR = -1.0e4
-
-_TINY = 1e-300
 
 
 def log_sigmoid(z: np.ndarray) -> np.ndarray:
@@ -84,6 +82,12 @@ class ItemModel(ABC):
     bounds : mapping
         ``name -> (low, high)`` admissible range of a parameter; estimation clips Newton
         steps into it (guessing and upper asymptotes in [0, 1]).
+    anchor_first_item : mapping
+        Parameters of the first item of a block held at a value for identification (mirt
+        fixes ``c`` of the first rating-scale item at 0).
+
+    The parameter layout of a block of items (:class:`psychometrics.irt.layout.ParameterLayout`)
+    reads :meth:`tied_names` and :meth:`block_fixed`; models override them, never probe for them.
     """
 
     name: ClassVar[str]
@@ -93,6 +97,7 @@ class ItemModel(ABC):
     tied: ClassVar[tuple[str, ...]] = ()
     estimates_latent_variance: ClassVar[bool] = False
     bounds: ClassVar[Mapping[str, tuple[float, float]]] = {}
+    anchor_first_item: ClassVar[Mapping[str, float]] = {}
 
     def __repr__(self) -> str:
         return f"<ItemModel {self.name!r}>"
@@ -121,6 +126,22 @@ class ItemModel(ABC):
     def free_mask(self, n_categories: int) -> np.ndarray:
         """Boolean (P,) mask of the parameters the model lets an estimator move."""
         return np.array([n not in self.fixed_values for n in self.parameter_names(n_categories)])
+
+    def tied_names(self, n_categories: int) -> list[str]:
+        """Parameters that take one common value across the items of a block (the 1PL slope,
+        the rating-scale thresholds); by default :attr:`tied` restricted to this ``K``."""
+        names = self.parameter_names(n_categories)
+        return [t for t in self.tied if t in names]
+
+    def block_fixed(self, n_categories: int, n_items: int) -> np.ndarray:
+        """Boolean (n_items, P): parameters a block of ``n_items`` items holds fixed, by the
+        model (:attr:`fixed_values`) or for identification (:attr:`anchor_first_item`)."""
+        names = self.parameter_names(n_categories)
+        fixed = np.zeros((n_items, len(names)), dtype=bool)
+        fixed[:, [c for c, n in enumerate(names) if n in self.fixed_values]] = True
+        if n_items:
+            fixed[0, [c for c, n in enumerate(names) if n in self.anchor_first_item]] = True
+        return fixed
 
     @abstractmethod
     def start_values(self, n_categories: int, n_items: int) -> np.ndarray:

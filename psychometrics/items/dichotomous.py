@@ -25,6 +25,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from psychometrics._numeric import LOG_FLOOR, MAX_EXP
+from psychometrics._numeric import TINY as _TINY
 from psychometrics.items.base import ItemModel, log_sigmoid
 
 __all__ = ["Dichotomous", "Rasch", "OnePL", "TwoPL", "ThreePL", "FourPL"]
@@ -32,7 +34,6 @@ __all__ = ["Dichotomous", "Rasch", "OnePL", "TwoPL", "ThreePL", "FourPL"]
 _FULL = ("a1", "d", "g", "u")
 _IRT = {"a1": "a", "d": "b", "g": "g", "u": "u"}
 _DEFAULTS = {"a1": 1.0, "d": 0.0, "g": 0.0, "u": 1.0}
-_TINY = 1e-300
 
 
 def _ratios(counts: np.ndarray, log_p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -40,9 +41,9 @@ def _ratios(counts: np.ndarray, log_p: np.ndarray) -> tuple[np.ndarray, np.ndarr
     positive = counts > 0
     with np.errstate(divide="ignore", invalid="ignore"):
         log_r = np.where(positive, np.log(np.where(positive, counts, 1.0)), -np.inf)
-        lp = np.where(np.isfinite(log_p), log_p, -1e4)
-        rho = np.where(positive, np.exp(np.minimum(log_r - lp, 600.0)), 0.0)
-        phi = np.where(positive, np.exp(np.minimum(log_r - 2.0 * lp, 600.0)), 0.0)
+        lp = np.where(np.isfinite(log_p), log_p, LOG_FLOOR)
+        rho = np.where(positive, np.exp(np.minimum(log_r - lp, MAX_EXP)), 0.0)
+        phi = np.where(positive, np.exp(np.minimum(log_r - 2.0 * lp, MAX_EXP)), 0.0)
     return rho, phi
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from psychometrics._numeric import log1mexp
 from psychometrics.items.base import ItemModel, gradient_hessian_from_derivatives, log_sigmoid
 
 __all__ = ["Graded"]
@@ -75,7 +76,7 @@ class Graded(ItemModel):
         padded = np.concatenate([np.full((n, 1), np.inf), d, np.full((n, 1), -np.inf)], axis=1)
         step = padded[:, 1:] - padded[:, :-1]          # d_{k+1} - d_k, must be < 0
         with np.errstate(divide="ignore", invalid="ignore"):
-            gap = np.where(step < 0, np.log1p(-np.exp(np.minimum(step, 0.0))), -np.inf)
+            gap = np.where(step < 0, log1mexp(step), -np.inf)
         gap = np.where(np.isnan(gap), -np.inf, gap)
         return log_sigmoid(z[:, :, :-1]) + log_sigmoid(-z[:, :, 1:]) + gap[:, None, :]
 

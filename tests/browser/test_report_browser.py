@@ -40,6 +40,9 @@ LAUNCH_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
 
 @pytest.fixture(scope="module")
 def demo_report(tmp_path_factory) -> Path:
+    # skip before the (slow) validation when there is no browser to look at its report
+    _chromium()
+    _sync_playwright()
     from psychometrics.instrument import Instrument, bundled_sample
     from psychometrics.report import write_report
     from psychometrics.validation import validate

@@ -49,12 +49,12 @@ def test_parquet_files_and_plain_em_with_se(responses, parquet_files):
 
 def test_multigroup(responses):
     labels = np.where(np.arange(len(responses)) % 3 == 0, "focal", "reference")
+    # the default reference is the largest group, here the second level
     expected = irt.calibrate(responses, "graded", group=pd.Series(labels, index=responses["respondent_id"]),
-                             reference="reference", free_items=["q2"])
+                             free_items=["q2"])
     frame = responses.assign(grp=labels)
-    got = irt.calibrate(dd.from_pandas(frame, npartitions=4), "graded", group="grp", reference="reference",
-                        free_items=["q2"])
-    assert got.groups == expected.groups
+    got = irt.calibrate(dd.from_pandas(frame, npartitions=4), "graded", group="grp", free_items=["q2"])
+    assert got.groups == expected.groups == ("reference", "focal")
     for g in expected.groups:
         np.testing.assert_allclose(got.group_slope_intercept[g].to_numpy(float),
                                    expected.group_slope_intercept[g].to_numpy(float), rtol=0, atol=1e-6)

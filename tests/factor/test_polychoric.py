@@ -7,7 +7,6 @@ tests/reference/factor_make_data.py.
 
 from __future__ import annotations
 
-import time
 import warnings
 
 import numpy as np
@@ -197,14 +196,12 @@ def test_polyserial_bad_input():
         polyserial(np.ones(6), ordinal)
 
 
-def test_speed_moderate_size(rng):
-    # 20 items x 20,000 persons stays well under a second on an idle core (the 50 x 100,000
-    # target is checked by benchmarks/polychoric.py); a generous bound keeps this stable
+def test_moderate_size_without_warnings(rng):
+    # 20 items x 20,000 persons: no pair is flagged. Its time (and the 50 x 100,000 target) is
+    # measured by benchmarks/polychoric.py, not asserted here
     truth = np.full((20, 20), 0.4)
     np.fill_diagonal(truth, 1.0)
     frame = _simulate(rng, 20000, truth, [-1, -0.3, 0.4, 1.1])
-    start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("error", ModelWarning)
         polychoric(frame)
-    assert time.perf_counter() - start < 10.0
