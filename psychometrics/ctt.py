@@ -70,8 +70,9 @@ def item_analysis(responses: Any, *, missing: Missing = "pairwise") -> pd.DataFr
 
     Parameters
     ----------
-    responses : DataFrame, ndarray or Responses
-        Persons x items, NaN for missing.
+    responses : DataFrame, ndarray, Responses or Dask DataFrame
+        Persons x items, NaN for missing. A Dask DataFrame is summarized partition by
+        partition (:func:`psychometrics.distributed.item_analysis`), with the same result.
     missing : {"pairwise", "listwise"}
         Rule for the covariance matrix behind ``r_drop`` and ``alpha_if_deleted``;
         the other columns always use every available response.

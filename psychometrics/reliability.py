@@ -117,8 +117,9 @@ def alpha(responses: Any, ci: float = 0.95, missing: Missing = "pairwise", boots
 
     Parameters
     ----------
-    responses : DataFrame, ndarray or Responses
-        Persons x items, NaN for missing.
+    responses : DataFrame, ndarray, Responses or Dask DataFrame
+        Persons x items, NaN for missing. A Dask DataFrame is summarized partition by
+        partition (:func:`psychometrics.distributed.alpha`; no bootstrap).
     ci : float
         Confidence level of the intervals, in (0, 1).
     missing : {"pairwise", "listwise"}

@@ -104,9 +104,11 @@ def calibrate(responses: Any, model: str | Mapping[str, str] = "2pl", *, group: 
 
     Parameters
     ----------
-    responses : DataFrame, ndarray or Responses
+    responses : DataFrame, ndarray, Responses or Dask DataFrame
         Persons x items; NaN = missing (any pattern: missing responses are absent from the
-        likelihood, never imputed).
+        likelihood, never imputed). A Dask DataFrame is calibrated partition by partition
+        (:func:`psychometrics.distributed.calibrate`: E-steps on the workers, the same EM path);
+        ``group`` then names its column of group labels.
     model : str or mapping
         A registered model name (``"rasch"``, ``"1pl"``, ``"2pl"``, ``"3pl"``, ``"4pl"``,
         ``"graded"``, ``"gpcm"``, ``"pcm"``, ``"rsm"``, ``"nominal"``) or item -> name.
