@@ -29,6 +29,7 @@ _SUBMODULES = {
     "factor",
     "fairness",
     "fit",
+    "fit_indices",
     "groups",
     "information",
     "instrument",

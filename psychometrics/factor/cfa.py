@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import stats
 from scipy.linalg import blas
 from scipy.special import ndtr
 
@@ -49,6 +49,7 @@ from psychometrics.errors import (
     ResponseError,
 )
 from psychometrics.factor.polychoric import bivariate_normal_cdf, polychoric
+from psychometrics.fit_indices import cfi_tli, rmsea, rmsea_interval, srmr
 
 __all__ = ["CFAResult", "cfa"]
 
@@ -1061,42 +1062,6 @@ def _check_identified(structure: _Structure, objective: _Objective, theta: np.nd
 # --------------------------------------------------------------------------- fit statistics
 
 
-def _rmsea_ci(chi2: float, df: int, n: float, level: float = 0.90) -> tuple[float, float]:
-    """Interval for RMSEA by inverting the noncentral chi-square in its noncentrality."""
-    if df <= 0:
-        return (np.nan, np.nan)
-    upper_p, lower_p = (1 + level) / 2, (1 - level) / 2
-
-    def bound(target: float) -> float:
-        # ncp solving P(X <= chi2; df, ncp) = target; 0 when even ncp = 0 is below target
-        def f(ncp: float) -> float:
-            return float(stats.ncx2.cdf(chi2, df, ncp)) - target if ncp > 0 else float(
-                stats.chi2.cdf(chi2, df)) - target
-        if f(0.0) < 0:
-            return 0.0
-        hi = max(chi2, 1.0)
-        while f(hi) > 0:
-            hi *= 2.0
-        return optimize.brentq(f, 0.0, hi, xtol=1e-12)
-
-    lam_low, lam_high = bound(upper_p), bound(lower_p)
-    return (float(np.sqrt(lam_low / (n * df))), float(np.sqrt(lam_high / (n * df))))
-
-
-def _incremental(chi2: float, df: int, base: float, base_df: int) -> tuple[float, float]:
-    denom = max(base - base_df, chi2 - df, 0.0)
-    cfi = 1.0 - max(chi2 - df, 0.0) / denom if denom > 0 else 1.0
-    if df > 0 and base_df > 0 and base / base_df != 1.0:
-        tli = (base / base_df - chi2 / df) / (base / base_df - 1.0)
-    else:
-        tli = np.nan
-    return float(cfi), float(tli)
-
-
-def _rmsea(chi2: float, df: int, n: float) -> float:
-    return float(np.sqrt(max(chi2 - df, 0.0) / (n * df))) if df > 0 else np.nan
-
-
 def _scaled_shifted(delta: np.ndarray | None, weights: np.ndarray, gamma: np.ndarray, df: int
                     ) -> tuple[float, float]:
     """Scale ``a`` and shift ``b`` of Asparouhov & Muthen's T* = a T + b."""
@@ -1433,13 +1398,14 @@ def cfa(responses: Any, model: Mapping[str, Sequence[str]],
             scaling, shift = 1.0 / a, b
         base_scaled = a0 * base_chi2 + b0
         p_value = float(stats.chi2.sf(chi2, df)) if (estimator == "dwls" and df > 0) else nan
+        # lavaan's least-squares statistics use N - 1 in the RMSEA, ML uses N
         rmsea_n = n - 1
         wd = delta * weights[:, None]
         bread = info_inv
         vcov = bread @ (wd.T @ gamma @ wd) @ bread / n_test
         if df > 0:
-            cfi_scaled, tli_scaled = _incremental(chi2_scaled, df, base_scaled, base_df)
-            rmsea_scaled = _rmsea(chi2_scaled, df, rmsea_n)
+            cfi_scaled, tli_scaled = cfi_tli(chi2_scaled, df, base_scaled, base_df)
+            rmsea_scaled = rmsea(chi2_scaled, df, rmsea_n)
         srmr = _srmr(sample, sigma, ordinal)
     else:
         base_df = p * (p - 1) // 2
@@ -1467,16 +1433,16 @@ def cfa(responses: Any, model: Mapping[str, Sequence[str]],
         p_value = float(stats.chi2.sf(chi2, df)) if df > 0 else nan
         aic = -2.0 * loglik + 2.0 * n_par
         bic = -2.0 * loglik + n_par * np.log(n)
-    cfi, tli = _incremental(chi2, df, base_chi2, base_df)
-    rmsea = _rmsea(chi2, df, rmsea_n)
-    rmsea_ci = _rmsea_ci(chi2, df, rmsea_n)
+    cfi, tli = cfi_tli(chi2, df, base_chi2, base_df)
+    rmsea_value = rmsea(chi2, df, rmsea_n)
+    rmsea_ci = rmsea_interval(chi2, df, rmsea_n)
 
     return _assemble(structure, estimator, full_theta, vcov, sample, sigma, objective, means, n,
                      n_total - n, dict(
                          chi2=float(chi2), df=int(df), p=p_value, chi2_scaled=float(chi2_scaled),
                          p_scaled=float(p_scaled), scaling_factor=float(scaling), shift=float(shift),
                          baseline_chi2=float(base_chi2), baseline_df=int(base_df),
-                         baseline_chi2_scaled=float(base_scaled), cfi=cfi, tli=tli, rmsea=rmsea,
+                         baseline_chi2_scaled=float(base_scaled), cfi=cfi, tli=tli, rmsea=rmsea_value,
                          rmsea_ci=rmsea_ci, srmr=srmr, cfi_scaled=float(cfi_scaled),
                          tli_scaled=float(tli_scaled), rmsea_scaled=float(rmsea_scaled),
                          aic=float(aic), bic=float(bic), loglik=float(loglik),
@@ -1490,9 +1456,7 @@ def _srmr(sample: np.ndarray, sigma: np.ndarray, ordinal: bool,
     p = sample.shape[0]
     if ordinal:
         # lavaan averages over p(p+1)/2 elements, the (zero) diagonal residuals included
-        rows, cols = np.tril_indices(p)
-        resid = (sample - sigma)[rows, cols]
-        return float(np.sqrt(np.mean(resid**2)))
+        return srmr(sample - sigma, diagonal=True)
     sd = np.sqrt(np.diag(sample))
     resid = (sample - sigma) / np.outer(sd, sd)
     rows, cols = np.tril_indices(p)

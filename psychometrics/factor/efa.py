@@ -22,6 +22,7 @@ from psychometrics._numeric import TINY
 from psychometrics._blas import single_threaded_blas
 from psychometrics.data import Responses, as_responses
 from psychometrics.errors import ConvergenceWarning, ModelWarning, ResponseError
+from psychometrics.fit_indices import rmsea_interval
 
 __all__ = ["EFAResult", "efa", "efa_correlation", "correlation_matrix", "item_data", "pearson_matrix", "rotate",
            "smc", "fit_statistics",
@@ -524,32 +525,14 @@ def fit_statistics(r: np.ndarray, loadings: np.ndarray, phi: np.ndarray | None, 
     tli = (m_null - m_model) / (m_null - 1 / factor) if df > 0 else np.nan
     if df > 0:
         rmsea = np.sqrt(max(chi2 / (df * n_obs) - 1 / (n_obs - 1), 0.0))
-        low, high = _rmsea_interval(chi2, df, n_obs, alpha)
+        # psych's fa: N - 1 in the interval
+        low, high = rmsea_interval(chi2, df, n_obs - 1, confidence_level=1.0 - alpha)
         bic = chi2 - df * np.log(n_obs)
     else:
         rmsea, low, high, bic = np.nan, np.nan, np.nan, np.nan
     return {"chi2": chi2, "df": df, "p": pvalue, "tli": tli, "rmsea": rmsea, "rmsea_low": low,
             "rmsea_high": high, "bic": bic, "objective": objective, "rms": rms, "crms": crms,
             "null_chi2": null_chi2, "null_df": null_df}
-
-
-def _rmsea_interval(chi2: float, df: float, n_obs: float, alpha: float) -> tuple[float, float]:
-    tail = alpha / 2
-    upper_limit = max(n_obs, chi2) + 2 * n_obs
-
-    def bound(prob: float) -> float:
-        def f(ncp: float) -> float:
-            return stats.ncx2.cdf(chi2, df, ncp) - prob if ncp > 0 else stats.chi2.cdf(chi2, df) - prob
-        if f(0.0) <= 0:
-            return 0.0
-        if f(upper_limit) > 0:
-            return np.nan
-        root = optimize.brentq(f, 0.0, upper_limit, xtol=1e-10)
-        return float(np.sqrt(root / (n_obs - 1) / df))
-
-    high = bound(tail)
-    low = bound(1 - tail)
-    return low, high
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,11 +11,12 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, optimize, stats
+from scipy import linalg, stats
 
 from psychometrics._blas import one_blas_thread
 from psychometrics._numeric import TINY
 from psychometrics.errors import EstimationError, ModelWarning, ResponseError
+from psychometrics.fit_indices import cfi_tli, rmsea, rmsea_interval, srmr
 from psychometrics.fit._common import (
     category_scores,
     encode,
@@ -482,37 +483,14 @@ def m2(calibration: Any, responses: Any, *, type: Literal["M2", "M2*", "C2"] = "
     else:
         m2_null = math.nan
 
-    rmsea = math.sqrt(max(value - df, 0.0) / (n_persons * df))
-    low, high = _rmsea_interval(value, df, n_persons)
-    if df_null > 0 and math.isfinite(m2_null):
-        denominator = max(m2_null - df_null, value - df, 0.0)
-        cfi = 1.0 - max(value - df, 0.0) / denominator if denominator > 0 else 1.0
-        null_ratio = m2_null / df_null
-        tli = (null_ratio - value / df) / (null_ratio - 1.0) if null_ratio != 1.0 else math.nan
-    else:
-        cfi = tli = math.nan
-    return M2Result(m2=value, df=int(df), p=float(stats.chi2.sf(value, df)), rmsea=rmsea,
+    # mirt's convention: N persons in the RMSEA (and its interval)
+    low, high = rmsea_interval(value, df, n_persons)
+    cfi, tli = cfi_tli(value, df, m2_null, df_null)
+    return M2Result(m2=value, df=int(df), p=float(stats.chi2.sf(value, df)), rmsea=rmsea(value, df, n_persons),
                     rmsea_ci_low=low, rmsea_ci_high=high, srmsr=_srmsr(codes, n_cat, prob, weights),
                     cfi=float(cfi), tli=float(tli), m2_null=float(m2_null), df_null=int(df_null),
                     n_persons=int(n_persons), n_statistics=int(design.size), n_parameters=int(free.size),
                     type=type)
-
-
-def _rmsea_interval(value: float, df: int, n: int, level: float = 0.90) -> tuple[float, float]:
-    """Confidence interval of RMSEA from the noncentral chi-square (Browne & Cudeck, 1993)."""
-    upper_tail = (1.0 + level) / 2.0
-
-    def bound(target: float) -> float:
-        # the noncentrality at which the observed statistic is the target quantile
-        if stats.chi2.cdf(value, df) < target:
-            return 0.0
-        high = max(value, 1.0)
-        while stats.ncx2.cdf(value, df, high) > target:
-            high *= 2.0
-        lam = optimize.brentq(lambda nc: stats.ncx2.cdf(value, df, nc) - target, 0.0, high, xtol=1e-10)
-        return math.sqrt(lam / (n * df))
-
-    return bound(upper_tail), bound(1.0 - upper_tail)
 
 
 def _srmsr(codes: np.ndarray, n_cat: np.ndarray, prob: np.ndarray, weights: np.ndarray) -> float:
@@ -526,10 +504,7 @@ def _srmsr(codes: np.ndarray, n_cat: np.ndarray, prob: np.ndarray, weights: np.n
     np.fill_diagonal(cov, second - mean ** 2)
     sd = np.sqrt(np.maximum(np.diag(cov), TINY))
     r_model = cov / np.outer(sd, sd)
-    lower = np.tril_indices(n_cat.shape[0], k=-1)
-    diff = (r_obs - r_model)[lower]
-    diff = diff[np.isfinite(diff)]
-    return float(np.sqrt(np.mean(diff ** 2))) if diff.size else math.nan
+    return srmr(r_obs - r_model, diagonal=False)
 
 
 # ============================================================================================

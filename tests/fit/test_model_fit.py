@@ -34,7 +34,7 @@ from psychometrics import irt
 from psychometrics.errors import EstimationError, ModelWarning, ResponseError
 from psychometrics.fit import likelihood_ratio, m2
 from psychometrics.fit._common import grid
-from psychometrics.fit.model import _rmsea_interval
+from psychometrics.fit_indices import rmsea_interval as _rmsea_interval
 from psychometrics.irt import Calibration
 from psychometrics.simulate import simulate
 
