@@ -6,7 +6,7 @@ resident set size (``VmHWM``) of each worker process and of the client process.
 
     python benchmarks/distributed.py generate --persons 10000000 --folder /tmp/pm-1e7
     python benchmarks/distributed.py calibrate --folder /tmp/pm-1e7
-    python benchmarks/distributed.py score --folder /tmp/pm-1e7       # needs the calibration
+    python benchmarks/distributed.py score --folder /tmp/pm-1e7       # the calibration, else true values
     python benchmarks/distributed.py overhead --persons 1000000       # Dask / in-memory wall time
     python benchmarks/distributed.py all --persons 10000000 --folder /tmp/pm-1e7 --cleanup
 
@@ -117,8 +117,10 @@ def calibrate_step(folder: Path, bank: Path) -> dict:
         start = time.perf_counter()
 
         def progress(iteration: int, loglik: float, change: float) -> None:
-            print(f"  EM iteration {iteration} at {time.perf_counter() - start:.1f} s, max change {change:.2e}",
-                  file=sys.stderr, flush=True)
+            # peaks so far, so that a run cut short still tells its memory
+            peaks = ", ".join(f"{p:.0f}" for p in _worker_peaks(client))
+            print(f"  EM iteration {iteration} at {time.perf_counter() - start:.1f} s, max change {change:.2e}; "
+                  f"peak MB workers {peaks}, client {_peak_mb():.0f}", file=sys.stderr, flush=True)
 
         calibration = irt.calibrate(data, "graded", callback=progress)
         seconds = time.perf_counter() - start
@@ -133,13 +135,16 @@ def calibrate_step(folder: Path, bank: Path) -> dict:
             "worker_peak_mb": peaks, "client_peak_mb": _peak_mb()}
 
 
-def score_step(folder: Path, bank: Path, out: Path) -> dict:
+def score_step(folder: Path, bank: Path, out: Path, n_items: int, seed: int) -> dict:
     import dask.dataframe as dd
 
     from psychometrics import irt
     from psychometrics.irt import Calibration
 
-    calibration = Calibration.from_json(bank.read_text())
+    if bank.exists():
+        calibration = Calibration.from_json(bank.read_text())
+    else:   # scoring speed does not depend on where the parameters came from
+        calibration = Calibration.from_item_params(_true_params(n_items, seed), "graded")
     cluster, client = _cluster()
     try:
         data = dd.read_parquet(str(folder / "*.parquet"))
@@ -200,7 +205,7 @@ def main() -> None:
         elif args.step == "calibrate":
             result = calibrate_step(data, bank)
         elif args.step == "score":
-            result = score_step(data, bank, scores)
+            result = score_step(data, bank, scores, args.items, args.seed)
         else:
             result = in_memory_step(data)
         print(json.dumps(result))
@@ -217,8 +222,8 @@ def main() -> None:
             print(json.dumps({"step": "overhead", "persons": args.persons,
                               "dask_over_in_memory": dask_run["seconds"] / memory_run["seconds"]}))
         elif args.step == "all":
-            _subprocess("calibrate", *common)
             _subprocess("score", *common)
+            _subprocess("calibrate", *common)
         elif args.step != "generate":
             _subprocess(args.step, *common)
     finally:

@@ -292,6 +292,8 @@ def calibrate(ddf: Any, model: str | Mapping[str, str] = "2pl", *, group: str | 
         levels = _levels(label_counts, ddf._meta[group].dtype, reference)
     position = {label: g for g, label in enumerate(levels)}
 
+    if not any(n for s in present for n in s["sizes"].values()):
+        raise ResponseError("no respondent answered any item")
     distinct = [np.unique(np.concatenate([table[j][0] for s in present for table in s["tables"].values()]))
                 for j in range(len(item_ids))]
     admissible = {item: tuple(range(int(d.min()), int(d.max()) + 1))
@@ -313,8 +315,6 @@ def calibrate(ddf: Any, model: str | Mapping[str, str] = "2pl", *, group: str | 
             for j, (values, n_values) in enumerate(s["tables"][key]):
                 where = np.searchsorted(np.asarray(categories[item_ids[j]]), values)
                 np.add.at(counts[g, j], where, n_values)
-    if sizes.sum() == 0:
-        raise ResponseError("no respondent answered any item")
 
     encode = dask.delayed(_encode, pure=True)
     ordered = [categories[item] for item in item_ids]
