@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse, stats
 
+from psychometrics._deprecation import keyword_only_after, renamed_arguments
+from psychometrics._results import scalar_frame
 from psychometrics.data import Responses
 from psychometrics.errors import DataWarning, EstimationError, ResponseError
 
@@ -132,17 +134,20 @@ def _require_columns(frame: pd.DataFrame, names: dict[str, Any]) -> None:
             )
 
 
-def _confidence(ci: float) -> float:
-    if not 0.0 < ci < 1.0:
-        raise ValueError(f"ci must be a confidence level strictly between 0 and 1, got {ci!r}")
-    return float(ci)
+def _confidence(confidence_level: float) -> float:
+    if not 0.0 < confidence_level < 1.0:
+        raise ValueError("confidence_level (as ci must be, its former name) is a confidence level strictly "
+                         f"between 0 and 1, got {confidence_level!r}")
+    return float(confidence_level)
 
 
 # --------------------------------------------------------------------------------------
 # intraclass correlations (Shrout & Fleiss 1979)
 # --------------------------------------------------------------------------------------
 
-def icc(ratings: pd.DataFrame | np.ndarray | Responses, ci: float = 0.95, *,
+@keyword_only_after(1)
+@renamed_arguments(ci="confidence_level")
+def icc(ratings: pd.DataFrame | np.ndarray | Responses, *, confidence_level: float = 0.95,
         target: str | None = None, rater: str | None = None, rating: str | None = None) -> pd.DataFrame:
     r"""The six Shrout-Fleiss intraclass correlations with F tests and confidence intervals.
 
@@ -151,7 +156,7 @@ def icc(ratings: pd.DataFrame | np.ndarray | Responses, ci: float = 0.95, *,
     ratings : DataFrame, ndarray or Responses
         Wide: targets (ratees) in rows, raters in columns, NaN for a missing rating.
         Long: one row per rating, when ``target``, ``rater`` and ``rating`` name its columns.
-    ci : float
+    confidence_level : float
         Confidence level of the intervals.
     target, rater, rating : str, optional
         Column names of a long-format frame; give all three or none.
@@ -206,7 +211,7 @@ def icc(ratings: pd.DataFrame | np.ndarray | Responses, ci: float = 0.95, *,
     >>> icc(table)["estimate"].round(2).tolist()
     [0.17, 0.29, 0.71, 0.44, 0.62, 0.91]
     """
-    level = _confidence(ci)
+    level = _confidence(confidence_level)
     long_keys = {"target": target, "rater": rater, "rating": rating}
     if any(v is not None for v in long_keys.values()):
         missing = [k for k, v in long_keys.items() if v is None]
@@ -376,6 +381,10 @@ class KappaResult:
     categories: tuple[float, ...]
     table: np.ndarray
 
+    def to_frame(self) -> pd.DataFrame:
+        """The scalar results as one row (for code; :meth:`summary` is for people)."""
+        return scalar_frame(self)
+
     def summary(self) -> str:
         label = "kappa" if self.weights == "none" else f"{self.weights}-weighted kappa"
         return (f"Cohen's {label} = {self.kappa:.3f} (SE {self.se:.3f}, "
@@ -383,9 +392,10 @@ class KappaResult:
                 f"{len(self.categories)} categories")
 
 
+@renamed_arguments(ci="confidence_level")
 def cohen_kappa(rater1: Any, rater2: Any = None, *,
                 weights: Literal["linear", "quadratic"] | np.ndarray | None = None,
-                categories: Any = None, ci: float = 0.95) -> KappaResult:
+                categories: Any = None, confidence_level: float = 0.95) -> KappaResult:
     r"""Cohen's kappa, unweighted or weighted, with a standard error and confidence interval.
 
     Parameters
@@ -402,7 +412,7 @@ def cohen_kappa(rater1: Any, rater2: Any = None, *,
     categories : sequence of numbers, optional
         All admissible codes (include codes nobody used, they change the weights);
         default: the codes observed. A rating outside them raises a ResponseError.
-    ci : float
+    confidence_level : float
         Confidence level.
 
     Notes
@@ -434,7 +444,7 @@ def cohen_kappa(rater1: Any, rater2: Any = None, *,
     .. [2] Fleiss, J. L., Cohen, J., & Everitt, B. S. (1969). Large sample standard errors
            of kappa and weighted kappa. Psychological Bulletin, 72(5), 323-327.
     """
-    level = _confidence(ci)
+    level = _confidence(confidence_level)
     if rater2 is None:
         both = _numeric_frame(rater1, "ratings")
         if both.shape[1] != 2:
@@ -549,6 +559,10 @@ class FleissKappaResult:
     n_subjects: int
     n_raters: float
     category_proportions: pd.Series
+
+    def to_frame(self) -> pd.DataFrame:
+        """The scalar results as one row (for code; :meth:`summary` is for people)."""
+        return scalar_frame(self)
 
     def summary(self) -> str:
         return (f"Fleiss' kappa = {self.kappa:.3f} (z = {self.z:.2f}, p = {self.p:.3g}), "
@@ -707,6 +721,10 @@ class KrippendorffResult:
     expected_disagreement: float
     n_units: int
     n_values: int
+
+    def to_frame(self) -> pd.DataFrame:
+        """The scalar results as one row (for code; :meth:`summary` is for people)."""
+        return scalar_frame(self)
 
     def summary(self) -> str:
         return (f"Krippendorff's alpha ({self.level}) = {self.alpha:.3f}, "

@@ -35,6 +35,7 @@ __all__ = [
     "ItemSpec",
     "Responses",
     "as_responses",
+    "category_index",
     "load_responses",
     "read_table",
 ]
@@ -737,3 +738,60 @@ def _score_options(raw: pd.Series, spec: ItemSpec, string_missing: set[str], off
                                               f"options {options}"), bad.size)
     scores[is_missing.to_numpy()] = np.nan
     return scores
+
+
+def category_index(column: np.ndarray, codes: Sequence[float] | np.ndarray | None = None, *,
+                   item: str | None = None, position: int | None = None,
+                   person_ids: Sequence[Any] | pd.Index | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The one category recoder: each response of one item as the index of its code, -1 for NaN.
+
+    Parameters
+    ----------
+    column : ndarray (persons,)
+        Response codes of one item, NaN for missing.
+    codes : sequence, optional
+        The item's codes; a response is coded as its position in ``codes`` (their order, which
+        need not be sorted). Default: the distinct observed values, ascending.
+    item, position, person_ids : optional
+        Item id, its column and the respondent ids, for the error message.
+
+    Returns
+    -------
+    index : ndarray of int64 (persons,)
+        Position of every response in ``codes``; -1 where missing (never a category).
+    codes : ndarray of float64
+        The codes used.
+
+    Raises
+    ------
+    ResponseError
+        When a response is not one of ``codes`` (naming respondent, row, item, column, value).
+
+    Examples
+    --------
+    >>> index, codes = category_index(np.array([3.0, np.nan, 1.0, 3.0]))
+    >>> index.tolist(), codes.tolist()
+    ([1, -1, 0, 1], [1.0, 3.0])
+    """
+    column = np.asarray(column, dtype=np.float64)
+    observed = ~np.isnan(column)
+    if codes is None:
+        table, inverse = np.unique(column[observed], return_inverse=True)
+        index = np.full(column.shape, -1, dtype=np.int64)
+        index[observed] = inverse.reshape(-1)
+        return index, table
+    table = np.asarray(codes, dtype=np.float64)
+    order = np.argsort(table, kind="stable")
+    sorted_codes = table[order]
+    at = np.minimum(np.searchsorted(sorted_codes, np.where(observed, column, sorted_codes[0])), len(table) - 1)
+    bad = observed & (sorted_codes[at] != column)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        value = column[row]
+        shown = int(value) if float(value).is_integer() else value
+        who = f"respondent {person_ids[row]!r} (row {row}), " if person_ids is not None else f"row {row}, "
+        where = f"item {item!r}" + (f" (column {position})" if position is not None else "") if item else "the item"
+        listed = tuple(int(c) if float(c).is_integer() else float(c) for c in table)
+        raise ResponseError(f"{who}{where}: value {shown} is not one of the item's categories {listed}"
+                            f" ({int(bad.sum())} such value(s) in this column)")
+    return np.where(observed, order[at], -1).astype(np.int64), table

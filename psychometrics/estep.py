@@ -206,8 +206,11 @@ def _codes(encoded: np.ndarray, log_probs: np.ndarray) -> np.ndarray:
     if encoded.dtype not in (np.int8, np.int16, np.int32, np.int64):
         encoded = encoded.astype(np.int64)
     if encoded.size:
-        # categories an item lacks have log-probability -inf at every node
-        n_valid = np.isfinite(log_probs).any(axis=1).sum(axis=1)
+        # categories an item lacks have log-probability -inf at every node; an item whose every
+        # category is -inf has parameters outside its model's domain (an extrapolation step
+        # the EM rejects), not fewer categories
+        finite = np.isfinite(log_probs).any(axis=1)
+        n_valid = np.where(finite.any(axis=1), finite.sum(axis=1), n_cat)
         low, high = encoded.min(axis=0), encoded.max(axis=0)
         bad = np.flatnonzero((low < -1) | (high >= n_valid))
         if bad.size:

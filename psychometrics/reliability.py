@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Mapping, Sequence
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -34,6 +35,7 @@ from psychometrics.agreement import (
     rwg,
     rwg_j,
 )
+from psychometrics._deprecation import keyword_only_after, renamed_arguments
 from psychometrics._covariance import (
     _alpha_from_cov,
     _complete_rows,
@@ -48,6 +50,9 @@ from psychometrics._covariance import (
 )
 from psychometrics.data import as_responses
 from psychometrics.errors import ResponseError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from psychometrics.factor.omega import OmegaResult
 
 __all__ = [
     "AlphaResult",
@@ -111,7 +116,9 @@ def _feldt_interval(value: float, n_persons: int, n_items: int, level: float) ->
     return float(low), float(high)
 
 
-def alpha(responses: Any, ci: float = 0.95, missing: Missing = "pairwise", bootstrap: int = 0,
+@keyword_only_after(1)
+@renamed_arguments(ci="confidence_level", bootstrap="n_replications")
+def alpha(responses: Any, *, confidence_level: float = 0.95, missing: Missing = "pairwise", n_replications: int = 0,
           seed: int | np.random.Generator | None = None) -> AlphaResult:
     r"""Cronbach's alpha and standardized alpha with a Feldt confidence interval.
 
@@ -120,12 +127,12 @@ def alpha(responses: Any, ci: float = 0.95, missing: Missing = "pairwise", boots
     responses : DataFrame, ndarray, Responses or Dask DataFrame
         Persons x items, NaN for missing. A Dask DataFrame is summarized partition by
         partition (:func:`psychometrics.distributed.alpha`; no bootstrap).
-    ci : float
+    confidence_level : float
         Confidence level of the intervals, in (0, 1).
     missing : {"pairwise", "listwise"}
         Pairwise: each covariance from the persons who answered both items (psych's
         default). Listwise: only persons who answered every item.
-    bootstrap : int
+    n_replications : int
         Number of bootstrap resamples of persons for a percentile interval (0: none).
     seed : int or Generator, optional
         Seed of the bootstrap.
@@ -170,46 +177,49 @@ def alpha(responses: Any, ci: float = 0.95, missing: Missing = "pairwise", boots
     >>> round(alpha(x).alpha, 4)
     0.9355
     """
-    if not 0.0 < ci < 1.0:
-        raise ValueError(f"ci must be a confidence level in (0, 1), got {ci!r}")
-    if isinstance(bootstrap, bool) or not isinstance(bootstrap, (int, np.integer)) or bootstrap < 0:
-        raise ValueError(f"bootstrap must be a non-negative number of resamples, got {bootstrap!r}")
+    if not 0.0 < confidence_level < 1.0:
+        raise ValueError(f"confidence_level must lie in (0, 1) (as ci must be, its former name), got {confidence_level!r}")
+    if (isinstance(n_replications, bool) or not isinstance(n_replications, (int, np.integer))
+            or n_replications < 0):
+        raise ValueError("n_replications (as bootstrap must be, its former name) is a non-negative number of "
+                         f"resamples, got {n_replications!r}")
     if _dispatch.is_dask(responses):
-        return _dispatch.backend().alpha(responses, ci=ci, missing=missing, bootstrap=bootstrap)
+        return _dispatch.backend().alpha(responses, confidence_level=confidence_level, missing=missing,
+                                         n_replications=n_replications)
     data = as_responses(responses)
     moments = _scale_moments(data, missing, "alpha")
-    result = _alpha_from_moments(moments, ci, missing)
+    result = _alpha_from_moments(moments, confidence_level, missing)
 
     boot_low = boot_high = math.nan
-    if bootstrap:
+    if n_replications:
         values = data.values
         if missing == "listwise":
             values = _complete_rows(values)
         rng = np.random.default_rng(seed)
         n_rows = values.shape[0]
-        replicates = np.empty(bootstrap)
+        replicates = np.empty(n_replications)
         # Resampling counts as frequency weights: no resampled copy of the data.
-        for b in range(bootstrap):
+        for b in range(n_replications):
             counts = np.bincount(rng.integers(0, n_rows, n_rows), minlength=n_rows).astype(np.float64)
             replicates[b] = _alpha_from_cov(_item_covariance(values, "pairwise", counts).cov)
-        tail = (1.0 - ci) / 2.0
+        tail = (1.0 - confidence_level) / 2.0
         replicates = replicates[np.isfinite(replicates)]
         if replicates.size:
             boot_low, boot_high = (float(q) for q in np.quantile(replicates, [tail, 1.0 - tail]))
     return dataclasses.replace(result, bootstrap_low=boot_low, bootstrap_high=boot_high,
-                               n_bootstrap=int(bootstrap))
+                               n_bootstrap=int(n_replications))
 
 
-def _alpha_from_moments(moments: _Moments, ci: float, missing: str) -> AlphaResult:
+def _alpha_from_moments(moments: _Moments, confidence_level: float, missing: str) -> AlphaResult:
     """Alpha, standardized alpha and Feldt interval from a checked covariance matrix."""
     cov = moments.cov
     n_items = cov.shape[0]
     value = _alpha_from_cov(cov)
     cor = _cov_to_cor(cov)
     standardized = float(n_items / (n_items - 1) * (1.0 - _safe_divide(n_items, cor.sum())))
-    low, high = _feldt_interval(value, moments.n_persons, n_items, ci)
+    low, high = _feldt_interval(value, moments.n_persons, n_items, confidence_level)
     return AlphaResult(alpha=value, standardized_alpha=standardized, ci_low=low, ci_high=high,
-                       n_persons=moments.n_persons, n_items=n_items, ci_level=ci, missing=missing)
+                       n_persons=moments.n_persons, n_items=n_items, ci_level=confidence_level, missing=missing)
 
 
 # ---------------------------------------------------------------------------------------
@@ -399,7 +409,8 @@ def spearman_brown(reliability: float | np.ndarray, factor: float = 2.0) -> floa
     return float(out) if out.ndim == 0 else out
 
 
-def split_half(responses: Any, method: Literal["odd_even", "first_second", "random"] = "odd_even",
+@keyword_only_after(1)
+def split_half(responses: Any, *, method: Literal["odd_even", "first_second", "random"] = "odd_even",
                seed: int | np.random.Generator | None = None,
                missing: Missing = "pairwise") -> SplitHalfResult:
     r"""Split-half reliability with the Spearman-Brown correction.
@@ -503,13 +514,15 @@ def sem(responses: Any = None, *, reliability: float | None = None, sd: float | 
     return float(sd * math.sqrt(1.0 - reliability))
 
 
-def omega(responses: Any, n_factors: int = 3, **options: Any) -> Any:
+def omega(responses: Any, n_factors: int = 3, *, correlation: str = "pearson", method: str = "minres",
+          scales: Mapping[str, Sequence[str]] | None = None, model: Mapping[str, Sequence[str]] | None = None,
+          estimator: str | None = None, bifactor: bool = False, denominator: str = "implied") -> "OmegaResult":
     r"""McDonald's omega total and hierarchical (Schmid-Leiman), ECV and per-scale omega.
 
-    A thin entry point to :func:`psychometrics.factor.omega` (see it for every option, e.g.
-    ``correlation="polychoric"`` for ordinal omega, ``scales=`` for per-scale omega,
-    ``model=`` for omega from a CFA of the stated scales); it lives here so that all
-    reliability coefficients are found in one module.
+    A thin entry point to :func:`psychometrics.factor.omega`, with its signature (see it for
+    every option, e.g. ``correlation="polychoric"`` for ordinal omega, ``scales=`` for
+    per-scale omega, ``model=`` for omega from a CFA of the stated scales); it lives here so
+    that all reliability coefficients are found in one module.
 
     Notes
     -----
@@ -527,4 +540,5 @@ def omega(responses: Any, n_factors: int = 3, **options: Any) -> Any:
     # Imported on use: factor analysis pulls in heavier dependencies than the CTT coefficients.
     from psychometrics.factor.omega import omega as factor_omega
 
-    return factor_omega(responses, n_factors, **options)
+    return factor_omega(responses, n_factors, correlation=correlation, method=method, scales=scales, model=model,
+                        estimator=estimator, bifactor=bifactor, denominator=denominator)

@@ -27,6 +27,7 @@ import pandas as pd
 
 from psychometrics import _dispatch
 from psychometrics._numeric import LOG_TINY
+from psychometrics._deprecation import keyword_only_after
 from psychometrics._blas import single_threaded_blas
 from psychometrics.data import as_responses
 from psychometrics.errors import ConvergenceWarning, EstimationError
@@ -394,7 +395,8 @@ def _iterative(calibration: Any, layout: _Layout, codes: np.ndarray, method: str
     return theta, se, converged
 
 
-def score(calibration: "Calibration", responses: Any, method: str = "eap", *,
+@keyword_only_after(2)
+def score(calibration: "Calibration", responses: Any, *, method: str = "eap",
           quadrature_points: int = 61, prior_mean: float | None = None,
           prior_variance: float | None = None, tol: float = 1e-8,
           max_iter: int = 100) -> pd.DataFrame:
@@ -493,7 +495,7 @@ def score(calibration: "Calibration", responses: Any, method: str = "eap", *,
         raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
     layout = _Layout.of(calibration)
     if _dispatch.is_dask(responses):
-        return _dispatch.backend().score(calibration, responses, method, quadrature_points=quadrature_points,
+        return _dispatch.backend().score(calibration, responses, method=method, quadrature_points=quadrature_points,
                                          prior_mean=prior_mean, prior_variance=prior_variance, tol=tol,
                                          max_iter=max_iter)
     resp, codes = _encode(calibration, responses)
@@ -574,8 +576,9 @@ def eap_sum_table(calibration: "Calibration", *, quadrature_points: int = 61,
     })
 
 
-def plausible_values(calibration: "Calibration", responses: Any, n: int = 5,
-                     seed: int | np.random.Generator | None = None, *,
+@keyword_only_after(2)
+def plausible_values(calibration: "Calibration", responses: Any, *, n: int = 5,
+                     seed: int | np.random.Generator | None = None,
                      quadrature_points: int = 241, prior_mean: float | None = None,
                      prior_variance: float | None = None) -> pd.DataFrame:
     r"""Draw ``n`` plausible values per respondent from the posterior of theta.

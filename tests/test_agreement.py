@@ -688,3 +688,10 @@ def test_no_runtime_warnings_on_edge_values():
         warnings.simplefilter("error", RuntimeWarning)
         result = ag.icc(np.array([[1, 2, 3], [2, 3, 4], [4, 5, 6.0]]))
     assert result.loc["ICC3", "estimate"] == pytest.approx(1.0)
+
+
+def test_agreement_results_have_a_frame_for_code():
+    result = ag.cohen_kappa([1, 2, 3, 1, 2, 2, 3], [1, 2, 3, 2, 2, 2, 3])
+    frame = result.to_frame()
+    assert frame.shape[0] == 1
+    assert frame.loc[0, "kappa"] == result.kappa and frame.loc[0, "n"] == 7

@@ -122,7 +122,7 @@ def _simulate_2pl(rng: np.random.Generator, n_persons: int, n_items: int):
 
 
 def test_eap_lsat7_extreme_patterns_match_mirt(lsat7):
-    result = score(lsat7, _frame([[0] * 5, [1] * 5], LSAT7_ITEMS), "eap")
+    result = score(lsat7, _frame([[0] * 5, [1] * 5], LSAT7_ITEMS), method="eap")
     # mirt 1.47, LSAT7 2PL, fscores(EAP): -1.870 (0.693) and 0.727 (0.801); params rounded
     np.testing.assert_allclose(result["theta"], [-1.870, 0.727], atol=0.002)
     np.testing.assert_allclose(result["se"], [0.693, 0.801], atol=0.002)
@@ -140,7 +140,7 @@ def test_eap_sum_table_lsat7_matches_mirt(lsat7):
 @pytest.mark.parametrize("method", ["eap", "map", "ml", "wle"])
 def test_lsat7_patterns_match_r(lsat7, method):
     patterns = list(LSAT7_R)
-    result = score(lsat7, _frame(patterns, LSAT7_ITEMS), method)
+    result = score(lsat7, _frame(patterns, LSAT7_ITEMS), method=method)
     column = {"eap": 0, "map": 2, "ml": 3, "wle": 4}[method]
     for i, pattern in enumerate(patterns):
         expected = LSAT7_R[pattern][column]
@@ -168,7 +168,7 @@ def test_eap_with_a_stated_prior_matches_quadrature(lsat7):
     norm = integrate.quad(post, -20, 20, epsabs=1e-14)[0]
     mean = integrate.quad(lambda t: t * post(t), -20, 20, epsabs=1e-14)[0] / norm
     var = integrate.quad(lambda t: (t - mean) ** 2 * post(t), -20, 20, epsabs=1e-14)[0] / norm
-    result = score(lsat7, _frame([pattern], LSAT7_ITEMS), "EAP", prior_mean=1.0, prior_variance=4.0,
+    result = score(lsat7, _frame([pattern], LSAT7_ITEMS), method="EAP", prior_mean=1.0, prior_variance=4.0,
                    quadrature_points=121)
     assert result["theta"].iloc[0] == pytest.approx(mean, abs=1e-6)
     assert result["se"].iloc[0] == pytest.approx(np.sqrt(var), abs=1e-6)
@@ -177,7 +177,7 @@ def test_eap_with_a_stated_prior_matches_quadrature(lsat7):
 def test_lsat7_data_scores(lsat7, shared_data):
     table = pd.read_csv(shared_data / "LSAT7.csv")
     data = table.loc[table.index.repeat(table["freq"])].drop(columns="freq").reset_index(drop=True)
-    eap = score(lsat7, data, "eap")
+    eap = score(lsat7, data, method="eap")
     sums = data.sum(axis=1)
     np.testing.assert_allclose(eap["theta"][sums == 0], -1.870, atol=0.002)  # mirt 1.47
     np.testing.assert_allclose(eap["theta"][sums == 5], 0.727, atol=0.002)
@@ -196,7 +196,7 @@ def test_sat12_calibrated_with_missing_responses(shared_data):
 
     data = pd.read_csv(shared_data / "SAT12_scored.csv")
     calibration = calibrate(data, model="2pl")
-    eap = score(calibration, data, "eap")
+    eap = score(calibration, data, method="eap")
     assert eap.index.equals(data.index)
     np.testing.assert_array_equal(eap["n_answered"], data.notna().sum(axis=1))
     assert np.isfinite(eap[["theta", "se"]].to_numpy()).all()
@@ -204,7 +204,7 @@ def test_sat12_calibrated_with_missing_responses(shared_data):
     # empirical reliability sits next to the model's marginal reliability (n = 600)
     assert eap["theta"].mean() == pytest.approx(calibration.latent_mean, abs=0.02)
     assert empirical_reliability(eap) == pytest.approx(marginal_reliability(calibration), abs=0.02)
-    wle = score(calibration, data, "wle")
+    wle = score(calibration, data, method="wle")
     assert np.isfinite(wle["theta"]).all()
     assert np.corrcoef(wle["theta"], eap["theta"])[0, 1] > 0.97
 
@@ -254,7 +254,7 @@ def test_graded_patterns_match_r(graded, method):
     else:
         patterns = list(GRADED_R)
         expected = [GRADED_R[p][{"eap": 0, "map": 2, "ml": 3}[method]] for p in patterns]
-    result = score(graded, _frame(patterns, GRADED_ITEMS), method)
+    result = score(graded, _frame(patterns, GRADED_ITEMS), method=method)
     np.testing.assert_allclose(result["theta"], expected, atol=R_TOL)
     if method == "eap":
         np.testing.assert_allclose(result["se"], [GRADED_R[p][1] for p in patterns], atol=R_TOL)
@@ -262,8 +262,8 @@ def test_graded_patterns_match_r(graded, method):
 
 def test_three_pl_ml_wle_match_r(three_pl):
     patterns = list(THREE_PL_R)
-    ml = score(three_pl, _frame(patterns, list(THREE_PL.index)), "ml")
-    wle = score(three_pl, _frame(patterns, list(THREE_PL.index)), "wle")
+    ml = score(three_pl, _frame(patterns, list(THREE_PL.index)), method="ml")
+    wle = score(three_pl, _frame(patterns, list(THREE_PL.index)), method="wle")
     np.testing.assert_allclose(ml["theta"], [v[0] for v in THREE_PL_R.values()], atol=R_TOL)
     np.testing.assert_allclose(wle["theta"], [v[1] for v in THREE_PL_R.values()], atol=R_TOL)
     # SE of ML = 1 / sqrt(I(theta_ML)), with I from R's closed form
@@ -271,20 +271,20 @@ def test_three_pl_ml_wle_match_r(three_pl):
 
 
 def test_wle_is_finite_for_extreme_patterns(three_pl, graded, lsat7):
-    wle = score(three_pl, _frame(list(THREE_PL_R_WLE_EXTREME), list(THREE_PL.index)), "wle")
+    wle = score(three_pl, _frame(list(THREE_PL_R_WLE_EXTREME), list(THREE_PL.index)), method="wle")
     np.testing.assert_allclose(wle["theta"], list(THREE_PL_R_WLE_EXTREME.values()), atol=R_TOL)
     assert wle["flag"].tolist() == ["all_lowest", "all_highest"]
-    graded_wle = score(graded, _frame([[0, 0, 0], [3, 3, 3]], GRADED_ITEMS), "wle")
+    graded_wle = score(graded, _frame([[0, 0, 0], [3, 3, 3]], GRADED_ITEMS), method="wle")
     assert np.isfinite(graded_wle["theta"]).all() and np.isfinite(graded_wle["se"]).all()
-    assert score(lsat7, _frame([[0] * 5], LSAT7_ITEMS), "wle")["theta"].iloc[0] > -np.inf
+    assert score(lsat7, _frame([[0] * 5], LSAT7_ITEMS), method="wle")["theta"].iloc[0] > -np.inf
 
 
 def test_ml_and_wle_match_scipy_root_finding(rng):
     a, b, _, data = _simulate_2pl(rng, 40, 15)
     calibration = _two_pl(a, b, list(data.columns))
     data = data.mask(rng.random(data.shape) < 0.2)
-    ml = score(calibration, data, "ml")
-    wle = score(calibration, data, "wle")
+    ml = score(calibration, data, method="ml")
+    wle = score(calibration, data, method="wle")
     for i in range(12):
         x = data.iloc[i].to_numpy()
         seen = ~np.isnan(x)
@@ -312,7 +312,7 @@ def test_ml_and_wle_match_scipy_root_finding(rng):
 
 def test_map_matches_scipy_optimum_and_posterior_se(graded, rng):
     data = pd.DataFrame(rng.integers(0, 4, size=(8, 3)).astype(float), columns=GRADED_ITEMS)
-    result = score(graded, data, "map", prior_mean=0.5, prior_variance=2.0)
+    result = score(graded, data, method="map", prior_mean=0.5, prior_variance=2.0)
     for i in range(len(data)):
         codes = data.iloc[i].to_numpy().astype(int)
 
@@ -347,7 +347,7 @@ def test_every_model_family_matches_scipy(model, rng):
     k = len(calibration.categories["i0"])
     data = pd.DataFrame(rng.integers(0, k, size=(10, 4)).astype(float), columns=params.index)
     data = data.mask(rng.random(data.shape) < 0.25)
-    results = {m: score(calibration, data, m) for m in ("ml", "map", "wle")}
+    results = {m: score(calibration, data, method=m) for m in ("ml", "map", "wle")}
     for i in range(len(data)):
         x = data.iloc[i].to_numpy()
         seen = np.flatnonzero(~np.isnan(x))
@@ -381,7 +381,7 @@ def test_every_model_family_matches_scipy(model, rng):
 
 def test_ml_extreme_patterns_are_infinite_with_flag(lsat7):
     data = _frame([[0, 0, np.nan, 0, 0], [1, 1, 1, 1, np.nan], [1, 0, 1, 0, 1]], LSAT7_ITEMS)
-    result = score(lsat7, data, "ML")
+    result = score(lsat7, data, method="ML")
     assert result["theta"].iloc[0] == -np.inf and result["theta"].iloc[1] == np.inf
     assert result["se"].iloc[0] == np.inf and result["se"].iloc[1] == np.inf
     assert result["flag"].tolist() == ["all_lowest", "all_highest", ""]
@@ -390,15 +390,15 @@ def test_ml_extreme_patterns_are_infinite_with_flag(lsat7):
 
 def test_persons_without_responses(lsat7):
     data = _frame([[np.nan] * 5, [1, 0, 1, 0, 1]], LSAT7_ITEMS)
-    eap = score(lsat7, data, "eap")
+    eap = score(lsat7, data, method="eap")
     # the prior on the 61-node grid: mean 0, SD 1 (to 1e-9)
     assert eap["theta"].iloc[0] == pytest.approx(0.0, abs=1e-12)
     assert eap["se"].iloc[0] == pytest.approx(1.0, abs=1e-6)
     assert eap["flag"].iloc[0] == "no_responses" and eap["n_answered"].iloc[0] == 0
-    map_ = score(lsat7, data, "map", prior_mean=0.3, prior_variance=2.0)
+    map_ = score(lsat7, data, method="map", prior_mean=0.3, prior_variance=2.0)
     assert map_["theta"].iloc[0] == 0.3 and map_["se"].iloc[0] == pytest.approx(np.sqrt(2.0))
     for method in ("ml", "wle"):
-        result = score(lsat7, data, method)
+        result = score(lsat7, data, method=method)
         assert np.isnan(result["theta"].iloc[0]) and np.isnan(result["se"].iloc[0])
         assert result["flag"].iloc[0] == "no_responses"
         assert np.isfinite(result["theta"].iloc[1])
@@ -409,7 +409,7 @@ def test_ml_unbounded_for_guessing_pattern():
     # supremum is at infinity even though the pattern is not extreme.
     params = pd.DataFrame({"a": [2.5, 2.5], "b": [-2.0, 2.5], "g": [0.0, 0.45]}, index=["easy", "hard"])
     calibration = Calibration.from_item_params(params, "3pl")
-    result = score(calibration, pd.DataFrame({"easy": [0.0], "hard": [1.0]}), "ml")
+    result = score(calibration, pd.DataFrame({"easy": [0.0], "hard": [1.0]}), method="ml")
     assert result["theta"].iloc[0] == -np.inf
     assert result["flag"].iloc[0] == "unbounded"
 
@@ -417,7 +417,7 @@ def test_ml_unbounded_for_guessing_pattern():
 def test_non_convergence_warns_and_flags(lsat7):
     data = _frame([[1, 0, 1, 0, 1], [0, 1, 1, 0, 0]], LSAT7_ITEMS)
     with pytest.warns(ConvergenceWarning, match="did not converge"):
-        result = score(lsat7, data, "ml", max_iter=1)
+        result = score(lsat7, data, method="ml", max_iter=1)
     assert (result["flag"] == "not_converged").all()
 
 
@@ -431,12 +431,12 @@ def test_missing_responses_equal_scoring_on_answered_items(rng, method):
     a, b, _, data = _simulate_2pl(rng, 300, 12)
     calibration = _two_pl(a, b, list(data.columns))
     data = data.mask(rng.random(data.shape) < 0.3)
-    full = score(calibration, data, method)
+    full = score(calibration, data, method=method)
     tol = 1e-10 if method == "eap" else 1e-7
     for i in range(0, 300, 37):
         row = data.iloc[[i]]
         answered = list(row.columns[row.notna().iloc[0]])
-        alone = score(calibration, row[answered], method)
+        alone = score(calibration, row[answered], method=method)
         np.testing.assert_allclose(alone[["theta", "se"]].to_numpy(), full[["theta", "se"]].iloc[[i]].to_numpy(),
                                    atol=tol)
         assert alone["n_answered"].iloc[0] == len(answered)
@@ -445,9 +445,9 @@ def test_missing_responses_equal_scoring_on_answered_items(rng, method):
 def test_item_order_and_subset_do_not_matter(lsat7):
     data = _frame(list(LSAT7_R)[:5], LSAT7_ITEMS)
     reordered = data[LSAT7_ITEMS[::-1]]
-    pd.testing.assert_frame_equal(score(lsat7, data, "wle"), score(lsat7, reordered, "wle"))
-    part = score(lsat7, data[["Item.2", "Item.3", "Item.5"]], "eap")
-    expected = score(lsat7, data.assign(**{"Item.1": np.nan, "Item.4": np.nan}), "eap")
+    pd.testing.assert_frame_equal(score(lsat7, data, method="wle"), score(lsat7, reordered, method="wle"))
+    part = score(lsat7, data[["Item.2", "Item.3", "Item.5"]], method="eap")
+    expected = score(lsat7, data.assign(**{"Item.1": np.nan, "Item.4": np.nan}), method="eap")
     pd.testing.assert_frame_equal(part, expected)
 
 
@@ -465,7 +465,7 @@ def test_likert_codes_are_mapped_to_categories():
     params = pd.DataFrame({"a": GRADED_A, "b1": GRADED_B[:, 0], "b2": GRADED_B[:, 1],
                            "b3": GRADED_B[:, 2]}, index=GRADED_ITEMS)
     calibration = Calibration.from_item_params(params, "graded", categories={i: (1, 2, 3, 4) for i in GRADED_ITEMS})
-    result = score(calibration, _frame([[1, 2, 3], [4, 3, 2]], GRADED_ITEMS), "eap")
+    result = score(calibration, _frame([[1, 2, 3], [4, 3, 2]], GRADED_ITEMS), method="eap")
     np.testing.assert_allclose(result["theta"], [GRADED_R[(0, 1, 2)][0], GRADED_R[(3, 2, 1)][0]], atol=R_TOL)
 
 
@@ -477,10 +477,10 @@ def test_mixed_models_and_category_counts():
     mixed = Calibration.from_item_params(params, {"d1": "2pl", "d2": "2pl", "p1": "graded"})
     data = pd.DataFrame({"d1": [1.0, 0.0], "d2": [0.0, 1.0], "p1": [np.nan, np.nan]})
     # an unanswered item changes nothing
-    pd.testing.assert_frame_equal(score(mixed, data, "wle"), score(two, data[["d1", "d2"]], "wle"))
-    highest = score(mixed, pd.DataFrame({"d1": [1.0], "d2": [1.0], "p1": [2.0]}), "ml")
+    pd.testing.assert_frame_equal(score(mixed, data, method="wle"), score(two, data[["d1", "d2"]], "wle"))
+    highest = score(mixed, pd.DataFrame({"d1": [1.0], "d2": [1.0], "p1": [2.0]}), method="ml")
     assert highest["flag"].iloc[0] == "all_highest"
-    not_highest = score(mixed, pd.DataFrame({"d1": [1.0], "d2": [1.0], "p1": [1.0]}), "ml")
+    not_highest = score(mixed, pd.DataFrame({"d1": [1.0], "d2": [1.0], "p1": [1.0]}), method="ml")
     assert np.isfinite(not_highest["theta"].iloc[0])
 
 
@@ -488,13 +488,13 @@ def test_chunks_give_the_same_answer(lsat7, rng, monkeypatch):
     a, b, _, data = _simulate_2pl(rng, 500, 10)
     calibration = _two_pl(a, b, list(data.columns))
     data = data.mask(rng.random(data.shape) < 0.2)
-    whole = {m: score(calibration, data, m) for m in ("eap", "wle")}
+    whole = {m: score(calibration, data, method=m) for m in ("eap", "wle")}
     monkeypatch.setattr(scoring, "_EAP_CHUNK", 37)
     monkeypatch.setattr(scoring, "_NEWTON_CHUNK", 41)
     for method, expected in whole.items():
         # BLAS blocking differs with the chunk size, so EAP agrees to rounding and WLE (started
         # from EAP) to well within its tolerance
-        pd.testing.assert_frame_equal(score(calibration, data, method), expected, atol=1e-9, rtol=0)
+        pd.testing.assert_frame_equal(score(calibration, data, method=method), expected, atol=1e-9, rtol=0)
 
 
 # ---------------------------------------------------------------------------------------
@@ -505,8 +505,8 @@ def test_chunks_give_the_same_answer(lsat7, rng, monkeypatch):
 def test_recovery_and_reliability_on_simulated_data(rng):
     a, b, theta, data = _simulate_2pl(rng, 3000, 30)
     calibration = _two_pl(a, b, list(data.columns))
-    eap = score(calibration, data, "eap")
-    wle = score(calibration, data, "wle")
+    eap = score(calibration, data, method="eap")
+    wle = score(calibration, data, method="wle")
     rho = marginal_reliability(calibration)
     # corr(EAP, theta)^2 is the reliability of EAP scores; for WLE slightly less
     assert np.corrcoef(eap["theta"], theta)[0, 1] == pytest.approx(np.sqrt(rho), abs=0.02)
@@ -556,7 +556,7 @@ def test_plausible_values_follow_the_posterior(lsat7):
 def test_bad_arguments_raise(lsat7):
     data = _frame([[1, 0, 1, 0, 1]], LSAT7_ITEMS)
     with pytest.raises(ValueError, match="method must be one of"):
-        score(lsat7, data, "bayes")
+        score(lsat7, data, method="bayes")
     with pytest.raises(ValueError, match="quadrature_points"):
         score(lsat7, data, quadrature_points=2)
     with pytest.raises(ValueError, match="prior_variance"):
@@ -564,9 +564,9 @@ def test_bad_arguments_raise(lsat7):
     with pytest.raises(ValueError, match="prior_mean"):
         score(lsat7, data, prior_mean=float("nan"))
     with pytest.raises(ValueError, match="max_iter"):
-        score(lsat7, data, "ml", max_iter=0)
+        score(lsat7, data, method="ml", max_iter=0)
     with pytest.raises(ValueError, match="tol"):
-        score(lsat7, data, "wle", tol=-1.0)
+        score(lsat7, data, method="wle", tol=-1.0)
     with pytest.raises(ValueError, match="n must be a positive integer"):
         plausible_values(lsat7, data, n=0)
     with pytest.raises(ValueError, match="quadrature_points"):
@@ -596,7 +596,7 @@ def test_reexported_from_irt():
 def test_methods_are_case_insensitive(lsat7):
     data = _frame([[1, 0, 1, 0, 1]], LSAT7_ITEMS)
     for method in ("eap", "map", "ml", "wle"):
-        pd.testing.assert_frame_equal(score(lsat7, data, method.upper()), score(lsat7, data, method))
+        pd.testing.assert_frame_equal(score(lsat7, data, method=method.upper()), score(lsat7, data, method=method))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        score(lsat7, Responses(data, {i: (0, 1) for i in LSAT7_ITEMS}), "Wle")
+        score(lsat7, Responses(data, {i: (0, 1) for i in LSAT7_ITEMS}), method="Wle")

@@ -80,7 +80,7 @@ def factor(
         with collected_warnings() as caught:
             prepared = inst.prepare(frame)
             structure = factor_structure(prepared, inst.scale_items(), correlation=correlation,
-                                         parallel_iter=parallel_iter, seed=seed, progress=progress)
+                                         n_replications=parallel_iter, seed=seed, progress=progress)
     if as_json:
         sys.stdout.write(dump_json(structure.to_dict()))
         raise typer.Exit(structure.exit_code)

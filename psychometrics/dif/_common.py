@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from psychometrics.data import Responses, align_labels, as_responses, format_label
+from psychometrics.data import category_index as _recode
 from psychometrics.errors import ResponseError
 from psychometrics.groups import GroupSpec
 from psychometrics.groups import resolve_groups as _resolve_groups
@@ -199,7 +200,7 @@ def setup_comparisons(responses: Any, group: Any, *, focal: Any, reference: Any,
 
 
 def run_comparisons(data: Responses, groups: GroupSpec, compute: Any, *, matching: Matching, adjust: Adjust,
-                    alpha: float, purify_items: bool, max_iterations: int,
+                    alpha: float, purify_items: bool, max_iter: int,
                     column_order: Sequence[str]) -> pd.DataFrame:
     """Run one DIF method for every focal group against the reference, with purification.
 
@@ -232,7 +233,7 @@ def run_comparisons(data: Responses, groups: GroupSpec, compute: Any, *, matchin
             return columns, flagged
 
         label = f" of focal group {format_label(groups.labels[g])}"
-        outcome = purify(evaluate, len(items), enabled=purify_items, max_iterations=max_iterations, label=label)
+        outcome = purify(evaluate, len(items), enabled=purify_items, max_iter=max_iter, label=label)
         columns = outcome.result
         head = {
             "reference": [groups.labels[groups.reference]] * len(items),
@@ -258,10 +259,7 @@ def category_index(values: np.ndarray, data: Responses) -> tuple[np.ndarray, lis
     positions = np.full(values.shape, -1, dtype=np.intp)
     codes_per_item = []
     for j, item in enumerate(data.item_ids):
-        column = values[:, j]
-        seen = ~np.isnan(column)
-        codes = data.categories.get(item)
-        codes = np.asarray(codes if codes is not None else np.unique(column[seen]), dtype=np.float64)
-        positions[seen, j] = np.searchsorted(codes, column[seen])
+        positions[:, j], codes = _recode(values[:, j], data.categories.get(item), item=item, position=j,
+                                         person_ids=data.person_ids)
         codes_per_item.append(codes)
     return positions, codes_per_item

@@ -52,6 +52,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats  # noqa: F401  (special: logit of the start values)
 
+from psychometrics._deprecation import renamed_arguments
 from psychometrics._numeric import TINY
 from psychometrics._blas import one_blas_thread
 from psychometrics.dif._common import (
@@ -72,11 +73,12 @@ Test = Literal["both", "uniform", "nonuniform"]
 _BATCH_CELLS = 1_000_000
 
 
-def jodoin_gierl_class(delta_r2: Any, p: Any, *, level: float = 0.05) -> np.ndarray:
+@renamed_arguments(level="alpha")
+def jodoin_gierl_class(delta_r2: Any, p: Any, *, alpha: float = 0.05) -> np.ndarray:
     """Jodoin-Gierl A/B/C category from the change in Nagelkerke R^2 and the test's p-value."""
     delta_r2 = np.asarray(delta_r2, dtype=np.float64)
     p = np.asarray(p, dtype=np.float64)
-    out = np.where((p >= level) | (delta_r2 < 0.035), "A", np.where(delta_r2 < 0.070, "B", "C")).astype(object)
+    out = np.where((p >= alpha) | (delta_r2 < 0.035), "A", np.where(delta_r2 < 0.070, "B", "C")).astype(object)
     out[np.isnan(delta_r2) | np.isnan(p)] = None
     return out
 
@@ -109,8 +111,9 @@ def _loglik(theta: np.ndarray, y: np.ndarray, x: np.ndarray, w: np.ndarray, n_th
     return np.where(ordered, (w * np.log(p)).sum(axis=1), -np.inf)
 
 
+@renamed_arguments(max_iterations="max_iter")
 def fit_cumulative_logit(y: np.ndarray, x: np.ndarray, weight: np.ndarray, n_categories: int, *,
-                         start: np.ndarray | None = None, max_iterations: int = 100,
+                         start: np.ndarray | None = None, max_iter: int = 100,
                          tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     r"""Maximum-likelihood cumulative logit fits of several items at once.
 
@@ -155,7 +158,7 @@ def fit_cumulative_logit(y: np.ndarray, x: np.ndarray, weight: np.ndarray, n_cat
     d_upper = np.concatenate([upper_onehot, -x], axis=2)
     d_lower = np.concatenate([lower_onehot, -x], axis=2)
     eye = np.eye(n_par)
-    for _ in range(max_iterations):
+    for _ in range(max_iter):
         active = ~converged
         if not active.any():
             break
@@ -236,10 +239,11 @@ def _fit_items(y: np.ndarray, score: np.ndarray, focal: np.ndarray, weight: np.n
 
 
 @one_blas_thread
+@renamed_arguments(max_iterations="max_iter")
 def logistic(responses: Any, group: Any, *, focal: Any = None, reference: Any = None,
              test: Test = "both", purify: bool = False, matching: Matching = "total",
              alpha: float = 0.05, adjust: Adjust = "holm", min_group_size: int = MIN_GROUP_SIZE,
-             max_iterations: int = 10) -> pd.DataFrame:
+             max_iter: int = 10) -> pd.DataFrame:
     """Logistic-regression DIF of every item, each focal group against the reference group.
 
     Dichotomous items get binary logistic regression, polytomous items the cumulative logit
@@ -266,7 +270,7 @@ def logistic(responses: Any, group: Any, *, focal: Any = None, reference: Any = 
         p-value adjustment over the items of one comparison.
     min_group_size : int
         Smallest admissible size of a compared group (default 30).
-    max_iterations : int
+    max_iter : int
         Of purification.
 
     Returns
@@ -361,4 +365,4 @@ def logistic(responses: Any, group: Any, *, focal: Any = None, reference: Any = 
              "flag", "chi2_uniform", "p_uniform", "chi2_nonuniform", "p_nonuniform", "delta_r2",
              "delta_r2_uniform", "delta_r2_nonuniform", "coef_group", "dif_class", "anchor", "converged"]
     return run_comparisons(data, groups, compute, matching=matching, adjust=adjust, alpha=alpha,
-                           purify_items=purify, max_iterations=max_iterations, column_order=order)
+                           purify_items=purify, max_iter=max_iter, column_order=order)

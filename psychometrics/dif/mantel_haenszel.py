@@ -74,6 +74,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from psychometrics._deprecation import renamed_arguments
 from psychometrics._blas import one_blas_thread
 from psychometrics.dif._common import (
     MIN_GROUP_SIZE,
@@ -90,25 +91,27 @@ _LOG_TO_DELTA = -2.35
 _Z_ONE_SIDED_05 = stats.norm.ppf(0.95)
 
 
-def ets_class(delta: Any, delta_se: Any, p: Any, *, level: float = 0.05) -> np.ndarray:
+@renamed_arguments(level="alpha")
+def ets_class(delta: Any, delta_se: Any, p: Any, *, alpha: float = 0.05) -> np.ndarray:
     """ETS A/B/C category of Mantel-Haenszel delta values (see the module notes)."""
     delta = np.abs(np.asarray(delta, dtype=np.float64))
     delta_se = np.asarray(delta_se, dtype=np.float64)
     p = np.asarray(p, dtype=np.float64)
-    z_crit = stats.norm.ppf(1 - level)
+    z_crit = stats.norm.ppf(1 - alpha)
     with np.errstate(invalid="ignore", divide="ignore"):
         beyond_one = np.where(delta_se > 0, (delta - 1.0) / np.where(delta_se > 0, delta_se, 1.0), np.inf)
-    out = np.where((p >= level) | (delta < 1.0), "A",
+    out = np.where((p >= alpha) | (delta < 1.0), "A",
                    np.where((delta >= 1.5) & (beyond_one > z_crit), "C", "B")).astype(object)
     out[np.isnan(delta) | np.isnan(p)] = None
     return out
 
 
-def ztm_class(effect: Any, p: Any, *, level: float = 0.05) -> np.ndarray:
+@renamed_arguments(level="alpha")
+def ztm_class(effect: Any, p: Any, *, alpha: float = 0.05) -> np.ndarray:
     """Zwick-Thayer-Mazzeo AA/BB/CC category from SMD/SD and the Mantel p-value."""
     effect = np.abs(np.asarray(effect, dtype=np.float64))
     p = np.asarray(p, dtype=np.float64)
-    out = np.where((p >= level) | (effect <= 0.17), "AA", np.where(effect > 0.25, "CC", "BB")).astype(object)
+    out = np.where((p >= alpha) | (effect <= 0.17), "AA", np.where(effect > 0.25, "CC", "BB")).astype(object)
     out[np.isnan(effect) | np.isnan(p)] = None
     return out
 
@@ -225,11 +228,12 @@ def mantel_haenszel_table(table: Any, *, scores: Any = None, correct: bool = Tru
 
 
 @one_blas_thread
+@renamed_arguments(max_iterations="max_iter")
 def mantel_haenszel(responses: Any, group: Any, *, focal: Any = None, reference: Any = None,
                     purify: bool = False, matching: Matching = "total", alpha: float = 0.05,
                     adjust: Adjust = "holm", correct: bool = True,
                     polytomous: Literal["mantel", "gmh"] = "mantel",
-                    min_group_size: int = MIN_GROUP_SIZE, max_iterations: int = 10) -> pd.DataFrame:
+                    min_group_size: int = MIN_GROUP_SIZE, max_iter: int = 10) -> pd.DataFrame:
     """Mantel-Haenszel DIF of every item, each focal group against the reference group.
 
     Parameters
@@ -260,7 +264,7 @@ def mantel_haenszel(responses: Any, group: Any, *, focal: Any = None, reference:
         (1963) 1-df test of the item score, or the generalized MH test (T - 1 df).
     min_group_size : int
         Smallest admissible size of a compared group (default 30).
-    max_iterations : int
+    max_iter : int
         Of purification.
 
     Returns
@@ -353,4 +357,4 @@ def mantel_haenszel(responses: Any, group: Any, *, focal: Any = None, reference:
     order = ["reference", "focal", "n_reference", "n_focal", "n_categories", "chi2", "df", "p", "p_adjusted",
              "flag", "alpha_mh", "delta_mh", "delta_se", "smd", "smd_effect", "dif_class", "anchor"]
     return run_comparisons(data, groups, compute, matching=matching, adjust=adjust, alpha=alpha,
-                           purify_items=purify, max_iterations=max_iterations, column_order=order)
+                           purify_items=purify, max_iter=max_iter, column_order=order)

@@ -21,6 +21,7 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
+from psychometrics._deprecation import renamed_arguments
 from psychometrics.errors import ConvergenceWarning, DataWarning
 
 __all__ = ["PurificationResult", "purify"]
@@ -38,8 +39,9 @@ class PurificationResult(Generic[T]):
     converged: bool
 
 
+@renamed_arguments(max_iterations="max_iter")
 def purify(evaluate: Callable[[np.ndarray], tuple[T, np.ndarray]], n_items: int, *, enabled: bool = True,
-           max_iterations: int = 10, min_anchors: int = 1, label: str = "") -> PurificationResult[T]:
+           max_iter: int = 10, min_anchors: int = 1, label: str = "") -> PurificationResult[T]:
     """Run ``evaluate(anchors) -> (result, flagged)`` until the flagged items stop changing.
 
     Parameters
@@ -50,7 +52,7 @@ def purify(evaluate: Callable[[np.ndarray], tuple[T, np.ndarray]], n_items: int,
     n_items : int
     enabled : bool
         False runs one pass matching on all items.
-    max_iterations : int
+    max_iter : int
         Most passes after the first; a :class:`ConvergenceWarning` says when they ran out.
     min_anchors : int
         Stop (with a :class:`DataWarning`) rather than match on fewer anchor items.
@@ -60,7 +62,7 @@ def purify(evaluate: Callable[[np.ndarray], tuple[T, np.ndarray]], n_items: int,
     if not enabled:
         return PurificationResult(result, anchors, 1, True)
     seen = {anchors.tobytes()}
-    for iteration in range(1, max_iterations + 1):
+    for iteration in range(1, max_iter + 1):
         candidate = ~np.asarray(flagged, dtype=bool)
         if np.array_equal(candidate, anchors):
             return PurificationResult(result, anchors, iteration, True)
@@ -81,6 +83,6 @@ def purify(evaluate: Callable[[np.ndarray], tuple[T, np.ndarray]], n_items: int,
         result, flagged = evaluate(anchors)
     converged = np.array_equal(~np.asarray(flagged, dtype=bool), anchors)
     if not converged:
-        warnings.warn(f"purification{label} did not settle in {max_iterations} iterations; the last pass "
+        warnings.warn(f"purification{label} did not settle in {max_iter} iterations; the last pass "
                       "is reported", ConvergenceWarning, stacklevel=3)
-    return PurificationResult(result, anchors, max_iterations + 1, converged)
+    return PurificationResult(result, anchors, max_iter + 1, converged)

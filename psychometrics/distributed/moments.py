@@ -180,18 +180,19 @@ def _add_covariance(present: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarr
     return cross, sums, counts, n_persons
 
 
-def alpha(ddf: Any, *, ci: float = 0.95, missing: str = "pairwise", bootstrap: int = 0) -> reliability.AlphaResult:
+def alpha(ddf: Any, *, confidence_level: float = 0.95, missing: str = "pairwise",
+          n_replications: int = 0) -> reliability.AlphaResult:
     """:func:`psychometrics.reliability.alpha` of a Dask DataFrame, from per-partition sums
     (one pass); the same checks and the same result as in memory (to rounding).
 
     Raises
     ------
     NotImplementedError
-        For ``bootstrap > 0``: a bootstrap interval would read the data once per resample.
+        For ``n_replications > 0``: a bootstrap interval would read the data once per resample.
     """
-    if bootstrap:
+    if n_replications:
         raise NotImplementedError("alpha of a Dask DataFrame has no bootstrap interval (it would read the "
-                                  "data once per resample); use bootstrap=0 for the Feldt interval")
+                                  "data once per resample); use n_replications=0 for the Feldt interval")
     _check_missing(missing)
     head = head_responses(ddf, _covariance._CHUNK_ROWS, complete=missing == "listwise")
     parts = map_partitions(ddf, _moment_pass, 0.0, _covariance._centre(head), missing, False)
@@ -200,4 +201,4 @@ def alpha(ddf: Any, *, ci: float = 0.95, missing: str = "pairwise", bootstrap: i
         raise ResponseError(f"alpha needs at least 2 items, got {len(item_ids)} ({item_ids})")
     moments = _covariance._moments_from_sums(*_add_covariance([p for p in parts if p is not None]))
     moments = _covariance._check_moments(moments, item_ids, missing, "alpha")
-    return reliability._alpha_from_moments(moments, ci, missing)
+    return reliability._alpha_from_moments(moments, confidence_level, missing)

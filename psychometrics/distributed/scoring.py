@@ -22,7 +22,7 @@ def _score_partition(frame: pd.DataFrame, calibration: Any, method: str, options
     resp = load_partition(frame, index)
     if resp is None:
         return _empty(frame.index)
-    scores = scoring.score(calibration, resp, method, **options)
+    scores = scoring.score(calibration, resp, method=method, **options)
     # a column of Python strings has no Parquet type; text has
     return scores.astype({"flag": _FLAG})
 
@@ -32,7 +32,7 @@ def _empty(index: pd.Index) -> pd.DataFrame:
                          "flag": pd.Series([], dtype=_FLAG)}, index=index[:0])
 
 
-def score(calibration: Any, ddf: Any, method: str = "eap", **options: Any) -> Any:
+def score(calibration: Any, ddf: Any, *, method: str = "eap", **options: Any) -> Any:
     """:func:`psychometrics.scoring.score` of a Dask DataFrame, as a lazy Dask DataFrame.
 
     Each partition is checked and scored on its worker by the in-memory function; nothing is

@@ -39,7 +39,7 @@ from scipy.special import ndtr
 
 from psychometrics._numeric import TINY
 from psychometrics._blas import one_blas_thread
-from psychometrics.data import Responses, as_responses
+from psychometrics.data import Responses, as_responses, category_index
 from psychometrics.errors import (
     ConvergenceWarning,
     DataWarning,
@@ -537,11 +537,7 @@ def _ordinal_statistics(responses: Responses) -> _Ordinal:
     values = responses.values
     codes, n_categories, thresholds = [], [], []
     for j in range(values.shape[1]):
-        col = values[:, j]
-        observed = ~np.isnan(col)
-        levels = np.unique(col[observed])
-        idx = np.full(col.shape, -1, dtype=np.int64)
-        idx[observed] = np.searchsorted(levels, col[observed])
+        idx, levels = category_index(values[:, j])
         codes.append(idx)
         n_categories.append(int(levels.size))
         thresholds.append(tau[j, : levels.size - 1])

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from psychometrics._deprecation import keyword_only_after
 from psychometrics._numeric import TINY
 from psychometrics._blas import single_threaded_blas
 from psychometrics.data import Responses, as_responses
@@ -623,7 +624,8 @@ def _efa_correlation(r: np.ndarray, n_factors: int, *, n_obs: float | None, item
     )
 
 
-def efa(responses: Any, n_factors: int, method: str = "minres", rotation: str = "oblimin",
+@keyword_only_after(2)
+def efa(responses: Any, n_factors: int, *, method: str = "minres", rotation: str = "oblimin",
         correlation: str = "pearson") -> EFAResult:
     r"""Exploratory factor analysis.
 

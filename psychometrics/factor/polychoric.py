@@ -23,7 +23,7 @@ import pandas as pd
 from scipy import special
 
 from psychometrics._numeric import TINY
-from psychometrics.data import as_responses
+from psychometrics.data import as_responses, category_index
 from psychometrics.errors import EstimationError, ModelWarning, ResponseError
 
 __all__ = [
@@ -209,9 +209,7 @@ def _ordinal_codes(values: np.ndarray, item_ids: list[str], max_categories: int
     codes = np.full((n_persons, n_items), -1, dtype=np.int64)
     n_categories = np.zeros(n_items, dtype=np.int64)
     for j in range(n_items):
-        column = values[:, j]
-        seen = ~np.isnan(column)
-        levels, inverse = np.unique(column[seen], return_inverse=True)
+        index, levels = category_index(values[:, j])
         if levels.size < 2:
             raise ResponseError(
                 f"item {item_ids[j]!r} (column {j}): {levels.size} distinct observed value(s); a latent "
@@ -220,7 +218,7 @@ def _ordinal_codes(values: np.ndarray, item_ids: list[str], max_categories: int
             raise ResponseError(
                 f"item {item_ids[j]!r} (column {j}): {levels.size} distinct values, more than "
                 f"max_categories={max_categories}; treat it as continuous (Pearson or polyserial).")
-        codes[seen, j] = inverse
+        codes[:, j] = index
         n_categories[j] = levels.size
     return codes, n_categories
 
@@ -330,10 +328,13 @@ def _fit_rho(tables: np.ndarray, row_cuts: np.ndarray, col_cuts: np.ndarray, sta
             trial_step[todo] = trial_step[todo] / 2.0
         moved = np.abs(new_rho - current)
         rho[idx], prob[idx], dprob[idx], d2prob[idx], loglik[idx] = new_rho, new_prob, new_dprob, new_d2prob, new_ll
-        # a rejected step means no representable improvement is left
-        done = (moved < tol) | ~accepted
-        converged[idx[done]] = True
-        active[idx[done]] = False
+        # convergence is declared on the gradient (the Newton step it implies), never on a
+        # failed line search alone; a pair on the bound whose gradient points outward has its
+        # maximum there
+        stationary = np.abs(score / curvature) < max(1e-6, 100.0 * tol)
+        held = (np.abs(current) >= _RHO_BOUND) & (np.sign(score) == np.sign(current))
+        converged[idx[stationary | held]] = True
+        active[idx[stationary | held | (moved < tol) | ~accepted]] = False
     return rho, converged
 
 
@@ -428,6 +429,12 @@ def _latent_correlation(data: Any, *, smooth: bool, max_categories: int, kind: s
         bad = np.flatnonzero(~converged)[0]
         raise EstimationError(f"the {kind} correlation of items {items[first[bad]]!r} and "
                               f"{items[second[bad]]!r} did not converge")
+    at_bound = np.flatnonzero(np.abs(rho) >= _RHO_BOUND)
+    if at_bound.size:
+        shown = ", ".join(f"{items[first[b]]!r}-{items[second[b]]!r}" for b in at_bound[:5])
+        warnings.warn(f"{at_bound.size} {kind} correlation(s) held at the bound +-{_RHO_BOUND} ({shown}"
+                      f"{' ...' if at_bound.size > 5 else ''}): the pair's table is (nearly) deterministic and "
+                      "the estimate is a bound, not a maximum", ModelWarning, stacklevel=3)
 
     matrix = np.eye(n_items)
     matrix[first, second] = matrix[second, first] = rho

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from psychometrics._deprecation import renamed_arguments
 from psychometrics._blas import single_threaded_blas
 from psychometrics.errors import EstimationError, ModelWarning, ResponseError
 from psychometrics.factor.efa import _extract_minres, correlation_matrix, item_data, pearson_matrix, smc
@@ -90,7 +91,8 @@ def _count_above(observed: np.ndarray, reference: np.ndarray) -> int:
     return int(np.argmin(above)) if not above.all() else int(above.size)
 
 
-def parallel_analysis(responses: Any, *, n_iter: int = 20, seed: int | np.random.Generator | None = None,
+@renamed_arguments(n_iter="n_replications")
+def parallel_analysis(responses: Any, *, n_replications: int = 20, seed: int | np.random.Generator | None = None,
                       correlation: str = "pearson", data: str = "simulate", threshold: str = "mean",
                       quantile: float = 0.95) -> ParallelAnalysisResult:
     r"""Horn's parallel analysis for the number of factors and components.
@@ -99,7 +101,7 @@ def parallel_analysis(responses: Any, *, n_iter: int = 20, seed: int | np.random
     ----------
     responses : DataFrame, ndarray or Responses
         Persons x items; NaN for missing.
-    n_iter : int
+    n_replications : int
         Number of random data sets.
     seed : int or Generator, optional
         Seed for reproducible results.
@@ -132,8 +134,8 @@ def parallel_analysis(responses: Any, *, n_iter: int = 20, seed: int | np.random
            selecting the correct number of factors to retain. Educational and Psychological
            Measurement, 55, 377-393.
     """
-    if not isinstance(n_iter, (int, np.integer)) or n_iter < 1:
-        raise ValueError(f"n_iter must be a positive integer, got {n_iter!r}")
+    if not isinstance(n_replications, (int, np.integer)) or n_replications < 1:
+        raise ValueError(f"n_replications (formerly n_iter) must be a positive integer, got {n_replications!r}")
     if data not in ("simulate", "resample"):
         raise ValueError(f"data must be 'simulate' or 'resample', got {data!r}")
     if threshold not in ("mean", "quantile"):
@@ -147,8 +149,8 @@ def parallel_analysis(responses: Any, *, n_iter: int = 20, seed: int | np.random
     n_obs = values.shape[0]
     rng = np.random.default_rng(seed)
     n_items = len(items)
-    sim_pc = np.empty((n_iter, n_items))
-    sim_fa = np.empty((n_iter, n_items))
+    sim_pc = np.empty((n_replications, n_items))
+    sim_fa = np.empty((n_replications, n_items))
     # many small matrix operations: BLAS threads only add synchronization cost here
     with single_threaded_blas():
         _replicate(sim_pc, sim_fa, values, items, n_obs, rng, data, correlation)
@@ -163,7 +165,7 @@ def parallel_analysis(responses: Any, *, n_iter: int = 20, seed: int | np.random
         n_factors=_count_above(obs_fa, ref_fa), n_components=_count_above(obs_pc, ref_pc),
         observed_fa=pd.Series(obs_fa, index=index), observed_pc=pd.Series(obs_pc, index=index),
         reference_fa=pd.Series(ref_fa, index=index), reference_pc=pd.Series(ref_pc, index=index),
-        simulated_fa=sim_fa, simulated_pc=sim_pc, n_iter=int(n_iter), data=data, threshold=threshold)
+        simulated_fa=sim_fa, simulated_pc=sim_pc, n_iter=int(n_replications), data=data, threshold=threshold)
 
 
 def _replicate(sim_pc: np.ndarray, sim_fa: np.ndarray, values: np.ndarray, items: list[str], n_obs: int,

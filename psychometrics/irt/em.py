@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from psychometrics.estep import EStep, estep
-from psychometrics.irt.mstep import _Block, _latent_mstep
+from psychometrics.irt.mstep import MIN_LATENT_VARIANCE, _Block, _latent_mstep
 from psychometrics.quadrature import normal_log_weight_gradient, normal_log_weights
 
 
@@ -121,7 +121,7 @@ class _Problem:
     def valid(self, x: np.ndarray) -> bool:
         if not np.all(np.isfinite(x)):
             return False
-        return all(x[self.n_item_slots + s] > 1e-4 for s, (_, kind) in enumerate(self.latent_slots)
+        return all(x[self.n_item_slots + s] > MIN_LATENT_VARIANCE for s, (_, kind) in enumerate(self.latent_slots)
                    if kind == "variance")
 
     def em_map(self, x: np.ndarray, step_tol: float) -> tuple[np.ndarray, float]:

@@ -64,7 +64,7 @@ from psychometrics.estep import EStep, estep
 from psychometrics.irt.document import _frame
 from psychometrics.irt.layout import ParameterLayout
 from psychometrics.irt.em import Callback, _GroupData, _plain_em, _Problem, _squarem
-from psychometrics.irt.mstep import _Block
+from psychometrics.irt.mstep import MIN_LATENT_VARIANCE, _Block
 from psychometrics.irt.prepare import (
     MIN_GROUP_SIZE,
     _check_priors_applied,
@@ -502,6 +502,12 @@ def _fit(data: _CalibrationData, models: Mapping[str, str], *, invariance: Seque
     if not converged:
         warnings.warn(f"EM did not converge in {n_iter} iterations (tol {tol:g}); the estimates are not "
                       "trustworthy, raise max_iter or check the data", ConvergenceWarning, stacklevel=4)
+    floored = [labels[g] for g in range(n_groups)
+               if variance_free[g] and problem.variances[g] <= MIN_LATENT_VARIANCE * (1.0 + 1e-9)]
+    if floored:
+        where = "" if n_groups == 1 else f" of group(s) {', '.join(map(repr, floored))}"
+        warnings.warn(f"the latent variance{where} is held at its floor {MIN_LATENT_VARIANCE:g}: the persons "
+                      "do not spread on the trait; the estimates are not trustworthy", ModelWarning, stacklevel=4)
 
     column_labels = [(item_ids[j], "*" if g < 0 else labels[g]) for j, g in columns]
     layout = ParameterLayout.from_blocks(

@@ -55,6 +55,11 @@ def _prior_terms(kind: np.ndarray, p1: np.ndarray, p2: np.ndarray,
     return logp, grad, hess
 
 
+#: Floor of an estimated latent variance: a group whose persons collapse onto one point of the
+#: grid is held here (and the calibration warns) instead of degenerating.
+MIN_LATENT_VARIANCE = 1e-4
+
+
 class _Block:
     """Estimation state of one group of items (same model, same K).
 
@@ -242,7 +247,7 @@ def _latent_mstep(nodes: np.ndarray, node_counts: np.ndarray, n: float, mean: fl
         mean = target1
     if variance_free:
         centred = nodes - mean
-        variance = max(float(node_counts @ (centred * centred)) / n, 1e-4)
+        variance = max(float(node_counts @ (centred * centred)) / n, MIN_LATENT_VARIANCE)
     if mean_free and variance_free:
         stats_ = np.stack([nodes, nodes * nodes])
         eta = np.array([mean / variance, -0.5 / variance])
@@ -279,4 +284,4 @@ def _latent_mstep(nodes: np.ndarray, node_counts: np.ndarray, n: float, mean: fl
         mean = float(eta[0] * variance)
     else:
         variance = -0.5 / float(eta[0])
-    return float(mean), float(max(variance, 1e-4))
+    return float(mean), float(max(variance, MIN_LATENT_VARIANCE))

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from psychometrics.data import Responses, align_labels
+from psychometrics.data import Responses, align_labels, category_index
 from psychometrics.errors import ModelWarning, ResponseError
 from psychometrics.groups import resolve_groups
 from psychometrics.items import ItemModel, get_model
@@ -75,26 +75,6 @@ def _category_codes(categories: Any, item: str, k: int) -> tuple[int, ...]:
     if len(codes) != k or len(set(codes)) != k:
         raise ValueError(f"item {item!r} has {k} categories but categories {codes} were given")
     return codes
-
-
-def _encode_column(col: np.ndarray, codes: tuple[int, ...], item: str, position: int,
-                   person_ids: pd.Index) -> np.ndarray:
-    observed = ~np.isnan(col)
-    table = np.asarray(codes, dtype=np.float64)
-    order = np.argsort(table)
-    sorted_codes = table[order]
-    idx = np.searchsorted(sorted_codes, np.where(observed, col, sorted_codes[0]))
-    idx = np.minimum(idx, len(codes) - 1)
-    bad = observed & (sorted_codes[idx] != col)
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        value = col[row]
-        shown = int(value) if float(value).is_integer() else value
-        raise ResponseError(
-            f"respondent {person_ids[row]!r} (row {row}), item {item!r} (column {position}): value "
-            f"{shown} is not one of the item's calibrated categories {codes}"
-            f" ({int(bad.sum())} such value(s) in this column)")
-    return np.where(observed, order[idx], -1)
 
 
 _PRIOR_KINDS = {"normal": 1, "lognormal": 2, "beta": 3}
@@ -177,7 +157,8 @@ def _prepare(resp: Responses, models: Mapping[str, str],
     categories = _discover_categories(item_ids, seen, resp.categories, models, stated)
     encoded = np.full(values.shape, -1, dtype=np.int8 if max(map(len, categories.values())) < 127 else np.int32)
     for j, item in enumerate(item_ids):
-        encoded[:, j] = _encode_column(values[:, j], categories[item], item, j, resp.person_ids)
+        encoded[:, j] = category_index(values[:, j], categories[item], item=item, position=j,
+                                       person_ids=resp.person_ids)[0]
     return categories, encoded
 
 

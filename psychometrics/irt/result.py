@@ -14,14 +14,13 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from psychometrics.data import as_responses
+from psychometrics.data import as_responses, category_index
 from psychometrics.errors import ResponseError
 from psychometrics.irt import document
 from psychometrics.irt.document import _frame
 from psychometrics.irt.layout import ParameterLayout
 from psychometrics.irt.prepare import (
     _category_codes,
-    _encode_column,
     _fixed_names,
     _infer_categories,
     _model_mapping,
@@ -273,8 +272,8 @@ class Calibration:
         out = np.full((resp.n_persons, self.n_items), -1, dtype=dtype)
         values = resp.values
         for col, item in enumerate(resp.item_ids):
-            out[:, position[item]] = _encode_column(values[:, col], self.categories[item], item, col,
-                                                    resp.person_ids)
+            out[:, position[item]] = category_index(values[:, col], self.categories[item], item=item,
+                                                    position=col, person_ids=resp.person_ids)[0]
         return out
 
     @property
@@ -308,6 +307,14 @@ class Calibration:
             parameter_layout=self.parameter_layout.for_group(group))
 
     # -- presentation ------------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        models = ",".join(sorted(set(self.models.values())))
+        groups = f", {len(self.groups)} groups" if self.is_multigroup else ""
+        fit = "" if math.isnan(self.loglik) else f", loglik={self.loglik:.3f}"
+        state = "converged" if self.converged else "NOT converged"
+        return (f"Calibration({self.n_items} items {models}{groups}, n_persons={self.n_persons:g}, "
+                f"n_parameters={self.n_parameters}{fit}, {state})")
+
     def to_frame(self) -> pd.DataFrame:
         """Item parameters in IRT form with the model of each item (and SEs when computed)."""
         frame = self.item_params.copy()

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from psychometrics._deprecation import renamed_arguments
 from psychometrics.data import Responses
 from psychometrics.dif import adjust_pvalues, mantel_haenszel
 from psychometrics.errors import ConvergenceWarning, DataWarning, ModelWarning, PsychometricsError, ResponseError
@@ -502,8 +503,9 @@ class FactorStructure:
         }
 
 
+@renamed_arguments(parallel_iter="n_replications")
 def factor_structure(responses: Any, scales: Mapping[str, list[str]], *, correlation: str | None = None,
-                     parallel_iter: int = 20, seed: int = 0, thresholds: Mapping[str, float] | None = None,
+                     n_replications: int = 20, seed: int = 0, thresholds: Mapping[str, float] | None = None,
                      progress: Progress | None = None) -> FactorStructure:
     """KMO, Bartlett, parallel analysis, EFA and a CFA of the intended scale structure.
 
@@ -515,7 +517,7 @@ def factor_structure(responses: Any, scales: Mapping[str, list[str]], *, correla
         Scale id -> item ids: the structure the CFA tests and the number of EFA factors.
     correlation : {"polychoric", "pearson"}, optional
         By default polychoric for integer codes with 2-10 categories per item, else Pearson.
-    parallel_iter, seed : int
+    n_replications, seed : int
         Random data sets and seed of the parallel analysis.
     thresholds : mapping, optional
         Overrides of :data:`THRESHOLDS` (``kmo``, ``rmsea``, ``srmr``, ``cfi``, ``loading``).
@@ -542,7 +544,7 @@ def factor_structure(responses: Any, scales: Mapping[str, list[str]], *, correla
     kmo_result, bartlett_result = _factorability(responses, correlation, findings, cut)
     steps.start("parallel analysis")
     parallel = _attempt(findings, "parallel analysis", lambda: _parallel(responses, correlation,
-                                                                         parallel_iter, seed))
+                                                                         n_replications, seed))
     steps.start("exploratory factor analysis")
     efa_result, efa_suggested = _efas(responses, correlation, len(scales), parallel, findings)
     steps.start("confirmatory factor analysis")
@@ -563,9 +565,10 @@ def _thresholds(thresholds: Mapping[str, float] | None) -> dict[str, float]:
 
 
 
+@renamed_arguments(parallel_iter="n_replications")
 def validate(instrument: "Instrument", frame: Any, *, group: str | None = None,
              model: str | Mapping[str, str] | None = None, progress: Progress | None = None,
-             parallel_iter: int = 20, seed: int = 0,
+             n_replications: int = 20, seed: int = 0,
              thresholds: Mapping[str, float] | None = None) -> Validation:
     r"""Validate an instrument on response data: the computation of ``psychometrics validate``.
 
@@ -588,7 +591,7 @@ def validate(instrument: "Instrument", frame: Any, *, group: str | None = None,
     progress : callable, optional
         ``progress(step, fraction)`` is called as each step starts and with ``("done", 1.0)``
         at the end (the CLI drives its progress bar with it).
-    parallel_iter : int
+    n_replications : int
         Random data sets of the parallel analysis.
     seed : int
         Seed of the parallel analysis.
@@ -667,7 +670,7 @@ def validate(instrument: "Instrument", frame: Any, *, group: str | None = None,
     findings += _ctt_findings(analysis, cut)
 
     steps.start("factor structure")
-    structure = factor_structure(responses, scales, parallel_iter=parallel_iter, seed=seed, thresholds=cut)
+    structure = factor_structure(responses, scales, n_replications=n_replications, seed=seed, thresholds=cut)
     findings += structure.findings
 
     irt_results: dict[str, ScaleIRT] = {}
@@ -864,13 +867,13 @@ def _factorability(responses: Responses, correlation: str, findings: list[Findin
     return kmo_result, bartlett_result
 
 
-def _parallel(responses: Responses, correlation: str, n_iter: int, seed: int) -> Any:
+def _parallel(responses: Responses, correlation: str, n_replications: int, seed: int) -> Any:
     from psychometrics import factor
 
     # With polychoric correlations the random data must be ordinal too (resampled columns keep
     # each item's marginals); normal random data would make every polychoric eigenvalue look large.
     data = "resample" if correlation == "polychoric" else "simulate"
-    return factor.parallel_analysis(responses, n_iter=n_iter, seed=seed, correlation=correlation, data=data)
+    return factor.parallel_analysis(responses, n_replications=n_replications, seed=seed, correlation=correlation, data=data)
 
 
 def _efas(responses: Responses, correlation: str, n_scales: int, parallel: Any,

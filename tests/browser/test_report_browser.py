@@ -47,7 +47,7 @@ def demo_report(tmp_path_factory) -> Path:
     from psychometrics.report import write_report
     from psychometrics.validation import validate
 
-    validation = validate(Instrument.bundled("soft-skills-7"), bundled_sample("soft-skills-7"), parallel_iter=5)
+    validation = validate(Instrument.bundled("soft-skills-7"), bundled_sample("soft-skills-7"), n_replications=5)
     return write_report(validation, tmp_path_factory.mktemp("report") / "report.html")
 
 

@@ -18,8 +18,8 @@ def calibration(responses):
 
 @pytest.mark.parametrize("method", ["eap", "map", "wle"])
 def test_scores_equal_in_memory(calibration, responses, method):
-    expected = irt.score(calibration, responses, method)
-    lazy = irt.score(calibration, dd.from_pandas(responses, npartitions=4), method)
+    expected = irt.score(calibration, responses, method=method)
+    lazy = irt.score(calibration, dd.from_pandas(responses, npartitions=4), method=method)
     assert type(lazy).__module__.startswith("dask")
     got = lazy.compute()
     # Dask stores text as Arrow strings: same ids, another dtype

@@ -43,7 +43,7 @@ def test_alpha_refuses_what_memory_refuses(responses):
     with pytest.raises(ResponseError, match="item 'q3' .* has no variance"):
         reliability.alpha(dd.from_pandas(constant, npartitions=3))
     with pytest.raises(NotImplementedError, match="bootstrap"):
-        reliability.alpha(dd.from_pandas(responses, npartitions=3), bootstrap=10)
+        reliability.alpha(dd.from_pandas(responses, npartitions=3), n_replications=10)
 
 
 def test_bad_value_names_partition_respondent_and_item(responses):

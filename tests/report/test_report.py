@@ -132,7 +132,7 @@ def _frame(seed: int = 7, n: int = 400) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def validation() -> Validation:
-    return validate(_instrument(), _frame(), group="site", parallel_iter=3)
+    return validate(_instrument(), _frame(), group="site", n_replications=3)
 
 
 @pytest.fixture(scope="module")

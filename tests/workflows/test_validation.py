@@ -22,7 +22,7 @@ from psychometrics.validation import THRESHOLDS, Finding, Validation, default_mo
 
 @pytest.fixture(scope="module")
 def demo() -> Validation:
-    return validate(Instrument.bundled("soft-skills-7"), bundled_sample("soft-skills-7"), parallel_iter=5)
+    return validate(Instrument.bundled("soft-skills-7"), bundled_sample("soft-skills-7"), n_replications=5)
 
 
 # ----------------------------------------------------------------------------- known answers
@@ -158,7 +158,7 @@ def _generated_frame(rng: np.random.Generator, n: int = 400) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def generated() -> Validation:
     rng = np.random.default_rng(20261126)
-    return validate(_two_scale_instrument(), _generated_frame(rng), parallel_iter=5)
+    return validate(_two_scale_instrument(), _generated_frame(rng), n_replications=5)
 
 
 def test_generated_findings_name_scales_and_items(generated):
@@ -179,7 +179,7 @@ def test_generated_findings_name_scales_and_items(generated):
 
 def test_thresholds_can_be_relaxed(generated):
     frame = _generated_frame(np.random.default_rng(20261126))
-    relaxed = validate(_two_scale_instrument(), frame, parallel_iter=2,
+    relaxed = validate(_two_scale_instrument(), frame, n_replications=2,
                        thresholds={"alpha": 0.0, "marginal_reliability": 0.0, "r_drop": -1.0, "loading": -1.0,
                                    "item_fit_p": 0.0, "rmsea": 10.0, "cfi": -1.0, "srmr": 10.0, "kmo": 0.0,
                                    "eigenvalue_ratio": 0.0, "ecv": 0.0})
@@ -192,7 +192,7 @@ def test_progress_reports_every_step_in_order(tmp_path, rng):
     path = tmp_path / "responses.csv"
     _generated_frame(rng, 150).to_csv(path, index=False)
     calls: list[tuple[str, float]] = []
-    result = validate(_two_scale_instrument(), path, parallel_iter=2,
+    result = validate(_two_scale_instrument(), path, n_replications=2,
                       progress=lambda step, fraction: calls.append((step, fraction)))
     assert result.data.n_persons == 150
     fractions = [fraction for _, fraction in calls]
@@ -211,7 +211,7 @@ def test_missing_data_summary_and_analysis(rng):
     values = frame[items].astype(float).to_numpy(copy=True)
     values[mask] = np.nan
     frame[items] = values
-    result = validate(_two_scale_instrument(), frame, parallel_iter=2)
+    result = validate(_two_scale_instrument(), frame, n_replications=2)
     assert result.data.n_missing == int(mask.sum())
     assert result.data.missing_rate == pytest.approx(mask.mean(), abs=1e-15)
     # analyses use every available answer: pairwise n per item
@@ -226,7 +226,7 @@ def test_group_column_and_dif(rng):
     frame["cohort"] = group
     # item g2 is two categories easier for group b: uniform DIF
     frame.loc[group == "b", "g2"] = np.minimum(frame.loc[group == "b", "g2"] + 2, 5)
-    result = validate(_two_scale_instrument(), frame, group="cohort", parallel_iter=3)
+    result = validate(_two_scale_instrument(), frame, group="cohort", n_replications=3)
     assert result.group == "cohort"
     assert result.dif is not None
     assert set(result.dif["scale"]) == {"good", "weak"}
@@ -240,7 +240,7 @@ def test_empty_and_constant_items_are_left_out_with_a_finding(rng):
     frame["g4"] = np.nan
     frame["w3"] = 3
     frame.loc[5, [c for c in frame.columns if c != "respondent_id"]] = np.nan
-    result = validate(_two_scale_instrument(), frame, parallel_iter=2)
+    result = validate(_two_scale_instrument(), frame, n_replications=2)
     messages = [f.message for f in result.findings]
     assert "item g4: no responses; left out of the analyses" in messages
     assert "item w3: no variance (all 199 answers are 3); left out of the analyses" in messages
@@ -258,7 +258,7 @@ def test_scale_left_with_one_item_is_a_problem(rng):
     frame = _generated_frame(rng, 150)
     for column in ("w1", "w2", "w3"):
         frame[column] = np.nan
-    result = validate(_two_scale_instrument(), frame, parallel_iter=2)
+    result = validate(_two_scale_instrument(), frame, n_replications=2)
     assert "weak: 1 usable item(s); a scale needs at least two to be analysed" in [f.message for f in result.findings]
     assert result.verdicts["weak"] == "poor"
     assert "weak" not in result.analysis.scales.index
@@ -285,7 +285,7 @@ def test_model_warnings_become_findings_and_runtime_warnings_propagate(monkeypat
 
     monkeypatch.setattr(factor, "kmo", noisy)
     with pytest.warns(RuntimeWarning, match="overflow"):
-        result = validate(_two_scale_instrument(), _generated_frame(rng, 150), parallel_iter=2)
+        result = validate(_two_scale_instrument(), _generated_frame(rng, 150), n_replications=2)
     assert "KMO: smoothed a non-positive-definite matrix" in [f.message for f in result.findings]
     assert result.kmo is not None
 
@@ -301,7 +301,7 @@ def test_non_convergence_and_failed_calibration_are_findings(monkeypatch, rng):
         return original(responses, model, max_iter=2)
 
     monkeypatch.setattr(irt, "calibrate", flaky)
-    result = validate(_two_scale_instrument(), _generated_frame(rng, 150), parallel_iter=2)
+    result = validate(_two_scale_instrument(), _generated_frame(rng, 150), n_replications=2)
     messages = [f.message for f in result.findings]
     assert "good: graded calibration did not converge in 2 EM iterations" in messages
     assert "weak: graded calibration failed: the information matrix is singular" in messages
@@ -356,7 +356,7 @@ def test_unknown_model_or_scale_is_rejected(rng):
 
 
 def test_model_per_scale(rng):
-    result = validate(_two_scale_instrument(), _generated_frame(rng, 200), model={"weak": "gpcm"}, parallel_iter=2)
+    result = validate(_two_scale_instrument(), _generated_frame(rng, 200), model={"weak": "gpcm"}, n_replications=2)
     assert result.irt["weak"].model == "gpcm" and result.irt["good"].model == "graded"
     assert set(result.irt["weak"].calibration.models.values()) == {"gpcm"}
 
@@ -369,7 +369,7 @@ def test_unknown_threshold_is_rejected(rng):
 @pytest.mark.parametrize("name", ["sjt-collaboration", "sql-fundamentals"])
 def test_other_bundled_instruments(name):
     instrument = Instrument.bundled(name)
-    result = validate(instrument, read_table(bundled_sample(name)), parallel_iter=3)
+    result = validate(instrument, read_table(bundled_sample(name)), n_replications=3)
     scale = instrument.scales[0].id
     assert result.irt[scale].converged
     assert result.irt[scale].model == default_model(instrument, instrument.scale_items()[scale])
@@ -412,7 +412,7 @@ def test_a_two_dimensional_scale_is_a_finding():
         "scales": [{"id": "mixed", "name": "Mixed"}],
         "items": [{"id": item, "text": item, "scale": "mixed", "response": likert} for item in items],
     })
-    result = validate(instrument, frame, parallel_iter=2)
+    result = validate(instrument, frame, n_replications=2)
     messages = [f.message for f in result.findings if f.scale == "mixed"]
     assert any("may not be unidimensional" in m for m in messages), messages
     assert result.verdicts["mixed"] != "ok"
