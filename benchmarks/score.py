@@ -76,12 +76,12 @@ def main() -> None:
     for method in args.methods.split(","):
         n = args.persons if method == "eap" else min(args.persons, args.iterative_persons)
         subset = responses if n == args.persons else Responses(frame.iloc[:n], categories)
-        seconds = best_time(lambda: score(calibration, subset, method), args.repeat)
+        seconds = best_time(lambda: score(calibration, subset, method=method), args.repeat)
         print(f"{method.upper():>4}  persons={n:>9,}  score(Responses)={seconds:7.3f} s  "
               f"{n / seconds:>12,.0f} persons/s")
         if method == "eap":
             plain = frame if n == args.persons else frame.iloc[:n]
-            seconds = best_time(lambda: score(calibration, plain, method), 1)
+            seconds = best_time(lambda: score(calibration, plain, method=method), 1)
             print(f"{'':>4}  persons={n:>9,}  score(DataFrame)={seconds:7.3f} s  (includes validation)")
 
 

@@ -233,7 +233,13 @@ def log_likelihood_matrix(encoded: np.ndarray, log_probs: np.ndarray) -> np.ndar
         Log category probabilities at the nodes (``-inf`` for categories an item lacks).
     """
     log_probs = np.asarray(log_probs, dtype=np.float64)
-    codes = _codes(encoded, log_probs)
+    return person_log_likelihood(_codes(encoded, log_probs), log_probs)
+
+
+def person_log_likelihood(codes: np.ndarray, log_probs: np.ndarray) -> np.ndarray:
+    """:func:`log_likelihood_matrix` for codes already checked against these log-probabilities
+    (contiguous integer codes from :meth:`Calibration.encode` or :func:`log_likelihood_matrix`);
+    the compiled kernel indexes with them unchecked."""
     kernel = _loglik_kernel_serial if codes.size < LOGLIK_SERIAL_BELOW else _loglik_kernel
     return kernel(codes, _log_prob_matrix(log_probs), log_probs.shape[2])
 

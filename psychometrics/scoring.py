@@ -6,7 +6,7 @@ missing response simply leaves its item out of that person's likelihood. All per
 scored at once with array arithmetic, in chunks of persons so memory stays bounded:
 
 - EAP: the log-likelihood of every person at every quadrature node comes from the routine the
-  E-step uses (:func:`psychometrics.estep.log_likelihood_matrix`, a compiled kernel that adds
+  E-step uses (:func:`psychometrics.estep.person_log_likelihood`, a compiled kernel that adds
   the log-probabilities of the chosen categories), followed by a log-sum-exp over nodes.
 - MAP, ML, WLE: Newton iterations (Fisher scoring where the observed curvature is not
   positive) with step halving, vectorized over persons and started from the EAP estimate.
@@ -31,7 +31,7 @@ from psychometrics._deprecation import keyword_only_after
 from psychometrics._blas import single_threaded_blas
 from psychometrics.data import as_responses
 from psychometrics.errors import ConvergenceWarning, EstimationError
-from psychometrics.estep import log_likelihood_matrix
+from psychometrics.estep import person_log_likelihood
 from psychometrics.quadrature import normal_quadrature
 from psychometrics.sumscore import sum_score_likelihoods
 
@@ -156,6 +156,19 @@ def _encode(calibration: Any, responses: Any) -> tuple[Any, np.ndarray]:
     return resp, codes
 
 
+def _check_codes(codes: np.ndarray, layout: _Layout) -> None:
+    """The compiled likelihood indexes with the codes: check them once, whole, against each
+    item's categories (a calibration-like object's ``encode`` is not trusted blindly)."""
+    if codes.size == 0:
+        return
+    bad = np.flatnonzero((codes.min(axis=0) < -1) | (codes.max(axis=0) >= layout.n_categories))
+    if bad.size:
+        j = int(bad[0])
+        row = int(np.flatnonzero((codes[:, j] < -1) | (codes[:, j] >= layout.n_categories[j]))[0])
+        raise EstimationError(f"calibration.encode returned code {int(codes[row, j])} for item "
+                              f"{layout.item_ids[j]!r} (row {row}), which has {int(layout.n_categories[j])} categories")
+
+
 def _pattern_flags(codes: np.ndarray, layout: _Layout) -> tuple[np.ndarray, np.ndarray]:
     """Number of answered items and the pattern flag of every person."""
     n_answered = np.count_nonzero(codes >= 0, axis=1)
@@ -175,7 +188,8 @@ def _posterior_log_density(codes: np.ndarray, layout: _Layout, table: np.ndarray
     """Unnormalized log-posterior (n, Q) of a chunk of persons on the grid: the person
     log-likelihood at the nodes of :func:`psychometrics.estep.log_likelihood_matrix`, the routine
     the E-step uses, plus the log prior weights."""
-    log_post = log_likelihood_matrix(codes, table)
+    # codes come from calibration.encode (checked there against the calibration's categories)
+    log_post = person_log_likelihood(np.ascontiguousarray(codes), table)
     log_post += log_weights
     return log_post
 
@@ -499,6 +513,7 @@ def score(calibration: "Calibration", responses: Any, *, method: str = "eap",
                                          prior_mean=prior_mean, prior_variance=prior_variance, tol=tol,
                                          max_iter=max_iter)
     resp, codes = _encode(calibration, responses)
+    _check_codes(codes, layout)
     n_answered, flag = _pattern_flags(codes, layout)
     if method == "eap":
         theta, se = _eap(calibration, layout, codes, mean, variance, quadrature_points)
@@ -609,6 +624,7 @@ def plausible_values(calibration: "Calibration", responses: Any, *, n: int = 5,
     generator = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     layout = _Layout.of(calibration)
     resp, codes = _encode(calibration, responses)
+    _check_codes(codes, layout)
     nodes, log_weights = _grid(mean, variance, quadrature_points)
     table = _log_probability_table(calibration, layout, nodes)
     # persons x draws x nodes comparisons per chunk: a quarter of the EAP chunk keeps them small

@@ -313,6 +313,15 @@ class Validation:
         frame.index.name = "scale"
         return frame
 
+    def to_frame(self) -> pd.DataFrame:
+        """The findings, one row each (as :meth:`Finding.to_dict`), for code."""
+        return pd.DataFrame([finding.to_dict() for finding in self.findings])
+
+    def __repr__(self) -> str:
+        verdicts = ", ".join(f"{scale}: {verdict}" for scale, verdict in self.verdicts.items())
+        return (f"Validation({self.instrument.id} {self.instrument.version}, {self.data.n_persons} rows; "
+                f"{verdicts}; {len(self.findings)} finding(s))")
+
     def summary(self) -> str:
         """Short text for people: verdict per scale and the findings."""
         lines = [f"{self.instrument.title} ({self.instrument.id} {self.instrument.version}): "

@@ -416,3 +416,9 @@ def test_a_two_dimensional_scale_is_a_finding():
     messages = [f.message for f in result.findings if f.scale == "mixed"]
     assert any("may not be unidimensional" in m for m in messages), messages
     assert result.verdicts["mixed"] != "ok"
+
+
+def test_validation_has_a_frame_and_a_one_line_repr(demo):
+    frame = demo.to_frame()
+    assert len(frame) == len(demo.findings)
+    assert "\n" not in repr(demo) and repr(demo).startswith("Validation(soft-skills-7")
