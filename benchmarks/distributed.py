@@ -24,6 +24,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -122,7 +123,20 @@ def calibrate_step(folder: Path, bank: Path) -> dict:
             print(f"  EM iteration {iteration} at {time.perf_counter() - start:.1f} s, max change {change:.2e}; "
                   f"peak MB workers {peaks}, client {_peak_mb():.0f}", file=sys.stderr, flush=True)
 
-        calibration = irt.calibrate(data, "graded", callback=progress)
+        done = threading.Event()
+
+        def monitor() -> None:
+            # the first pass (checking and encoding every partition) runs before any EM iteration
+            while not done.wait(60.0):
+                peaks = ", ".join(f"{p:.0f}" for p in _worker_peaks(client))
+                print(f"  {time.perf_counter() - start:.0f} s: peak MB workers {peaks}, client {_peak_mb():.0f}",
+                      file=sys.stderr, flush=True)
+
+        threading.Thread(target=monitor, daemon=True).start()
+        try:
+            calibration = irt.calibrate(data, "graded", callback=progress)
+        finally:
+            done.set()
         seconds = time.perf_counter() - start
         peaks = _worker_peaks(client)
     finally:
