@@ -80,13 +80,24 @@ def _item_covariance(values: np.ndarray, missing: str = "pairwise",
     """
     if missing == "listwise":
         values = _complete_rows(values)
-    n_rows, n_items = values.shape
-    # Shifting by a rough centre keeps the one-pass sums well conditioned.
+    sums = _covariance_sums(values, _centre(values), weights)
+    return _moments_from_sums(*sums)
+
+
+def _centre(values: np.ndarray) -> np.ndarray:
+    """Item means of the first rows: shifting by a rough centre keeps one-pass sums well
+    conditioned (any centre gives the same covariances up to rounding)."""
     head = values[:_CHUNK_ROWS]
     head_answered = (~np.isnan(head)).sum(axis=0)
     centre = _safe_divide(np.nansum(head, axis=0), head_answered)
-    centre = np.where(np.isnan(centre), 0.0, centre)
+    return np.where(np.isnan(centre), 0.0, centre)
 
+
+def _covariance_sums(values: np.ndarray, centre: np.ndarray, weights: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Cross products, sums and pair counts of ``values - centre`` and the persons with a
+    response: plain sums over rows, so blocks of persons (Dask partitions) add up."""
+    n_rows, n_items = values.shape
     cross = np.zeros((n_items, n_items))
     sums = np.zeros((n_items, n_items))
     counts = np.zeros((n_items, n_items))
@@ -96,8 +107,12 @@ def _item_covariance(values: np.ndarray, missing: str = "pairwise",
             n_persons += _accumulate(values[start:start + _CHUNK_ROWS] - centre,
                                      None if weights is None else weights[start:start + _CHUNK_ROWS],
                                      cross, sums, counts)
+    return cross, sums, counts, n_persons
+
+
+def _moments_from_sums(cross: np.ndarray, sums: np.ndarray, counts: np.ndarray, n_persons: int) -> _Moments:
     cov = _safe_divide(cross - sums * sums.T / np.where(counts > 0, counts, 1.0), counts - 1.0)
-    return _Moments(cov=cov, pair_counts=counts, n_persons=n_persons)
+    return _Moments(cov=cov, pair_counts=counts, n_persons=int(n_persons))
 
 
 def _accumulate(block: np.ndarray, w: np.ndarray | None, cross: np.ndarray, sums: np.ndarray,
@@ -173,7 +188,11 @@ def _scale_moments(data: Responses, missing: str, who: str) -> _Moments:
     items = data.item_ids
     if data.n_items < 2:
         raise ResponseError(f"{who} needs at least 2 items, got {data.n_items} ({items})")
-    moments = _item_covariance(data.values, missing)
+    return _check_moments(_item_covariance(data.values, missing), items, missing, who)
+
+
+def _check_moments(moments: _Moments, items: list[str], missing: str, who: str) -> _Moments:
+    """Refuse a covariance matrix that a reliability statistic cannot use, naming the item(s)."""
     if missing == "listwise" and moments.n_persons < 2:
         raise ResponseError(f"{who} with missing='listwise': only {moments.n_persons} respondent(s) "
                             "answered every item; use missing='pairwise' or fewer items")

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from psychometrics import _dispatch
 from psychometrics._blas import single_threaded_blas
 from psychometrics.data import Responses, as_responses
 from psychometrics.errors import ResponseError
@@ -69,8 +70,9 @@ def item_analysis(responses: Any, *, missing: Missing = "pairwise") -> pd.DataFr
 
     Parameters
     ----------
-    responses : DataFrame, ndarray or Responses
-        Persons x items, NaN for missing.
+    responses : DataFrame, ndarray, Responses or Dask DataFrame
+        Persons x items, NaN for missing. A Dask DataFrame is summarized partition by
+        partition (:func:`psychometrics.distributed.item_analysis`), with the same result.
     missing : {"pairwise", "listwise"}
         Rule for the covariance matrix behind ``r_drop`` and ``alpha_if_deleted``;
         the other columns always use every available response.
@@ -128,6 +130,8 @@ def item_analysis(responses: Any, *, missing: Missing = "pairwise") -> pd.DataFr
     .. [3] Revelle, W. psych, function ``alpha`` (``item.stats``, ``alpha.drop``).
     """
     _check_missing(missing)
+    if _dispatch.is_dask(responses):
+        return _dispatch.backend().item_analysis(responses, missing=missing)
     data = as_responses(responses)
     answered = np.count_nonzero(~np.isnan(data.values), axis=0)
     empty = [item for item, count in zip(data.item_ids, answered) if count == 0]
@@ -151,18 +155,28 @@ def item_analysis(responses: Any, *, missing: Missing = "pairwise") -> pd.DataFr
 
 def _item_analysis(data: Responses, missing: Missing) -> pd.DataFrame:
     values = data.values
-    n_rows, n_items = values.shape
     low, high = _code_range(data, values)
-
-    # One pass over persons. Every per-item sum needed below is a product of a per-person
-    # weight vector with the zero-filled responses X, their squares X*X or the answered mask
-    # M, so each chunk costs one matrix product (weights' @ [X, X*X, M]) and no n x J
-    # temporaries beyond those three. With k_i answered items, row sum s_i and
-    # w_i = 1 / (k_i - 1) (0 when k_i < 2), the rest mean of item j is (s_i - x_ij) w_i.
-    # Responses are shifted by one common constant first: person and rest means shift
-    # by the same constant, which leaves every correlation unchanged.
+    # Responses are shifted by one common constant first: person and rest means shift by the
+    # same constant, which leaves every correlation unchanged.
     head = values[:_CHUNK_ROWS]
     shift = float(np.nanmean(head)) if np.isfinite(head).any() else 0.0
+    sums, person_mean = _person_sums(values, shift)
+    moments = _item_covariance(values, missing)
+    discrimination = _upper_lower(values, person_mean)
+    return _item_table(data.item_ids, sums, values.shape[0], shift, low, high, moments.cov, discrimination)
+
+
+def _person_sums(values: np.ndarray, shift: float) -> tuple[np.ndarray, np.ndarray]:
+    """The (9, 3J) sums behind every item statistic, and each person's mean response.
+
+    One pass over persons. Every per-item sum is a product of a per-person weight vector with
+    the zero-filled responses X, their squares X*X or the answered mask M, so each chunk
+    costs one matrix product (weights' @ [X, X*X, M]) and no n x J temporaries beyond those
+    three. With k_i answered items, row sum s_i and w_i = 1 / (k_i - 1) (0 when k_i < 2), the
+    rest mean of item j is (s_i - x_ij) w_i. Plain sums over persons: blocks of persons (Dask
+    partitions) add up.
+    """
+    n_rows, n_items = values.shape
     sums = np.zeros((9, 3 * n_items))
     person_mean = np.full(n_rows, np.nan)
     for start in range(0, n_rows, _CHUNK_ROWS):
@@ -180,6 +194,14 @@ def _item_analysis(data: Responses, missing: Missing) -> pd.DataFrame:
         weights = np.column_stack([np.ones_like(k), t0, t0 * t0, (k >= 2).astype(np.float64),
                                    row_sum * w, w, (row_sum * w) ** 2, row_sum * w * w, w * w])
         sums += weights.T @ np.hstack([block, block * block, mask])
+    return sums, person_mean
+
+
+def _item_table(item_ids: list[str], sums: np.ndarray, n_rows: int, shift: float, low: np.ndarray,
+                high: np.ndarray, cov: np.ndarray, upper_lower: np.ndarray) -> pd.DataFrame:
+    """The item statistics from the sums of :func:`_person_sums`, the item covariance matrix
+    and the upper-lower differences."""
+    n_items = len(item_ids)
     X, XX, M = slice(0, n_items), slice(n_items, 2 * n_items), slice(2 * n_items, 3 * n_items)
     ONE, T, TT, G, SW, W, SSWW, SWW, WW = range(9)
     n, sx, sxx = sums[ONE, M], sums[ONE, X], sums[ONE, XX]
@@ -189,15 +211,13 @@ def _item_analysis(data: Responses, missing: Missing) -> pd.DataFrame:
     item_rest = _correlation(
         sums[G, M], sums[G, X], sums[SW, M] - sums[W, X], sums[G, XX],
         sums[SSWW, M] - 2.0 * sums[SWW, X] + sums[WW, XX], sums[SW, X] - sums[W, XX])
-
-    moments = _item_covariance(values, missing)
     if n_items >= 2:
-        r_drop = _r_drop(moments.cov)
-        alpha_deleted = _alpha_if_deleted(moments.cov)
+        r_drop = _r_drop(cov)
+        alpha_deleted = _alpha_if_deleted(cov)
     else:
         r_drop = alpha_deleted = np.full(n_items, np.nan)
 
-    discrimination = _upper_lower(values, person_mean) / np.where(high > low, high - low, np.nan)
+    discrimination = upper_lower / np.where(high > low, high - low, np.nan)
     difficulty = _safe_divide(mean, high)
     return pd.DataFrame(
         {
@@ -212,7 +232,7 @@ def _item_analysis(data: Responses, missing: Missing) -> pd.DataFrame:
             "alpha_if_deleted": alpha_deleted,
             "discrimination": discrimination,
         },
-        index=pd.Index(data.item_ids, name="item"),
+        index=pd.Index(item_ids, name="item"),
     )
 
 
@@ -227,6 +247,15 @@ def _upper_lower(values: np.ndarray, person_mean: np.ndarray) -> np.ndarray:
     groups = np.zeros((values.shape[0], 2))
     groups[order[-size:], 0] = 1.0
     groups[order[:size], 1] = 1.0
+    sums, counts = _group_sums(values, groups)
+    means = _safe_divide(sums, counts)
+    return means[0] - means[1]
+
+
+def _group_sums(values: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Item sums and response counts (2, J) of the persons in the upper and lower group
+    (``groups``: persons x 2 indicators); plain sums over persons."""
+    n_items = values.shape[1]
     sums = np.zeros((2, n_items))
     counts = np.zeros((2, n_items))
     for start in range(0, values.shape[0], _CHUNK_ROWS):
@@ -235,8 +264,7 @@ def _upper_lower(values: np.ndarray, person_mean: np.ndarray) -> np.ndarray:
         g = groups[start:start + _CHUNK_ROWS]
         sums += g.T @ np.where(answered, block, 0.0)
         counts += g.T @ answered.astype(np.float64)
-    means = _safe_divide(sums, counts)
-    return means[0] - means[1]
+    return sums, counts
 
 
 def category_frequencies(responses: Any, *, proportions: bool = False) -> pd.DataFrame:

@@ -14,6 +14,7 @@ Multi-rater agreement (ICC, kappas, Krippendorff's alpha, rwg) is in
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Mapping, Sequence
 import math
@@ -24,6 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from psychometrics import _dispatch
 from psychometrics.agreement import (
     cohen_kappa,
     fleiss_kappa,
@@ -40,6 +42,7 @@ from psychometrics._covariance import (
     _cov_to_cor,
     _item_covariance,
     Missing,
+    _Moments,
     _safe_divide,
     _safe_sqrt,
     _scale_moments,
@@ -141,8 +144,9 @@ def alpha(responses: Any, *, confidence_level: float = 0.95, missing: Missing = 
 
     Parameters
     ----------
-    responses : DataFrame, ndarray or Responses
-        Persons x items, NaN for missing.
+    responses : DataFrame, ndarray, Responses or Dask DataFrame
+        Persons x items, NaN for missing. A Dask DataFrame is summarized partition by
+        partition (:func:`psychometrics.distributed.alpha`; no bootstrap).
     confidence_level : float
         Confidence level of the intervals, in (0, 1).
     missing : {"pairwise", "listwise"}
@@ -199,15 +203,12 @@ def alpha(responses: Any, *, confidence_level: float = 0.95, missing: Missing = 
             or n_replications < 0):
         raise ValueError("n_replications (as bootstrap must be, its former name) is a non-negative number of "
                          f"resamples, got {n_replications!r}")
+    if _dispatch.is_dask(responses):
+        return _dispatch.backend().alpha(responses, confidence_level=confidence_level, missing=missing,
+                                         n_replications=n_replications)
     data = as_responses(responses)
     moments = _scale_moments(data, missing, "alpha")
-    cov = moments.cov
-    n_items = data.n_items
-    value = _alpha_from_cov(cov)
-    _explain_alpha(value, cov)
-    cor = _cov_to_cor(cov)
-    standardized = float(n_items / (n_items - 1) * (1.0 - _safe_divide(n_items, cor.sum())))
-    low, high = _feldt_interval(value, moments.n_persons, n_items, confidence_level)
+    result = _alpha_from_moments(moments, confidence_level, missing)
 
     boot_low = boot_high = math.nan
     if n_replications:
@@ -225,9 +226,21 @@ def alpha(responses: Any, *, confidence_level: float = 0.95, missing: Missing = 
         replicates = replicates[np.isfinite(replicates)]
         if replicates.size:
             boot_low, boot_high = (float(q) for q in np.quantile(replicates, [tail, 1.0 - tail]))
+    return dataclasses.replace(result, bootstrap_low=boot_low, bootstrap_high=boot_high,
+                               n_bootstrap=int(n_replications))
+
+
+def _alpha_from_moments(moments: _Moments, confidence_level: float, missing: str) -> AlphaResult:
+    """Alpha, standardized alpha and Feldt interval from a checked covariance matrix."""
+    cov = moments.cov
+    n_items = cov.shape[0]
+    value = _alpha_from_cov(cov)
+    _explain_alpha(value, cov)
+    cor = _cov_to_cor(cov)
+    standardized = float(n_items / (n_items - 1) * (1.0 - _safe_divide(n_items, cor.sum())))
+    low, high = _feldt_interval(value, moments.n_persons, n_items, confidence_level)
     return AlphaResult(alpha=value, standardized_alpha=standardized, ci_low=low, ci_high=high,
-                       n_persons=moments.n_persons, n_items=n_items, ci_level=confidence_level, missing=missing,
-                       bootstrap_low=boot_low, bootstrap_high=boot_high, n_bootstrap=int(n_replications))
+                       n_persons=moments.n_persons, n_items=n_items, ci_level=confidence_level, missing=missing)
 
 
 # ---------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from psychometrics import _compiled, _theta_kernels
+from psychometrics import _compiled, _dispatch, _theta_kernels
 from psychometrics._numeric import LOG_TINY
 from psychometrics._deprecation import keyword_only_after
 from psychometrics._blas import single_threaded_blas
@@ -554,8 +554,10 @@ def score(calibration: "Calibration", responses: Any, *, method: str = "eap",
     calibration : Calibration
         Item parameters, e.g. from :func:`psychometrics.irt.calibrate` or
         :meth:`Calibration.from_item_params`.
-    responses : DataFrame, ndarray or Responses
+    responses : DataFrame, ndarray, Responses or Dask DataFrame
         Persons x items; any subset of the calibration's items, in any order; NaN = no answer.
+        A Dask DataFrame gives a lazy Dask DataFrame of the same columns, each partition
+        scored on its worker (:func:`psychometrics.distributed.score`).
     method : {"eap", "map", "ml", "wle"}
         Case-insensitive. EAP: posterior mean; MAP: posterior mode; ML: maximum likelihood;
         WLE: Warm's weighted likelihood estimate.
@@ -653,6 +655,10 @@ def score(calibration: "Calibration", responses: Any, *, method: str = "eap",
     if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
         raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
     layout = _Layout.of(calibration)
+    if _dispatch.is_dask(responses):
+        return _dispatch.backend().score(calibration, responses, method=method, quadrature_points=quadrature_points,
+                                         prior_mean=prior_mean, prior_variance=prior_variance, tol=tol,
+                                         max_iter=max_iter)
     resp, codes = _encode(calibration, responses)
     _check_codes(codes, layout)
     n_answered, flag = _pattern_flags(codes, layout)

@@ -113,7 +113,9 @@ def _without_empty_items(prepared: Any, scales: dict[str, list[str]]) -> dict[st
 @app.command()
 @reports_errors
 def calibrate(
-    responses: ResponsesArgument,
+    responses: Annotated[str, typer.Argument(
+        help="Response file (CSV, Parquet or SPSS .sav), or a quoted glob of Parquet files (\"data/*.parquet\"), "
+             "read by Dask.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Item bank file to write (JSON).", dir_okay=False)],
     model: Annotated[str | None, typer.Option(
         "--model", "-m", help="IRT model: graded, gpcm, pcm, rsm, nominal, rasch, 1pl, 2pl, 3pl, 4pl "
@@ -134,6 +136,11 @@ def calibrate(
     sep: SepOption = None,
     encoding: EncodingOption = None,
     max_categories: MaxCategoriesOption = 20,
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", help="Dask scheduler address (tcp://host:8786): the workers read the files and run the "
+                            "E-steps.")] = None,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", help="Start a local Dask cluster of N worker processes for the calibration.")] = None,
     as_json: JsonOption = False,
     quiet_: QuietOption = False,
 ) -> None:
@@ -143,6 +150,7 @@ def calibrate(
     """
     from psychometrics import irt
     from psychometrics.bank import ItemBank, collapse_map
+    from psychometrics.cli import _dask
 
     _State.quiet = _State.quiet or quiet_
     if not tol > 0:
@@ -154,6 +162,11 @@ def calibrate(
     check_output(output, what="item bank")
     options = read_options(id_column=id_column, items=items, exclude=exclude, missing_codes=missing_codes, sep=sep,
                            encoding=encoding, max_categories=max_categories)
+    if _dask.wanted(responses, scheduler, workers):
+        _dask.calibrate_files(responses, output, model=model, scale=scale, instrument=instrument,
+                              scheduler=scheduler, workers=workers, progress=EMProgress, as_json=as_json,
+                              se=se, max_iter=max_iter, tol=tol, quadrature_points=quadrature_points)
+    responses = _dask.existing_file(responses)
     with collected_warnings() as caught:
         if instrument is not None:
             inst = load_instrument(instrument)

@@ -38,7 +38,11 @@ class _Problem:
 
     def __init__(self, blocks: list[_Block], groups: list[_GroupData], nodes: np.ndarray,
                  n_categories: np.ndarray, means: np.ndarray, variances: np.ndarray,
-                 mean_free: np.ndarray, variance_free: np.ndarray, newton_steps: int) -> None:
+                 mean_free: np.ndarray, variance_free: np.ndarray, newton_steps: int,
+                 estep_function: Callable[..., EStep] = estep) -> None:
+        # the E-step of a group: estep_function(group.encoded, log_probs, log_prior, group.weights);
+        # psychometrics.distributed passes one that maps the same kernel over Dask partitions
+        self.estep_function = estep_function
         self.blocks = blocks
         self.groups = groups
         self.nodes = nodes
@@ -89,8 +93,8 @@ class _Problem:
         log_probs = self.log_probabilities()
         if len(self.groups) == 1 and self.groups[0].columns is None:
             data = self.groups[0]
-            e = estep(data.encoded, log_probs, normal_log_weights(self.nodes, self.means[0], self.variances[0]),
-                      data.weights)
+            e = self.estep_function(data.encoded, log_probs,
+                                    normal_log_weights(self.nodes, self.means[0], self.variances[0]), data.weights)
             self.group_nodes = [(e.node_counts, e.n_persons)]
             return e
         counts = np.zeros(log_probs.shape)
@@ -98,7 +102,7 @@ class _Problem:
         self.group_nodes = []
         for g, data in enumerate(self.groups):
             log_prior = normal_log_weights(self.nodes, self.means[g], self.variances[g])
-            e = estep(data.encoded, log_probs[data.columns], log_prior, data.weights)
+            e = self.estep_function(data.encoded, log_probs[data.columns], log_prior, data.weights)
             counts[data.columns] += e.counts
             loglik += e.loglik
             self.group_nodes.append((e.node_counts, e.n_persons))

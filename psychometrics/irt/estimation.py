@@ -48,6 +48,7 @@ References
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -56,8 +57,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from psychometrics import _dispatch
 from psychometrics.data import Responses, as_responses
 from psychometrics.errors import ConvergenceWarning, DataWarning, ModelWarning, ResponseError
+from psychometrics.estep import EStep, estep
 from psychometrics.irt.document import _frame
 from psychometrics.irt.layout import ParameterLayout
 from psychometrics.irt.em import Callback, _GroupData, _plain_em, _Problem, _squarem
@@ -73,6 +76,7 @@ from psychometrics.irt.prepare import (
     _movable,
     _parse_priors,
     _per_group,
+    _discover_categories,
     _prepare,
     _prior_arrays,
 )
@@ -104,9 +108,11 @@ def calibrate(responses: Any, model: str | Mapping[str, str] = "2pl", *, group: 
 
     Parameters
     ----------
-    responses : DataFrame, ndarray or Responses
+    responses : DataFrame, ndarray, Responses or Dask DataFrame
         Persons x items; NaN = missing (any pattern: missing responses are absent from the
-        likelihood, never imputed).
+        likelihood, never imputed). A Dask DataFrame is calibrated partition by partition
+        (:func:`psychometrics.distributed.calibrate`: E-steps on the workers, the same EM path);
+        ``group`` then names its column of group labels.
     model : str or mapping
         A registered model name (``"rasch"``, ``"1pl"``, ``"2pl"``, ``"3pl"``, ``"4pl"``,
         ``"graded"``, ``"gpcm"``, ``"pcm"``, ``"rsm"``, ``"nominal"``) or item -> name.
@@ -236,6 +242,14 @@ def calibrate(responses: Any, model: str | Mapping[str, str] = "2pl", *, group: 
            Hambleton (Eds.), Handbook of Modern Item Response Theory (pp. 433-448). Springer.
     .. [5] Chalmers (2012), J. Statistical Software 48(6): ``multipleGroup``.
     """
+    if _dispatch.is_dask(responses):
+        return _dispatch.backend().calibrate(
+            responses, model, group=group, reference=reference, invariance=invariance, free=free,
+            free_items=free_items, estimate_latent=estimate_latent, latent_mean=latent_mean,
+            latent_variance=latent_variance, min_group_size=min_group_size, quadrature_points=quadrature_points,
+            tol=tol, max_iter=max_iter, se=se, priors=priors, fixed=fixed, weights=weights, start=start,
+            accelerate=accelerate, newton_steps=newton_steps, callback=callback,
+            check_dimensionality=check_dimensionality)
     if isinstance(group, str) and isinstance(responses, pd.DataFrame) and group in responses.columns:
         labels_in: Any = responses[group]
         responses = responses.drop(columns=group)
@@ -282,17 +296,92 @@ def calibrate(responses: Any, model: str | Mapping[str, str] = "2pl", *, group: 
     return calibration
 
 
+@dataclasses.dataclass(frozen=True)
+class _CalibrationData:
+    """What the setup and the EM of a calibration need from the responses.
+
+    Plain sums over persons (so partitions of the data can be summarized separately and
+    added, :mod:`psychometrics.distributed`), and ``group_data(g, columns, column_items,
+    column_categories)``, which gives the E-step input of group ``g`` restricted to its
+    estimation ``columns`` (``column_items``: the item of every estimation column).
+    """
+
+    item_ids: list[str]
+    categories: dict[str, tuple[int, ...]]
+    labels: list[Any]              # group labels, reference first; [None] without groups
+    n_persons: float               # persons who answered an item (sum of weights)
+    group_sizes: np.ndarray        # (groups,) persons who answered an item, unweighted
+    category_counts: np.ndarray    # (groups, items, max K) responses in each category (weighted)
+    group_data: Callable[[int, np.ndarray, np.ndarray, np.ndarray], _GroupData]
+
+
+def _data_in_memory(resp: Responses, models: Mapping[str, str], labels: list[Any], group_codes: np.ndarray,
+                    weights: np.ndarray | None,
+                    stated_categories: Mapping[str, tuple[int, ...]] | None) -> _CalibrationData:
+    item_ids = resp.item_ids
+    n_groups = len(labels)
+    categories, encoded = _prepare(resp, models, stated_categories)
+    n_cat = np.array([len(categories[i]) for i in item_ids], dtype=np.int64)
+
+    answered = (encoded >= 0).any(axis=1)
+    if not answered.all():
+        empty = resp.person_ids[~answered]
+        shown = ", ".join(repr(p) for p in list(empty[:5]))
+        warnings.warn(f"{int((~answered).sum())} respondent(s) answered no item and are left out of the "
+                      f"calibration: {shown}{' ...' if len(empty) > 5 else ''}", DataWarning, stacklevel=4)
+        encoded = encoded[answered]
+        group_codes = group_codes[answered]
+        weights = None if weights is None else weights[answered]
+    if encoded.shape[0] == 0:
+        raise ResponseError("no respondent answered any item")
+    w = np.ones(encoded.shape[0]) if weights is None else weights
+    rows_of = [np.flatnonzero(group_codes == g) for g in range(n_groups)]
+    counts = np.zeros((n_groups, len(item_ids), int(n_cat.max())))
+    for g in range(n_groups):
+        rows = rows_of[g] if n_groups > 1 else slice(None)
+        for j in range(len(item_ids)):
+            col = encoded[rows, j]
+            obs = col >= 0
+            counts[g, j] = np.bincount(col[obs].astype(np.int64), weights=w[rows][obs], minlength=counts.shape[2])
+
+    def group_data(g: int, cols: np.ndarray, col_items: np.ndarray, col_cat: np.ndarray) -> _GroupData:
+        if n_groups == 1:
+            work, work_weights = _collapse_patterns(encoded, weights, n_cat)
+            return _GroupData(work, work_weights, None, float(w.sum()))
+        sub = np.ascontiguousarray(encoded[np.ix_(rows_of[g], col_items[cols])])
+        sub_w = None if weights is None else weights[rows_of[g]]
+        work, work_weights = _collapse_patterns(sub, sub_w, col_cat[cols])
+        return _GroupData(work, work_weights, cols, float(w[rows_of[g]].sum()))
+
+    return _CalibrationData(list(item_ids), categories, labels, float(w.sum()),
+                            np.bincount(group_codes, minlength=n_groups), counts, group_data)
+
+
 def _calibrate(resp: Responses, model: str | Mapping[str, str], *, group: Any = None, reference: Any = None,
-               invariance: Sequence[str] | None = None, free: Mapping[str, Sequence[str]] | None = None,
-               free_items: Sequence[str] | None = None, estimate_latent: bool | None = None,
-               latent_mean: Any = None, latent_variance: Any = None, min_group_size: int = MIN_GROUP_SIZE,
-               quadrature_points: int = 61, tol: float = 1e-4, max_iter: int = 500, se: bool = False,
-               priors: Mapping[str, Any] | None = None, fixed: Mapping[str, Mapping[str, float]] | None = None,
-               weights: Any = None, start: pd.DataFrame | None = None, accelerate: bool = True,
-               newton_steps: int = 3, callback: Callback | None = None,
-               stated_categories: Mapping[str, tuple[int, ...]] | None = None) -> Calibration:
+               min_group_size: int = MIN_GROUP_SIZE, weights: Any = None,
+               stated_categories: Mapping[str, tuple[int, ...]] | None = None, **settings: Any) -> Calibration:
     item_ids = resp.item_ids
     models = _model_mapping(model, item_ids)
+    _check_settings(**settings)
+    if weights is not None:
+        weights = np.asarray(weights, dtype=np.float64).reshape(-1)
+        if weights.shape[0] != resp.n_persons:
+            raise ValueError(f"weights has {weights.shape[0]} values for {resp.n_persons} persons")
+        if not np.all(np.isfinite(weights)) or (weights < 0).any():
+            raise ValueError("weights must be finite and non-negative")
+    if group is None:
+        _check_no_group_settings(reference=reference, **settings)
+        labels, group_codes = [None], np.zeros(resp.n_persons, dtype=np.int64)
+    else:
+        labels, group_codes = _group_labels(group, resp, reference, min_group_size)
+    data = _data_in_memory(resp, models, labels, group_codes, weights, stated_categories)
+    return _fit(data, models, min_group_size=min_group_size, **settings)
+
+
+def _check_settings(*, quadrature_points: int = 61, tol: float = 1e-4, max_iter: int = 500,
+                    callback: Callback | None = None, estimate_latent: bool | None = None,
+                    fixed: Mapping[str, Any] | None = None, **_: Any) -> None:
+    """Settings that are wrong whatever the data (checked before the data are read)."""
     if int(quadrature_points) != quadrature_points or quadrature_points < 5:
         raise ValueError(f"quadrature_points must be an integer >= 5, got {quadrature_points!r}")
     if not tol > 0:
@@ -303,41 +392,36 @@ def _calibrate(resp: Responses, model: str | Mapping[str, str], *, group: Any = 
         raise TypeError(f"callback must be callable, got {type(callback).__name__}")
     if estimate_latent not in (None, True, False):
         raise ValueError(f"estimate_latent must be None, True or False, got {estimate_latent!r}")
-    if weights is not None:
-        weights = np.asarray(weights, dtype=np.float64).reshape(-1)
-        if weights.shape[0] != resp.n_persons:
-            raise ValueError(f"weights has {weights.shape[0]} values for {resp.n_persons} persons")
-        if not np.all(np.isfinite(weights)) or (weights < 0).any():
-            raise ValueError("weights must be finite and non-negative")
+
+
+def _check_no_group_settings(*, reference: Any = None, invariance: Any = None, free: Any = None,
+                             free_items: Any = None, **_: Any) -> None:
+    if free or free_items or invariance is not None or reference is not None:
+        raise ValueError("invariance, free, free_items and reference need group= (a multi-group calibration)")
+
+
+def _fit(data: _CalibrationData, models: Mapping[str, str], *, invariance: Sequence[str] | None = None,
+         free: Mapping[str, Sequence[str]] | None = None, free_items: Sequence[str] | None = None,
+         estimate_latent: bool | None = None, latent_mean: Any = None, latent_variance: Any = None,
+         min_group_size: int = MIN_GROUP_SIZE, quadrature_points: int = 61, tol: float = 1e-4,
+         max_iter: int = 500, se: bool = False, priors: Mapping[str, Any] | None = None,
+         fixed: Mapping[str, Mapping[str, float]] | None = None, start: pd.DataFrame | None = None,
+         accelerate: bool = True, newton_steps: int = 3, callback: Callback | None = None,
+         estep_function: Callable[..., EStep] = estep) -> Calibration:
+    """Set up and run the EM of a calibration from the data's sums (:class:`_CalibrationData`);
+    ``estep_function`` computes a group's E-step from its ``_GroupData``."""
+    item_ids = data.item_ids
+    categories = data.categories
+    labels = data.labels
+    n_groups = len(labels)
+    n_persons = data.n_persons
+    n_cat = np.array([len(categories[i]) for i in item_ids], dtype=np.int64)
     fixed = dict(fixed or {})
     unknown = [i for i in fixed if i not in set(item_ids)]
     if unknown:
         raise ValueError(f"fixed names item(s) {unknown} that are not in the data")
-    if group is None:
-        if free or free_items or invariance is not None or reference is not None:
-            raise ValueError("invariance, free, free_items and reference need group= (a multi-group calibration)")
-        labels, group_codes = [None], np.zeros(resp.n_persons, dtype=np.int64)
-    else:
-        labels, group_codes = _group_labels(group, resp, reference, min_group_size)
-    n_groups = len(labels)
-    categories, encoded = _prepare(resp, models, stated_categories)
-    n_cat = np.array([len(categories[i]) for i in item_ids], dtype=np.int64)
-
-    answered = (encoded >= 0).any(axis=1)
-    if not answered.all():
-        empty = resp.person_ids[~answered]
-        shown = ", ".join(repr(p) for p in list(empty[:5]))
-        warnings.warn(f"{int((~answered).sum())} respondent(s) answered no item and are left out of the "
-                      f"calibration: {shown}{' ...' if len(empty) > 5 else ''}", DataWarning, stacklevel=3)
-        encoded = encoded[answered]
-        group_codes = group_codes[answered]
-        weights = None if weights is None else weights[answered]
-    if encoded.shape[0] == 0:
-        raise ResponseError("no respondent answered any item")
-    w = np.ones(encoded.shape[0]) if weights is None else weights
-    n_persons = float(w.sum())
     if n_groups > 1:
-        sizes = np.bincount(group_codes, minlength=n_groups)
+        sizes = data.group_sizes
         small = [(labels[g], int(sizes[g])) for g in range(n_groups) if sizes[g] < min_group_size]
         if small:
             raise ResponseError(f"group(s) {', '.join(f'{g!r} ({n} persons)' for g, n in small)} have fewer than "
@@ -357,7 +441,6 @@ def _calibrate(resp: Responses, model: str | Mapping[str, str], *, group: Any = 
     col_items = np.array([j for j, _ in columns], dtype=np.int64)
     col_groups = np.array([g for _, g in columns], dtype=np.int64)
     col_cat = n_cat[col_items]
-    rows_of = [np.flatnonzero(group_codes == g) for g in range(n_groups)]
 
     blocks: list[_Block] = []
     unused_in_group: list[tuple[str, Any, list[int]]] = []
@@ -377,11 +460,7 @@ def _calibrate(resp: Responses, model: str | Mapping[str, str], *, group: Any = 
         props = np.zeros((len(positions), k))
         for r, c in enumerate(positions):
             j, g = columns[c]
-            rows = rows_of[g] if g >= 0 else slice(None)
-            col = encoded[rows, j]
-            wc = w[rows]
-            obs = col >= 0
-            props[r] = np.bincount(col[obs].astype(np.int64), weights=wc[obs], minlength=k)
+            props[r] = (data.category_counts[g] if g >= 0 else data.category_counts.sum(axis=0))[j, :k]
             if g >= 0 and (props[r] == 0).any():
                 # a category unused in one group: smooth the start, not the estimate
                 unused_in_group.append((item_of(c), labels[g],
@@ -427,18 +506,9 @@ def _calibrate(resp: Responses, model: str | Mapping[str, str], *, group: Any = 
                           for i, g, cats in unused_in_group[:5])
         warnings.warn(f"freed item(s) with categories unused in a group ({shown}); their group-specific "
                       "intercepts drift without bound and likelihood-ratio or Wald tests of them are not "
-                      "trustworthy", ModelWarning, stacklevel=3)
-    groups: list[_GroupData] = []
-    for g in range(n_groups):
-        if n_groups == 1:
-            work, work_weights = _collapse_patterns(encoded, weights, n_cat)
-            groups.append(_GroupData(work, work_weights, None, n_persons))
-            continue
-        cols = np.flatnonzero((col_groups == -1) | (col_groups == g))
-        sub = np.ascontiguousarray(encoded[np.ix_(rows_of[g], col_items[cols])])
-        sub_w = None if weights is None else weights[rows_of[g]]
-        work, work_weights = _collapse_patterns(sub, sub_w, col_cat[cols])
-        groups.append(_GroupData(work, work_weights, cols, float(w[rows_of[g]].sum())))
+                      "trustworthy", ModelWarning, stacklevel=4)
+    groups = [data.group_data(g, np.flatnonzero((col_groups == -1) | (col_groups == g)), col_items, col_cat)
+              for g in range(n_groups)]
 
     # latent parameters: which are estimated
     rasch_like = all(get_model(models[i]).estimates_latent_variance for i in item_ids)
@@ -466,7 +536,8 @@ def _calibrate(resp: Responses, model: str | Mapping[str, str], *, group: Any = 
         variance_free[:] = rasch_like
 
     nodes = grid_nodes(quadrature_points)
-    problem = _Problem(blocks, groups, nodes, col_cat, means, variances, mean_free, variance_free, newton_steps)
+    problem = _Problem(blocks, groups, nodes, col_cat, means, variances, mean_free, variance_free, newton_steps,
+                       estep_function)
     x0 = problem.pack()
     step_tol = tol * 1e-2
     runner = _squarem if accelerate else _plain_em
@@ -476,13 +547,13 @@ def _calibrate(resp: Responses, model: str | Mapping[str, str], *, group: Any = 
     loglik = final.loglik
     if not converged:
         warnings.warn(f"EM did not converge in {n_iter} iterations (tol {tol:g}); the estimates are not "
-                      "trustworthy, raise max_iter or check the data", ConvergenceWarning, stacklevel=3)
+                      "trustworthy, raise max_iter or check the data", ConvergenceWarning, stacklevel=4)
     floored = [labels[g] for g in range(n_groups)
                if variance_free[g] and problem.variances[g] <= MIN_LATENT_VARIANCE * (1.0 + 1e-9)]
     if floored:
         where = "" if n_groups == 1 else f" of group(s) {', '.join(map(repr, floored))}"
         warnings.warn(f"the latent variance{where} is held at its floor {MIN_LATENT_VARIANCE:g}: the persons "
-                      "do not spread on the trait; the estimates are not trustworthy", ModelWarning, stacklevel=3)
+                      "do not spread on the trait; the estimates are not trustworthy", ModelWarning, stacklevel=4)
 
     column_labels = [(item_ids[j], "*" if g < 0 else labels[g]) for j, g in columns]
     layout = ParameterLayout.from_blocks(

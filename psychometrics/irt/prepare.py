@@ -153,11 +153,27 @@ def _prepare(resp: Responses, models: Mapping[str, str],
     """
     values = resp.values
     item_ids = resp.item_ids
+    seen = [np.unique(col[~np.isnan(col)]) for col in values.T]
+    categories = _discover_categories(item_ids, seen, resp.categories, models, stated)
+    encoded = np.full(values.shape, -1, dtype=np.int8 if max(map(len, categories.values())) < 127 else np.int32)
+    for j, item in enumerate(item_ids):
+        encoded[:, j] = category_index(values[:, j], categories[item], item=item, position=j,
+                                       person_ids=resp.person_ids)[0]
+    return categories, encoded
+
+
+def _discover_categories(item_ids: Sequence[str], distinct: Sequence[np.ndarray],
+                         admissible_codes: Mapping[str, Sequence[int]], models: Mapping[str, str],
+                         stated: Mapping[str, tuple[int, ...]] | None = None) -> dict[str, tuple[int, ...]]:
+    """Category codes per item from the distinct values observed (sorted, per item), with the
+    checks of a calibration: no empty, constant or non-integer item, no code outside the
+    admissible ones; unused admissible codes are collapsed with a warning. Only the distinct
+    values are needed, so partitions of the data can be scanned separately and their values
+    united (:mod:`psychometrics.distributed`)."""
     categories: dict[str, tuple[int, ...]] = {}
     stated = stated or {}
     for j, item in enumerate(item_ids):
-        col = values[:, j]
-        seen = np.unique(col[~np.isnan(col)])
+        seen = distinct[j]
         if item in stated:
             codes = tuple(stated[item])
             outside = [v for v in seen if v not in codes]
@@ -175,7 +191,7 @@ def _prepare(resp: Responses, models: Mapping[str, str],
         if noninteger.size:
             raise ResponseError(f"item {item!r} (column {j}): value {noninteger[0]} is not an integer category code")
         codes = tuple(int(v) for v in seen)
-        admissible = tuple(resp.categories.get(item, codes))
+        admissible = tuple(admissible_codes.get(item, codes))
         outside = [c for c in codes if c not in admissible]
         if outside:
             raise ResponseError(f"item {item!r} (column {j}): value {outside[0]} is outside the admissible "
@@ -183,18 +199,14 @@ def _prepare(resp: Responses, models: Mapping[str, str],
         unused = [c for c in admissible if c not in codes]
         if unused:
             warnings.warn(f"item {item!r}: category {', '.join(map(str, unused))} never used; collapsed, the "
-                          f"item is calibrated with categories {codes}", ModelWarning, stacklevel=4)
+                          f"item is calibrated with categories {codes}", ModelWarning, stacklevel=6)
         model = get_model(models[item])
         try:
             model.check_categories(len(codes))
         except ValueError as exc:
             raise ResponseError(f"item {item!r} (column {j}) has {len(codes)} observed categories {codes}: {exc}") from None
         categories[item] = codes
-    encoded = np.full(values.shape, -1, dtype=np.int8 if max(map(len, categories.values())) < 127 else np.int32)
-    for j, item in enumerate(item_ids):
-        encoded[:, j] = category_index(values[:, j], categories[item], item=item, position=j,
-                                       person_ids=resp.person_ids)[0]
-    return categories, encoded
+    return categories
 
 
 def _collapse_patterns(encoded: np.ndarray, weights: np.ndarray | None, n_categories: np.ndarray):

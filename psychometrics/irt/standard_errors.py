@@ -54,7 +54,7 @@ def _standard_errors(problem: _Problem, x: np.ndarray, layout: ParameterLayout, 
     if at_bound.any():
         shown = ", ".join(_describe(labels[s]) for s in np.flatnonzero(at_bound)[:6])
         warnings.warn(f"standard errors are NaN for parameters on a bound of their range: {shown}"
-                      f"{' ...' if at_bound.sum() > 6 else ''}", ModelWarning, stacklevel=4)
+                      f"{' ...' if at_bound.sum() > 6 else ''}", ModelWarning, stacklevel=5)
     keep = np.flatnonzero(~at_bound)
     centre = problem.score(x)
     jac = np.empty((size, keep.size))
@@ -80,7 +80,7 @@ def _standard_errors(problem: _Problem, x: np.ndarray, layout: ParameterLayout, 
         cov[np.ix_(keep, keep)] = np.linalg.inv(info)
     except np.linalg.LinAlgError:
         warnings.warn("the information matrix is not positive definite; standard errors are NaN "
-                      "(a parameter may be unidentified)", ModelWarning, stacklevel=4)
+                      "(a parameter may be unidentified)", ModelWarning, stacklevel=5)
     var = np.diag(cov)
     si_rows: list[dict[str, float]] = [{} for _ in range(n_columns)]
     irt_rows: list[dict[str, float]] = [{} for _ in range(n_columns)]
