@@ -52,7 +52,9 @@ def score(calibration: Any, ddf: Any, *, method: str = "eap", **options: Any) ->
     >>> score(calibration, dd.from_pandas(frame, npartitions=1)).compute()["theta"].round(3).tolist()
     [0.839, -0.5]
     """
-    id_name = _find_id_column(ddf._meta.reset_index(drop=True), None, None)
+    # the empty meta frame shows names only: an id column is found by its name, as in memory
+    id_name = _find_id_column(ddf._meta.reset_index(drop=True), None, None, skip=set(), max_categories=20,
+                              warn=False)
     if id_name is not None:
         index = pd.Index(ddf._meta[id_name], name=id_name)
     else:

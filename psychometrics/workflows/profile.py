@@ -69,6 +69,31 @@ class ProfileIRT:
     messages: tuple[str, ...] = ()
     error: str = ""
 
+    def __repr__(self) -> str:
+        if self.calibration is None:
+            return f"ProfileIRT(error={self.error!r})"
+        n_scales = 0 if self.factor_correlations is None else self.factor_correlations.shape[0]
+        n_persons = 0 if self.scores is None else len(self.scores)
+        return f"ProfileIRT(scales={n_scales}, persons={n_persons}, loglik={self.calibration.loglik:.4f})"
+
+    def to_frame(self) -> pd.DataFrame:
+        """Per scale: the profile model's and the scale's own reliability and mean SEs (empty on error)."""
+        if self.reliability is None:
+            return pd.DataFrame(columns=["profile", "alone", "se_profile", "se_alone"])
+        return self.reliability.copy()
+
+    def summary(self) -> str:
+        if self.calibration is None:
+            return f"profile model: not fitted ({self.error})"
+        lines = [f"profile model: {self.factor_correlations.shape[0]} correlated scales, "
+                 f"logLik {self.calibration.loglik:.2f}"]
+        if self.reliability is not None:
+            for scale, row in self.reliability.iterrows():
+                lines.append(f"  {scale}: reliability {row['profile']:.3f} in the profile model"
+                             + (f", {row['alone']:.3f} alone" if pd.notna(row.get("alone", math.nan)) else ""))
+        lines.extend(f"  note: {message}" for message in self.messages)
+        return "\n".join(lines)
+
 
 def _empirical(theta: pd.Series, se: pd.Series) -> float:
     ok = theta.notna() & se.notna()

@@ -44,3 +44,12 @@ def test_profile_needs_two_scales_and_reports_findings(sample):
     profile = _profile(soft, likert, scales, results, findings)
     assert profile.calibration is not None
     assert all(f.statistic != "factor_correlation" for f in findings)
+
+
+def test_profile_result_reads_in_one_line_and_as_a_frame() -> None:
+    from psychometrics.workflows.profile import ProfileIRT
+
+    failed = ProfileIRT(None, None, None, None, (), "a profile model needs at least two scales")
+    assert repr(failed) == "ProfileIRT(error='a profile model needs at least two scales')"
+    assert failed.summary() == "profile model: not fitted (a profile model needs at least two scales)"
+    assert list(failed.to_frame().columns) == ["profile", "alone", "se_profile", "se_alone"]
