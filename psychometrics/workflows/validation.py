@@ -1173,7 +1173,7 @@ def _dif(responses: Responses, group: str, values: pd.Series, scales: Mapping[st
             continue
         sub = responses.subset(items)
         # rows without a group label cannot be compared; the categories stay the instrument's
-        sub = Responses(sub.frame.loc[keep], dict(sub.categories))
+        sub = Responses(sub.frame.loc[keep], dict(sub.categories), columns=sub.columns)
         table = _attempt(findings, "DIF", lambda: mantel_haenszel(sub, group_labels, alpha=cut["dif_p"]), scale=scale_id)
         if table is None:
             continue
