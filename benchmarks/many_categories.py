@@ -36,15 +36,17 @@ def run_one(model: str, persons: int, items: int, categories: int, seed: int) ->
     loaded = time.perf_counter() - start
     import warnings
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         calibration = irt.calibrate(responses, model, max_iter=200)
+    # what the user is told: a non-converged run must have said so
+    told = sorted({w.category.__name__ for w in caught if "never used" not in str(w.message)})
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     used = max(len(c) for c in calibration.categories.values())
     return {"model": model, "seconds": seconds, "load_seconds": loaded, "peak_mb": peak / 1024,
             "growth_mb": (peak - before) / 1024, "iterations": calibration.n_iter,
-            "converged": calibration.converged, "categories_used": used}
+            "converged": calibration.converged, "categories_used": used, "warnings": told}
 
 
 def main() -> None:
@@ -61,7 +63,7 @@ def main() -> None:
         return
     print(f"{args.persons} persons x {args.items} items, up to {args.categories} categories")
     print(f"{'model':<8} {'seconds':>8} {'iters':>6} {'conv':>5} {'K used':>7} {'peak RSS MB':>12} "
-          f"{'growth MB':>10}")
+          f"{'growth MB':>10}  warnings")
     for model in args.models.split(","):
         out = subprocess.run([sys.executable, __file__, "--one", model, "--persons", str(args.persons), "--items",
                               str(args.items), "--categories", str(args.categories), "--seed", str(args.seed)],
@@ -71,7 +73,7 @@ def main() -> None:
             continue
         r = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"{r['model']:<8} {r['seconds']:8.2f} {r['iterations']:6d} {str(r['converged']):>5} "
-              f"{r['categories_used']:7d} {r['peak_mb']:12.0f} {r['growth_mb']:10.0f}")
+              f"{r['categories_used']:7d} {r['peak_mb']:12.0f} {r['growth_mb']:10.0f}  {', '.join(r['warnings']) or '-'}")
 
 
 if __name__ == "__main__":

@@ -76,12 +76,17 @@ class Responses:
     keyed : str or None
         Id of the instrument whose reverse keying and option scoring were applied; None
         when none was (plain codes). A keyed matrix is never keyed again.
+    columns : dict or None
+        Item id -> its 0-based column in the file or frame the responses were loaded from, so
+        that a message raised on a subset (one scale) names the column the user sees; None
+        when unknown (then :meth:`column_of` gives the position in ``frame``).
     """
 
     frame: pd.DataFrame
     categories: dict[str, tuple[int, ...]] = field(default_factory=dict)
     metadata: pd.DataFrame | None = field(default=None, repr=False)
     keyed: str | None = None
+    columns: dict[str, int] | None = field(default=None, repr=False, compare=False)
 
     @property
     def values(self) -> np.ndarray:
@@ -112,7 +117,14 @@ class Responses:
     def subset(self, items: list[str]) -> "Responses":
         """The same persons restricted to ``items`` (in that order)."""
         return Responses(self.frame[items], {i: self.categories[i] for i in items if i in self.categories},
-                         self.metadata, self.keyed)
+                         self.metadata, self.keyed, self.columns)
+
+    def column_of(self, item: str) -> int:
+        """The item's 0-based column in the loaded file or frame (its position in ``frame``
+        when the source columns are unknown)."""
+        if self.columns is not None and item in self.columns:
+            return self.columns[item]
+        return self.item_ids.index(item)
 
 
 @dataclass(frozen=True)
@@ -812,7 +824,10 @@ def load_responses(frame_or_path: Any, *, categories: Mapping[str, Any] | Sequen
         metadata = given.metadata
     if warn:
         _warn_about(scan, ids, item_ids, min_item_responses, lines)
-    return Responses(result, final, metadata, keyed)
+    source = {item: position[item] for item in item_ids}
+    if given is not None and given.columns is not None:
+        source = {item: given.columns.get(item, j) for item, j in source.items()}
+    return Responses(result, final, metadata, keyed, source)
 
 
 def _refuse_non_items(frame: pd.DataFrame, names: Sequence[str], item_ids: Sequence[str],

@@ -524,7 +524,8 @@ def fit_statistics(r: np.ndarray, loadings: np.ndarray, phi: np.ndarray | None, 
                 "bic": nan, "objective": objective, "rms": rms, "crms": crms, "null_chi2": nan,
                 "null_df": p * (p - 1) / 2}
     factor = (n_obs - 1) - (2 * p + 5) / 6 - (2 * m) / 3
-    chi2 = max(objective * factor, 0.0)
+    # a saturated or unidentified model has no test: chi2 is undefined, as the warning says
+    chi2 = max(objective * factor, 0.0) if df > 0 else np.nan
     pvalue = float(stats.chi2.sf(chi2, df)) if df > 0 else np.nan
     null_df = p * (p - 1) / 2
     null_chi2 = null * ((n_obs - 1) - (2 * p + 5) / 6)

@@ -154,26 +154,31 @@ def _prepare(resp: Responses, models: Mapping[str, str],
     values = resp.values
     item_ids = resp.item_ids
     seen = [np.unique(col[~np.isnan(col)]) for col in values.T]
-    categories = _discover_categories(item_ids, seen, resp.categories, models, stated)
+    # messages name the column of the file, not the position inside the calibrated subset
+    columns = [resp.column_of(item) for item in item_ids]
+    categories = _discover_categories(item_ids, seen, resp.categories, models, stated, columns)
     encoded = np.full(values.shape, -1, dtype=np.int8 if max(map(len, categories.values())) < 127 else np.int32)
     for j, item in enumerate(item_ids):
-        encoded[:, j] = category_index(values[:, j], categories[item], item=item, position=j,
+        encoded[:, j] = category_index(values[:, j], categories[item], item=item, position=columns[j],
                                        person_ids=resp.person_ids)[0]
     return categories, encoded
 
 
 def _discover_categories(item_ids: Sequence[str], distinct: Sequence[np.ndarray],
                          admissible_codes: Mapping[str, Sequence[int]], models: Mapping[str, str],
-                         stated: Mapping[str, tuple[int, ...]] | None = None) -> dict[str, tuple[int, ...]]:
+                         stated: Mapping[str, tuple[int, ...]] | None = None,
+                         columns: Sequence[int] | None = None) -> dict[str, tuple[int, ...]]:
     """Category codes per item from the distinct values observed (sorted, per item), with the
     checks of a calibration: no empty, constant or non-integer item, no code outside the
     admissible ones; unused admissible codes are collapsed with a warning. Only the distinct
     values are needed, so partitions of the data can be scanned separately and their values
-    united (:mod:`psychometrics.distributed`)."""
+    united (:mod:`psychometrics.distributed`). ``columns`` gives each item's column in the
+    source file for the messages (default: its position in ``item_ids``)."""
     categories: dict[str, tuple[int, ...]] = {}
     stated = stated or {}
-    for j, item in enumerate(item_ids):
-        seen = distinct[j]
+    for position, item in enumerate(item_ids):
+        seen = distinct[position]
+        j = columns[position] if columns is not None else position
         if item in stated:
             codes = tuple(stated[item])
             outside = [v for v in seen if v not in codes]
@@ -199,7 +204,7 @@ def _discover_categories(item_ids: Sequence[str], distinct: Sequence[np.ndarray]
         unused = [c for c in admissible if c not in codes]
         if unused:
             warnings.warn(f"item {item!r}: category {', '.join(map(str, unused))} never used; collapsed, the "
-                          f"item is calibrated with categories {codes}", ModelWarning, stacklevel=6)
+                          f"item (column {j}) is calibrated with categories {codes}", ModelWarning, stacklevel=6)
         model = get_model(models[item])
         try:
             model.check_categories(len(codes))

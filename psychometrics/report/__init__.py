@@ -247,6 +247,7 @@ def render(validation: "Validation", path: str | os.PathLike[str] | None = None)
         "dif": None if validation.dif is None else table_context(
             validation.dif[[c for c in DIF_COLUMNS if c in validation.dif.columns]], table_id="table-dif",
             caption=f"Differential item functioning by {validation.group} (Mantel-Haenszel, per scale)"),
+        "dif_classes": _dif_classes(validation.dif),
         "charts": charts,
         "timings": validation.timings,
     }
@@ -254,6 +255,16 @@ def render(validation: "Validation", path: str | os.PathLike[str] | None = None)
     if path is not None:
         atomic_write_text(path, page)
     return page
+
+
+def _dif_classes(dif: pd.DataFrame | None) -> list[tuple[str, str]]:
+    """The DIF classes that appear in the table, each with what it means."""
+    from psychometrics.workflows.validation import DIF_CLASSES
+
+    if dif is None or "dif_class" not in dif.columns:
+        return []
+    shown = {str(c).strip().upper() for c in dif["dif_class"].dropna()}
+    return [(name, meaning) for name, meaning in DIF_CLASSES.items() if name in shown]
 
 
 def write_report(validation: "Validation", path: str | os.PathLike[str]) -> Path:

@@ -1173,7 +1173,7 @@ def _dif(responses: Responses, group: str, values: pd.Series, scales: Mapping[st
             continue
         sub = responses.subset(items)
         # rows without a group label cannot be compared; the categories stay the instrument's
-        sub = Responses(sub.frame.loc[keep], dict(sub.categories))
+        sub = Responses(sub.frame.loc[keep], dict(sub.categories), columns=sub.columns)
         table = _attempt(findings, "DIF", lambda: mantel_haenszel(sub, group_labels, alpha=cut["dif_p"]), scale=scale_id)
         if table is None:
             continue
@@ -1181,14 +1181,41 @@ def _dif(responses: Responses, group: str, values: pd.Series, scales: Mapping[st
         table.insert(0, "scale", scale_id)
         tables.append(table)
         for key, row in table.iterrows():
-            item = key[-1] if isinstance(key, tuple) else key
-            klass = str(row.get("dif_class", "")).strip().upper()
-            if klass in ("C", "CC"):
-                focal = f" ({row['focal']} vs {row['reference']})" if "focal" in row.index else ""
-                findings.append(Finding("item", str(item), scale_id, "dif", float(row.get("p_adjusted", math.nan)),
-                                        cut["dif_p"], "warning",
-                                        f"item {item}: large DIF by {group}{focal} (ETS class {klass})"))
+            finding = _dif_finding(key, row, group, scale_id, cut["dif_p"])
+            if finding is not None:
+                findings.append(finding)
     return pd.concat(tables) if tables else None
+
+
+#: What each DIF class of the table means (ETS: Zwick & Ercikan 1989 for A/B/C, Zwick, Thayer &
+#: Mazzeo 1997 for the polytomous AA/BB/CC; Jodoin & Gierl 2001 for logistic regression),
+#: shown under the report's DIF table.
+DIF_CLASSES = {
+    "A": "negligible: MH test not significant at .05 or |MH delta| < 1",
+    "B": "moderate: significant and 1 <= |MH delta| < 1.5 (or not significantly above 1)",
+    "C": "large: |MH delta| >= 1.5 and significantly above 1",
+    "AA": "negligible (polytomous): not significant or |SMD/SD| <= .17",
+    "BB": "moderate (polytomous): significant and .17 < |SMD/SD| <= .25",
+    "CC": "large (polytomous): significant and |SMD/SD| > .25",
+}
+
+
+def _dif_finding(key: Any, row: pd.Series, group: str, scale_id: str, alpha: float) -> Finding | None:
+    """The finding of one DIF-table row, so that the findings list exactly the table's rows
+    that are flagged (Holm-adjusted p < alpha) or of class B/BB/C/CC, with the table's class:
+    class C/CC is a warning, every other flagged row a note."""
+    item = key[-1] if isinstance(key, tuple) else key
+    klass = str(row.get("dif_class", "") if pd.notna(row.get("dif_class", "")) else "").strip().upper()
+    flagged = bool(row.get("flag", False))
+    if not flagged and klass not in ("B", "BB", "C", "CC"):
+        return None
+    focal = f" ({row['focal']} vs {row['reference']})" if "focal" in row.index else ""
+    size = {"C": "large", "CC": "large", "B": "moderate", "BB": "moderate"}.get(klass, "negligible")
+    shown = f"ETS class {klass}" if klass else "no ETS class"
+    test = "significant after Holm adjustment" if flagged else "not significant after Holm adjustment"
+    return Finding("item", str(item), scale_id, "dif", float(row.get("p_adjusted", math.nan)), alpha,
+                   "warning" if size == "large" else "note",
+                   f"item {item}: {size} DIF by {group}{focal} ({shown}; {test})")
 
 
 # ------------------------------------------------------------------------------- verdicts
