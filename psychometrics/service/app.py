@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from psychometrics.service.deps import VerifiedKeys
 from psychometrics.service.limits import BodyLimit, RateLimiter
 from psychometrics.service.repository import BankCache
-from psychometrics.service.routers import banks, health, responses
+from psychometrics.service.routers import banks, cat, health, responses, take
 from psychometrics.service.scoring import AnswerError
 from psychometrics.service.settings import Settings
 from psychometrics.service.store import make_engine, upgrade, writer
@@ -29,7 +29,7 @@ logger = logging.getLogger("psychometrics.service")
 
 #: Routers in the order their paths appear in /openapi.json. A later concern (adaptive testing
 #: sessions, say) adds its own ``APIRouter`` here.
-ROUTERS = (health.router, banks.router, responses.router)
+ROUTERS = (health.router, banks.router, responses.router, cat.router, take.router)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import threading
@@ -50,6 +51,11 @@ class LoadedBank:
     created: dt.datetime
     bank: ItemBank
     instrument: Any = None
+
+    @functools.cached_property
+    def bank_items(self) -> frozenset[str]:
+        """Every item id of the bank (adaptive tests check answers against it)."""
+        return frozenset(item for calibration in self.bank.scales.values() for item in calibration.item_ids)
 
 
 class BankCache:

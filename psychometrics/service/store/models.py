@@ -16,7 +16,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "Tenant", "ApiKey", "Instrument", "ItemBank", "Response", "Score", "utcnow"]
+__all__ = ["Base", "Tenant", "ApiKey", "Instrument", "ItemBank", "Response", "Score", "CatSession", "utcnow"]
 
 
 def utcnow() -> dt.datetime:
@@ -114,3 +114,25 @@ class Score(Base):
     percentile: Mapped[float | None] = mapped_column(sa.Double, nullable=True)
     n_answered: Mapped[int] = mapped_column(sa.Integer)
     flags: Mapped[str] = mapped_column(sa.Text)
+
+
+class CatSession(Base):
+    """An adaptive test: the session document of ``cat.Session.to_json(include_bank=False)``.
+
+    ``id`` is the public, unguessable session id (128 random bits); it is also the capability
+    that opens the test-taker page ``/take/{id}``. ``state`` is ``"active"`` or ``"done"``;
+    ``result`` holds the final scores (JSON) once done.
+    """
+
+    __tablename__ = "cat_sessions"
+
+    pk: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    tenant_pk: Mapped[int] = mapped_column(sa.ForeignKey("tenants.pk"))
+    bank_pk: Mapped[int] = mapped_column(sa.ForeignKey("item_banks.pk"))
+    respondent: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+    state: Mapped[str] = mapped_column(sa.String(16))
+    document: Mapped[str] = mapped_column(sa.Text)
+    result: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    created: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, nullable=False)
+    updated: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, nullable=False)
