@@ -163,6 +163,54 @@ class ItemBank:
         names = set(self.scales[scale].models.values())
         return names.pop() if len(names) == 1 else "mixed"
 
+    # -- presentation ------------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        instrument = ("no instrument" if self.instrument_id is None else
+                      f"instrument={self.instrument_id!r}" + (f" v{self.instrument_version}"
+                                                                if self.instrument_version else ""))
+        scales = [f"{scale}={self.model_of(scale)}({cal.n_items})" for scale, cal in self.scales.items()]
+        if len(scales) > 6:
+            scales = scales[:6] + [f"... {len(scales) - 6} more"]
+        n_items = sum(cal.n_items for cal in self.scales.values())
+        return f"ItemBank({instrument}, {len(self.scales)} scales, {n_items} items: {', '.join(scales)})"
+
+    def scales_frame(self) -> pd.DataFrame:
+        """One row per scale: ``model``, ``n_items``, ``n_persons`` of its calibration,
+        ``converged`` and ``n_collapsed`` (items with categories merged at calibration)."""
+        return pd.DataFrame(
+            {"model": [self.model_of(scale) for scale in self.scales],
+             "n_items": [cal.n_items for cal in self.scales.values()],
+             "n_persons": [float(cal.n_persons) for cal in self.scales.values()],
+             "converged": [bool(cal.converged) for cal in self.scales.values()],
+             "n_collapsed": [len(self.collapsed.get(scale, {})) for scale in self.scales]},
+            index=pd.Index(list(self.scales), name="scale"))
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per item (index ``item``): its ``scale``, ``model`` and IRT parameters
+        (:meth:`psychometrics.irt.Calibration.to_frame`, standard errors included when stored).
+        Parameters an item's model does not have are NaN."""
+        frames = []
+        for scale, calibration in self.scales.items():
+            frame = calibration.to_frame()
+            frame.insert(0, "scale", scale)
+            frames.append(frame)
+        out = pd.concat(frames, axis=0, sort=False)
+        out.index.name = "item"
+        return out
+
+    def summary(self, digits: int = 3) -> str:
+        """A short report: the instrument, one line per scale, then the item parameters."""
+        if self.instrument_id is None:
+            head = "Item bank (no instrument: responses are scored as they are)"
+        else:
+            head = (f"Item bank of instrument {self.instrument_id!r}"
+                    + (f" version {self.instrument_version}" if self.instrument_version else "")
+                    + (f" ({self.instrument_title})" if self.instrument_title else ""))
+        if self.created or self.software:
+            head += f"; written {self.created or '?'} by {self.software or '?'}"
+        return "\n".join([head, "", self.scales_frame().to_string(), "",
+                          self.to_frame().round(digits).to_string()])
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON document as Python objects."""
         from psychometrics import __version__

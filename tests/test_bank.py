@@ -114,3 +114,24 @@ def test_save_is_atomic_and_reads_back(bank, tmp_path, monkeypatch):
     monkeypatch.undo()
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["bank.json"]
+
+
+def test_to_frame_has_one_row_per_item(bank):
+    frame = bank.to_frame()
+    assert list(frame.index) == ["t1", "t2", "k1", "k2"] and frame.index.name == "item"
+    assert list(frame["scale"]) == ["teamwork", "teamwork", "knowledge", "knowledge"]
+    assert list(frame["model"]) == ["graded", "graded", "2pl", "2pl"]
+    assert frame.loc["t2", "b2"] == 0.9 and frame.loc["k2", "b"] == -0.8 and frame.loc["k1", "a"] == 1.1
+    assert pd.isna(frame.loc["k1", "b1"]) and pd.isna(frame.loc["t1", "b"])
+
+
+def test_summary_and_one_line_repr(bank):
+    assert repr(bank) == "ItemBank(instrument='demo-inst' v2.1, 2 scales, 4 items: teamwork=graded(2), knowledge=2pl(2))"
+    assert repr(ItemBank(scales={"all": bank.scales["knowledge"]})) == \
+        "ItemBank(no instrument, 1 scales, 2 items: all=2pl(2))"
+    text = bank.summary()
+    assert text.splitlines()[0] == "Item bank of instrument 'demo-inst' version 2.1 (Demo)"
+    assert "teamwork" in text and "knowledge" in text and "0.9" in text
+    scales = bank.scales_frame()
+    assert list(scales.index) == ["teamwork", "knowledge"] and list(scales["n_items"]) == [2, 2]
+    assert list(scales["model"]) == ["graded", "2pl"] and list(scales["n_collapsed"]) == [0, 0]

@@ -53,3 +53,13 @@ def test_one_missing_vocabulary():
     assert missing_policy("pattern", ("pattern", "listwise"), "s_x2") == "pattern"
     with pytest.raises(ValueError, match="missing must be one of"):
         missing_policy("complete", ("pairwise",), "alpha")   # a former spelling of a value this verb lacks
+
+
+def test_parallel_analysis_result_n_iter_is_n_replications(likert):
+    from psychometrics.factor import parallel_analysis
+
+    result = parallel_analysis(likert, n_replications=4, seed=5)
+    assert result.n_replications == 4
+    assert "4 simulate data sets" in result.summary()
+    with pytest.warns(DeprecationWarning, match=r"n_iter is deprecated; use n_replications"):
+        assert result.n_iter == 4

@@ -20,7 +20,7 @@ from psychometrics.workflows.validation import DataSummary, FactorStructure, Sca
 
 # Dataclasses that are containers or inputs, not results of an analysis.
 NOT_RESULTS = {"Responses", "ItemSpec", "Encoded", "ParameterBlock", "FreeParameters", "GroupSpec",
-               "Quadrature", "ItemBank", "Finding", "CategoryProblem", "Design", "StopRule"}
+               "Quadrature", "Finding", "CategoryProblem", "Design", "StopRule"}
 
 
 def _result_classes() -> list[type]:

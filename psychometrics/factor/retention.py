@@ -53,7 +53,10 @@ class ParallelAnalysisResult:
     reference_fa, reference_pc : Series
         Mean (or quantile) eigenvalues of the random data.
     simulated_fa, simulated_pc : ndarray
-        Every replication's eigenvalues (n_iter x n_items).
+        Every replication's eigenvalues (n_replications x n_items).
+    n_replications : int
+        Random data sets drawn (or resampled). ``n_iter`` is its former name, kept for one
+        release with a ``DeprecationWarning``.
     """
 
     __repr__ = brief_repr
@@ -66,9 +69,16 @@ class ParallelAnalysisResult:
     reference_pc: pd.Series
     simulated_fa: np.ndarray
     simulated_pc: np.ndarray
-    n_iter: int
+    n_replications: int
     data: str
     threshold: str
+
+    @property
+    def n_iter(self) -> int:
+        """Former name of :attr:`n_replications`; deprecated, removed next release."""
+        warnings.warn("ParallelAnalysisResult.n_iter is deprecated; use n_replications",
+                      DeprecationWarning, stacklevel=2)
+        return self.n_replications
 
     def to_frame(self) -> pd.DataFrame:
         """One row per eigenvalue position: observed and reference, factors and components."""
@@ -76,7 +86,7 @@ class ParallelAnalysisResult:
                              "observed_pc": self.observed_pc, "reference_pc": self.reference_pc})
 
     def summary(self, digits: int = 3) -> str:
-        return (f"Parallel analysis ({self.n_iter} {self.data} data sets, {self.threshold}): "
+        return (f"Parallel analysis ({self.n_replications} {self.data} data sets, {self.threshold}): "
                 f"{self.n_factors} factor(s), {self.n_components} component(s)\n"
                 + self.to_frame().round(digits).to_string())
 
@@ -168,7 +178,7 @@ def parallel_analysis(responses: Any, *, n_replications: int = 20, seed: int | n
         n_factors=_count_above(obs_fa, ref_fa), n_components=_count_above(obs_pc, ref_pc),
         observed_fa=pd.Series(obs_fa, index=index), observed_pc=pd.Series(obs_pc, index=index),
         reference_fa=pd.Series(ref_fa, index=index), reference_pc=pd.Series(ref_pc, index=index),
-        simulated_fa=sim_fa, simulated_pc=sim_pc, n_iter=int(n_replications), data=data, threshold=threshold)
+        simulated_fa=sim_fa, simulated_pc=sim_pc, n_replications=int(n_replications), data=data, threshold=threshold)
 
 
 def _replicate(sim_pc: np.ndarray, sim_fa: np.ndarray, values: np.ndarray, items: list[str], n_obs: int,

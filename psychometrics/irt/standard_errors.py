@@ -37,6 +37,31 @@ def _describe(label: tuple[str, str, Any]) -> str:
     return f"latent {name}{where}" if item == "latent" else f"item {item!r} {name}{where}"
 
 
+def _irt_slot_jacobian(problem: _Problem, block: Any, x: np.ndarray) -> np.ndarray:
+    r""":math:`\partial\,\text{irt}_{np} / \partial x_s` for the items of one block, (n, P_irt, size).
+
+    The chain rule through the slot map: a free parameter in slot ``s`` contributes its column of
+    the model's exact :meth:`~psychometrics.items.base.ItemModel.irt_jacobian`; a parameter
+    shared by several items (one slot) reaches each of them; fixed parameters reach none. A model
+    that states no Jacobian gets forward differences of :meth:`to_irt` (step ``1e-6`` relative).
+    """
+    exact = block.model.irt_jacobian(block.params)
+    base = block.model.to_irt(block.params)
+    out = np.zeros(base.shape + (problem.size,))
+    if exact is not None:
+        rows, cols = np.nonzero(block.free)
+        np.add.at(out, (rows, slice(None), block.slot[rows, cols]), exact[rows, :, cols])
+        return out
+    for s in range(problem.size):
+        h = 1e-6 * max(1.0, abs(x[s]))
+        moved = x.copy()
+        moved[s] += h
+        block.unpack(moved)
+        out[..., s] = (block.model.to_irt(block.params) - base) / h
+    block.unpack(x)
+    return out
+
+
 def _standard_errors(problem: _Problem, x: np.ndarray, layout: ParameterLayout, n_columns: int,
                      groups: list[Any], ref_columns: list[int], item_ids: list[str]):
     """Observed information as the finite-difference Jacobian of the Fisher-identity score.
@@ -84,23 +109,12 @@ def _standard_errors(problem: _Problem, x: np.ndarray, layout: ParameterLayout, 
     var = np.diag(cov)
     si_rows: list[dict[str, float]] = [{} for _ in range(n_columns)]
     irt_rows: list[dict[str, float]] = [{} for _ in range(n_columns)]
-    # delta method: numerical Jacobian of the IRT form with respect to the packed slots
-    base_irt = [b.model.to_irt(b.params) for b in problem.blocks]
-    djac = []
-    for s in range(size):
-        h = 1e-6 * max(1.0, abs(x[s]))
-        moved = x.copy()
-        moved[s] += h
-        problem.unpack(moved)
-        djac.append([(b.model.to_irt(b.params) - base) / h for b, base in zip(problem.blocks, base_irt)])
-        problem.unpack(x)
+    # delta method: Jacobian of the IRT form with respect to the packed slots
+    djac = [_irt_slot_jacobian(problem, b, x) for b in problem.blocks]
     for bi, b in enumerate(problem.blocks):
         names = b.model.parameter_names(b.k)
         irt_names = b.model.irt_parameter_names(b.k)
-        if size:
-            d = np.stack([djac[s][bi] for s in range(size)], axis=-1)   # (n, pi, size)
-        else:
-            d = np.zeros(base_irt[bi].shape + (0,))
+        d = djac[bi]                                                    # (n, pi, size)
         irt_var = np.einsum("nps,st,npt->np", d, np.nan_to_num(cov), d)
         # an IRT parameter built from a parameter without SE has none either
         unknown = np.einsum("nps,s->np", np.abs(d), np.isnan(var).astype(float)) > 0

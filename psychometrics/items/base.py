@@ -196,6 +196,13 @@ class ItemModel(ABC):
     def from_irt(self, irt_params: np.ndarray) -> np.ndarray:
         """IRT form -> slope-intercept form, (n_items, P)."""
 
+    def irt_jacobian(self, params: np.ndarray) -> np.ndarray | None:
+        r"""Exact Jacobian of :meth:`to_irt`, :math:`\partial\,\text{irt}_p / \partial\,\text{si}_r`,
+        (n_items, P_irt, P); the delta method's standard errors of the IRT form read it. None
+        where the model does not state it (the caller then differences :meth:`to_irt`); NaN
+        where the IRT form itself is undefined (a zero slope has no thresholds)."""
+        return None
+
     def project(self, params: np.ndarray, n_categories: int) -> np.ndarray:
         """Bring parameters back into :attr:`bounds` (after an optimizer step)."""
         if not self.bounds:

@@ -216,6 +216,19 @@ class Dichotomous(ItemModel):
             out[:, self.names.index("d")] = -params[:, self.names.index("d")] / a
         return out
 
+    def irt_jacobian(self, params: np.ndarray) -> np.ndarray:
+        # b = -d / a: db/da = d / a^2, db/dd = -1 / a; the other parameters are kept as they are
+        params = np.asarray(params, dtype=np.float64)
+        n_items, n_par = params.shape
+        jac = np.tile(np.eye(n_par), (n_items, 1, 1))
+        a = self._full(params)[:, 0]
+        j_d = self.names.index("d")
+        safe = np.where(a == 0, np.nan, a)
+        jac[:, j_d, j_d] = -1.0 / safe
+        if "a1" in self.names:
+            jac[:, j_d, self.names.index("a1")] = params[:, j_d] / safe ** 2
+        return jac
+
     def from_irt(self, irt_params: np.ndarray) -> np.ndarray:
         irt_params = np.asarray(irt_params, dtype=np.float64)
         out = irt_params.copy()

@@ -164,6 +164,18 @@ class Graded(ItemModel):
             out[:, 1:] = -params[:, 1:] / params[:, :1]
         return out
 
+    def irt_jacobian(self, params: np.ndarray) -> np.ndarray:
+        # b_k = -d_k / a: db_k/da = d_k / a^2, db_k/dd_k = -1 / a
+        params = np.asarray(params, dtype=np.float64)
+        n_items, n_par = params.shape
+        a = np.where(params[:, 0] == 0, np.nan, params[:, 0])
+        jac = np.zeros((n_items, n_par, n_par))
+        jac[:, 0, 0] = 1.0
+        jac[:, 1:, 0] = params[:, 1:] / (a * a)[:, None]
+        k = np.arange(1, n_par)
+        jac[:, k, k] = (-1.0 / a)[:, None]
+        return jac
+
     def from_irt(self, irt_params: np.ndarray) -> np.ndarray:
         irt_params = np.asarray(irt_params, dtype=np.float64)
         out = irt_params.copy()

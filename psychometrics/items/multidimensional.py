@@ -258,5 +258,9 @@ class MultidimensionalModel(ItemModel):
     def to_irt(self, params: np.ndarray) -> np.ndarray:
         return np.asarray(params, dtype=np.float64).copy()
 
+    def irt_jacobian(self, params: np.ndarray) -> np.ndarray:
+        params = np.asarray(params, dtype=np.float64)
+        return np.tile(np.eye(params.shape[1]), (params.shape[0], 1, 1))
+
     def from_irt(self, irt_params: np.ndarray) -> np.ndarray:
         return np.asarray(irt_params, dtype=np.float64).copy()

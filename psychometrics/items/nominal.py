@@ -161,6 +161,20 @@ class NominalModel(DivideByTotalModel):
         gamma = intercepts - intercepts.mean(axis=1, keepdims=True)
         return np.concatenate([alpha, gamma], axis=1)
 
+    def irt_jacobian(self, params: np.ndarray) -> np.ndarray:
+        # alpha_k = a s_k - mean(a s) with s = (0, ak_1..ak_{K-2}, K-1); gamma_k = c_k - mean(c)
+        # with c = (0, d_1..d_{K-1}): linear but for the product a s
+        params = _as_params(params)
+        n_items, n_par = params.shape
+        n_cat = self._n_categories(params)
+        a, scoring = params[:, 0], self._scoring(params)
+        centring = np.eye(n_cat) - 1.0 / n_cat            # d(x_k - mean x) / dx_j
+        jac = np.zeros((n_items, 2 * n_cat, n_par))
+        jac[:, :n_cat, 0] = scoring - scoring.mean(axis=1, keepdims=True)
+        jac[:, :n_cat, 1:n_cat - 1] = a[:, None, None] * centring[:, 1:n_cat - 1]
+        jac[:, n_cat:, n_cat - 1:] = centring[:, 1:]
+        return jac
+
     def from_irt(self, irt_params: np.ndarray) -> np.ndarray:
         irt_params = _as_params(irt_params)
         n_cat = irt_params.shape[1] // 2

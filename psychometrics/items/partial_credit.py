@@ -326,6 +326,20 @@ class GeneralizedPartialCreditModel(DivideByTotalModel):
         params = _as_params(params)
         return np.column_stack([params[:, 0], gpcm_to_irt(params[:, 0], params[:, 1:])])
 
+    def irt_jacobian(self, params: np.ndarray) -> np.ndarray:
+        # b_k = -(d_k - d_{k-1}) / a, d_0 = 0: db_k/da = (d_k - d_{k-1}) / a^2,
+        # db_k/dd_k = -1 / a, db_k/dd_{k-1} = 1 / a
+        params = _as_params(params)
+        n_items, n_par = params.shape
+        a = np.where(params[:, 0] == 0, np.nan, params[:, 0])
+        jac = np.zeros((n_items, n_par, n_par))
+        jac[:, 0, 0] = 1.0
+        jac[:, 1:, 0] = np.diff(_with_zero_column(params[:, 1:]), axis=1) / (a * a)[:, None]
+        k = np.arange(1, n_par)
+        jac[:, k, k] = (-1.0 / a)[:, None]
+        jac[:, k[1:], k[:-1]] = (1.0 / a)[:, None]
+        return jac
+
     def from_irt(self, irt_params: np.ndarray) -> np.ndarray:
         irt_params = _as_params(irt_params)
         a = irt_params[:, 0]
@@ -429,6 +443,10 @@ class RatingScaleModel(DivideByTotalModel):
 
     def to_irt(self, params: np.ndarray) -> np.ndarray:
         return _as_params(params).copy()
+
+    def irt_jacobian(self, params: np.ndarray) -> np.ndarray:
+        params = _as_params(params)
+        return np.tile(np.eye(params.shape[1]), (params.shape[0], 1, 1))
 
     def from_irt(self, irt_params: np.ndarray) -> np.ndarray:
         return _as_params(irt_params).copy()

@@ -315,7 +315,7 @@ def scree_plot(parallel: Any, *, chart_id: str, n_scales: int | None = None) -> 
         x = frame.index.to_numpy()
         ax.plot(x, frame["observed_fa"], marker="o", markersize=3.5, color=PALETTE[0], label="observed (factors)")
         ax.plot(x, frame["reference_fa"], linestyle="--", color=PALETTE[3],
-                label=f"parallel analysis ({parallel.n_iter} random data sets)")
+                label=f"parallel analysis ({parallel.n_replications} random data sets)")
         ax.axhline(0, color="#777777", linewidth=0.5)
         ax.axvline(parallel.n_factors + 0.5, color=PALETTE[2], linestyle=":", linewidth=1.2,
                    label=f"suggested: {parallel.n_factors} factor(s)")
