@@ -181,9 +181,9 @@ def score_answers(bank: ItemBank, respondents: Sequence[tuple[str, Mapping[str, 
         values = np.full((len(respondents), len(items)), np.nan)
         column = {item: j for j, item in enumerate(items)}
         for i, (_, answers) in enumerate(respondents):
-            for item, code in answers.items():
-                if code is not None and item in column:
-                    values[i, column[item]] = code
+            if answers:
+                # every item is known (checked above); None becomes NaN in a float array
+                values[i, [column[item] for item in answers]] = list(answers.values())
         frame = pd.DataFrame(values, index=ids, columns=items)
     else:
         # option labels of an instrument (multiple choice, situational judgement) stay text
