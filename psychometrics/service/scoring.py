@@ -97,9 +97,9 @@ def check_answers(bank: ItemBank, respondents: Sequence[tuple[str, Mapping[str, 
     AnswerError
         Listing up to :data:`MAX_LISTED` problems, each naming respondent and item.
     """
-    categories: dict[str, frozenset[int]] = {}
-    for calibration in bank.scales.values():
-        categories.update({item: frozenset(codes) for item, codes in calibration.categories.items()})
+    categories = _categories(bank)
+    if _all_good(categories, respondents, keyed):
+        return False
     problems: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     textual = False
@@ -134,6 +134,32 @@ def check_answers(bank: ItemBank, respondents: Sequence[tuple[str, Mapping[str, 
     if problems:
         raise AnswerError(problems)
     return textual
+
+
+def _categories(bank: ItemBank) -> dict[str, frozenset[int]]:
+    categories: dict[str, frozenset[int]] = {}
+    for calibration in bank.scales.values():
+        categories.update({item: frozenset(codes) for item, codes in calibration.categories.items()})
+    return categories
+
+
+def _all_good(categories: dict[str, frozenset[int]], respondents: Sequence[tuple[str, Mapping[str, Any]]],
+              keyed: bool) -> bool:
+    """The usual request in set operations: distinct respondents, known items, numeric codes
+    (in the item's categories unless ``keyed``). False sends the request through the loop of
+    :func:`check_answers` that names every problem (or finds option labels)."""
+    known = categories.keys()
+    if len({respondent for respondent, _ in respondents}) != len(respondents):
+        return False
+    for _, answers in respondents:
+        if not known >= answers.keys() or not _NUMERIC.issuperset(map(type, answers.values())):
+            return False
+        if not keyed and not all(code is None or code in categories[item] for item, code in answers.items()):
+            return False
+    return True
+
+
+_NUMERIC = frozenset({int, float, bool, type(None)})
 
 
 def _codes(codes: Sequence[int]) -> str:
