@@ -206,10 +206,11 @@ def score_answers(bank: ItemBank, respondents: Sequence[tuple[str, Mapping[str, 
         # numbers only (the usual case): a float matrix, as a response file is read
         values = np.full((len(respondents), len(items)), np.nan)
         column = {item: j for j, item in enumerate(items)}
-        for i, (_, answers) in enumerate(respondents):
-            if answers:
-                # every item is known (checked above); None becomes NaN in a float array
-                values[i, [column[item] for item in answers]] = list(answers.values())
+        # every item is known (checked above); None becomes NaN in a float array
+        rows = np.repeat(np.arange(len(respondents)), [len(answers) for _, answers in respondents])
+        columns = [column[item] for _, answers in respondents for item in answers]
+        values[rows, columns] = np.array([code for _, answers in respondents for code in answers.values()],
+                                         dtype=np.float64)
         frame = pd.DataFrame(values, index=ids, columns=items)
     else:
         # option labels of an instrument (multiple choice, situational judgement) stay text
