@@ -43,6 +43,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "score",
+    "ScoringPlan",
+    "scoring_plan",
+    "score_codes",
     "eap_sum_table",
     "plausible_values",
     "marginal_reliability",
@@ -225,9 +228,14 @@ def _blas_single_thread(n_rows: int) -> contextlib.AbstractContextManager:
 
 
 def _eap(calibration: Any, layout: _Layout, codes: np.ndarray, mean: float, variance: float,
-         quadrature_points: int) -> tuple[np.ndarray, np.ndarray]:
-    nodes, log_weights = _grid(mean, variance, quadrature_points)
-    table = _log_probability_table(calibration, layout, nodes)
+         quadrature_points: int, grid: "tuple[np.ndarray, np.ndarray, np.ndarray] | None" = None
+         ) -> tuple[np.ndarray, np.ndarray]:
+    # ``grid`` = (nodes, log_weights, table) of a ScoringPlan, computed once per calibration
+    if grid is None:
+        nodes, log_weights = _grid(mean, variance, quadrature_points)
+        table = _log_probability_table(calibration, layout, nodes)
+    else:
+        nodes, log_weights, table = grid
     n = codes.shape[0]
     theta = np.empty(n)
     se = np.empty(n)
@@ -497,11 +505,12 @@ def _newton(objective: _Objective, start: np.ndarray, tol: float,
 
 def _iterative(calibration: Any, layout: _Layout, codes: np.ndarray, method: str, mean: float,
                variance: float, quadrature_points: int, flag: np.ndarray, tol: float,
-               max_iter: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               max_iter: int, grid: "tuple[np.ndarray, np.ndarray, np.ndarray] | None" = None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     n = codes.shape[0]
     theta = np.full(n, np.nan)
     se = np.full(n, np.nan)
-    eap_theta, _ = _eap(calibration, layout, codes, mean, variance, quadrature_points)
+    eap_theta, _ = _eap(calibration, layout, codes, mean, variance, quadrature_points, grid)
     empty = flag == NO_RESPONSES
     if method == "map":
         # Without responses the posterior is the prior.
@@ -665,11 +674,9 @@ def score(calibration: "Calibration", responses: Any, *, method: str = "eap",
     if getattr(calibration, "is_multidimensional", False):
         return _score_profiles(calibration, resp, codes, method, n_answered, flag, quadrature_points, tol,
                                int(max_iter))
-    if method == "eap":
-        theta, se = _eap(calibration, layout, codes, mean, variance, quadrature_points)
-    else:
-        theta, se, converged = _iterative(calibration, layout, codes, method, mean, variance,
-                                          quadrature_points, flag, tol, int(max_iter))
+    theta, se, converged = _unidimensional(calibration, layout, codes, method, mean, variance,
+                                           quadrature_points, flag, tol, int(max_iter))
+    if method != "eap":
         if not converged.all():
             flag[~converged] = NOT_CONVERGED
             ids = list(resp.person_ids[~converged][:5])
@@ -683,6 +690,121 @@ def score(calibration: "Calibration", responses: Any, *, method: str = "eap",
         se[n_answered == 0] = np.nan
     return pd.DataFrame({"theta": theta, "se": se, "n_answered": n_answered, "flag": flag},
                         index=resp.person_ids)
+
+
+def _unidimensional(calibration: Any, layout: _Layout, codes: np.ndarray, method: str, mean: float,
+                    variance: float, quadrature_points: int, flag: np.ndarray, tol: float, max_iter: int,
+                    grid: "tuple[np.ndarray, np.ndarray, np.ndarray] | None" = None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Theta, SE and convergence of one unidimensional calibration (``flag`` is updated for
+    ``"unbounded"``); shared by :func:`score` and :func:`score_codes`."""
+    if method == "eap":
+        theta, se = _eap(calibration, layout, codes, mean, variance, quadrature_points, grid)
+        return theta, se, np.ones(codes.shape[0], dtype=bool)
+    return _iterative(calibration, layout, codes, method, mean, variance, quadrature_points, flag, tol,
+                      max_iter, grid)
+
+
+@dataclass(frozen=True, eq=False)
+class ScoringPlan:
+    """What :func:`score` derives from a calibration before it looks at any answer: the item
+    layout, the EAP grid and the log-probability table at its nodes. Build it once with
+    :func:`scoring_plan` and score many small batches with :func:`score_codes` (a scoring
+    service keeps one per immutable item bank)."""
+
+    calibration: Any
+    layout: _Layout
+    mean: float
+    variance: float
+    quadrature_points: int
+    nodes: np.ndarray
+    log_weights: np.ndarray
+    table: np.ndarray
+
+    @property
+    def item_ids(self) -> list[str]:
+        return self.layout.item_ids
+
+
+def scoring_plan(calibration: "Calibration", *, quadrature_points: int = 61, prior_mean: float | None = None,
+                 prior_variance: float | None = None) -> ScoringPlan:
+    """Precompute the per-calibration part of :func:`score` (unidimensional calibrations).
+
+    Parameters
+    ----------
+    calibration : Calibration
+        Item parameters.
+    quadrature_points, prior_mean, prior_variance
+        As in :func:`score`.
+
+    Returns
+    -------
+    ScoringPlan
+        For :func:`score_codes`; the table is exactly the one :func:`score` computes, so the
+        estimates are identical.
+    """
+    if getattr(calibration, "is_multidimensional", False):
+        raise ValueError("scoring_plan is for unidimensional calibrations; use score() for a multidimensional one")
+    quadrature_points = _check_quadrature_points(quadrature_points)
+    mean, variance = _prior(calibration, prior_mean, prior_variance)
+    layout = _Layout.of(calibration)
+    nodes, log_weights = _grid(mean, variance, quadrature_points)
+    table = _log_probability_table(calibration, layout, nodes)
+    for array in (nodes, log_weights, table):
+        array.setflags(write=False)
+    return ScoringPlan(calibration, layout, mean, variance, quadrature_points, nodes, log_weights, table)
+
+
+def score_codes(plan: ScoringPlan, codes: np.ndarray, *, method: str = "eap", tol: float = 1e-8,
+                max_iter: int = 100, empty: str = "nan") -> dict[str, np.ndarray]:
+    """:func:`score` on category indices, without a DataFrame in or out.
+
+    Parameters
+    ----------
+    plan : ScoringPlan
+        From :func:`scoring_plan`.
+    codes : ndarray of int, (persons, items)
+        Category index 0..K_j-1 of each answer in ``plan.item_ids`` order (what
+        ``calibration.encode`` returns), -1 for no answer.
+    method, tol, max_iter, empty
+        As in :func:`score`.
+
+    Returns
+    -------
+    dict
+        ``theta``, ``se``, ``n_answered``, ``flag`` (arrays, persons in row order), equal to the
+        columns of :func:`score` for the same answers.
+    """
+    method = _check_method(method)
+    if empty not in ("nan", "prior"):
+        raise ValueError(f"empty must be 'nan' or 'prior', got {empty!r}")
+    codes = np.asarray(codes)
+    if codes.ndim != 2 or codes.shape[1] != len(plan.layout.item_ids):
+        raise ValueError(f"codes must be (persons, {len(plan.layout.item_ids)}), got shape {codes.shape}")
+    if not np.issubdtype(codes.dtype, np.integer):
+        raise ValueError(f"codes must be integers (category indices, -1 = no answer), got {codes.dtype}")
+    layout = plan.layout
+    if codes.size:
+        bad = np.flatnonzero((codes.min(axis=0) < -1) | (codes.max(axis=0) >= layout.n_categories))
+        if bad.size:
+            j = int(bad[0])
+            row = int(np.flatnonzero((codes[:, j] < -1) | (codes[:, j] >= layout.n_categories[j]))[0])
+            raise ValueError(f"code {int(codes[row, j])} for item {layout.item_ids[j]!r} (row {row}) is not a "
+                             f"category index: the item has {int(layout.n_categories[j])} categories, indices "
+                             f"0..{int(layout.n_categories[j]) - 1}, and -1 is no answer")
+    n_answered, flag = _pattern_flags(codes, plan.layout)
+    theta, se, converged = _unidimensional(plan.calibration, plan.layout, codes, method, plan.mean, plan.variance,
+                                           plan.quadrature_points, flag, float(tol), int(max_iter),
+                                           (plan.nodes, plan.log_weights, plan.table))
+    if not converged.all():
+        flag[~converged] = NOT_CONVERGED
+        warnings.warn(f"{method.upper()} scoring did not converge within max_iter={max_iter} for "
+                      f"{int((~converged).sum())} respondent(s), rows {np.flatnonzero(~converged)[:5].tolist()}; "
+                      f"their flag is '{NOT_CONVERGED}'", ConvergenceWarning, stacklevel=2)
+    if empty == "nan":
+        theta[n_answered == 0] = np.nan
+        se[n_answered == 0] = np.nan
+    return {"theta": theta, "se": se, "n_answered": n_answered, "flag": flag}
 
 
 def _score_profiles(calibration: Any, resp: Any, codes: np.ndarray, method: str, n_answered: np.ndarray,

@@ -20,7 +20,8 @@ from psychometrics.workflows.validation import DataSummary, FactorStructure, Sca
 
 # Dataclasses that are containers or inputs, not results of an analysis.
 NOT_RESULTS = {"Responses", "ItemSpec", "Encoded", "ParameterBlock", "FreeParameters", "GroupSpec",
-               "Quadrature", "Finding", "CategoryProblem", "Design", "StopRule"}
+               "Quadrature", "Finding", "CategoryProblem", "Design", "StopRule",
+               "ScoringPlan"}  # precomputed tables for score_codes, not a result
 
 
 def _result_classes() -> list[type]:

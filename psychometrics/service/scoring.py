@@ -97,9 +97,9 @@ def check_answers(bank: ItemBank, respondents: Sequence[tuple[str, Mapping[str, 
     AnswerError
         Listing up to :data:`MAX_LISTED` problems, each naming respondent and item.
     """
-    categories: dict[str, frozenset[int]] = {}
-    for calibration in bank.scales.values():
-        categories.update({item: frozenset(codes) for item, codes in calibration.categories.items()})
+    categories = _categories(bank)
+    if _all_good(categories, respondents, keyed):
+        return False
     problems: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     textual = False
@@ -134,6 +134,32 @@ def check_answers(bank: ItemBank, respondents: Sequence[tuple[str, Mapping[str, 
     if problems:
         raise AnswerError(problems)
     return textual
+
+
+def _categories(bank: ItemBank) -> dict[str, frozenset[int]]:
+    categories: dict[str, frozenset[int]] = {}
+    for calibration in bank.scales.values():
+        categories.update({item: frozenset(codes) for item, codes in calibration.categories.items()})
+    return categories
+
+
+def _all_good(categories: dict[str, frozenset[int]], respondents: Sequence[tuple[str, Mapping[str, Any]]],
+              keyed: bool) -> bool:
+    """The usual request in set operations: distinct respondents, known items, numeric codes
+    (in the item's categories unless ``keyed``). False sends the request through the loop of
+    :func:`check_answers` that names every problem (or finds option labels)."""
+    known = categories.keys()
+    if len({respondent for respondent, _ in respondents}) != len(respondents):
+        return False
+    for _, answers in respondents:
+        if not known >= answers.keys() or not _NUMERIC.issuperset(map(type, answers.values())):
+            return False
+        if not keyed and not all(code is None or code in categories[item] for item, code in answers.items()):
+            return False
+    return True
+
+
+_NUMERIC = frozenset({int, float, bool, type(None)})
 
 
 def _codes(codes: Sequence[int]) -> str:
@@ -180,10 +206,11 @@ def score_answers(bank: ItemBank, respondents: Sequence[tuple[str, Mapping[str, 
         # numbers only (the usual case): a float matrix, as a response file is read
         values = np.full((len(respondents), len(items)), np.nan)
         column = {item: j for j, item in enumerate(items)}
-        for i, (_, answers) in enumerate(respondents):
-            for item, code in answers.items():
-                if code is not None and item in column:
-                    values[i, column[item]] = code
+        # every item is known (checked above); None becomes NaN in a float array
+        rows = np.repeat(np.arange(len(respondents)), [len(answers) for _, answers in respondents])
+        columns = [column[item] for _, answers in respondents for item in answers]
+        values[rows, columns] = np.array([code for _, answers in respondents for code in answers.values()],
+                                         dtype=np.float64)
         frame = pd.DataFrame(values, index=ids, columns=items)
     else:
         # option labels of an instrument (multiple choice, situational judgement) stay text
@@ -194,12 +221,15 @@ def score_answers(bank: ItemBank, respondents: Sequence[tuple[str, Mapping[str, 
             prepared = load_responses(frame, items=items, warn=False)
         else:
             prepared = instrument.prepare(frame, warn=False)
-        per_scale = {scale: irt.score(calibration, prepared.subset(list(calibration.item_ids)), method=method)
-                     for scale, calibration in bank.scales.items()}
+        per_scale = _score_prepared(bank, prepared, method)
+        if per_scale is None:
+            # a code the plan does not know: the library's own path names it in its error
+            per_scale = {scale: irt.score(calibration, prepared.subset(list(calibration.item_ids)), method=method)
+                         for scale, calibration in bank.scales.items()}
     except ValueError as exc:  # ResponseError and the library's other checks of its input
         raise AnswerError([{"loc": ["body"], "respondent": None, "item": None, "msg": str(exc)}]) from None
     # T and percentile of all scales in one call: the conversion is elementwise
-    theta = np.concatenate([scores["theta"].to_numpy(dtype=np.float64) for scores in per_scale.values()])
+    theta = np.concatenate([np.asarray(scores["theta"], dtype=np.float64) for scores in per_scale.values()])
     converted = norm_scores(theta, mean=0.0, sd=1.0)
     t_scores = _finite_list(converted["t"].to_numpy(dtype=np.float64))
     percentiles = _finite_list(converted["percentile"].to_numpy(dtype=np.float64))
@@ -207,11 +237,85 @@ def score_answers(bank: ItemBank, respondents: Sequence[tuple[str, Mapping[str, 
     position = 0
     for scale, scores in per_scale.items():
         n = len(respondents)
-        columns = zip(_finite_list(scores["theta"].to_numpy()), _finite_list(scores["se"].to_numpy()),
+        columns = zip(_finite_list(np.asarray(scores["theta"])), _finite_list(np.asarray(scores["se"])),
                       t_scores[position:position + n], percentiles[position:position + n],
-                      scores["n_answered"].to_numpy().tolist(), scores["flag"].tolist())
+                      np.asarray(scores["n_answered"]).tolist(), np.asarray(scores["flag"]).tolist())
         for person, (t, se, t_score, pct, answered, flag) in zip(out, columns):
             person[scale] = {"theta": t, "se": se, "T": t_score, "percentile": pct, "n_answered": answered,
                              "flags": [flag] if flag else []}
         position += n
+    return out
+
+
+class _BankPlan:
+    """Per bank, computed once (banks are immutable): each scale's :class:`ScoringPlan` (the
+    EAP grid and log-probability table ``irt.score`` would compute on every call) and its items'
+    codes, so that a request needs neither a DataFrame per scale nor ``irt.score``'s set-up."""
+
+    def __init__(self, bank: ItemBank) -> None:
+        from psychometrics.scoring import scoring_plan
+
+        self.bank = bank  # held, so that id(bank) is not reused while cached
+        self.scales: dict[str, tuple[Any, list[str], np.ndarray]] = {}
+        for scale, calibration in bank.scales.items():
+            plan = scoring_plan(calibration)
+            items = list(plan.item_ids)
+            width = max(len(calibration.categories[item]) for item in items)
+            codes = np.full((len(items), width), np.nan)
+            for j, item in enumerate(items):
+                codes[j, :len(calibration.categories[item])] = np.asarray(calibration.categories[item],
+                                                                          dtype=np.float64)
+            self.scales[scale] = (plan, items, codes)
+
+
+_PLANS: dict[int, _BankPlan] = {}
+_MAX_PLANS = 256
+
+
+def bank_plan(bank: ItemBank) -> _BankPlan | None:
+    """The cached plan of ``bank``; None for a bank the fast path does not cover
+    (multidimensional scales), which is then scored by ``irt.score`` scale by scale."""
+    plan = _PLANS.get(id(bank))
+    if plan is not None and plan.bank is bank:
+        return plan
+    if any(getattr(c, "is_multidimensional", False) for c in bank.scales.values()):
+        return None
+    plan = _BankPlan(bank)
+    if len(_PLANS) >= _MAX_PLANS:
+        _PLANS.pop(next(iter(_PLANS)))
+    _PLANS[id(bank)] = plan
+    return plan
+
+
+def _score_prepared(bank: ItemBank, prepared: Any, method: str) -> dict[str, dict[str, np.ndarray]] | None:
+    """Each scale scored by :func:`psychometrics.scoring.score_codes` with the bank's cached plan:
+    the codes are matched to the categories exactly as ``calibration.encode`` matches them (float
+    equality, position in the item's codes). None when a code is not one of its item's categories
+    or the bank is not covered, so that the caller takes the library's path and its error message."""
+    from psychometrics.scoring import score_codes
+
+    plan = bank_plan(bank)
+    if plan is None:
+        return None
+    values = prepared.values
+    if values.dtype == object:
+        try:
+            values = values.astype(np.float64)
+        except (TypeError, ValueError):
+            return None
+    values = np.asarray(values, dtype=np.float64)
+    column = {item: j for j, item in enumerate(prepared.item_ids)}
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for scale, (scale_plan, items, categories) in plan.scales.items():
+        matrix = np.full((values.shape[0], len(items)), np.nan)
+        present = [(k, column[item]) for k, item in enumerate(items) if item in column]
+        if present:
+            into, source = (list(t) for t in zip(*present))
+            matrix[:, into] = values[:, source]
+        hits = matrix[:, :, None] == categories[None, :, :]
+        answered = ~np.isnan(matrix)
+        if not np.array_equal(hits.any(axis=2), answered):
+            return None
+        codes = np.where(answered, hits.argmax(axis=2), -1).astype(np.int8 if categories.shape[1] < 127 else np.int32)
+        out[scale] = score_codes(scale_plan, codes, method=method)
     return out
