@@ -6,9 +6,11 @@ they say which extra to install.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from typing import Annotated
+from collections.abc import Iterator
+from typing import Annotated, Any
 
 import typer
 
@@ -106,6 +108,24 @@ def db_upgrade(database: DatabaseOption = None) -> None:
     raise typer.Exit(EXIT_OK)
 
 
+@contextlib.contextmanager
+def _store_session(database: str | None) -> Iterator[Any]:
+    """One committed transaction on the store at ``database``, migrated first."""
+    from sqlalchemy.orm import Session
+
+    from psychometrics.service.store import make_engine, upgrade
+
+    url = _database(database)
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            yield session
+            session.commit()
+    finally:
+        engine.dispose()
+
+
 @keys_app.command("create")
 @reports_errors
 def keys_create(
@@ -114,20 +134,10 @@ def keys_create(
 ) -> None:
     """Create an API key and print it once: only its hash is stored."""
     _require_service_extra()
-    from sqlalchemy.orm import Session
-
     from psychometrics.service.keys import create_key
-    from psychometrics.service.store import make_engine, upgrade
 
-    url = _database(database)
-    upgrade(url)
-    engine = make_engine(url)
-    try:
-        with Session(engine) as session:
-            created = create_key(session, tenant)
-            session.commit()
-    finally:
-        engine.dispose()
+    with _store_session(database) as session:
+        created = create_key(session, tenant)
     sys.stdout.write(created.key + "\n")
     note(f"API key {created.key_id} for tenant '{created.tenant}': store it now, it cannot be shown again")
     raise typer.Exit(EXIT_OK)
@@ -141,19 +151,9 @@ def keys_revoke(
 ) -> None:
     """Revoke an API key: requests with it get 401 from then on."""
     _require_service_extra()
-    from sqlalchemy.orm import Session
-
     from psychometrics.service.keys import revoke_key
-    from psychometrics.service.store import make_engine, upgrade
 
-    url = _database(database)
-    upgrade(url)
-    engine = make_engine(url)
-    try:
-        with Session(engine) as session:
-            key_id = revoke_key(session, key)
-            session.commit()
-    finally:
-        engine.dispose()
+    with _store_session(database) as session:
+        key_id = revoke_key(session, key)
     console.print(f"API key {key_id} revoked", highlight=False)
     raise typer.Exit(EXIT_OK)
