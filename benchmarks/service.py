@@ -5,8 +5,12 @@
     python benchmarks/service.py --seconds 10 --write-seconds 5   # a shorter run
 
 The bank is the bundled soft-skills-7 instrument calibrated on its bundled sample (7 graded
-scales, 49 items, reverse-keyed items). A ``psychometrics serve`` process (no rate limit) runs on 127.0.0.1 at a free port; the load comes from this process (asyncio +
-httpx) on the same machine, so client and server share its cores.
+scales, 49 items, reverse-keyed items). A ``psychometrics serve`` process (no rate limit, no
+access log) runs on 127.0.0.1 at a free port; the load comes from this process on the same
+machine, so client and server share its cores. The load generator is kept cheap so that the
+benchmark measures the server: plain asyncio sockets speaking HTTP/1.1 with keep-alive, one
+connection per client, request bodies encoded before the clock starts, replies read but not
+decoded (one reply per run is decoded and checked). Its own CPU time is printed too.
 
 ``--workers`` server processes (default 2, one per core of the development machine).
 
@@ -14,15 +18,17 @@ httpx) on the same machine, so client and server share its cores.
    second in total (open loop: each request leaves at its scheduled time, or as soon as its
    client is free) for ``--seconds``; each answers all 49 items. Prints p50/p90/p99/max latency
    measured from the scheduled time (so a server that falls behind shows it) and the rate reached.
-2. Batch scoring: ``--batch-calls`` calls of 1,000 respondents each (two at a time); respondents/s.
-3. The single-respondent run again at ``--probe-rate`` (default 10/s): latency when the server
-   is not saturated.
+2. Batch scoring: ``--batch-calls`` calls of 1,000 respondents each (``--batch-concurrency`` at a
+   time); respondents/s.
+3. With ``--probe-rate R``: the single-respondent run again at R requests/s (latency when the
+   server is not saturated).
 4. Writes: ``POST /v1/responses`` with the bank (scored, then committed durably: SQLite WAL with
    synchronous=FULL, or PostgreSQL), then without a bank (the commit alone), from ``--clients``
    clients for ``--write-seconds`` each; writes/s and latency.
 
 After each run the server's CPU time per unit of work is printed (from /proc): what the server
-would need on dedicated cores, whatever else the machine is doing.
+would need on dedicated cores, whatever else the machine is doing. The last lines say, one per
+target of the issue, PASS or FAIL with the number measured.
 
 Every loop is bounded in count and time. Timings on a shared machine are noisy: say so.
 """
@@ -31,10 +37,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
+import math
 import os
 import re
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -79,7 +87,8 @@ class Server:
         while time.monotonic() < deadline:
             found = re.search(r"Uvicorn running on http://127\.0\.0\.1:(\d+)", self.log.read_text(errors="replace"))
             if found:
-                self.base = f"http://127.0.0.1:{found.group(1)}"
+                self.port = int(found.group(1))
+                self.base = f"http://127.0.0.1:{self.port}"
                 if self._healthy():
                     return
             if self.process.poll() is not None:
@@ -127,96 +136,166 @@ def percentiles(latencies: list[float]) -> str:
             f"p99 {np.percentile(ms, 99):.1f} ms, max {ms.max():.1f} ms")
 
 
-def cpu_per_request(server: Server, before: float, count: int, unit: str) -> None:
-    """Server CPU per unit of work: what the server would need on dedicated cores, whatever else runs."""
-    if count:
-        used = server.cpu_seconds() - before
-        per = used / count
-        print(f"  server CPU {per * 1000:.2f} ms per {unit} ({used:.1f} s in all): on 2 dedicated cores at most "
-              f"~{2.0 / per:,.0f} {unit}s/s")
-
-
 def answer_dict(items: list[str], row: np.ndarray) -> dict[str, int]:
     return {item: int(code) for item, code in zip(items, row)}
 
 
-async def single_scoring(base: str, headers: dict, bank: str, items: list[str], answers: np.ndarray,
-                         rate: float, seconds: float, clients: int) -> int:
-    import httpx
+class Connection:
+    """One keep-alive HTTP/1.1 connection: a request is a few bytes written and a reply read by
+    its Content-Length (the server always sends one)."""
 
+    def __init__(self, host: str, port: int, headers: dict[str, str]) -> None:
+        self.host, self.port = host, port
+        self.extra = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, body: bytes = b"", headers: str = "") -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        head = (f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n{self.extra}{headers}"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+        self.writer.write(head + body)
+        try:
+            raw = await self.reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionError):
+            await self.close()
+            raise
+        lines = raw.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        length = 0
+        close = False
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            name = name.strip().lower()
+            if name == "content-length":
+                length = int(value)
+            elif name == "connection" and value.strip().lower() == "close":
+                close = True
+        reply = await self.reader.readexactly(length) if length else b""
+        if close:
+            await self.close()
+        return status, reply
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(Exception):
+                await self.writer.wait_closed()
+        self.reader = self.writer = None
+
+
+def json_bytes(value: object) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+class Run:
+    """Latencies, errors and the CPU of both sides over one run."""
+
+    def __init__(self, server: "Server") -> None:
+        self.server = server
+        self.latencies: list[float] = []
+        self.errors = 0
+        self.skipped = 0
+        self.units = 0
+        self.server_cpu = server.cpu_seconds()
+        self.client_cpu = time.process_time()
+        self.began = time.perf_counter()
+
+    def finish(self) -> None:
+        self.elapsed = time.perf_counter() - self.began
+        self.server_cpu = self.server.cpu_seconds() - self.server_cpu
+        self.client_cpu = time.process_time() - self.client_cpu
+
+    def percentile(self, q: float) -> float:
+        return float(np.percentile(np.asarray(self.latencies) * 1000.0, q)) if self.latencies else math.inf
+
+    def cpu(self, unit: str, count: int | None = None) -> str:
+        count = count if count is not None else len(self.latencies)
+        if not count:
+            return "  no work done"
+        server, client = self.server_cpu / count, self.client_cpu / count
+        return (f"  CPU per {unit}: server {server * 1000:.2f} ms (all workers; {self.server_cpu:.1f} s in all: "
+                f"~{2.0 / server:,.0f} {unit}s/s on 2 dedicated cores), load generator {client * 1000:.2f} ms")
+
+
+async def single_scoring(server: "Server", headers: dict, bank: str, bodies: list[bytes], rate: float,
+                         seconds: float, clients: int) -> Run:
     n_requests = int(rate * seconds)
     interval = 1.0 / rate
-    latencies: list[float] = []
-    errors = skipped = 0
-    start = time.perf_counter() + 0.5
+    run = Run(server)
+    start = time.perf_counter() + 0.2
     give_up = start + 3 * seconds  # a server that cannot keep up does not make this run forever
+    path = f"/v1/banks/{bank}/score"
 
     async def client(worker: int) -> None:
-        nonlocal errors, skipped
-        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30.0) as http:
+        connection = Connection("127.0.0.1", server.port, headers)
+        try:
             for n in range(worker, n_requests, clients):
                 if time.perf_counter() > give_up:
-                    skipped += 1
+                    run.skipped += 1
                     continue
                 scheduled = start + n * interval
                 delay = scheduled - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                body = {"responses": [{"respondent": f"r{n}", "answers": answer_dict(items, answers[n % len(answers)])}]}
-                response = await http.post(f"/v1/banks/{bank}/score", json=body)
-                if response.status_code == 200:
-                    latencies.append(time.perf_counter() - scheduled)
+                try:
+                    status, _ = await connection.request("POST", path, bodies[n % len(bodies)])
+                except (OSError, asyncio.IncompleteReadError):
+                    run.errors += 1
+                    continue
+                if status == 200:
+                    run.latencies.append(time.perf_counter() - scheduled)
                 else:
-                    errors += 1
+                    run.errors += 1
+        finally:
+            await connection.close()
 
-    began = time.perf_counter()
     await asyncio.gather(*(client(w) for w in range(clients)))
-    elapsed = time.perf_counter() - began - 0.5
+    run.finish()
+    run.rate = len(run.latencies) / max(run.elapsed - 0.2, 1e-9)
     print(f"single-respondent scoring, {clients} clients, target {rate:g} req/s for {seconds:g} s: "
-          f"{len(latencies)} ok, {errors} errors, {skipped} not sent (behind schedule), "
-          f"{len(latencies) / elapsed:.0f} req/s reached")
-    print(f"  latency from scheduled send: {percentiles(latencies)}")
-    return len(latencies)
+          f"{len(run.latencies)} ok, {run.errors} errors, {run.skipped} not sent (behind schedule), "
+          f"{run.rate:.0f} req/s reached")
+    print(f"  latency from the scheduled send: {percentiles(run.latencies)}")
+    print(run.cpu("request"))
+    return run
 
 
-async def batch_scoring(base: str, headers: dict, bank: str, items: list[str], answers: np.ndarray,
-                        calls: int) -> int:
-    import httpx
-
-    bodies = []
-    for c in range(min(calls, 4)):
-        rows = [(c * 1000 + i) % len(answers) for i in range(1000)]
-        bodies.append({"responses": [{"respondent": f"b{c}-{i}", "answers": answer_dict(items, answers[r])}
-                                     for i, r in enumerate(rows)]})
-    times: list[float] = []
+async def batch_scoring(server: "Server", headers: dict, bank: str, bodies: list[bytes], calls: int,
+                        concurrency: int) -> Run:
+    run = Run(server)
+    path = f"/v1/banks/{bank}/score"
 
     async def worker(offset: int) -> None:
-        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=120.0) as http:
-            for c in range(offset, calls, 2):
+        connection = Connection("127.0.0.1", server.port, headers)
+        try:
+            for c in range(offset, calls, concurrency):
                 began = time.perf_counter()
-                response = await http.post(f"/v1/banks/{bank}/score", json=bodies[c % len(bodies)])
-                response.raise_for_status()
-                times.append(time.perf_counter() - began)
+                status, reply = await connection.request("POST", path, bodies[c % len(bodies)])
+                if status != 200:
+                    raise SystemExit(f"batch call failed with {status}: {reply[:500]!r}")
+                run.latencies.append(time.perf_counter() - began)
+        finally:
+            await connection.close()
 
-    began = time.perf_counter()
-    await asyncio.gather(worker(0), worker(1))
-    elapsed = time.perf_counter() - began
-    print(f"batch scoring, {calls} calls of 1,000 respondents (2 at a time): {calls * 1000 / elapsed:,.0f} "
-          f"respondents/s; per call median {statistics.median(times) * 1000:.0f} ms")
-    return calls * 1000
+    await asyncio.gather(*(worker(k) for k in range(concurrency)))
+    run.finish()
+    run.rate = calls * 1000 / run.elapsed
+    print(f"batch scoring, {calls} calls of 1,000 respondents ({concurrency} at a time): {run.rate:,.0f} "
+          f"respondents/s; per call p50 {run.percentile(50):.0f} ms, max {run.percentile(100):.0f} ms")
+    print(run.cpu("respondent", calls * 1000))
+    return run
 
 
-async def writes(base: str, headers: dict, bank: str | None, items: list[str], answers: np.ndarray,
-                 seconds: float, clients: int, label: str) -> int:
-    import httpx
-
-    latencies: list[float] = []
-    errors = 0
+async def writes(server: "Server", headers: dict, bank: str | None, items: list[str], answers: np.ndarray,
+                 seconds: float, clients: int, label: str) -> Run:
+    run = Run(server)
     stop = time.perf_counter() + seconds
 
     async def client(worker: int) -> None:
-        nonlocal errors
-        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60.0) as http:
+        connection = Connection("127.0.0.1", server.port, headers)
+        try:
             for n in range(100_000):
                 if time.perf_counter() >= stop:
                     return
@@ -225,25 +304,29 @@ async def writes(base: str, headers: dict, bank: str | None, items: list[str], a
                 if bank is not None:
                     body["bank"] = bank
                 began = time.perf_counter()
-                response = await http.post("/v1/responses", json=body,
-                                           headers={"Idempotency-Key": f"{label}-{worker}-{n}-{began}"})
-                if response.status_code == 201:
-                    latencies.append(time.perf_counter() - began)
+                status, _ = await connection.request(
+                    "POST", "/v1/responses", json_bytes(body),
+                    f"Idempotency-Key: {label}-{bank is not None}-{worker}-{n}-{time.time_ns()}\r\n")
+                if status == 201:
+                    run.latencies.append(time.perf_counter() - began)
                 else:
-                    errors += 1
+                    run.errors += 1
+        finally:
+            await connection.close()
 
-    began = time.perf_counter()
     await asyncio.gather(*(client(w) for w in range(clients)))
-    elapsed = time.perf_counter() - began
+    run.finish()
+    run.rate = len(run.latencies) / run.elapsed
     what = "scored with the bank" if bank is not None else "answers only (no bank)"
     print(f"durable writes ({label}), POST /v1/responses {what}, {clients} clients, {seconds:g} s: "
-          f"{len(latencies) / elapsed:.0f} writes/s, {errors} errors")
-    print(f"  latency: {percentiles(latencies)}")
-    return len(latencies)
+          f"{run.rate:.0f} writes/s, {run.errors} errors")
+    print(f"  latency: {percentiles(run.latencies)}")
+    print(run.cpu("write"))
+    return run
 
 
 def run_against(url: str, label: str, args: argparse.Namespace, bank_json: str, items: list[str],
-                answers: np.ndarray, folder: Path, full: bool) -> None:
+                answers: np.ndarray, folder: Path, full: bool, results: dict) -> None:
     import httpx
     from sqlalchemy.orm import Session
 
@@ -263,29 +346,69 @@ def run_against(url: str, label: str, args: argparse.Namespace, bank_json: str, 
                              headers={**headers, "Content-Type": "application/json"}, timeout=60)
         created.raise_for_status()
         bank = created.json()["id"]
-        # warm up every worker: the first call verifies the key (scrypt), loads the bank, compiles kernels
-        for _ in range(20 * args.workers):
-            body = {"responses": [{"respondent": "warm", "answers": answer_dict(items, answers[0])}]}
-            httpx.post(f"{server.base}/v1/banks/{bank}/score", json=body, headers=headers, timeout=60).raise_for_status()
+        singles = [json_bytes({"responses": [{"respondent": f"r{n}", "answers": answer_dict(items, row)}]})
+                   for n, row in enumerate(answers[:2000])]
+        batches = [json_bytes({"responses": [{"respondent": f"b{c}-{i}",
+                                              "answers": answer_dict(items, answers[(c * 1000 + i) % len(answers)])}
+                                             for i in range(1000)]}) for c in range(4)]
+        # warm up every worker (the kernel spreads connections over them): the first call verifies
+        # the key (scrypt), loads the bank and its scoring plan, compiles kernels; then check a reply
+        for n in range(20 * args.workers):
+            with httpx.Client(base_url=server.base, headers=headers, timeout=60) as http:
+                http.post(f"/v1/banks/{bank}/score", content=singles[n], headers={"Content-Type": "application/json"}
+                          ).raise_for_status()
+                http.post(f"/v1/banks/{bank}/score", content=batches[0], headers={"Content-Type": "application/json"}
+                          ).raise_for_status() if n < 2 * args.workers else None
+        checked = httpx.post(f"{server.base}/v1/banks/{bank}/score", content=batches[1], timeout=60,
+                             headers={**headers, "Content-Type": "application/json"}).json()
+        assert len(checked["scores"]) == 1000 and len(checked["scores"][0]["scales"]) == 7, "unexpected reply"
         if full:
-            cpu = server.cpu_seconds()
-            done = asyncio.run(single_scoring(server.base, headers, bank, items, answers, args.rate, args.seconds,
-                                              args.clients))
-            cpu_per_request(server, cpu, done, "request")
-            cpu = server.cpu_seconds()
-            done = asyncio.run(batch_scoring(server.base, headers, bank, items, answers, args.batch_calls))
-            cpu_per_request(server, cpu, done, "respondent")
-            cpu = server.cpu_seconds()
-            done = asyncio.run(single_scoring(server.base, headers, bank, items, answers, args.probe_rate,
-                                              args.probe_seconds, args.clients))
-            cpu_per_request(server, cpu, done, "request")
+            results["single"] = asyncio.run(single_scoring(server, headers, bank, singles, args.rate, args.seconds,
+                                                           args.clients))
+            results["batch"] = asyncio.run(batch_scoring(server, headers, bank, batches, args.batch_calls,
+                                                         args.batch_concurrency))
+            if args.probe_rate > 0:
+                results["probe"] = asyncio.run(single_scoring(server, headers, bank, singles, args.probe_rate,
+                                                              args.probe_seconds, args.clients))
         for scored in (bank, None):
-            cpu = server.cpu_seconds()
-            done = asyncio.run(writes(server.base, headers, scored, items, answers, args.write_seconds, args.clients,
-                                      label))
-            cpu_per_request(server, cpu, done, "write")
+            results[f"writes {label} {'scored' if scored else 'plain'}"] = asyncio.run(
+                writes(server, headers, scored, items, answers, args.write_seconds, args.clients, label))
     finally:
         server.stop()
+
+
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
+def verdicts(args: argparse.Namespace, results: dict) -> None:
+    """One line per target of the issue: PASS or FAIL, with what was measured."""
+    print("\n== targets (issue 14, part 8) ==")
+    single = results.get("single")
+    if single is not None:
+        per = single.server_cpu / max(len(single.latencies), 1) * 1000
+        ok = (single.percentile(99) < 20.0 and not single.errors and not single.skipped
+              and single.rate >= 0.95 * args.rate)
+        print(f"{'PASS' if ok else 'FAIL'}  single-respondent p99 < 20 ms at {args.rate:g} req/s for {args.seconds:g} s "
+              f"from {args.clients} clients: p50 {single.percentile(50):.1f} ms, p99 {single.percentile(99):.1f} ms, "
+              f"{single.rate:.0f} req/s reached, {single.errors} errors; server CPU {per:.2f} ms/request")
+    batch = results.get("batch")
+    if batch is not None:
+        per = batch.server_cpu / (args.batch_calls * 1000) * 1e6
+        print(f"{'PASS' if batch.rate > 50_000 else 'FAIL'}  batch scoring > 50,000 respondents/s in 1,000-respondent "
+              f"calls: {batch.rate:,.0f} respondents/s; server CPU {per:.1f} us/respondent "
+              f"(~{2e6 / per:,.0f}/s on 2 dedicated cores)")
+    for name, run in results.items():
+        if name.startswith("writes"):
+            per = run.server_cpu / max(len(run.latencies), 1) * 1000
+            print(f"REPORT  durable {name.removeprefix('writes ')} writes (POST /v1/responses, committed before "
+                  f"201): {run.rate:.0f} writes/s, p50 {run.percentile(50):.1f} ms, p99 {run.percentile(99):.1f} ms, "
+                  f"{run.errors} errors; server CPU {per:.2f} ms/write")
+    print(f"load average (1, 5, 15 min) at the end: {load_average()}; {os.cpu_count()} cores shared by client, "
+          "server and anything else running")
 
 
 def main() -> None:
@@ -294,27 +417,31 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="duration of the single-respondent run")
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients")
     parser.add_argument("--workers", type=int, default=2, help="server processes (psychometrics serve --workers)")
-    parser.add_argument("--batch-calls", type=int, default=20, help="calls of 1,000 respondents")
+    parser.add_argument("--batch-calls", type=int, default=60, help="calls of 1,000 respondents")
+    parser.add_argument("--batch-concurrency", type=int, default=4, help="batch calls in flight at once")
     parser.add_argument("--write-seconds", type=float, default=8.0, help="duration of each write run")
-    parser.add_argument("--probe-rate", type=float, default=10.0,
-                        help="a second, light single-respondent run: latency without queueing")
+    parser.add_argument("--probe-rate", type=float, default=0.0,
+                        help="a second, light single-respondent run (e.g. 10): latency without queueing")
     parser.add_argument("--probe-seconds", type=float, default=10.0, help="duration of the light run")
     parser.add_argument("--postgres", default=os.environ.get("PSYCHOMETRICS_TEST_POSTGRES_URL"),
                         help="also measure writes on this PostgreSQL database")
     args = parser.parse_args()
-    if args.rate <= 0 or args.seconds <= 0 or args.seconds > 600 or args.clients < 1 or args.batch_calls < 1:
-        parser.error("rate, seconds (at most 600), clients and batch-calls must be positive")
+    if (args.rate <= 0 or args.seconds <= 0 or args.seconds > 600 or args.clients < 1 or args.batch_calls < 1
+            or not 1 <= args.batch_concurrency <= 16 or args.write_seconds > 600):
+        parser.error("rate, seconds (at most 600), clients, batch-calls and batch-concurrency (1-16) must be positive")
 
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, {args.workers} server worker(s); "
-          "client and server on this machine")
+          f"client and server on this machine; load average at the start {load_average()}")
     t = time.perf_counter()
     bank_json, items, answers = build_bank()
     print(f"bank: soft-skills-7, 7 graded scales, {len(items)} items (calibrated in {time.perf_counter() - t:.1f} s)")
+    results: dict = {}
     with tempfile.TemporaryDirectory(prefix="psychometrics-service-bench-") as folder:
         run_against(f"sqlite:///{Path(folder) / 'bench.db'}", "SQLite", args, bank_json, items, answers,
-                    Path(folder), full=True)
+                    Path(folder), True, results)
         if args.postgres:
-            run_against(args.postgres, "PostgreSQL", args, bank_json, items, answers, Path(folder), full=False)
+            run_against(args.postgres, "PostgreSQL", args, bank_json, items, answers, Path(folder), False, results)
+    verdicts(args, results)
 
 
 if __name__ == "__main__":

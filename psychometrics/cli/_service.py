@@ -66,6 +66,11 @@ def serve(
     workers: Annotated[int, typer.Option(help="Server processes (scoring is CPU-bound: about one per core). "
                                               "Each enforces its share of the rate limit.", min=1)] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    access_log: Annotated[bool, typer.Option(help="Log one line per request (method, path, status; never "
+                                                  "keys or answers). Off by default: it costs about a "
+                                                  "tenth of a single scoring request.")] = False,
+    key_cache_seconds: Annotated[float, typer.Option(help="Seconds a checked API key is trusted before its "
+                                                          "revocation is read again.", min=0, max=3600)] = 5.0,
 ) -> None:
     """Run the HTTP scoring service (migrating its database first); OpenAPI at /openapi.json."""
     _require_service_extra()
@@ -75,7 +80,7 @@ def serve(
     import uvicorn
 
     from psychometrics.service import Settings, create_app
-    from psychometrics.service.app import SETTINGS_ENV, quiet_scoring_warnings
+    from psychometrics.service.app import SETTINGS_ENV, quiet_scoring_warnings, tune_garbage_collection
     from psychometrics.service.store import upgrade
 
     url = _database(database)
@@ -85,13 +90,15 @@ def serve(
     burst = rate_burst if rate_burst is not None else max(10, int(round(rate_limit)))
     # the kernel spreads connections over the workers; each limits its share of a key's rate
     settings = Settings(database_url=url, rate_limit=rate_limit / workers,
-                        rate_burst=max(1, burst // workers), migrate=False)
+                        rate_burst=max(1, burst // workers), migrate=False, key_cache_seconds=key_cache_seconds)
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, access_log=True)
+        application = create_app(settings)
+        tune_garbage_collection()
+        uvicorn.run(application, host=host, port=port, log_level=log_level, access_log=access_log)
     else:
         os.environ[SETTINGS_ENV] = json.dumps(dataclasses.asdict(settings))
         uvicorn.run("psychometrics.service.app:app_from_environment", factory=True, workers=workers, host=host,
-                    port=port, log_level=log_level, access_log=True)
+                    port=port, log_level=log_level, access_log=access_log)
     raise typer.Exit(EXIT_OK)
 
 

@@ -3,8 +3,9 @@
 A key reads ``pm_<key id>_<secret>``: the key id (12 hex digits) finds the row, the scrypt hash
 of the whole key checks it. scrypt (RFC 7914; n = 2**14, r = 8, p = 1, 32-byte digest, 16-byte
 salt) makes a stolen table useless for guessing; a running server remembers the SHA-256 of keys
-it has already checked, so only the first request of a key pays the ~50 ms of scrypt, while a
-revoked key is refused on its next request (revocation is read from the store every time).
+it has already checked, so only the first request of a key pays the ~50 ms of scrypt; the key's
+row (revocation) is read again after ``Settings.key_cache_seconds``, at once when the key is
+revoked by :func:`revoke_key` in the server's process.
 """
 
 from __future__ import annotations
@@ -13,16 +14,22 @@ import base64
 import hashlib
 import hmac
 import secrets
+import weakref
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from psychometrics.service.store.models import ApiKey, Tenant, utcnow
 
-__all__ = ["CreatedKey", "create_key", "revoke_key", "hash_key", "verify_key", "parse_key", "KEY_PREFIX"]
+__all__ = ["CreatedKey", "create_key", "revoke_key", "hash_key", "verify_key", "parse_key", "KEY_PREFIX",
+           "listen_for_revocations"]
 
 KEY_PREFIX = "pm"
+
+#: Key caches of running apps in this process (``deps.VerifiedKeys``), told of every revocation.
+_LISTENERS: "weakref.WeakSet[Any]" = weakref.WeakSet()
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
 
 
@@ -97,4 +104,11 @@ def revoke_key(session: Session, key_or_id: str) -> str:
         raise KeyError(f"no API key with id {key_id!r}")
     if row.revoked is None:
         row.revoked = utcnow()
+    for cache in list(_LISTENERS):
+        cache.forget(key_id)
     return key_id
+
+
+def listen_for_revocations(cache: Any) -> None:
+    """Have ``cache.forget(key_id)`` called when :func:`revoke_key` revokes a key in this process."""
+    _LISTENERS.add(cache)

@@ -66,6 +66,14 @@ class BankCache:
         self._size = size
         self._lock = threading.Lock()
 
+    def cached(self, tenant_pk: int, bank_id: str) -> LoadedBank | None:
+        """The tenant's bank if this process has it already (no store access), else None."""
+        with self._lock:
+            loaded = self._by_id.get((tenant_pk, bank_id))
+            if loaded is not None:
+                self._by_id.move_to_end((tenant_pk, bank_id))
+            return loaded
+
     def get(self, session: Session, tenant_pk: int, bank_id: str) -> LoadedBank:
         """The tenant's bank ``bank_id``; 404 when it does not exist *for this tenant*."""
         with self._lock:

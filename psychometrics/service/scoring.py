@@ -16,6 +16,7 @@ code one of the item's categories, and a mistake is reported with the respondent
 from __future__ import annotations
 
 import math
+from itertools import chain, repeat
 
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -25,7 +26,7 @@ import pandas as pd
 
 from psychometrics.bank import ItemBank
 
-__all__ = ["AnswerError", "ScaleScore", "check_answers", "score_answers", "METHODS"]
+__all__ = ["AnswerError", "ScaleScore", "ScoreTable", "check_answers", "score_answers", "score_table", "METHODS"]
 
 METHODS = ("eap", "map", "ml", "wle")
 #: At most this many problems are listed in one 422 answer.
@@ -169,6 +170,44 @@ def _codes(codes: Sequence[int]) -> str:
     return ", ".join(str(c) for c in codes)
 
 
+class ScoreTable:
+    """Scores of many respondents, column by column (what one scoring call computes).
+
+    ``scales[name]`` holds ``theta``, ``se``, ``T``, ``percentile`` (float arrays, NaN where
+    there is no estimate, +-inf for ML's infinite estimates), ``n_answered`` (int array) and
+    ``flag`` (array of str, ``""`` for none), respondents in the order given.
+    """
+
+    def __init__(self, respondents: list[str], scales: dict[str, dict[str, np.ndarray]]) -> None:
+        self.respondents = respondents
+        self.scales = scales
+
+    def rows(self) -> list[dict[str, ScaleScore]]:
+        """Per respondent: scale -> :data:`ScaleScore` (JSON-ready)."""
+        # built by map/zip (C loops) rather than a Python loop per respondent and scale
+        per_scale = []
+        for columns in self.scales.values():
+            flags = [[flag] if flag else [] for flag in columns["flag"].tolist()] \
+                if columns["flag"].astype(bool).any() else [[] for _ in self.respondents]
+            per_scale.append(list(map(dict, map(zip, repeat(_FIELDS), zip(
+                _finite_list(columns["theta"]), _finite_list(columns["se"]), _finite_list(columns["T"]),
+                _finite_list(columns["percentile"]), columns["n_answered"].tolist(), flags)))))
+        return list(map(dict, map(zip, repeat(tuple(self.scales)), zip(*per_scale))))
+
+    def json_rows(self) -> bytes:
+        """``[{"respondent": ..., "scales": {...}}, ...]`` as JSON bytes, encoded in one call."""
+        return _dumps(list(map(dict, map(zip, repeat(("respondent", "scales")), zip(self.respondents, self.rows())))))
+
+
+_FIELDS = ("theta", "se", "T", "percentile", "n_answered", "flags")
+
+
+def _dumps(value: Any) -> bytes:
+    import orjson
+
+    return orjson.dumps(value)
+
+
 def score_answers(bank: ItemBank, respondents: Sequence[tuple[str, Mapping[str, Any]]], *,
                   method: str = "eap", instrument: Any = None, loc: Sequence[Any] = ("body", "responses"),
                   indexed: bool = True) -> list[dict[str, ScaleScore]]:
@@ -195,23 +234,92 @@ def score_answers(bank: ItemBank, respondents: Sequence[tuple[str, Mapping[str, 
     AnswerError
         For unknown items, codes outside an item's categories, duplicate respondents.
     """
+    return score_table(bank, respondents, method=method, instrument=instrument, loc=loc, indexed=indexed).rows()
+
+
+def score_table(bank: ItemBank, respondents: Sequence[tuple[str, Mapping[str, Any]]], *,
+                method: str = "eap", instrument: Any = None, loc: Sequence[Any] = ("body", "responses"),
+                indexed: bool = True) -> ScoreTable:
+    """:func:`score_answers` as columns (one array per scale and field); see :class:`ScoreTable`.
+
+    The usual request (numeric codes of the bank's items) goes through the bank's cached
+    :class:`_BankPlan`: one answer matrix, codes to category indices by a lookup table
+    (built from the instrument's own ``prepare``, so reverse keying and missing codes are the
+    library's), then :func:`psychometrics.scoring.score_codes` per scale on all respondents
+    at once. Anything else (option labels, a code the table does not know, a multidimensional
+    scale) takes the library's path, :func:`psychometrics.irt.score` per scale, whose errors
+    name the problem.
+    """
+    names = [respondent for respondent, _ in respondents]
+    answers = [answers for _, answers in respondents]
+    per_scale = None
+    plan = bank_plan(bank, instrument)
+    if plan is not None and _plain(plan, names, answers):
+        values = _answer_matrix(plan.items, plan.column, answers)
+        per_scale = _score_matrix(plan, values, method)
+    if per_scale is None:
+        # the checks that name every problem; then the library's own path
+        textual = check_answers(bank, respondents, keyed=instrument is not None, loc=loc, indexed=indexed)
+        per_scale = _score_library(bank, respondents, names, method, instrument, textual)
+    # T and percentile of all scales in one conversion: it is elementwise (T = 50 + 10 theta,
+    # percentile = 100 Phi(theta); norms.norm_scores with mean 0 and SD 1, without its frame)
+    from psychometrics.norms import _convert
+
+    theta = np.concatenate([np.asarray(scores["theta"], dtype=np.float64) for scores in per_scale.values()])
+    converted = _convert(theta, 0.0, 1.0, None)
+    n = len(names)
+    scales: dict[str, dict[str, np.ndarray]] = {}
+    for k, (scale, scores) in enumerate(per_scale.items()):
+        part = slice(k * n, (k + 1) * n)
+        scales[scale] = {"theta": np.asarray(scores["theta"], dtype=np.float64),
+                         "se": np.asarray(scores["se"], dtype=np.float64),
+                         "T": converted[part, 1], "percentile": converted[part, 2],
+                         "n_answered": np.asarray(scores["n_answered"]), "flag": np.asarray(scores["flag"])}
+    return ScoreTable(names, scales)
+
+
+def _plain(plan: "_BankPlan", names: list[str], answers: list[Mapping[str, Any]]) -> bool:
+    """The usual request, checked in set operations over all answers at once: distinct
+    respondents, known items, numbers or None only. (Codes outside the categories are found by
+    the plan's table.) False sends the request to :func:`check_answers`, which names problems."""
+    if len(set(names)) != len(names):
+        return False
+    if not plan.known.issuperset(chain.from_iterable(answers)):
+        return False
+    return _NUMERIC.issuperset(map(type, chain.from_iterable([a.values() for a in answers])))
+
+
+def _answer_matrix(items: list[str], column: dict[str, int], answers: list[Mapping[str, Any]]) -> np.ndarray:
+    """Respondents x items float matrix of the codes (NaN: no answer), every item known."""
+    n = len(answers)
+    values = np.full((n, len(items)), np.nan)
+    if not n:
+        return values
+    # None becomes NaN in a float array
+    flat = np.array(list(chain.from_iterable([a.values() for a in answers])), dtype=np.float64)
+    first = list(answers[0])
+    if all(len(a) == len(first) for a in answers) and all(list(a) == first for a in answers):
+        # every respondent answered the same items in the same order (the usual batch)
+        values[:, [column[item] for item in first]] = flat.reshape(n, len(first))
+        return values
+    rows = np.repeat(np.arange(n), list(map(len, answers)))
+    columns = np.fromiter(map(column.__getitem__, chain.from_iterable(answers)), dtype=np.intp, count=rows.size)
+    values[rows, columns] = flat
+    return values
+
+
+def _score_library(bank: ItemBank, respondents: Sequence[tuple[str, Mapping[str, Any]]], names: list[str],
+                   method: str, instrument: Any, textual: bool) -> dict[str, Any]:
+    """The library's own path: a response frame as ``psychometrics score`` reads one, prepared
+    (keyed) by the instrument or checked by ``load_responses``, ``irt.score`` per scale."""
     from psychometrics import irt
     from psychometrics.data import load_responses
-    from psychometrics.norms import norm_scores
 
-    textual = check_answers(bank, respondents, keyed=instrument is not None, loc=loc, indexed=indexed)
     items = bank_items(bank)
-    ids = pd.Index([respondent for respondent, _ in respondents], name="respondent")
+    ids = pd.Index(names, name="respondent")
     if not textual:
-        # numbers only (the usual case): a float matrix, as a response file is read
-        values = np.full((len(respondents), len(items)), np.nan)
-        column = {item: j for j, item in enumerate(items)}
-        # every item is known (checked above); None becomes NaN in a float array
-        rows = np.repeat(np.arange(len(respondents)), [len(answers) for _, answers in respondents])
-        columns = [column[item] for _, answers in respondents for item in answers]
-        values[rows, columns] = np.array([code for _, answers in respondents for code in answers.values()],
-                                         dtype=np.float64)
-        frame = pd.DataFrame(values, index=ids, columns=items)
+        frame = pd.DataFrame(_answer_matrix(items, {item: j for j, item in enumerate(items)},
+                                            [answers for _, answers in respondents]), index=ids, columns=items)
     else:
         # option labels of an instrument (multiple choice, situational judgement) stay text
         frame = pd.DataFrame([{item: answers.get(item) for item in items} for _, answers in respondents],
@@ -221,101 +329,136 @@ def score_answers(bank: ItemBank, respondents: Sequence[tuple[str, Mapping[str, 
             prepared = load_responses(frame, items=items, warn=False)
         else:
             prepared = instrument.prepare(frame, warn=False)
-        per_scale = _score_prepared(bank, prepared, method)
-        if per_scale is None:
-            # a code the plan does not know: the library's own path names it in its error
-            per_scale = {scale: irt.score(calibration, prepared.subset(list(calibration.item_ids)), method=method)
-                         for scale, calibration in bank.scales.items()}
+        return {scale: irt.score(calibration, prepared.subset(list(calibration.item_ids)), method=method)
+                for scale, calibration in bank.scales.items()}
     except ValueError as exc:  # ResponseError and the library's other checks of its input
         raise AnswerError([{"loc": ["body"], "respondent": None, "item": None, "msg": str(exc)}]) from None
-    # T and percentile of all scales in one call: the conversion is elementwise
-    theta = np.concatenate([np.asarray(scores["theta"], dtype=np.float64) for scores in per_scale.values()])
-    converted = norm_scores(theta, mean=0.0, sd=1.0)
-    t_scores = _finite_list(converted["t"].to_numpy(dtype=np.float64))
-    percentiles = _finite_list(converted["percentile"].to_numpy(dtype=np.float64))
-    out: list[dict[str, ScaleScore]] = [{} for _ in respondents]
-    position = 0
-    for scale, scores in per_scale.items():
-        n = len(respondents)
-        columns = zip(_finite_list(np.asarray(scores["theta"])), _finite_list(np.asarray(scores["se"])),
-                      t_scores[position:position + n], percentiles[position:position + n],
-                      np.asarray(scores["n_answered"]).tolist(), np.asarray(scores["flag"]).tolist())
-        for person, (t, se, t_score, pct, answered, flag) in zip(out, columns):
-            person[scale] = {"theta": t, "se": se, "T": t_score, "percentile": pct, "n_answered": answered,
-                             "flags": [flag] if flag else []}
-        position += n
-    return out
+
+
+#: Category-table entries: no answer, and a raw code the table does not know.
+_MISSING, _UNKNOWN = -1, -2
 
 
 class _BankPlan:
-    """Per bank, computed once (banks are immutable): each scale's :class:`ScoringPlan` (the
-    EAP grid and log-probability table ``irt.score`` would compute on every call) and its items'
-    codes, so that a request needs neither a DataFrame per scale nor ``irt.score``'s set-up."""
+    """Per bank (and instrument), computed once (banks are immutable): each scale's
+    :class:`ScoringPlan` (the EAP grid and log-probability table ``irt.score`` would compute
+    on every call) and a lookup table raw code -> category index for every item.
 
-    def __init__(self, bank: ItemBank) -> None:
+    The table is what the library does to one answer: for a bank keyed by an instrument it
+    comes from ``instrument.prepare`` run once on every code of every item (the item's
+    categories and the instrument's missing codes), so reverse keying and missing codes are
+    the instrument's own; without an instrument a code's index is its position in the item's
+    categories (as ``calibration.encode`` matches them). Keying is elementwise, so applying
+    the table to a request equals preparing the request.
+    """
+
+    def __init__(self, bank: ItemBank, instrument: Any = None) -> None:
         from psychometrics.scoring import scoring_plan
 
-        self.bank = bank  # held, so that id(bank) is not reused while cached
-        self.scales: dict[str, tuple[Any, list[str], np.ndarray]] = {}
+        self.bank, self.instrument = bank, instrument  # held, so that their ids are not reused while cached
+        self.items = bank_items(bank)
+        self.known = frozenset(self.items)
+        self.scales: dict[str, tuple[Any, np.ndarray]] = {}
+        self.column = column = {item: j for j, item in enumerate(self.items)}
         for scale, calibration in bank.scales.items():
             plan = scoring_plan(calibration)
-            items = list(plan.item_ids)
-            width = max(len(calibration.categories[item]) for item in items)
-            codes = np.full((len(items), width), np.nan)
-            for j, item in enumerate(items):
-                codes[j, :len(calibration.categories[item])] = np.asarray(calibration.categories[item],
-                                                                          dtype=np.float64)
-            self.scales[scale] = (plan, items, codes)
+            self.scales[scale] = (plan, np.array([column[item] for item in plan.item_ids], dtype=np.intp))
+        categories = _categories_in_order(bank)
+        candidates = {item: [float(code) for code in codes] for item, codes in categories.items()}
+        if instrument is not None:
+            extra = [float(code) for code in instrument.missing_codes
+                     if isinstance(code, (int, float)) and not isinstance(code, bool) and math.isfinite(code)]
+            candidates = {item: codes + [c for c in extra if c not in codes] for item, codes in candidates.items()}
+        every = [code for codes in candidates.values() for code in codes]
+        self.low = int(math.floor(min(every)))
+        span = int(math.ceil(max(every))) - self.low + 1
+        if span > 10_000 or any(not code.is_integer() for code in every):
+            self.table = None  # unusual codes: every request takes the library's path
+            return
+        table = np.full((len(self.items), span), _UNKNOWN, dtype=np.int16)
+        keyed = self._keyed(candidates, instrument)
+        if keyed is None:
+            self.table = None
+            return
+        for item, (raw, values) in keyed.items():
+            j = column[item]
+            position = {float(code): k for k, code in enumerate(categories[item])}
+            for code, value in zip(raw, values):
+                index = _MISSING if math.isnan(value) else position.get(float(value), _UNKNOWN)
+                table[j, int(code) - self.low] = index
+        self.table = table
+
+    def _keyed(self, candidates: dict[str, list[float]], instrument: Any) -> dict[str, tuple[list, np.ndarray]] | None:
+        """Item -> (raw codes, what the library makes of them); None when it refuses one."""
+        if instrument is None:
+            return {item: (codes, np.asarray(codes)) for item, codes in candidates.items()}
+        depth = max(len(codes) for codes in candidates.values())
+        values = np.full((depth, len(self.items)), np.nan)
+        for j, item in enumerate(self.items):
+            values[:len(candidates[item]), j] = candidates[item]
+        frame = pd.DataFrame(values, index=pd.Index([f"code{k}" for k in range(depth)], name="respondent"),
+                             columns=self.items)
+        try:
+            prepared = instrument.prepare(frame, warn=False)
+        except ValueError:
+            return None
+        keyed = np.asarray(prepared.values, dtype=np.float64)
+        position = {item: j for j, item in enumerate(prepared.item_ids)}
+        if set(position) != set(self.items):
+            return None
+        return {item: (candidates[item], keyed[:len(candidates[item]), position[item]]) for item in self.items}
+
+    def codes(self, values: np.ndarray) -> np.ndarray | None:
+        """Category indices (-1: no answer) of a respondents x items matrix of raw codes; None
+        when a code is not in the table."""
+        if self.table is None:
+            return None
+        answered = ~np.isnan(values)
+        offset = np.where(answered, values, self.low) - self.low
+        index = offset.astype(np.intp)
+        if ((index != offset) | (index < 0) | (index >= self.table.shape[1])).any():
+            return None
+        codes = np.where(answered, self.table[np.arange(values.shape[1])[None, :], index], _MISSING)
+        if (codes == _UNKNOWN).any():
+            return None
+        return codes.astype(np.int8 if self.table.shape[1] < 127 else np.int32, copy=False)
 
 
-_PLANS: dict[int, _BankPlan] = {}
+def _categories_in_order(bank: ItemBank) -> dict[str, tuple]:
+    categories: dict[str, tuple] = {}
+    for calibration in bank.scales.values():
+        categories.update(calibration.categories)
+    return categories
+
+
+_PLANS: dict[tuple[int, int], _BankPlan] = {}
 _MAX_PLANS = 256
 
 
-def bank_plan(bank: ItemBank) -> _BankPlan | None:
-    """The cached plan of ``bank``; None for a bank the fast path does not cover
-    (multidimensional scales), which is then scored by ``irt.score`` scale by scale."""
-    plan = _PLANS.get(id(bank))
-    if plan is not None and plan.bank is bank:
+def bank_plan(bank: ItemBank, instrument: Any = None) -> _BankPlan | None:
+    """The cached plan of ``bank`` (keyed by ``instrument``); None for a bank the fast path does
+    not cover (multidimensional scales), which is then scored by ``irt.score`` scale by scale."""
+    key = (id(bank), id(instrument))
+    plan = _PLANS.get(key)
+    if plan is not None and plan.bank is bank and plan.instrument is instrument:
         return plan
     if any(getattr(c, "is_multidimensional", False) for c in bank.scales.values()):
         return None
-    plan = _BankPlan(bank)
+    plan = _BankPlan(bank, instrument)
     if len(_PLANS) >= _MAX_PLANS:
         _PLANS.pop(next(iter(_PLANS)))
-    _PLANS[id(bank)] = plan
+    _PLANS[key] = plan
     return plan
 
 
-def _score_prepared(bank: ItemBank, prepared: Any, method: str) -> dict[str, dict[str, np.ndarray]] | None:
-    """Each scale scored by :func:`psychometrics.scoring.score_codes` with the bank's cached plan:
-    the codes are matched to the categories exactly as ``calibration.encode`` matches them (float
-    equality, position in the item's codes). None when a code is not one of its item's categories
-    or the bank is not covered, so that the caller takes the library's path and its error message."""
+def _score_matrix(plan: _BankPlan, values: np.ndarray, method: str) -> dict[str, dict[str, np.ndarray]] | None:
+    """Each scale scored by :func:`psychometrics.scoring.score_codes` on all respondents at once;
+    None when a code is not in the plan's table (the caller takes the library's path and its
+    error message)."""
     from psychometrics.scoring import score_codes
 
-    plan = bank_plan(bank)
-    if plan is None:
+    codes = plan.codes(values)
+    if codes is None:
         return None
-    values = prepared.values
-    if values.dtype == object:
-        try:
-            values = values.astype(np.float64)
-        except (TypeError, ValueError):
-            return None
-    values = np.asarray(values, dtype=np.float64)
-    column = {item: j for j, item in enumerate(prepared.item_ids)}
-    out: dict[str, dict[str, np.ndarray]] = {}
-    for scale, (scale_plan, items, categories) in plan.scales.items():
-        matrix = np.full((values.shape[0], len(items)), np.nan)
-        present = [(k, column[item]) for k, item in enumerate(items) if item in column]
-        if present:
-            into, source = (list(t) for t in zip(*present))
-            matrix[:, into] = values[:, source]
-        hits = matrix[:, :, None] == categories[None, :, :]
-        answered = ~np.isnan(matrix)
-        if not np.array_equal(hits.any(axis=2), answered):
-            return None
-        codes = np.where(answered, hits.argmax(axis=2), -1).astype(np.int8 if categories.shape[1] < 127 else np.int32)
-        out[scale] = score_codes(scale_plan, codes, method=method)
-    return out
+    return {scale: score_codes(scale_plan, codes[:, columns], method=method)
+            for scale, (scale_plan, columns) in plan.scales.items()}

@@ -28,6 +28,10 @@ class Settings:
         More respondents in one scoring call get 413.
     migrate : bool
         Bring the database schema up to date when the app starts.
+    key_cache_seconds : float
+        How long a checked API key is trusted before its row is read again: a key revoked by
+        another process (``psychometrics keys revoke``) is refused at the latest this much later
+        (at once when revoked in the server's own process).
     """
 
     database_url: str = DEFAULT_DATABASE_URL
@@ -36,12 +40,15 @@ class Settings:
     max_body_bytes: int = 1_048_576
     max_respondents: int = 1000
     migrate: bool = True
+    key_cache_seconds: float = 5.0
 
     def __post_init__(self) -> None:
         if not self.rate_limit >= 0:
             raise ValueError(f"rate_limit must be >= 0 requests per second, got {self.rate_limit!r}")
         if self.rate_burst is not None and self.rate_burst < 1:
             raise ValueError(f"rate_burst must be at least 1, got {self.rate_burst!r}")
+        if not 0 <= self.key_cache_seconds <= 3600:
+            raise ValueError(f"key_cache_seconds must be in [0, 3600], got {self.key_cache_seconds!r}")
         if self.max_body_bytes < 1 or self.max_respondents < 1:
             raise ValueError("max_body_bytes and max_respondents must be positive")
 

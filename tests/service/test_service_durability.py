@@ -40,7 +40,8 @@ class Server:
         with open(self.stdout, "wb") as out, open(self.stderr, "wb") as err:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "psychometrics", "serve", "--host", "127.0.0.1", "--port", "0",
-                 "--database", url, "--rate-limit", "0"], stdout=out, stderr=err, cwd=folder, env=env)
+                 "--database", url, "--rate-limit", "0", "--access-log"],  # the log is checked below
+                stdout=out, stderr=err, cwd=folder, env=env)
         self.base = self._wait_for_port()
 
     def _wait_for_port(self) -> str:

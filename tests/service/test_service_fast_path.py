@@ -60,8 +60,8 @@ def test_fast_path_equals_irt_score(method, seed, monkeypatch):
         respondents.append((f"r{i}", answers))
     assert bank_plan(bank) is not None
     calls = []
-    real = service_scoring._score_prepared
-    monkeypatch.setattr(service_scoring, "_score_prepared",
+    real = service_scoring._score_matrix
+    monkeypatch.setattr(service_scoring, "_score_matrix",
                         lambda *a, **k: calls.append(1) or real(*a, **k))
     got = score_answers(bank, respondents, method=method)
     assert calls and all(isinstance(person, dict) for person in got)

@@ -7,14 +7,16 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from psychometrics.bank import ItemBank
+from psychometrics.service.bodies import json_body, json_reply, parse_body
 from psychometrics.service.deps import Caller, authenticate, read_session, write_session
 from psychometrics.service.repository import bank_out, canonical_sha256, iso, new_id
 from psychometrics.service.schemas import BankOut, InstrumentOut, Page, ScoreRequest, ScoreResult
-from psychometrics.service.scoring import score_answers
+from psychometrics.service.scoring import score_table
 from psychometrics.service.store.models import Instrument, ItemBank as BankRow, utcnow
 
 router = APIRouter(prefix="/v1", tags=["item banks"])
@@ -160,21 +162,50 @@ def get_bank(bank_id: str, request: Request, caller: Caller = Depends(authentica
     return bank_out(loaded)
 
 
-@router.post("/banks/{bank_id}/score", response_model=ScoreResult)
-def score(bank_id: str, body: ScoreRequest, request: Request, caller: Caller = Depends(authenticate),
-          session: Session = Depends(read_session)) -> JSONResponse:
-    """Theta, SE, T, percentile and flags per respondent and scale: ``irt.score`` with the stored bank."""
-    settings = request.app.state.settings
-    if len(body.responses) > settings.max_respondents:
+#: Up to this many respondents are scored on the event loop (a few ms); larger calls in a worker thread.
+INLINE_RESPONDENTS = 20
+
+
+@router.post("/banks/{bank_id}/score", response_model=ScoreResult, openapi_extra=json_body(ScoreRequest))
+async def score(bank_id: str, request: Request, caller: Caller = Depends(authenticate)) -> Response:
+    """Theta, SE, T, percentile and flags per respondent and scale: ``irt.score`` with the stored bank.
+
+    Body: :class:`ScoreRequest` (read from the raw bytes in one validation pass).
+    """
+    body = await parse_body(request, ScoreRequest)
+    state = request.app.state
+    if len(body.responses) > state.settings.max_respondents:
         raise HTTPException(413, f"{len(body.responses)} respondents in one call; the limit is "
-                                 f"{settings.max_respondents}: split the batch")
-    loaded = request.app.state.banks.get(session, caller.tenant_pk, bank_id)
-    session.close()  # scoring needs no database connection
+                                 f"{state.settings.max_respondents}: split the batch")
+    loaded = await bank_for(request, caller.tenant_pk, bank_id)
     respondents = [(entry.respondent, entry.answers) for entry in body.responses]
-    scores = score_answers(loaded.bank, respondents, method=body.method, instrument=loaded.instrument)
-    # plain JSON straight out: the numbers are already checked, and re-validating 1,000 x scales
-    # score objects would cost more than scoring them
-    return JSONResponse({"bank": {"id": loaded.id, "name": loaded.name, "version": loaded.version},
-                         "method": body.method,
-                         "scores": [{"respondent": respondent, "scales": person}
-                                    for (respondent, _), person in zip(respondents, scores)]})
+    if len(respondents) <= INLINE_RESPONDENTS:
+        table = score_table(loaded.bank, respondents, method=body.method, instrument=loaded.instrument)
+    else:
+        table = await run_in_threadpool(score_table, loaded.bank, respondents, method=body.method,
+                                        instrument=loaded.instrument)
+    # plain JSON straight out, encoded once: the numbers are already checked, and re-validating
+    # 1,000 x scales score objects would cost more than scoring them
+    head = json_reply({"bank": {"id": loaded.id, "name": loaded.name, "version": loaded.version},
+                       "method": body.method}).body
+    return json_reply(head[:-1] + b',"scores":' + await _rows(table) + b"}")
+
+
+async def _rows(table: Any) -> bytes:
+    if len(table.respondents) <= INLINE_RESPONDENTS:
+        return table.json_rows()
+    return await run_in_threadpool(table.json_rows)
+
+
+async def bank_for(request: Request, tenant_pk: int, bank_id: str) -> Any:
+    """The tenant's parsed bank: from the process's cache, else read from the store in a worker thread."""
+    banks = request.app.state.banks
+    loaded = banks.cached(tenant_pk, bank_id)
+    if loaded is not None:
+        return loaded
+
+    def load() -> Any:
+        with Session(request.app.state.engine, expire_on_commit=False) as session:
+            return banks.get(session, tenant_pk, bank_id)
+
+    return await run_in_threadpool(load)

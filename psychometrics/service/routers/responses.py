@@ -8,8 +8,10 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
+from psychometrics.service.bodies import json_body, parse_body
 from psychometrics.service.deps import Caller, authenticate, read_session
 from psychometrics.service.repository import canonical_sha256, iso, new_id, response_out, score_out
 from psychometrics.service.routers.banks import After, Limit, _page
@@ -37,36 +39,42 @@ def _existing(session: Session, tenant_pk: int, key: str) -> Response | None:
                                                     Response.idempotency_key == key))
 
 
-@router.post("/responses", status_code=201, response_model=ResponseOut)
-def create_response(body: ResponseRequest, request: Request, idempotency_key: IdempotencyKey = None,
-                    caller: Caller = Depends(authenticate),
-                    session: Session = Depends(read_session)) -> JSONResponse:
+@router.post("/responses", status_code=201, response_model=ResponseOut, openapi_extra=json_body(ResponseRequest))
+async def create_response(request: Request, idempotency_key: IdempotencyKey = None,
+                          caller: Caller = Depends(authenticate)) -> JSONResponse:
     """Store one respondent's answers (scored when ``bank`` is given); 201 only once committed.
 
-    The same ``Idempotency-Key`` again returns the first result (header ``Idempotent-Replayed:
-    true``) and stores nothing; the same key with another body is 422.
+    Body: :class:`ResponseRequest`. The same ``Idempotency-Key`` again returns the first result
+    (header ``Idempotent-Replayed: true``) and stores nothing; the same key with another body is
+    422. The store's work runs in a worker thread: the event loop never waits for a commit.
     """
+    body = await parse_body(request, ResponseRequest)
     if idempotency_key is None or not idempotency_key.strip():
         raise HTTPException(400, "the Idempotency-Key header is required: a unique value per submission, "
                                  "reused when the same submission is retried")
+    return await run_in_threadpool(_store, request.app.state, caller, body, idempotency_key)
+
+
+def _store(state: Any, caller: Caller, body: ResponseRequest, idempotency_key: str) -> JSONResponse:
     fingerprint = canonical_sha256(body.model_dump(mode="json"))
-    existing = _existing(session, caller.tenant_pk, idempotency_key)
-    if existing is not None:
-        return _replay(session, existing, fingerprint)
-    scales = None
-    bank_pk = None
-    if body.bank is not None:
-        loaded = request.app.state.banks.get(session, caller.tenant_pk, body.bank)
-        bank_pk = loaded.pk
-        scores = score_answers(loaded.bank, [(body.respondent, body.answers)], method=body.method,
-                               instrument=loaded.instrument, loc=("body",), indexed=False)
-        scales = scores[0]
-    session.close()  # the reads are done; the write below takes its own (on SQLite, locking) transaction
+    with Session(state.engine, expire_on_commit=False) as session:
+        existing = _existing(session, caller.tenant_pk, idempotency_key)
+        if existing is not None:
+            return _replay(session, existing, fingerprint)
+        scales = None
+        bank_pk = None
+        if body.bank is not None:
+            loaded = state.banks.get(session, caller.tenant_pk, body.bank)
+            bank_pk = loaded.pk
+            scores = score_answers(loaded.bank, [(body.respondent, body.answers)], method=body.method,
+                                   instrument=loaded.instrument, loc=("body",), indexed=False)
+            scales = scores[0]
+    # the reads are done; the write below takes its own (on SQLite, locking) transaction
     row = Response(id=new_id(), tenant_pk=caller.tenant_pk, idempotency_key=idempotency_key,
                    request_sha256=fingerprint, respondent=body.respondent,
                    answers=json.dumps(body.answers, ensure_ascii=False), bank_pk=bank_pk,
                    method=body.method if bank_pk is not None else None, created=utcnow())
-    with Session(request.app.state.writer, expire_on_commit=False) as writer:
+    with Session(state.writer, expire_on_commit=False) as writer:
         try:
             _write(writer, row, scales)
         except sa.exc.IntegrityError:
