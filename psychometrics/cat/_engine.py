@@ -14,6 +14,8 @@ after any items it equals :func:`~psychometrics.irt.score` on those items.
 from __future__ import annotations
 
 import math
+import threading
+import weakref
 
 import numpy as np
 from scipy.special import ndtri
@@ -34,6 +36,30 @@ _KL_CHUNK = 1024
 _NEG = -np.inf
 
 
+#: Per design: the EAP grid and the tables on it (read-only), computed once. A service resumes
+#: a stored session on every request; these depend on the pool only.
+_TABLES: "weakref.WeakKeyDictionary[Design, tuple[np.ndarray, ...]]" = weakref.WeakKeyDictionary()
+_TABLES_LOCK = threading.Lock()
+
+
+def design_tables(design: Design) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``nodes``, ``log_weights`` (the grid of :func:`psychometrics.irt.score`), ``log_p`` (J, Q, K;
+    floored as in scoring) and ``info_grid`` (Q, J) of a design, cached while the design lives."""
+    with _TABLES_LOCK:
+        tables = _TABLES.get(design)
+    if tables is None:
+        cal = design.calibration
+        nodes, log_weights = _grid(float(cal.latent_mean), float(cal.latent_variance), QUADRATURE_POINTS)
+        log_p = np.maximum(np.asarray(cal.log_probabilities(nodes), dtype=np.float64), _LOG_FLOOR)
+        info_grid = np.asarray(cal.information(nodes), dtype=np.float64)
+        tables = tuple(np.array(table, dtype=np.float64) for table in (nodes, log_weights, log_p, info_grid))
+        for table in tables:
+            table.setflags(write=False)
+        with _TABLES_LOCK:
+            _TABLES[design] = tables
+    return tables
+
+
 class Engine:
     """State and steps of ``n`` examinees taking the same adaptive test design."""
 
@@ -51,10 +77,8 @@ class Engine:
         self.max_items = stop.max_items
         mean, variance = float(cal.latent_mean), float(cal.latent_variance)
         self.prior_mean = mean
-        self.nodes, self.log_weights = _grid(mean, variance, QUADRATURE_POINTS)
-        # (J, Q, K): floored as in scoring, so 0 * floor stays finite
-        self.log_p = np.maximum(np.asarray(cal.log_probabilities(self.nodes), dtype=np.float64), _LOG_FLOOR)
-        self.info_grid = np.asarray(cal.information(self.nodes), dtype=np.float64)        # (Q, J)
+        # log_p (J, Q, K) floored as in scoring, so 0 * floor stays finite; info_grid (Q, J)
+        self.nodes, self.log_weights, self.log_p, self.info_grid = design_tables(design)
         self.n_categories = cal.n_categories
 
         J = self.n_items
@@ -348,6 +372,52 @@ class Engine:
         self.theta_history[rows, position] = self.theta[rows]
         self.se_history[rows, position] = self.se[rows]
         self._check_stop(rows)
+
+    def replay(self, items: np.ndarray, codes: np.ndarray) -> None:
+        """Record the answers of examinee 0 all at once, as :meth:`record` one by one would.
+
+        For resuming a stored session without a step per answer: the log-posterior is the
+        running sum of the same rows in the same order (``np.cumsum`` adds sequentially, so it
+        equals the repeated ``+=`` of :meth:`record`), the current estimate comes from
+        :meth:`_update_estimates` on it, and the stopping rules are checked once, on the last
+        position: a stored session that continued was not stopped before it.
+        """
+        n = items.size
+        if n == 0:
+            return
+        d = self.design
+        row = np.array([0])
+        self.items[0, :n] = items
+        self.codes[0, :n] = codes
+        self.administered[0, items] = True
+        if d.enemy_matrix is not None:
+            self.blocked[0] |= d.enemy_matrix[items].any(axis=0)
+        if d.area_names:
+            np.add.at(self.area_count, (np.zeros(n, dtype=np.int64), d.item_area[items]), 1)
+        answered = codes >= 0
+        steps = np.zeros((n + 1, self.nodes.size))
+        steps[0] = self.log_post[0]
+        steps[1:][answered] = self.log_p[items[answered], :, codes[answered]]
+        path = np.cumsum(steps, axis=0)[1:]                                                   # (n, Q)
+        if self.classification is not None and answered.any():
+            sprt = np.zeros((int(answered.sum()) + 1, 2))
+            sprt[0] = self.sprt_loglik[0]
+            sprt[1:] = self.sprt_log_p[items[answered], :, codes[answered]]
+            self.sprt_loglik[0] = np.cumsum(sprt, axis=0)[-1]
+        # interim estimates after each position, for the history
+        post = np.exp(path - path.max(axis=1, keepdims=True))
+        offset = self.nodes - self.prior_mean
+        moments = post @ np.stack([np.ones_like(offset), offset, offset * offset], axis=1)
+        mean = moments[:, 1] / moments[:, 0]
+        self.theta_history[0, :n] = self.prior_mean + mean
+        self.se_history[0, :n] = np.sqrt(np.maximum(moments[:, 2] / moments[:, 0] - mean * mean, 0.0))
+        self.log_post[0] = path[-1]
+        self.length[0] = n
+        self._update_estimates(row)
+        # the current estimate exactly as record() leaves it
+        self.theta_history[0, n - 1] = self.theta[0]
+        self.se_history[0, n - 1] = self.se[0]
+        self._check_stop(row)
 
     def _check_stop(self, rows: np.ndarray) -> None:
         stop = self.design.stop

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -340,24 +342,26 @@ class Session:
             if doc.get("calibration") is None:
                 raise ValueError("the session was stored without its item pool; pass bank= to resume it")
             bank = Calibration.from_json(json.dumps(doc["calibration"]))
-        options = doc["options"]
-        stop = dict(options["stop"])
-        cut = stop.pop("cut", None)
-        design = build_design(bank, selection=options["selection"], exposure=options["exposure"],
-                              content=options["content"], stop=stop, scoring=options["scoring"],
-                              start_theta=options["start_theta"], cut=cut, enemies=options["enemies"] or None,
-                              areas=options["areas"])
+        design = _resume_design(bank, doc["options"])
         if design.fingerprint != doc["bank_fingerprint"]:
             raise ValueError("the item bank differs from the one the session began with (fingerprint mismatch)")
         session = cls.__new__(cls)
         session._setup(design, doc["seed"])
         engine = session._engine
+        positions, codes = [], []
         for position, (item, value) in enumerate(doc["answers"], start=1):
             if item not in design.position:
                 raise ValueError(f"session answer {position}: item '{item}' is not in the pool")
+            if position > design.stop.max_items:
+                raise ValueError(f"session answer {position}: more answers than max_items={design.stop.max_items}")
             code, value = session._code(item, value)
-            engine.record(session._ROW, np.array([design.position[item]]), np.array([code]))
+            positions.append(design.position[item])
+            codes.append(code)
             session._responses.append(value)
+        if len(set(positions)) != len(positions):
+            raise ValueError("session answers: an item appears twice")
+        # all answers in one pass (Engine.replay equals recording them one by one)
+        engine.replay(np.array(positions, dtype=np.int64), np.array(codes, dtype=np.int64))
         for item in doc["set_aside"]:
             engine.set_aside[0, design.position[item]] = True
         if doc["stop_reason"] == "exhausted" and not engine.done[0]:
@@ -373,3 +377,38 @@ class Session:
     def __repr__(self) -> str:
         return (f"<cat.Session {self._design.selection}, {int(self._engine.length[0])} item(s) given, "
                 f"theta {self.theta:.3f}, se {self.se:.3f}{', done' if self._engine.done[0] else ''}>")
+
+
+#: Compiled designs of resumed sessions, by pool object and options (bounded, least recently
+#: used out). A service resumes a stored session on every answer; checking the settings and
+#: fingerprinting the pool each time would cost more than selecting the next item.
+_DESIGNS: "OrderedDict[tuple[int, str], tuple[Any, Design]]" = OrderedDict()
+_DESIGNS_SIZE = 128
+_DESIGNS_LOCK = threading.Lock()
+
+
+def _resume_design(bank: ItemBank | Calibration, options: Mapping[str, Any]) -> Design:
+    """The design of a stored session: ``build_design`` on its options, cached per (pool, options).
+
+    The pool is held by the entry, so its ``id`` cannot be reused while cached; pools (item
+    banks, calibrations) are not changed in place, so an entry never goes stale.
+    """
+    key = (id(bank), json.dumps(options, sort_keys=True))
+    with _DESIGNS_LOCK:
+        entry = _DESIGNS.get(key)
+        if entry is not None and entry[0] is bank:
+            _DESIGNS.move_to_end(key)
+            return entry[1]
+    stop = dict(options["stop"])
+    cut = stop.pop("cut", None)
+    design = build_design(bank, selection=options["selection"], exposure=options["exposure"],
+                          content=options["content"], stop=stop, scoring=options["scoring"],
+                          start_theta=options["start_theta"], cut=cut, enemies=options["enemies"] or None,
+                          areas=options["areas"])
+    design.fingerprint  # computed once, kept with the design  # noqa: B018
+    with _DESIGNS_LOCK:
+        _DESIGNS[key] = (bank, design)
+        _DESIGNS.move_to_end(key)
+        while len(_DESIGNS) > _DESIGNS_SIZE:
+            _DESIGNS.popitem(last=False)
+    return design

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import secrets
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from fastapi import HTTPException
@@ -26,6 +26,30 @@ from psychometrics.service.store.models import CatSession, ItemBank as BankRow, 
 __all__ = ["CatOptions", "AnswerIn", "new_session", "load_row", "step", "session_out"]
 
 
+#: Largest pool a Sympson-Hetter parameter set may describe (the body limit bounds it too).
+MAX_EXPOSURE_ITEMS = 10_000
+
+ItemId = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Randomesque(BaseModel):
+    """``{"randomesque": k}``: one of the ``k`` best items at random (Kingsbury & Zara 1989)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    randomesque: int = Field(ge=1, le=1000)
+
+
+class SympsonHetter(BaseModel):
+    """``{"sympson_hetter": {item: K, ...}}``: Sympson-Hetter exposure parameters, one probability
+    per item of the pool (``cat.exposure_parameters(bank, thetas).parameters.to_dict()``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sympson_hetter: dict[ItemId, Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]] = Field(
+        min_length=1, max_length=MAX_EXPOSURE_ITEMS)
+
+
 class CatOptions(BaseModel):
     """Body of ``POST /v1/banks/{id}/cat``: the options of :class:`psychometrics.cat.Session`."""
 
@@ -34,8 +58,9 @@ class CatOptions(BaseModel):
     selection: Literal["mfi", "kl", "mpwi", "mepv", "progressive", "random", "shadow"] = "mfi"
     stop: dict[str, Any] | None = Field(None, description='e.g. {"se": 0.3, "min_items": 5, "max_items": 30}')
     content: dict[str, float] | None = Field(None, description="Scale (content area) -> target proportion.")
-    exposure: Literal["randomesque"] | dict[str, int] | None = Field(
-        None, description='"randomesque" or {"randomesque": k}.')
+    exposure: Literal["randomesque"] | Randomesque | SympsonHetter | None = Field(
+        None, description='"randomesque", {"randomesque": k}, or Sympson-Hetter parameters '
+                          '{"sympson_hetter": {item: probability, ...}} for every item of the pool.')
     scoring: Literal["eap", "map", "wle", "ml"] = "eap"
     start_theta: float = 0.0
     cut: float | None = None
@@ -92,6 +117,11 @@ def new_session(db: DbSession, banks: BankCache, tenant_pk: int, bank_id: str,
 
     loaded = banks.get(db, tenant_pk, bank_id)
     settings = options.model_dump(exclude={"respondent"}, exclude_none=True)
+    if isinstance(options.exposure, SympsonHetter):
+        unknown = [item for item in options.exposure.sympson_hetter if item not in loaded.bank_items]
+        if unknown:
+            raise _problem(f"exposure: Sympson-Hetter parameters name item(s) {unknown[:5]} that are not in the bank",
+                           item=unknown[0], loc=("body", "exposure", "sympson_hetter", unknown[0]))
     try:
         session = cat.Session(loaded.bank, **settings)
         status = session.start()
@@ -120,6 +150,9 @@ def load_row(db: DbSession, session_id: str, tenant_pk: int | None, *, lock: boo
 
 
 def bank_of(db: DbSession, banks: BankCache, row: CatSession) -> LoadedBank:
+    loaded = banks.cached_pk(row.tenant_pk, row.bank_pk)
+    if loaded is not None:
+        return loaded
     bank_id = db.scalar(sa.select(BankRow.id).where(BankRow.pk == row.bank_pk))
     return banks.get(db, row.tenant_pk, bank_id)
 

@@ -63,6 +63,7 @@ class BankCache:
 
     def __init__(self, size: int = 256) -> None:
         self._by_id: OrderedDict[tuple[int, str], LoadedBank] = OrderedDict()
+        self._by_pk: dict[tuple[int, int], tuple[int, str]] = {}
         self._size = size
         self._lock = threading.Lock()
 
@@ -72,6 +73,15 @@ class BankCache:
             loaded = self._by_id.get((tenant_pk, bank_id))
             if loaded is not None:
                 self._by_id.move_to_end((tenant_pk, bank_id))
+            return loaded
+
+    def cached_pk(self, tenant_pk: int, bank_pk: int) -> LoadedBank | None:
+        """The tenant's bank by its row's primary key, if this process has it already."""
+        with self._lock:
+            key = self._by_pk.get((tenant_pk, bank_pk))
+            loaded = self._by_id.get(key) if key is not None else None
+            if loaded is not None:
+                self._by_id.move_to_end(key)
             return loaded
 
     def get(self, session: Session, tenant_pk: int, bank_id: str) -> LoadedBank:
@@ -89,8 +99,10 @@ class BankCache:
         with self._lock:
             # keyed by tenant and id: a hit is a bank this tenant owns (rows are never deleted)
             self._by_id[(tenant_pk, bank_id)] = loaded
+            self._by_pk[(tenant_pk, loaded.pk)] = (tenant_pk, bank_id)
             while len(self._by_id) > self._size:
-                self._by_id.popitem(last=False)
+                (dropped_tenant, _), dropped = self._by_id.popitem(last=False)
+                self._by_pk.pop((dropped_tenant, dropped.pk), None)
         return loaded
 
     @staticmethod
