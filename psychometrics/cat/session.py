@@ -111,10 +111,10 @@ class Session:
                  start_theta: float = 0.0, cut: float | None = None, seed: int | None = None,
                  attributes: Any = None, content_column: str | None = None,
                  enemies: Sequence[Sequence[str]] | None = None) -> None:
-        design = build_design(bank_or_calibration, selection=selection, exposure=exposure, content=content,
-                              stop=stop, scoring=scoring, start_theta=start_theta, cut=cut,
-                              attributes=attributes, content_column=content_column, enemies=enemies)
-        self._setup(design, seed)
+        settings = dict(selection=selection, exposure=exposure, content=content, stop=stop, scoring=scoring,
+                        start_theta=start_theta, cut=cut, attributes=attributes, content_column=content_column,
+                        enemies=enemies)
+        self._setup(_cached_design(bank_or_calibration, ("new", settings), settings), seed)
 
     def _setup(self, design: Design, seed: int | None) -> None:
         if seed is None:
@@ -388,23 +388,31 @@ _DESIGNS_LOCK = threading.Lock()
 
 
 def _resume_design(bank: ItemBank | Calibration, options: Mapping[str, Any]) -> Design:
-    """The design of a stored session: ``build_design`` on its options, cached per (pool, options).
+    """The design of a stored session: ``build_design`` on its options, cached per (pool, options)."""
+    stop = dict(options["stop"])
+    cut = stop.pop("cut", None)
+    return _cached_design(bank, ("stored", options), dict(
+        selection=options["selection"], exposure=options["exposure"], content=options["content"], stop=stop,
+        scoring=options["scoring"], start_theta=options["start_theta"], cut=cut,
+        enemies=options["enemies"] or None, areas=options["areas"]))
 
-    The pool is held by the entry, so its ``id`` cannot be reused while cached; pools (item
-    banks, calibrations) are not changed in place, so an entry never goes stale.
-    """
-    key = (id(bank), json.dumps(options, sort_keys=True))
+
+def _cached_design(bank: ItemBank | Calibration, key: Any, settings: dict[str, Any]) -> Design:
+    """``build_design(bank, **settings)``, cached per pool object and ``key`` when ``key`` is plain
+    JSON (settings holding a DataFrame or a Series are built each time). The pool is held by the
+    entry, so its ``id`` cannot be reused while cached; pools (item banks, calibrations) are not
+    changed in place, so an entry never goes stale. A setting that fails is not cached."""
+    try:
+        text = json.dumps(key, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError):
+        return build_design(bank, **settings)
+    key = (id(bank), text)
     with _DESIGNS_LOCK:
         entry = _DESIGNS.get(key)
         if entry is not None and entry[0] is bank:
             _DESIGNS.move_to_end(key)
             return entry[1]
-    stop = dict(options["stop"])
-    cut = stop.pop("cut", None)
-    design = build_design(bank, selection=options["selection"], exposure=options["exposure"],
-                          content=options["content"], stop=stop, scoring=options["scoring"],
-                          start_theta=options["start_theta"], cut=cut, enemies=options["enemies"] or None,
-                          areas=options["areas"])
+    design = build_design(bank, **settings)
     design.fingerprint  # computed once, kept with the design  # noqa: B018
     with _DESIGNS_LOCK:
         _DESIGNS[key] = (bank, design)

@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.migrate:
             upgrade(settings.database_url)
+        _import_scoring_modules()
         engine = make_engine(settings.database_url)
         app.state.engine = engine
         app.state.writer = writer(engine)
@@ -89,6 +90,14 @@ def _document_raw_bodies(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _import_scoring_modules() -> None:
+    """Import what requests need now rather than inside the first request that needs it
+    (scipy.stats alone takes about a second), so no client waits for an import."""
+    import orjson  # noqa: F401
+
+    from psychometrics import cat, irt, norms, scoring  # noqa: F401
 
 
 def quiet_scoring_warnings() -> None:

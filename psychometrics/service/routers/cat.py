@@ -6,34 +6,50 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from psychometrics.service.cat_sessions import (AnswerIn, CatOptions, bank_of, load_row, new_session, resume,
                                                 session_out, step)
-from psychometrics.service.deps import Caller, authenticate, read_session, write_session
+from psychometrics.service.bodies import json_body, parse_body
+from psychometrics.service.deps import Caller, authenticate, read_session
 
 router = APIRouter(prefix="/v1", tags=["adaptive tests"])
 
 
-@router.post("/banks/{bank_id}/cat", status_code=201)
-def start_cat(bank_id: str, body: CatOptions, request: Request, caller: Caller = Depends(authenticate),
-              session: Session = Depends(write_session)) -> dict[str, Any]:
+@router.post("/banks/{bank_id}/cat", status_code=201, openapi_extra=json_body(CatOptions))
+async def start_cat(bank_id: str, request: Request, caller: Caller = Depends(authenticate)) -> dict[str, Any]:
     """Start an adaptive test on the bank: the session id (also the test-taker page's
-    capability, ``/take/{session}``) and the first item. Stored before the reply."""
-    row, status, loaded = new_session(session, request.app.state.banks, caller.tenant_pk, bank_id, body)
-    return session_out(row, status, loaded)
+    capability, ``/take/{session}``) and the first item. Stored before the reply.
+
+    Body: :class:`CatOptions`.
+    """
+    body = await parse_body(request, CatOptions)
+
+    def start() -> dict[str, Any]:
+        with Session(request.app.state.writer, expire_on_commit=False) as session:
+            row, status, loaded = new_session(session, request.app.state.banks, caller.tenant_pk, bank_id, body)
+            return session_out(row, status, loaded)
+
+    return await run_in_threadpool(start)
 
 
-@router.post("/cat/{session_id}/answers")
-def answer_cat(session_id: str, body: AnswerIn, request: Request, caller: Caller = Depends(authenticate),
-               session: Session = Depends(write_session)) -> dict[str, Any]:
+@router.post("/cat/{session_id}/answers", openapi_extra=json_body(AnswerIn))
+async def answer_cat(session_id: str, request: Request, caller: Caller = Depends(authenticate)) -> dict[str, Any]:
     """Answer the pending item: the next item, or (``done``) the final ``scores``. Committed before the reply.
 
-    422 names the item for an unknown item, an item that is not the pending one, or a response
-    outside the item's categories (codes of the bank's calibration).
+    Body: :class:`AnswerIn`. 422 names the item for an unknown item, an item that is not the
+    pending one, or a response outside the item's categories (codes of the bank's calibration).
+    The store's work (one locked read, one write, the commit) runs in one worker thread.
     """
-    row = load_row(session, session_id, caller.tenant_pk, lock=True)
-    status, loaded = step(session, request.app.state.banks, row, body.item, body.response)
-    return session_out(row, status, loaded)
+    body = await parse_body(request, AnswerIn)
+
+    def answer() -> dict[str, Any]:
+        with Session(request.app.state.writer, expire_on_commit=False) as session:
+            row = load_row(session, session_id, caller.tenant_pk, lock=True)
+            status, loaded = step(session, request.app.state.banks, row, body.item, body.response)
+            return session_out(row, status, loaded)
+
+    return await run_in_threadpool(answer)
 
 
 @router.get("/cat/{session_id}")
