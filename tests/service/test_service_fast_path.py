@@ -3,6 +3,7 @@ for random banks and answers, missing answers, empty scales and extreme patterns
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -85,3 +86,58 @@ def test_fast_path_equals_irt_score(method, seed, monkeypatch):
             assert ours["flags"] == ([flag] if flag else [])
     assert got[3]["s0"]["flags"] == ["no_responses"] and got[2]["s0"]["flags"] == ["no_responses"]
     assert got[1]["dich"]["flags"] == ["all_highest"] and got[0]["dich"]["flags"] == ["all_lowest"]
+
+
+def test_json_rows_are_the_bytes_of_the_rows():
+    """The column-by-column encoder writes exactly what orjson writes for the per-respondent
+    dicts: NaN -> null, +-inf -> "inf"/"-inf", flags, a '%' in a scale name, any respondent id."""
+    import orjson
+
+    from psychometrics.service.scoring import ScoreTable
+
+    n = 5
+    table = ScoreTable(["r1", "é \"q\" ,x", "%b", "r4", "r5"], {
+        "s%b,1": {"theta": np.array([0.1, np.nan, np.inf, -np.inf, 1e-300]), "se": np.array([0.3, np.nan, np.inf, 2.0, 1.0]),
+                  "T": np.array([51.0, np.nan, np.inf, -np.inf, 50.0]), "percentile": np.array([53.9, np.nan, 100.0, 0.0, 50.0]),
+                  "n_answered": np.array([3, 0, 4, 4, 1]),
+                  "flag": np.array(["", "no_responses", "infinite_estimate", "infinite_estimate", ""], dtype=object)},
+        "two": {field: np.linspace(-1.0, 1.0, n) for field in ("theta", "se", "T", "percentile")}
+        | {"n_answered": np.arange(n), "flag": np.array([""] * n, dtype=object)}})
+    expected = orjson.dumps([{"respondent": r, "scales": p} for r, p in zip(table.respondents, table.rows())])
+    assert table.json_rows() == expected
+    assert json.loads(expected)[1]["scales"]["s%b,1"]["theta"] is None
+    assert json.loads(expected)[2]["scales"]["s%b,1"]["theta"] == "inf"
+    assert ScoreTable([], {}).json_rows() == b"[]"
+
+
+def test_instrument_bank_takes_the_lookup_table():
+    """A bank keyed by an instrument (reverse keying, missing code -9) is scored through the
+    table built from the instrument's own prepare, equal to the library's path."""
+    from psychometrics.instrument import Instrument
+
+    instrument = Instrument.bundled("soft-skills-7")
+    rng = np.random.default_rng(5)
+    scales = {scale: graded_scale(rng, items) for scale, items in instrument.scale_items().items()}
+    bank = ItemBank(scales=scales, instrument_id=instrument.id, instrument_version=str(instrument.version))
+    plan = bank_plan(bank, instrument)
+    assert plan is not None and plan.table is not None
+    items = instrument.item_ids
+    respondents = []
+    for i in range(25):
+        answers = {item: int(rng.integers(1, 6)) for item in items if rng.random() < 0.85}
+        if i % 5 == 0 and answers:
+            answers[next(iter(answers))] = -9  # the instrument's missing code
+        if i % 7 == 0 and answers:
+            answers[next(iter(answers))] = None
+        respondents.append((f"p{i}", answers))
+    fast = service_scoring.score_table(bank, respondents, instrument=instrument)
+    names = [r for r, _ in respondents]
+    slow = service_scoring._score_library(bank, respondents, names, "eap", instrument, False)
+    for scale in bank.scales:
+        np.testing.assert_allclose(fast.scales[scale]["theta"], slow[scale]["theta"].to_numpy(), rtol=0, atol=1e-9)
+        np.testing.assert_allclose(fast.scales[scale]["se"], slow[scale]["se"].to_numpy(), rtol=0, atol=1e-9)
+        np.testing.assert_array_equal(fast.scales[scale]["n_answered"], slow[scale]["n_answered"].to_numpy())
+    # a raw code outside the instrument's options: the library's error, naming the item
+    with pytest.raises(service_scoring.AnswerError) as error:
+        service_scoring.score_table(bank, [("x", {items[0]: 7})], instrument=instrument)
+    assert items[0] in str(error.value.problems)
