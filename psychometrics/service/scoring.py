@@ -201,8 +201,9 @@ class ScoreTable:
         byte template per scale by ``map``, with no Python loop over respondents."""
         import orjson
 
-        if not self.respondents:
-            return b"[]"
+        if len(self.respondents) <= 20:
+            return orjson.dumps([{"respondent": respondent, "scales": person}
+                                 for respondent, person in zip(self.respondents, self.rows())])
         scale_parts = []
         for scale, columns in self.scales.items():
             values = [_encoded_values(_finite_list(columns[field])) for field in ("theta", "se", "T", "percentile")]
@@ -396,6 +397,7 @@ class _BankPlan:
         for scale, calibration in bank.scales.items():
             plan = scoring_plan(calibration)
             self.scales[scale] = (plan, np.array([column[item] for item in plan.item_ids], dtype=np.intp))
+        self.pooled = self._pooled(bank)
         categories = _categories_in_order(bank)
         candidates = {item: [float(code) for code in codes] for item, codes in categories.items()}
         if instrument is not None:
@@ -420,6 +422,29 @@ class _BankPlan:
                 index = _MISSING if math.isnan(value) else position.get(float(value), _UNKNOWN)
                 table[j, int(code) - self.low] = index
         self.table = table
+
+    def _pooled(self, bank: ItemBank) -> tuple[Any, dict[str, np.ndarray]] | None:
+        """One plan over every item of the bank, when its scales share the latent scale and the
+        EAP grid (then scoring a few respondents is one ``score_codes`` call: each scale's answers
+        in their own rows, its items in the same order, so every sum is the per-scale sum), and
+        each scale's columns in it."""
+        from psychometrics.cat._options import pool_calibration  # one calibration of all items
+        from psychometrics.scoring import scoring_plan
+
+        if len(self.scales) < 2:
+            return None
+        try:
+            pooled = scoring_plan(pool_calibration(bank)[0])
+        except (ValueError, TypeError):
+            return None
+        position = {item: j for j, item in enumerate(pooled.item_ids)}
+        for plan, _ in self.scales.values():
+            if not (np.array_equal(plan.nodes, pooled.nodes) and np.array_equal(plan.log_weights, pooled.log_weights)
+                    and np.array_equal(plan.table, pooled.table[[position[i] for i in plan.item_ids],
+                                                                 :, :plan.table.shape[2]])):
+                return None
+        return pooled, {scale: np.array([position[i] for i in plan.item_ids], dtype=np.intp)
+                        for scale, (plan, _) in self.scales.items()}
 
     def _keyed(self, candidates: dict[str, list[float]], instrument: Any) -> dict[str, tuple[list, np.ndarray]] | None:
         """Item -> (raw codes, what the library makes of them); None when it refuses one."""
@@ -493,5 +518,19 @@ def _score_matrix(plan: _BankPlan, values: np.ndarray, method: str) -> dict[str,
     codes = plan.codes(values)
     if codes is None:
         return None
+    n = codes.shape[0]
+    if plan.pooled is not None and n <= POOLED_ROWS:
+        # a few respondents: all scales in one call, scale k's answers in rows k*n..(k+1)*n
+        pooled, in_pool = plan.pooled
+        stacked = np.full((n * len(plan.scales), len(pooled.item_ids)), _MISSING, dtype=codes.dtype)
+        for k, (scale, (_, columns)) in enumerate(plan.scales.items()):
+            stacked[k * n:(k + 1) * n, in_pool[scale]] = codes[:, columns]
+        scored = score_codes(pooled, stacked, method=method)
+        return {scale: {field: values[k * n:(k + 1) * n] for field, values in scored.items()}
+                for k, scale in enumerate(plan.scales)}
     return {scale: score_codes(scale_plan, codes[:, columns], method=method)
             for scale, (scale_plan, columns) in plan.scales.items()}
+
+
+#: Up to this many respondents a bank's scales are scored in one call on its pooled plan.
+POOLED_ROWS = 20

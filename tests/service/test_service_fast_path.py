@@ -66,6 +66,21 @@ def test_fast_path_equals_irt_score(method, seed, monkeypatch):
                         lambda *a, **k: calls.append(1) or real(*a, **k))
     got = score_answers(bank, respondents, method=method)
     assert calls and all(isinstance(person, dict) for person in got)
+    # a few respondents: every scale in one call on the bank's pooled plan, the same numbers (EAP
+    # to rounding; the iterative estimators to their tolerance, 1e-8, as any other batch of rows)
+    assert bank_plan(bank).pooled is not None
+    tolerance = 1e-12 if method == "eap" else 1e-8
+    few = score_answers(bank, respondents[:5], method=method)
+    for mine, theirs in zip(few, got[:5]):
+        for scale in bank.scales:
+            for field in ("theta", "se", "T", "percentile"):
+                if isinstance(theirs[scale][field], float):
+                    scale_of = {"theta": 1.0, "se": 1.0, "T": 10.0, "percentile": 100.0}[field]
+                    assert mine[scale][field] == pytest.approx(theirs[scale][field], abs=tolerance * scale_of)
+                else:
+                    assert mine[scale][field] == theirs[scale][field]
+            assert (mine[scale]["n_answered"], mine[scale]["flags"]) == (theirs[scale]["n_answered"],
+                                                                       theirs[scale]["flags"])
     items = list(dict.fromkeys(i for c in bank.scales.values() for i in c.item_ids))
     frame = pd.DataFrame([{item: answers.get(item, np.nan) for item in items} for _, answers in respondents],
                          columns=items, dtype=float)
