@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from itertools import chain, repeat
+from operator import methodcaller
 
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -161,6 +162,7 @@ def _all_good(categories: dict[str, frozenset[int]], respondents: Sequence[tuple
 
 
 _NUMERIC = frozenset({int, float, bool, type(None)})
+_values = methodcaller("values")
 
 
 def _codes(codes: Sequence[int]) -> str:
@@ -320,7 +322,7 @@ def _plain(plan: "_BankPlan", names: list[str], answers: list[Mapping[str, Any]]
         return False
     if not plan.known.issuperset(chain.from_iterable(answers)):
         return False
-    return _NUMERIC.issuperset(map(type, chain.from_iterable([a.values() for a in answers])))
+    return _NUMERIC.issuperset(map(type, chain.from_iterable(map(_values, answers))))
 
 
 def _answer_matrix(items: list[str], column: dict[str, int], answers: list[Mapping[str, Any]]) -> np.ndarray:
@@ -329,14 +331,15 @@ def _answer_matrix(items: list[str], column: dict[str, int], answers: list[Mappi
     values = np.full((n, len(items)), np.nan)
     if not n:
         return values
-    # None becomes NaN in a float array
-    flat = np.array(list(chain.from_iterable([a.values() for a in answers])), dtype=np.float64)
+    # None becomes NaN in a float array; map and chain iterate in C, not a Python loop per respondent
+    flat = np.array(list(chain.from_iterable(map(_values, answers))), dtype=np.float64)
     first = list(answers[0])
-    if all(len(a) == len(first) for a in answers) and all(list(a) == first for a in answers):
+    lengths = list(map(len, answers))
+    if lengths.count(len(first)) == n and all(map(first.__eq__, map(list, answers))):
         # every respondent answered the same items in the same order (the usual batch)
         values[:, [column[item] for item in first]] = flat.reshape(n, len(first))
         return values
-    rows = np.repeat(np.arange(n), list(map(len, answers)))
+    rows = np.repeat(np.arange(n), lengths)
     columns = np.fromiter(map(column.__getitem__, chain.from_iterable(answers)), dtype=np.intp, count=rows.size)
     values[rows, columns] = flat
     return values
