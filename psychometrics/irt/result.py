@@ -107,10 +107,20 @@ class Calibration:
     rotation : str or None
         Rotation of an exploratory calibration.
     factor_model : str
-        ``""`` (unidimensional), ``"confirmatory"``, ``"exploratory"`` or ``"bifactor"``.
+        ``""`` (unidimensional), ``"confirmatory"``, ``"exploratory"``, ``"bifactor"`` or
+        ``"two-tier"``.
     loglik_se : float
         Integration error of :attr:`loglik` where it is a quasi-Monte Carlo estimate (more than
         three factors); NaN for quadrature.
+    factor_means, factor_covariances : DataFrame or None
+        Multi-group multidimensional calibration: the factor means of every group (groups x
+        factors; the reference group's are 0) and their covariance matrices (rows ``(group,
+        factor)``, columns factors; the reference group's has unit variances and the
+        estimated correlations). None for a single group.
+    factor_means_se, factor_covariances_se : DataFrame or None
+        Their standard errors (``se=True``; NaN where fixed).
+    general_factors : tuple of str
+        The general factors of a two-tier model (the first factors); empty otherwise.
     parameter_layout : ParameterLayout
         Every parameter free, shared or fixed and its slot in the estimate vector
         (:mod:`psychometrics.irt.layout`): :attr:`n_parameters`, the fit statistics' degrees
@@ -150,6 +160,11 @@ class Calibration:
     rotation: str | None = None
     factor_model: str = ""
     loglik_se: float = math.nan
+    factor_means: pd.DataFrame | None = None
+    factor_covariances: pd.DataFrame | None = None
+    factor_means_se: pd.DataFrame | None = None
+    factor_covariances_se: pd.DataFrame | None = None
+    general_factors: tuple = ()
     parameter_layout: ParameterLayout | None = None
 
     def __post_init__(self) -> None:
