@@ -1167,5 +1167,5 @@ def _group_distributions(latent: _Latent, labels: Sequence[Any], slot_se: np.nda
             cov_se[g, i, j] = cov_se[g, j, i] = v
     if latent.shared:
         cov_se[1:] = cov_se[0]
-    return (pd.DataFrame(mean_se, index=index, columns=names),
+    return (means, covariances, pd.DataFrame(mean_se, index=index, columns=names),
             pd.DataFrame(cov_se.reshape(-1, len(names)), index=rows, columns=names))

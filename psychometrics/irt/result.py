@@ -372,6 +372,10 @@ class Calibration:
             raise ValueError("this is a single-group calibration; it has no groups")
         if group not in self.groups:
             raise ValueError(f"group {group!r} is not one of the calibration's groups {list(self.groups)}")
+        if self.factors:
+            raise ValueError("a group of a multi-group multidimensional calibration has factor means and covariances "
+                             "(factor_means, factor_covariances) that single-group scoring does not take yet; the "
+                             "item parameters are the same in every group (slope_intercept)")
         return dataclasses.replace(
             self, item_params=self.group_item_params[group].copy(),
             slope_intercept=self.group_slope_intercept[group].copy(),
@@ -425,7 +429,10 @@ class Calibration:
                                       f"; latent mean {self.latent_mean:.3f}, variance {self.latent_variance:.3f}"),
             "",
         ]
-        if self.is_multigroup:
+        if self.is_multigroup and self.factors:
+            lines += [f"groups (reference {self.groups[0]!r}): factor means", self.factor_means.round(3).to_string(),
+                      "", "factor covariances", self.factor_covariances.round(3).to_string(), ""]
+        elif self.is_multigroup:
             latent = pd.DataFrame({"mean": self.latent_mean, "variance": self.latent_variance})
             lines += [f"groups (reference {self.groups[0]!r}):", latent.round(3).to_string(), ""]
             if self.freed:
