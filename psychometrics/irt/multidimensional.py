@@ -1052,6 +1052,12 @@ def calibrate_multidimensional(resp: Responses, model: str | Mapping[str, str], 
     if not converged:
         warnings.warn(f"EM did not converge in {n_iter} iterations (tol {tol:g}); the estimates are not "
                       "trustworthy, raise max_iter or check the data", ConvergenceWarning, stacklevel=3)
+    floored = [f"{names[i]} in group {labels[g]!r}" for g in range(1, n_groups) if not latent.shared
+               for i in range(n_factors) if latent.cov[g, i, i] <= MIN_LATENT_VARIANCE * (1.0 + 1e-9)]
+    if floored:
+        warnings.warn(f"the factor variance of {', '.join(floored)} is held at its floor {MIN_LATENT_VARIANCE:g}: "
+                      "the group's persons do not spread on that factor (or the grid is too coarse for it, "
+                      "raise quadrature_points); the estimates are not trustworthy", ModelWarning, stacklevel=3)
     loglik_se = math.nan
     if isinstance(problem, _MultidimensionalProblem) and problem.qmc_base is not None:
         loglik, loglik_se = _qmc_loglik(problem, int(points), n_factors)
@@ -1065,15 +1071,27 @@ def calibrate_multidimensional(resp: Responses, model: str | Mapping[str, str], 
     if se:
         from psychometrics.irt.standard_errors import _standard_errors
 
-        si_se, _, _, _, covariance = _standard_errors(problem, x, layout, len(item_ids), labels,
-                                                      list(range(len(item_ids))), list(item_ids))
+        try:
+            si_se, _, _, _, covariance = _standard_errors(problem, x, layout, len(item_ids), labels,
+                                                          list(range(len(item_ids))), list(item_ids))
+        except ValueError as exc:
+            if "positive definite" not in str(exc):
+                raise
+            # a factor covariance at the edge of the admissible set: no finite-difference score there
+            warnings.warn("standard errors are not computed (NaN): a factor covariance matrix is at the edge of "
+                          "positive definiteness", ModelWarning, stacklevel=3)
+            problem.unpack(x)
+            si_se = _frame(item_ids, [{} for _ in item_ids])
+            size = problem.size
+            covariance = pd.DataFrame(np.full((size, size), np.nan))
         se_rows = [{} for _ in item_ids]
         for b in blocks:
             local = b.model.parameter_names(b.k)
             for r, j in enumerate(b.positions):
                 for c, nm in enumerate(b.reported[r]):
                     if nm:
-                        se_rows[j][nm] = float(si_se.loc[item_ids[j], local[c]])
+                        se_rows[j][nm] = (float(si_se.loc[item_ids[j], local[c]]) if local[c] in si_se.columns
+                                          else math.nan)
         diag = np.diag(covariance.to_numpy())[problem.n_item_slots:]
         latent_se = np.where(diag >= 0, np.sqrt(np.abs(diag)), np.nan)
     correlation_se = np.full((n_factors, n_factors), np.nan)
