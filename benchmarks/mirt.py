@@ -10,10 +10,13 @@ Two cases from the multidimensional IRT issue, graded items with 5 categories:
   comparison.
 
 Each case runs in a fresh subprocess so that its peak memory is its own: the resident set size
-sampled every 5 ms during the calibration (simulated data included).
+sampled every 5 ms during the calibration (simulated data included). ``seconds`` is wall time,
+``cpu_seconds`` the process's CPU time over all threads (steadier on a shared machine; on an
+idle machine with C cores the wall time is about cpu_seconds / C for the compiled E-step).
 
     python benchmarks/mirt.py                      # all cases
     python benchmarks/mirt.py --cases bifactor --persons 20000
+    python benchmarks/mirt.py --cases bifactor --quadrature-points 31
 
 Timings on a shared machine are noisy; rerun before quoting them.
 """
@@ -54,7 +57,7 @@ def _simulate(slopes, corr, n_persons: int, seed: int):
     return frame, d
 
 
-def run_one(case: str, n_persons: int | None, seed: int) -> dict:
+def run_one(case: str, n_persons: int | None, seed: int, quadrature_points: int | None = None) -> dict:
     import numpy as np
 
     from psychometrics.irt import calibrate
@@ -92,13 +95,15 @@ def run_one(case: str, n_persons: int | None, seed: int) -> dict:
     watcher = threading.Thread(target=sample, daemon=True)
     watcher.start()
     start = time.perf_counter()
+    cpu_start = time.process_time()
     if case == "bifactor":
         groups = {f"s{s + 1}": items[s * per:(s + 1) * per] for s in range(4)}
-        cal = calibrate(data, "graded", bifactor=groups)
+        cal = calibrate(data, "graded", bifactor=groups, quadrature_points=quadrature_points)
     else:
         structure = {f"F{m + 1}": items[m * per:(m + 1) * per] for m in range(n_factors)}
-        cal = calibrate(data, "graded", factors=structure)
+        cal = calibrate(data, "graded", factors=structure, quadrature_points=quadrature_points)
     seconds = time.perf_counter() - start
+    cpu_seconds = time.process_time() - cpu_start
     done.set()
     watcher.join()
     names = [f"a{m + 1}" for m in range(n_factors)]
@@ -108,6 +113,7 @@ def run_one(case: str, n_persons: int | None, seed: int) -> dict:
     off = np.triu_indices(n_factors, 1)
     return {
         "case": case, "persons": n, "items": n_items, "factors": n_factors, "seconds": round(seconds, 2),
+        "cpu_seconds": round(cpu_seconds, 2), "quadrature_points": cal.quadrature_points,
         "n_iter": cal.n_iter, "converged": cal.converged, "peak_mb": round(peak[0], 1),
         "loglik": round(cal.loglik, 3), "loglik_se": round(cal.loglik_se, 3),
         "rmse_slopes": round(float(np.sqrt(np.mean((a_hat[loads] - slopes[loads]) ** 2))), 4),
@@ -123,10 +129,12 @@ def main() -> None:
                         choices=["three", "correlated", "bifactor"])
     parser.add_argument("--persons", type=int, default=None, help="override the case's number of persons")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--quadrature-points", type=int, default=None,
+                        help="points per dimension (default: the calibration's own)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(run_one(args.child, args.persons, args.seed)))
+        print(json.dumps(run_one(args.child, args.persons, args.seed, args.quadrature_points)))
         return
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -134,6 +142,8 @@ def main() -> None:
         command = [sys.executable, __file__, "--child", case, "--seed", str(args.seed)]
         if args.persons:
             command += ["--persons", str(args.persons)]
+        if args.quadrature_points:
+            command += ["--quadrature-points", str(args.quadrature_points)]
         out = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
         if out.returncode != 0:
             print(json.dumps({"case": case, "error": out.stderr.strip().splitlines()[-1:]}))

@@ -69,6 +69,13 @@ class _CalibrationDocument(pydantic.BaseModel):
     rotation: str | None = None
     factor_model: str | None = None
     loglik_se: float | None = None
+    # multi-group multidimensional calibrations (items equal across groups, so one document)
+    groups: list[Any] | None = None
+    factor_means: list[list[float]] | None = None
+    factor_covariances: list[list[list[float]]] | None = None
+    factor_means_se: list[list[float | None]] | None = None
+    factor_covariances_se: list[list[list[float | None]]] | None = None
+    general_factors: list[str] | None = None
     #: :meth:`ParameterLayout.to_dict`; absent in documents of earlier releases, where the
     #: layout the models imply is used
     parameter_layout: dict[str, Any] | None = None
@@ -112,7 +119,7 @@ def _frame(item_ids: Sequence[str], rows: Sequence[Mapping[str, float]]) -> pd.D
 
 def dump(calibration: Any) -> str:
     """JSON text of a single-group calibration (:meth:`Calibration.to_json`)."""
-    if calibration.is_multigroup:
+    if calibration.is_multigroup and not calibration.factors:
         raise ValueError("a multi-group calibration has no single JSON form; write each group's "
                          "calibration, calibration.for_group(name).to_json()")
     items = []
@@ -141,19 +148,46 @@ def dump(calibration: Any) -> str:
         **_factor_fields(calibration),
         parameter_layout=None if calibration.parameter_layout is None else calibration.parameter_layout.to_dict(),
     )
-    # a unidimensional document stays exactly what it was before factors existed
-    return doc.model_dump_json(exclude=None if calibration.factors else set(_FACTOR_FIELDS))
+    # a unidimensional document stays exactly what it was before factors existed, a
+    # single-group multidimensional one what it was before groups
+    exclude = set(_FACTOR_FIELDS + _GROUP_FIELDS) if not calibration.factors else (
+        set(_GROUP_FIELDS[:-1]) if not calibration.is_multigroup else set())
+    if not getattr(calibration, "general_factors", ()):
+        exclude.add("general_factors")
+    return doc.model_dump_json(exclude=exclude or None)
 
 
 _FACTOR_FIELDS = ("factors", "factor_correlations", "factor_correlations_se", "rotation", "factor_model",
                   "loglik_se")
 
 
+_GROUP_FIELDS = ("groups", "factor_means", "factor_covariances", "factor_means_se", "factor_covariances_se",
+                 "general_factors")
+
+
+def _nested(frame: pd.DataFrame | None, n_groups: int) -> list[Any] | None:
+    if frame is None:
+        return None
+    values = [[_nan_to_none(float(v)) for v in row] for row in frame.to_numpy(dtype=float)]
+    if frame.shape[0] == n_groups:
+        return values
+    size = frame.shape[0] // n_groups
+    return [values[g * size:(g + 1) * size] for g in range(n_groups)]
+
+
 def _factor_fields(calibration: Any) -> dict[str, Any]:
     if not getattr(calibration, "factors", ()):
         return {}
     se = calibration.factor_correlations_se
-    return dict(factors=list(calibration.factors),
+    groups: dict[str, Any] = {}
+    if calibration.is_multigroup:
+        n = len(calibration.groups)
+        groups = dict(groups=list(calibration.groups), factor_means=_nested(calibration.factor_means, n),
+                      factor_covariances=_nested(calibration.factor_covariances, n),
+                      factor_means_se=_nested(calibration.factor_means_se, n),
+                      factor_covariances_se=_nested(calibration.factor_covariances_se, n))
+    return dict(**groups, general_factors=list(getattr(calibration, "general_factors", ())) or None,
+                factors=list(calibration.factors),
                 factor_correlations=calibration.factor_correlations.to_numpy(dtype=float).tolist(),
                 factor_correlations_se=None if se is None else [[_nan_to_none(float(v)) for v in row]
                                                                 for row in se.to_numpy(dtype=float)],
@@ -191,7 +225,7 @@ def load(text: str | bytes) -> dict[str, Any]:
         frame = _frame(ids, rows)
         return frame.reindex(columns=columns)
 
-    return dict(
+    out = dict(
         item_ids=ids, models={it.id: it.model for it in doc.items},
         categories={it.id: tuple(it.categories) for it in doc.items},
         item_params=table("irt", doc.irt_columns), slope_intercept=table("slope_intercept",
@@ -206,6 +240,11 @@ def load(text: str | bytes) -> dict[str, Any]:
         **_load_factor_fields(doc),
         parameter_layout=None if doc.parameter_layout is None else ParameterLayout.from_dict(doc.parameter_layout),
     )
+    if out.get("groups"):
+        # a multi-group multidimensional calibration: items are equal across groups
+        out["group_item_params"] = {g: out["item_params"].copy() for g in out["groups"]}
+        out["group_slope_intercept"] = {g: out["slope_intercept"].copy() for g in out["groups"]}
+    return out
 
 
 def _load_factor_fields(doc: _CalibrationDocument) -> dict[str, Any]:
@@ -223,6 +262,31 @@ def _load_factor_fields(doc: _CalibrationDocument) -> dict[str, Any]:
         return pd.DataFrame(data, index=pd.Index(names, name="factor"), columns=names)
 
     corr = square(doc.factor_correlations if doc.factor_correlations is not None else np.eye(len(names)).tolist())
-    return dict(factors=tuple(names), factor_correlations=corr, factor_correlations_se=square(doc.factor_correlations_se),
+    extra: dict[str, Any] = {"general_factors": tuple(doc.general_factors or ())}
+    if doc.groups:
+        labels = list(doc.groups)
+        index = pd.Index(labels, name="group")
+        rows = pd.MultiIndex.from_tuples([(g, f) for g in labels for f in names], names=["group", "factor"])
+
+        def means(values: list[list[Any]] | None) -> pd.DataFrame | None:
+            if values is None:
+                return None
+            return pd.DataFrame(np.array([[math.nan if v is None else v for v in row] for row in values], dtype=float),
+                                index=index, columns=names)
+
+        def covariances(values: list[list[list[Any]]] | None) -> pd.DataFrame | None:
+            if values is None:
+                return None
+            data = np.array([[[math.nan if v is None else v for v in row] for row in block] for block in values],
+                            dtype=float)
+            if data.shape != (len(labels), len(names), len(names)):
+                raise ValueError(f"invalid calibration document: factor covariances have shape {data.shape} for "
+                                 f"{len(labels)} groups and {len(names)} factors")
+            return pd.DataFrame(data.reshape(-1, len(names)), index=rows, columns=names)
+
+        extra.update(groups=tuple(labels), factor_means=means(doc.factor_means),
+                     factor_covariances=covariances(doc.factor_covariances), factor_means_se=means(doc.factor_means_se),
+                     factor_covariances_se=covariances(doc.factor_covariances_se))
+    return dict(**extra, factors=tuple(names), factor_correlations=corr, factor_correlations_se=square(doc.factor_correlations_se),
                 rotation=doc.rotation, factor_model=doc.factor_model or "confirmatory",
                 loglik_se=_none_to_nan(doc.loglik_se))

@@ -94,7 +94,7 @@ def calibrate(responses: Any, model: str | Mapping[str, str] = "2pl", *, group: 
               reference: Any = None, invariance: Sequence[str] | None = None,
               free: Mapping[str, Sequence[str]] | None = None, free_items: Sequence[str] | None = None,
               estimate_latent: bool | None = None, latent_mean: Any = None, latent_variance: Any = None,
-              min_group_size: int = MIN_GROUP_SIZE, quadrature_points: int = 61,
+              min_group_size: int = MIN_GROUP_SIZE, quadrature_points: int | None = None,
               tol: float = 1e-4, max_iter: int = 500, se: bool = False,
               priors: Mapping[str, Any] | None = None,
               fixed: Mapping[str, Mapping[str, float]] | None = None,
@@ -103,7 +103,8 @@ def calibrate(responses: Any, model: str | Mapping[str, str] = "2pl", *, group: 
               callback: Callable[[int, float, float], Any] | None = None,
               check_dimensionality: bool = False,
               factors: Mapping[str, Sequence[str]] | int | None = None, correlated: bool = True,
-              bifactor: Mapping[str, Sequence[str]] | None = None, rotation: str | None = None) -> Calibration:
+              bifactor: Mapping[str, Sequence[str]] | None = None, rotation: str | None = None,
+              general: str | Mapping[str, Sequence[str]] | None = None) -> Calibration:
     r"""Calibrate item response models by marginal maximum likelihood (Bock-Aitkin EM).
 
     Parameters
@@ -148,8 +149,11 @@ def calibrate(responses: Any, model: str | Mapping[str, str] = "2pl", *, group: 
         (default 0 and 1).
     min_group_size : int
         Smallest number of persons (who answered an item) a group may have (default 50).
-    quadrature_points : int
-        Equally spaced nodes on [-6, 6] (mirt's default 61).
+    quadrature_points : int, optional
+        Equally spaced nodes on [-6, 6] per dimension. Default (``None``): mirt's 61 for one
+        dimension; for multidimensional models 31 (2 factors), 15 (3 factors), 21 for bifactor
+        and two-tier models, 2000 quasi-Monte Carlo points beyond 3 factors. An explicit value
+        is always honoured.
     tol : float
         Convergence when the largest absolute change of a parameter in one EM step is below
         ``tol`` (mirt's criterion).
@@ -202,6 +206,17 @@ def calibrate(responses: Any, model: str | Mapping[str, str] = "2pl", *, group: 
     rotation : str, optional
         Rotation of an exploratory model's slopes (:func:`psychometrics.factor.efa.rotate`,
         default ``"oblimin"``).
+    general : str or mapping, optional
+        With ``bifactor=``: the general factor's name (default ``"general"``), or
+        ``{"g1": [items], "g2": [items]}`` for a two-tier model (Cai, 2010): up to two
+        correlated general factors, each on the items it lists, plus the specific factors
+        (cost of (G+1)-dimensional quadrature by dimension reduction).
+
+    Multidimensional models take ``group=`` too (confirmatory and bifactor/two-tier): items are
+    equal across groups, the reference group's factors have means 0 and variances 1 (their
+    correlations estimated), each focal group's factor means and covariances are estimated
+    (``estimate_latent=False``: every group has the reference group's distribution); see
+    :attr:`Calibration.factor_means` and :attr:`Calibration.factor_covariances`.
 
     Returns
     -------
@@ -243,6 +258,7 @@ def calibrate(responses: Any, model: str | Mapping[str, str] = "2pl", *, group: 
     .. [5] Chalmers (2012), J. Statistical Software 48(6): ``multipleGroup``.
     """
     if _dispatch.is_dask(responses):
+        quadrature_points = 61 if quadrature_points is None else quadrature_points
         return _dispatch.backend().calibrate(
             responses, model, group=group, reference=reference, invariance=invariance, free=free,
             free_items=free_items, estimate_latent=estimate_latent, latent_mean=latent_mean,
@@ -259,29 +275,31 @@ def calibrate(responses: Any, model: str | Mapping[str, str] = "2pl", *, group: 
     # empty items) itself; the loader's generic data warnings would say it twice.
     resp = as_responses(responses, warn=False)
     if factors is not None or bifactor is not None:
-        if labels_in is not None:
-            raise ValueError("multi-group multidimensional calibration is not supported; calibrate each group "
-                             "separately or drop group=")
-        ignored = [name for name, value in (("estimate_latent", estimate_latent), ("latent_mean", latent_mean),
-                                            ("latent_variance", latent_variance), ("reference", reference),
+        ignored = [name for name, value in (("latent_mean", latent_mean), ("latent_variance", latent_variance),
                                             ("invariance", invariance), ("free", free), ("free_items", free_items))
                    if value is not None]
         if ignored:
-            raise ValueError(f"{', '.join(ignored)} do(es) not apply to multidimensional calibrations (factor means "
-                             "are 0 and variances 1)")
+            raise ValueError(f"{', '.join(ignored)} do(es) not apply to multidimensional calibrations: items are "
+                             "equal across groups, the reference group's factors have means 0 and variances 1 "
+                             "and the focal groups' means and covariances are estimated")
         from psychometrics.irt.multidimensional import calibrate_multidimensional
 
         return calibrate_multidimensional(
-            resp, model, factors=factors, bifactor=bifactor, correlated=correlated, rotation=rotation,
-            quadrature_points=None if quadrature_points == 61 else quadrature_points, tol=tol,
+            resp, model, factors=factors, bifactor=bifactor, general=general, correlated=correlated,
+            rotation=rotation, quadrature_points=quadrature_points, tol=tol,
             max_iter=max_iter, se=se, priors=priors, fixed=fixed, weights=weights, start=start,
-            accelerate=accelerate, newton_steps=newton_steps, callback=callback)
+            accelerate=accelerate, newton_steps=newton_steps, callback=callback, group=labels_in,
+            reference=reference, min_group_size=min_group_size, estimate_latent=estimate_latent)
+    if general is not None:
+        raise ValueError("general= applies to bifactor and two-tier models (bifactor=...)")
     if check_dimensionality:
         # factor analysis sits beside IRT, not below it: imported only when asked for
         from psychometrics.factor.dimensionality import check_unidimensionality
 
         check_unidimensionality(resp, {"calibrated items": resp.item_ids})
     check_identified(resp.item_ids)
+    if quadrature_points is None:
+        quadrature_points = 61
     # the M-step's small dense eigen/solve calls (items x P x P) stall on a multithreaded BLAS
     # when the cores are shared (12x for P = 100); one context for the whole run
     with single_threaded_blas():

@@ -56,9 +56,11 @@ from psychometrics.estep_bifactor import bifactor_estep
 from psychometrics.irt.document import _frame
 from psychometrics.irt.em import _GroupData, _plain_em, _Problem, _squarem
 from psychometrics.irt.layout import ALL_GROUPS, LATENT, ParameterLayout
-from psychometrics.irt.mstep import _Block
+from psychometrics.irt.mstep import MIN_LATENT_VARIANCE, _Block
 from psychometrics.irt.prepare import (
+    MIN_GROUP_SIZE,
     _check_priors_applied,
+    _group_labels,
     _collapse_patterns,
     _model_mapping,
     _parse_priors,
@@ -80,6 +82,10 @@ __all__ = ["calibrate_multidimensional", "DEFAULT_QUADRATURE_POINTS", "MAX_QUADR
 
 #: Quadrature points per dimension by number of dimensions integrated (mirt's defaults).
 DEFAULT_QUADRATURE_POINTS = {1: 61, 2: 31, 3: 15}
+
+#: Quadrature points per dimension of bifactor (2 dimensions integrated at a time) and two-tier
+#: models with 2 general factors (3 dimensions); docs/multidimensional.md gives the accuracy check.
+BIFACTOR_QUADRATURE_POINTS = {2: 21, 3: 15}
 
 #: Most factors integrated by tensor-product quadrature (the grid has points**D nodes); more
 #: factors are integrated on quasi-Monte Carlo points (docs/multidimensional.md).
@@ -265,64 +271,237 @@ def _correlation_mstep(nodes: np.ndarray, node_counts: np.ndarray, corr: np.ndar
 # EM problems
 # --------------------------------------------------------------------------------------------
 
-class _MultidimensionalProblem(_Problem):
-    """The EM map with a multidimensional grid and estimated factor correlations.
+def _normal_gradient(nodes: np.ndarray, counts: np.ndarray, mean: np.ndarray, cov: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    r"""Gradient of :math:`f = \sum_q N_q \log w_q(\mu, \Sigma)` (normalized grid weights of
+    :math:`N(\mu, \Sigma)`) in the mean and in the covariance entries.
 
-    Packed vector: the item slots of the blocks, then one slot per free correlation.
+    With :math:`P = \Sigma^{-1}`, :math:`c_q = \theta_q - \mu`, :math:`N = \sum_q N_q`:
+    :math:`\partial f/\partial\mu = P(\sum_q N_q c_q - N\sum_q w_q c_q)` and
+    :math:`\partial f/\partial\Sigma = \frac12 P(\sum_q N_q c_q c_q^\top - N \sum_q w_q c_q
+    c_q^\top)P` (an off-diagonal covariance enters twice, symmetry).
+    """
+    n = float(counts.sum())
+    centred = nodes - mean[None, :]
+    w = np.exp(mvn_log_weights(nodes, cov, mean))
+    precision = np.linalg.inv(cov)
+    d_mean = precision @ (counts @ centred - n * (w @ centred))
+    s2 = (centred * counts[:, None]).T @ centred
+    m2 = (centred * w[:, None]).T @ centred
+    d_cov = 0.5 * precision @ (s2 - n * m2) @ precision
+    return d_mean, d_cov
+
+
+class _Latent:
+    """Factor means and covariances of every group, and which of them are estimated.
+
+    The factors fall into *blocks* with a joint normal distribution each, independent of one
+    another: the factors of a correlated-factors model form one block; a bifactor or two-tier
+    model has the general factors as one block and every specific factor as its own. The
+    reference group (0) has means 0 and variances 1, and the correlations within a correlated
+    block estimated; a focal group has its means, variances and (correlated blocks) covariances
+    estimated, unless ``shared``: then every group has the reference group's distribution.
+    Slots: ``(group, kind, i, j)`` with kind ``"correlation"``, ``"mean"``, ``"variance"`` or
+    ``"covariance"``.
     """
 
-    def __init__(self, blocks: list[_Block], data: _GroupData, nodes: np.ndarray, n_categories: np.ndarray,
-                 correlation: np.ndarray, pairs: list[tuple[int, int]], factor_names: Sequence[str],
-                 newton_steps: int, qmc_base: np.ndarray | None = None) -> None:
-        super().__init__(blocks, [data], nodes, n_categories, np.zeros(1), np.ones(1), np.zeros(1, dtype=bool),
-                         np.zeros(1, dtype=bool), newton_steps)
-        self.correlation = np.asarray(correlation, dtype=np.float64).copy()
-        self.pairs = list(pairs)
-        # labels read by the standard errors: ("latent", kind, group)
-        self.latent_slots = [(0, f"correlation {factor_names[i]}~{factor_names[j]}") for i, j in self.pairs]
-        self.size = self.n_item_slots + len(self.pairs)
-        # quasi-Monte Carlo: points z of N(0, I) mapped to the current prior, theta = L z
+    def __init__(self, names: Sequence[str], blocks: Sequence[Sequence[int]], correlated: Sequence[bool],
+                 n_groups: int, shared: bool) -> None:
+        d = len(names)
+        self.names = list(names)
+        self.blocks = [np.asarray(b, dtype=np.int64) for b in blocks]
+        self.correlated = list(correlated)
+        self.n_groups = n_groups
+        self.shared = shared or n_groups == 1
+        self.means = np.zeros((n_groups, d))
+        self.cov = np.repeat(np.eye(d)[None], n_groups, axis=0)
+        slots: list[tuple[int, str, int, int]] = []
+        for b, block in enumerate(self.blocks):
+            if self.correlated[b]:
+                slots += [(0, "correlation", int(i), int(j)) for a, i in enumerate(block) for j in block[a + 1:]]
+        if not self.shared:
+            for g in range(1, n_groups):
+                for b, block in enumerate(self.blocks):
+                    slots += [(g, "mean", int(i), int(i)) for i in block]
+                    slots += [(g, "variance", int(i), int(i)) for i in block]
+                    if self.correlated[b]:
+                        slots += [(g, "covariance", int(i), int(j)) for a, i in enumerate(block) for j in block[a + 1:]]
+        self.slots = slots
+
+    def labels(self) -> list[tuple[int, str]]:
+        """``(group, kind)`` of every slot as the standard errors and the layout read them."""
+        out = []
+        for g, kind, i, j in self.slots:
+            what = self.names[i] if i == j else f"{self.names[i]}~{self.names[j]}"
+            out.append((g, f"{kind} {what}"))
+        return out
+
+    def get(self, slot: tuple[int, str, int, int]) -> float:
+        g, kind, i, j = slot
+        return float(self.means[g, i] if kind == "mean" else self.cov[g, i, j])
+
+    def set_values(self, values: np.ndarray) -> None:
+        for (g, kind, i, j), v in zip(self.slots, values):
+            if kind == "mean":
+                self.means[g, i] = v
+            else:
+                self.cov[g, i, j] = self.cov[g, j, i] = v
+        if self.shared:
+            self.cov[1:] = self.cov[0]
+
+    def valid(self, values: np.ndarray) -> bool:
+        trial = self.cov.copy()
+        for (g, kind, i, j), v in zip(self.slots, values):
+            if kind != "mean":
+                trial[g, i, j] = trial[g, j, i] = v
+        for g in range(self.n_groups):
+            for block in self.blocks:
+                sub = trial[g][np.ix_(block, block)]
+                if not _positive_definite(sub):
+                    return False
+        return True
+
+    def block_distribution(self, g: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+        block = self.blocks[b]
+        return self.means[g, block], self.cov[g][np.ix_(block, block)]
+
+    def _pooled(self, stats: Sequence[Sequence[tuple[np.ndarray, np.ndarray]]]
+                ) -> list[list[tuple[np.ndarray, np.ndarray]]]:
+        """Per group and block ``(nodes, posterior counts)``; with a shared distribution the
+        reference group's entry holds the counts of all groups."""
+        stats = [list(s) for s in stats]
+        if self.shared and len(stats) > 1:
+            stats[0] = [(nodes, sum(stats[g][b][1] for g in range(len(stats))))
+                        for b, (nodes, _) in enumerate(stats[0])]
+        return stats
+
+    def mstep(self, stats: Sequence[Sequence[tuple[np.ndarray, np.ndarray]]]) -> None:
+        """Update from each group's and block's ``(nodes, posterior counts)``: the reference
+        group's correlations by Newton steps on :math:`\\sum_q N_q \\log w_q`
+        (:func:`_correlation_mstep`), a focal group's mean and covariance as the posterior
+        moments (the maximum of the same objective on the grid up to its quadrature error)."""
+        stats = self._pooled(stats)
+        for b, block in enumerate(self.blocks):
+            nodes, counts = stats[0][b]
+            if self.correlated[b] and block.size > 1:
+                local = [(a, c) for a in range(block.size) for c in range(a + 1, block.size)]
+                corr = _correlation_mstep(nodes, counts, self.cov[0][np.ix_(block, block)], local)
+                self.cov[0][np.ix_(block, block)] = corr
+            if self.shared:
+                continue
+            for g in range(1, self.n_groups):
+                nodes, counts = stats[g][b]
+                n = float(counts.sum())
+                mean = counts @ nodes / n
+                centred = nodes - mean[None, :]
+                cov = (centred * counts[:, None]).T @ centred / n
+                if not self.correlated[b]:
+                    cov = np.diag(np.diag(cov))
+                cov[np.diag_indices_from(cov)] = np.maximum(np.diag(cov), MIN_LATENT_VARIANCE)
+                if not _positive_definite(cov):
+                    cov = np.diag(np.maximum(np.diag(cov), MIN_LATENT_VARIANCE))
+                self.means[g, block] = mean
+                self.cov[g][np.ix_(block, block)] = cov
+        if self.shared:
+            self.cov[1:] = self.cov[0]
+
+    def gradient(self, stats: Sequence[Sequence[tuple[np.ndarray, np.ndarray]]]) -> np.ndarray:
+        """Gradient of :math:`\\sum_g\\sum_q N_{gq}\\log w_{gq}` in the slots (Fisher's identity)."""
+        stats = self._pooled(stats)
+        position = {}
+        for b, block in enumerate(self.blocks):
+            for a, i in enumerate(block):
+                position[int(i)] = (b, a)
+        cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        out = np.zeros(len(self.slots))
+        for s, (g, kind, i, j) in enumerate(self.slots):
+            b, a = position[i]
+            _, c = position[j]
+            if (g, b) not in cache:
+                nodes, counts = stats[g][b]
+                mean, cov = self.block_distribution(g, b)
+                cache[(g, b)] = _normal_gradient(nodes, counts, mean, cov)
+            d_mean, d_cov = cache[(g, b)]
+            out[s] = d_mean[a] if kind == "mean" else (d_cov[a, a] if i == j else 2.0 * d_cov[a, c])
+        return out
+
+
+class _MultidimensionalProblem(_Problem):
+    """The EM map with a multidimensional grid and the factors' distribution of every group.
+
+    Packed vector: the item slots of the blocks, then the latent slots (:class:`_Latent`).
+    Items are equal across groups; each group's persons are integrated against its own
+    normal weights on the common grid and the expected counts add up.
+    """
+
+    def __init__(self, blocks: list[_Block], groups: list[_GroupData], nodes: np.ndarray,
+                 n_categories: np.ndarray, latent: _Latent, newton_steps: int,
+                 qmc_base: np.ndarray | None = None) -> None:
+        n_groups = len(groups)
+        super().__init__(blocks, groups, nodes, n_categories, np.zeros(n_groups), np.ones(n_groups),
+                         np.zeros(n_groups, dtype=bool), np.zeros(n_groups, dtype=bool), newton_steps)
+        self.latent = latent
+        # labels read by the standard errors: (group, kind)
+        self.latent_slots = latent.labels()
+        self.size = self.n_item_slots + len(latent.slots)
+        # quasi-Monte Carlo (one group): points z of N(0, I) mapped to the current prior, theta = L z
         self.qmc_base = qmc_base
         self.offset = None
+        self.pairs = [(i, j) for _, _, i, j in latent.slots]
+
+    @property
+    def correlation(self) -> np.ndarray:
+        return self.latent.cov[0]
 
     def pack(self) -> np.ndarray:
         x = np.empty(self.size)
         for b in self.blocks:
             b.pack(x)
-        for s, (i, j) in enumerate(self.pairs):
-            x[self.n_item_slots + s] = self.correlation[i, j]
+        for s, slot in enumerate(self.latent.slots):
+            x[self.n_item_slots + s] = self.latent.get(slot)
         return x
 
     def unpack(self, x: np.ndarray) -> None:
         for b in self.blocks:
             b.unpack(x)
-        self.correlation = _with_pairs(self.correlation, self.pairs, x[self.n_item_slots:])
+        self.latent.set_values(x[self.n_item_slots:])
 
-    def log_prior(self) -> np.ndarray:
+    def log_prior(self, g: int = 0) -> np.ndarray:
         if self.qmc_base is not None:
             self.nodes = self.qmc_base @ np.linalg.cholesky(self.correlation).T
             return np.full(self.nodes.shape[0], -np.log(self.nodes.shape[0]))
-        return _log_weights(self.nodes, self.correlation, self.offset)
+        if self.offset is not None:
+            return _log_weights(self.nodes, self.correlation, self.offset)
+        return mvn_log_weights(self.nodes, self.latent.cov[g], self.latent.means[g])
 
     def expectation(self) -> EStep:
         self.n_estep += 1
-        data = self.groups[0]
-        log_prior = self.log_prior()          # first: moves quasi-Monte Carlo nodes to the prior
-        e = estep(data.encoded, self.log_probabilities(), log_prior, data.weights)
-        self.group_nodes = [(e.node_counts, e.n_persons)]
-        return e
+        priors = [self.log_prior(g) for g in range(len(self.groups))]   # first: moves QMC nodes to the prior
+        log_probs = self.log_probabilities()
+        parts = [estep(data.encoded, log_probs, priors[g], data.weights) for g, data in enumerate(self.groups)]
+        self.group_nodes = [(e.node_counts, e.n_persons) for e in parts]
+        if len(parts) == 1:
+            return parts[0]
+        return EStep(sum(e.counts for e in parts), float(sum(e.loglik for e in parts)),
+                     sum(e.node_counts for e in parts), float(sum(e.n_persons for e in parts)))
+
+    def _stats(self) -> list[list[tuple[np.ndarray, np.ndarray]]]:
+        return [[(self.nodes, node_counts)] for node_counts, _ in self.group_nodes]
 
     def maximization(self, e: EStep, step_tol: float) -> None:
         for b in self.blocks:
             b.mstep(self.nodes, e.counts[b.positions, :, :b.k], self.newton_steps, step_tol)
-        if self.pairs:
-            self.correlation = _correlation_mstep(self.nodes, e.node_counts, self.correlation, self.pairs,
-                                                  self.offset, continuous=self.qmc_base is not None)
+        if self.qmc_base is not None or self.offset is not None:
+            if self.pairs:
+                self.latent.cov[0] = _correlation_mstep(self.nodes, e.node_counts, self.correlation, self.pairs,
+                                                        self.offset, continuous=self.qmc_base is not None)
+            return
+        self.latent.mstep(self._stats())
 
     def valid(self, x: np.ndarray) -> bool:
         if not np.all(np.isfinite(x)):
             return False
-        return _positive_definite(_with_pairs(self.correlation, self.pairs, x[self.n_item_slots:]))
+        return self.latent.valid(x[self.n_item_slots:])
 
     def score(self, x: np.ndarray) -> np.ndarray:
         self.unpack(x)
@@ -330,37 +509,107 @@ class _MultidimensionalProblem(_Problem):
         out = np.zeros(self.size)
         for b in self.blocks:
             b.score(self.nodes, e.counts[b.positions, :, :b.k], out)
-        if self.pairs:
+        if not self.latent.slots:
+            return out
+        if self.qmc_base is not None or self.offset is not None:
             out[self.n_item_slots:] = _correlation_objective(self.nodes, e.node_counts, self.correlation,
                                                              self.pairs, self.offset,
                                                              self.qmc_base is not None)[1]
+        else:
+            out[self.n_item_slots:] = self.latent.gradient(self._stats())
         return out
 
 
 class _BifactorProblem(_Problem):
-    """Bifactor EM by dimension reduction: every item is a two-dimensional item on (general,
-    its specific factor) and is integrated on the two-dimensional grid; persons' likelihoods
-    combine the specific factors conditionally on the general one (module docstring).
+    """Bifactor and two-tier EM by dimension reduction: every item is a (G+1)-dimensional item
+    on (the general factors, its specific factor) and is integrated on the (G+1)-dimensional
+    grid; persons' likelihoods combine the specific factors conditionally on the general ones
+    (module docstring; :mod:`psychometrics.estep_bifactor`).
 
     ``item_group[c]`` is the specific factor (0-based) of estimation column c, -1 for items on
-    the general factor only (their second slope is fixed at 0).
+    general factors only (their specific slope is fixed at 0). Factors are numbered generals
+    first (``n_general``), then the specific factors.
     """
 
-    def __init__(self, blocks: list[_Block], data: _GroupData, nodes_1d: np.ndarray, n_categories: np.ndarray,
-                 item_group: np.ndarray, newton_steps: int) -> None:
-        grid = product_nodes(nodes_1d, 2)
-        super().__init__(blocks, [data], grid, n_categories, np.zeros(1), np.ones(1), np.zeros(1, dtype=bool),
-                         np.zeros(1, dtype=bool), newton_steps)
-        self.log_w1 = mvn_log_weights(np.asarray(nodes_1d, dtype=np.float64)[:, None], np.eye(1))
-        # specific sets numbered 0..S-1 (items on the general factor only are one more set)
-        _, self.item_set = np.unique(np.asarray(item_group, dtype=np.int64), return_inverse=True)
+    def __init__(self, blocks: list[_Block], groups: list[_GroupData], nodes_1d: np.ndarray,
+                 n_categories: np.ndarray, item_group: np.ndarray, n_general: int, latent: _Latent,
+                 newton_steps: int) -> None:
+        nodes_1d = np.asarray(nodes_1d, dtype=np.float64)
+        grid = product_nodes(nodes_1d, n_general + 1)
+        n_groups = len(groups)
+        super().__init__(blocks, groups, grid, n_categories, np.zeros(n_groups), np.ones(n_groups),
+                         np.zeros(n_groups, dtype=bool), np.zeros(n_groups, dtype=bool), newton_steps)
+        self.nodes_1d = nodes_1d
+        self.general_nodes = product_nodes(nodes_1d, n_general)
+        self.n_general = n_general
+        self.latent = latent
+        self.latent_slots = latent.labels()
+        self.size = self.n_item_slots + len(latent.slots)
+        # specific sets numbered 0..S-1 (items on general factors only are one more set)
+        codes, self.item_set = np.unique(np.asarray(item_group, dtype=np.int64), return_inverse=True)
+        self.set_factor = [int(c) for c in codes]          # specific factor of each set, -1 for none
+        self.standard = mvn_log_weights(nodes_1d[:, None], np.eye(1))
+        self.set_nodes: list[np.ndarray] = []
+
+    pack = _MultidimensionalProblem.pack
+    unpack = _MultidimensionalProblem.unpack
+    valid = _MultidimensionalProblem.valid
+
+    @property
+    def correlation(self) -> np.ndarray:
+        return self.latent.cov[0]
+
+    def _weights(self, g: int) -> tuple[np.ndarray, np.ndarray]:
+        mean, cov = self.latent.block_distribution(g, 0)
+        log_wg = mvn_log_weights(self.general_nodes, cov, mean)
+        log_ws = np.empty((len(self.set_factor), self.nodes_1d.shape[0]))
+        for s, f in enumerate(self.set_factor):
+            if f < 0:
+                log_ws[s] = self.standard
+            else:
+                m, v = self.latent.block_distribution(g, 1 + f)
+                log_ws[s] = mvn_log_weights(self.nodes_1d[:, None], v, m)
+        return log_wg, log_ws
 
     def expectation(self) -> EStep:
         self.n_estep += 1
-        data = self.groups[0]
-        e = bifactor_estep(data.encoded, self.log_probabilities(), self.item_set, self.log_w1, data.weights)
-        self.group_nodes = [(e.node_counts, e.n_persons)]
-        return e
+        log_probs = self.log_probabilities()
+        parts = []
+        for g, data in enumerate(self.groups):
+            log_wg, log_ws = self._weights(g)
+            parts.append(bifactor_estep(data.encoded, log_probs, self.item_set, log_wg, log_ws, weights=data.weights))
+        self.group_nodes = [(e.node_counts, e.n_persons) for e in parts]
+        self.set_nodes = [e.set_node_counts for e in parts]
+        return EStep(sum(e.counts for e in parts) if len(parts) > 1 else parts[0].counts,
+                     float(sum(e.loglik for e in parts)), sum(e.node_counts for e in parts),
+                     float(sum(e.n_persons for e in parts)))
+
+    def _stats(self) -> list[list[tuple[np.ndarray, np.ndarray]]]:
+        out = []
+        spec_nodes = self.nodes_1d[:, None]
+        for set_nodes in self.set_nodes:
+            row = [(self.general_nodes, set_nodes[0].sum(axis=1))]
+            by_factor = {f: s for s, f in enumerate(self.set_factor)}
+            for f in range(len(self.latent.blocks) - 1):
+                row.append((spec_nodes, set_nodes[by_factor[f]].sum(axis=0)))
+            out.append(row)
+        return out
+
+    def maximization(self, e: EStep, step_tol: float) -> None:
+        for b in self.blocks:
+            b.mstep(self.nodes, e.counts[b.positions, :, :b.k], self.newton_steps, step_tol)
+        if self.latent.slots:
+            self.latent.mstep(self._stats())
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        self.unpack(x)
+        e = self.expectation()
+        out = np.zeros(self.size)
+        for b in self.blocks:
+            b.score(self.nodes, e.counts[b.positions, :, :b.k], out)
+        if self.latent.slots:
+            out[self.n_item_slots:] = self.latent.gradient(self._stats())
+        return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -411,9 +660,11 @@ def _qmc_loglik(problem: _MultidimensionalProblem, n_points: int, n_factors: int
     return float(np.mean(values)), float(np.std(values, ddof=1) / np.sqrt(len(values)))
 
 
-def _layout(blocks: Sequence[_Block], item_ids: Sequence[str], problem: _Problem) -> ParameterLayout:
+def _layout(blocks: Sequence[_Block], item_ids: Sequence[str], problem: _Problem,
+            labels: Sequence[Any] = (None,)) -> ParameterLayout:
     """The parameter layout under the reported names (``a1..aD`` of the factors, not the
-    items' local slopes): free item parameters by slot, then the correlations."""
+    items' local slopes): free item parameters by slot, then the latent parameters (by group
+    in a multi-group calibration)."""
     entries: list[list[tuple[str, str, Any]]] = [[] for _ in range(problem.n_item_slots)]
     fixed: dict[tuple[str, str], None] = {}
     for b in blocks:
@@ -426,24 +677,171 @@ def _layout(blocks: Sequence[_Block], item_ids: Sequence[str], problem: _Problem
                     fixed.setdefault((item_ids[j], name), None)
                 else:
                     entries[s].append((item_ids[j], name, ALL_GROUPS))
-    slots = [tuple(e) for e in entries] + [((LATENT, kind, ALL_GROUPS),) for _, kind in problem.latent_slots]
+    slots = [tuple(e) for e in entries] + [((LATENT, kind, ALL_GROUPS if len(labels) == 1 else labels[g]),)
+                                           for g, kind in problem.latent_slots]
     return ParameterLayout(tuple(slots), tuple(fixed))
+
+
+def _two_tier_pattern(bifactor: Mapping[str, Sequence[str]], general: Mapping[str, Sequence[str]],
+                      item_ids: Sequence[str]) -> tuple[list[str], np.ndarray, int]:
+    """Names (general factors first) and the loading pattern of a two-tier model."""
+    if not isinstance(general, Mapping) or not general:
+        raise ValueError("general must be the general factor's name or a non-empty mapping general factor "
+                         "name -> list of items (a two-tier model)")
+    gnames, gpattern = _confirmatory_pattern_partial(general, item_ids, "general factor")
+    snames, spattern = _bifactor_pattern(bifactor, item_ids, gnames[0])
+    snames = snames[1:]
+    clash = sorted(set(gnames) & set(snames))
+    if clash:
+        raise ValueError(f"factor name(s) {clash} are both general and specific factors")
+    pattern = np.column_stack([gpattern, spattern[:, 1:]])
+    orphans = [item_ids[j] for j in np.flatnonzero(~pattern.any(axis=1))]
+    if orphans:
+        raise ValueError(f"item(s) {orphans} load on no factor; list them under a general or specific factor "
+                         "or drop them from the responses")
+    return gnames + snames, pattern, len(gnames)
+
+
+def _confirmatory_pattern_partial(factors: Mapping[str, Sequence[str]], item_ids: Sequence[str], what: str
+                                  ) -> tuple[list[str], np.ndarray]:
+    names = [str(f) for f in factors]
+    position = {item: j for j, item in enumerate(item_ids)}
+    pattern = np.zeros((len(item_ids), len(names)), dtype=bool)
+    for m, (name, items) in enumerate(factors.items()):
+        if isinstance(items, str):
+            raise ValueError(f"{what} {name!r}: give a list of items, not the string {items!r}")
+        items = [str(i) for i in items]
+        if len(items) < 2:
+            raise ValueError(f"{what} {name!r} lists {len(items)} item(s); it needs at least 2")
+        unknown = [i for i in items if i not in position]
+        if unknown:
+            raise ValueError(f"{what} {name!r} lists item(s) {unknown} that are not in the data")
+        pattern[[position[i] for i in items], m] = True
+    return names, pattern
+
+
+def _varimax_tight(loadings: np.ndarray, tol: float) -> np.ndarray:
+    """Kaiser-normalized varimax rotation matrix (factor-analyzer's Rotator, as
+    :func:`psychometrics.factor.efa.rotate`) iterated to ``tol``: a loosely converged rotation
+    would make the numerical Jacobian of the standard errors noise."""
+    from factor_analyzer.rotator import Rotator
+
+    rotator = Rotator(method="varimax", normalize=True, max_iter=100_000, tol=tol)
+    rotator.fit_transform(loadings)
+    return np.asarray(rotator.rotation_)
+
+
+def _rotate_tight(loadings: np.ndarray, rotation: str, tol: float) -> tuple[np.ndarray, np.ndarray, bool]:
+    """The factor correlations and the matrix M with rotated loadings ``loadings @ M`` of
+    :func:`psychometrics.factor.efa.rotate`, with varimax (and the varimax inside promax)
+    iterated to ``tol`` too."""
+    from psychometrics.factor.efa import OBLIQUE_ROTATIONS, rotate
+
+    identity = np.eye(loadings.shape[1])
+    if rotation == "varimax":
+        return identity, _varimax_tight(loadings, tol), True
+    if rotation == "promax":
+        # psych's kaiser(rotate="Promax"), power 4, as factor.efa._promax; the row scaling
+        # commutes with the rotation, so the pattern is loadings @ (T_varimax U)
+        norm = np.sqrt(np.sum(loadings ** 2, axis=1))
+        t_vari = _varimax_tight(loadings / norm[:, None], tol)
+        x = loadings / norm[:, None] @ t_vari
+        u = np.linalg.lstsq(x, x * np.abs(x) ** 3, rcond=None)[0]
+        u = u * np.sqrt(np.diag(np.linalg.inv(u.T @ u)))[None, :]
+        inverse = np.linalg.inv(t_vari @ u)
+        return inverse @ inverse.T, t_vari @ u, True
+    _, phi, t_matrix, converged = rotate(loadings, rotation, tol=tol, max_iter=10_000)
+    if rotation in OBLIQUE_ROTATIONS:
+        return phi, np.linalg.inv(t_matrix).T, converged
+    return identity, t_matrix, converged
+
+
+#: Convergence of the rotations: varimax (and promax's varimax) to 1e-12; the gradient
+#: projection rotations stall near 1e-7 (their line search), so they stop at efa's 1e-5.
+_ROTATION_TOL = {"varimax": 1e-12, "promax": 1e-12}
+
+
+def _rotated(slopes: np.ndarray, rotation: str, tol: float | None = None) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Rotated slopes and factor correlations of exploratory slopes (items x D): the
+    standardized loadings are rotated and the slopes rotate like them (a loading is its slope
+    over a per-item scale, which commutes with the rotation; the item's common variance
+    :math:`a^\top\Phi a` is invariant); factors with mostly negative slopes are reflected."""
+    n_factors = slopes.shape[1]
+    unrotated = standardized_loadings(slopes, np.eye(n_factors))
+    tol = _ROTATION_TOL.get(rotation, 1e-5) if tol is None else tol
+    phi, multiplier, converged = _rotate_tight(unrotated, rotation, tol)
+    out = slopes @ multiplier
+    signs = np.where(out.sum(axis=0) < 0, -1.0, 1.0)
+    return out * signs, phi * np.outer(signs, signs), bool(converged)
+
+
+def _rotation_covariance(slopes: np.ndarray, free: np.ndarray, cov_free: np.ndarray, rotation: str,
+                         reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""Delta-method standard errors of rotated slopes and factor correlations.
+
+    The rotated slopes :math:`\tilde A = R(A)` and correlations :math:`\Phi = R_\Phi(A)` are
+    functions of the unrotated slopes through the rotation criterion's optimum; their Jacobian
+    :math:`J` with respect to the free unrotated slopes is taken by central differences (each
+    perturbed solution rotated from the identity, columns matched to the reported solution;
+    step 1e-5 for varimax and promax, iterated to 1e-12, and 1e-2 for the gradient projection
+    rotations, which stop at 1e-5), and :math:`\operatorname{Cov}(\tilde A) = J\,\Sigma_A\,J^\top` with
+    :math:`\Sigma_A` the observed-information covariance of the unrotated slopes.
+
+    Returns the standard errors of the slopes (items x D) and of the correlations (D x D).
+    """
+    rows, cols = np.nonzero(free)
+    n = rows.size
+    d = slopes.shape[1]
+
+    def f(a: np.ndarray) -> np.ndarray:
+        out, phi, _ = _rotated(a, rotation)
+        # match columns to the reported solution (a perturbation must not swap or reflect factors)
+        order = []
+        for m in range(d):
+            scores = [abs(float(reference[:, m] @ out[:, c])) if c not in order else -1.0 for c in range(d)]
+            order.append(int(np.argmax(scores)))
+        out, phi = out[:, order], phi[np.ix_(order, order)]
+        signs = np.sign(np.sum(out * reference, axis=0))
+        signs[signs == 0] = 1.0
+        return np.concatenate([(out * signs).reshape(-1), (phi * np.outer(signs, signs))[np.triu_indices(d, 1)]])
+
+    jac = np.empty((d * slopes.shape[0] + d * (d - 1) // 2, n))
+    # the step matches the rotation's convergence: (1e-5)/(1e-2) = 1e-3 relative noise at most
+    step = 1e-5 if rotation in _ROTATION_TOL else 1e-2
+    for c in range(n):
+        h = step * max(1.0, abs(slopes[rows[c], cols[c]]))
+        up, down = slopes.copy(), slopes.copy()
+        up[rows[c], cols[c]] += h
+        down[rows[c], cols[c]] -= h
+        jac[:, c] = (f(up) - f(down)) / (2.0 * h)
+    cov = jac @ cov_free @ jac.T
+    var = np.sqrt(np.maximum(np.diag(cov), 0.0))
+    slope_se = var[:d * slopes.shape[0]].reshape(slopes.shape)
+    corr_se = np.zeros((d, d))
+    corr_se[np.triu_indices(d, 1)] = var[d * slopes.shape[0]:]
+    corr_se = corr_se + corr_se.T
+    np.fill_diagonal(corr_se, np.nan)
+    return slope_se, corr_se
 
 
 def calibrate_multidimensional(resp: Responses, model: str | Mapping[str, str], *,
                                factors: Mapping[str, Sequence[str]] | int | None = None,
                                bifactor: Mapping[str, Sequence[str]] | None = None,
-                               general: str = "general", correlated: bool = True,
+                               general: str | Mapping[str, Sequence[str]] = "general", correlated: bool = True,
                                rotation: str | None = None, quadrature_points: int | None = None,
                                tol: float = 1e-4, max_iter: int = 500, se: bool = False,
                                priors: Mapping[str, Any] | None = None,
                                fixed: Mapping[str, Mapping[str, float]] | None = None,
                                weights: Any = None, start: pd.DataFrame | None = None,
                                accelerate: bool = True, newton_steps: int = 3,
-                               callback: Callable[[int, float, float], Any] | None = None) -> Calibration:
+                               callback: Callable[[int, float, float], Any] | None = None,
+                               group: Any = None, reference: Any = None, min_group_size: int = MIN_GROUP_SIZE,
+                               estimate_latent: bool | None = None) -> Calibration:
     """Multidimensional calibration; see :func:`psychometrics.irt.calibrate` (``factors=``,
-    ``bifactor=``) for the parameters and the module docstring for the method."""
+    ``bifactor=``, ``general=``, ``group=``) for the parameters and the module docstring for the
+    method."""
     item_ids = resp.item_ids
+    general = "general" if general is None else general
     models = _model_mapping(model, item_ids)
     for item, name in models.items():
         if not supports_slopes(get_model(name)):
@@ -455,11 +853,23 @@ def calibrate_multidimensional(resp: Responses, model: str | Mapping[str, str], 
         raise ValueError(f"tol must be positive, got {tol!r}")
     if int(max_iter) != max_iter or max_iter < 1:
         raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
+    if estimate_latent not in (None, True, False):
+        raise ValueError(f"estimate_latent must be None, True or False, got {estimate_latent!r}")
     exploratory = False
+    n_general = 0
     if bifactor is not None:
-        names, pattern = _bifactor_pattern(bifactor, item_ids, general)
         if rotation is not None:
             raise ValueError("rotation applies to exploratory models (factors=<number>), not to bifactor=")
+        if isinstance(general, Mapping):
+            names, pattern, n_general = _two_tier_pattern(bifactor, general, item_ids)
+            if n_general > 2:
+                raise ValueError(f"{n_general} general factors: a two-tier model integrates n_general + 1 dimensions "
+                                 "on a grid; at most 2 general factors are supported")
+        else:
+            names, pattern = _bifactor_pattern(bifactor, item_ids, general)
+            n_general = 1
+    elif isinstance(general, Mapping) or general != "general":
+        raise ValueError("general= applies to bifactor and two-tier models (bifactor=...)")
     elif isinstance(factors, (int, np.integer)) and not isinstance(factors, bool):
         if factors < 1:
             raise ValueError(f"factors must be at least 1, got {factors}")
@@ -478,16 +888,17 @@ def calibrate_multidimensional(resp: Responses, model: str | Mapping[str, str], 
     n_factors = len(names)
     if exploratory and rotation is None:
         rotation = "oblimin"
-    dims = 2 if bifactor is not None else n_factors
+    dims = n_general + 1 if bifactor is not None else n_factors
     qmc = dims > MAX_QUADRATURE_FACTORS
     if qmc:
         points = QMC_POINTS if quadrature_points is None else quadrature_points
-        if int(points) != points or points < 100:
+        if isinstance(points, bool) or int(points) != points or points < 100:
             raise ValueError(f"quadrature_points (quasi-Monte Carlo points for {dims} factors) must be an integer "
                              f">= 100, got {points!r}")
     else:
-        points = DEFAULT_QUADRATURE_POINTS[dims] if quadrature_points is None else quadrature_points
-        if int(points) != points or points < 5:
+        defaults = BIFACTOR_QUADRATURE_POINTS if bifactor is not None else DEFAULT_QUADRATURE_POINTS
+        points = defaults[dims] if quadrature_points is None else quadrature_points
+        if isinstance(points, bool) or int(points) != points or points < 5:
             raise ValueError(f"quadrature_points must be an integer >= 5, got {points!r}")
     if weights is not None:
         weights = np.asarray(weights, dtype=np.float64).reshape(-1)
@@ -499,6 +910,24 @@ def calibrate_multidimensional(resp: Responses, model: str | Mapping[str, str], 
     unknown = [i for i in fixed if i not in set(item_ids)]
     if unknown:
         raise ValueError(f"fixed names item(s) {unknown} that are not in the data")
+    if group is None:
+        if reference is not None or estimate_latent is not None:
+            raise ValueError("reference and estimate_latent need group= (a multi-group calibration)")
+        labels: list[Any] = [None]
+        group_codes = np.zeros(resp.n_persons, dtype=np.int64)
+    else:
+        if qmc:
+            raise ValueError(f"a multi-group calibration with {dims} factors (quasi-Monte Carlo integration) is not "
+                             f"supported; use at most {MAX_QUADRATURE_FACTORS} factors or a bifactor model")
+        if exploratory:
+            raise ValueError("a multi-group exploratory model is not identified up to rotation in each group; fit a "
+                             "confirmatory model (factors={name: [items]}) or a bifactor model with group=")
+        if estimate_latent is True:
+            raise ValueError("estimate_latent=True (the reference group's factor distribution estimated) is not "
+                             "supported for multidimensional models; the reference group's factors have means 0 "
+                             "and variances 1")
+        labels, group_codes = _group_labels(group, resp, reference, min_group_size)
+    n_groups = len(labels)
 
     categories, encoded = _prepare(resp, models)
     n_cat = np.array([len(categories[i]) for i in item_ids], dtype=np.int64)
@@ -509,17 +938,25 @@ def calibrate_multidimensional(resp: Responses, model: str | Mapping[str, str], 
         warnings.warn(f"{int((~answered).sum())} respondent(s) answered no item and are left out of the "
                       f"calibration: {shown}{' ...' if len(empty) > 5 else ''}", DataWarning, stacklevel=3)
         encoded = encoded[answered]
+        group_codes = group_codes[answered]
         weights = None if weights is None else weights[answered]
     if encoded.shape[0] == 0:
         raise ResponseError("no respondent answered any item")
     w = np.ones(encoded.shape[0]) if weights is None else weights
     n_persons = float(w.sum())
+    if n_groups > 1:
+        sizes = np.bincount(group_codes, minlength=n_groups)
+        small = [(labels[g], int(sizes[g])) for g in range(n_groups) if sizes[g] < min_group_size]
+        if small:
+            raise ResponseError(f"group(s) {', '.join(f'{g!r} ({n} persons)' for g, n in small)} have fewer than "
+                                f"min_group_size={min_group_size} persons who answered an item")
 
-    # per item: the factors its local slopes stand for
+    # per item: the factors its local slopes stand for (bifactor/two-tier: the general
+    # factors, then its specific factor or -1)
     if bifactor is not None:
-        item_group = np.array([int(np.flatnonzero(pattern[j, 1:])[0]) if pattern[j, 1:].any() else -1
-                               for j in range(len(item_ids))])
-        local_factors = [[0, 1 + s] if s >= 0 else [0, -1] for s in item_group]
+        item_group = np.array([int(np.flatnonzero(pattern[j, n_general:])[0]) if pattern[j, n_general:].any()
+                               else -1 for j in range(len(item_ids))])
+        local_factors = [list(range(n_general)) + [n_general + s if s >= 0 else -1] for s in item_group]
     else:
         item_group = np.full(len(item_ids), -1)
         local_factors = [list(range(n_factors)) for _ in item_ids]
@@ -556,7 +993,7 @@ def calibrate_multidimensional(resp: Responses, model: str | Mapping[str, str], 
                     fixed_mask[r, c] = True
                 elif slope_start is not None:
                     params[r, c] = slope_start[j, f]
-                elif bifactor is not None and c == 1:
+                elif bifactor is not None and c == n_general:
                     params[r, c] = 0.5
             if start is not None and item in start.index:
                 for c, nm in enumerate(row_names):
@@ -585,19 +1022,27 @@ def calibrate_multidimensional(resp: Responses, model: str | Mapping[str, str], 
         blocks.append(block)
     _check_priors_applied(priors, item_ids, matched)
 
-    work, work_weights = _collapse_patterns(encoded, weights, n_cat)
-    data = _GroupData(work, work_weights, None, n_persons)
+    groups = []
+    for g in range(n_groups):
+        rows = np.flatnonzero(group_codes == g)
+        sub = encoded if n_groups == 1 else np.ascontiguousarray(encoded[rows])
+        sub_w = weights if (weights is None or n_groups == 1) else weights[rows]
+        work, work_weights = _collapse_patterns(sub, sub_w, n_cat)
+        groups.append(_GroupData(work, work_weights, None, float(w[rows].sum())))
     nodes_1d = None if qmc else grid_nodes(int(points))
-    correlation = np.eye(n_factors)
+    shared = estimate_latent is False
     if bifactor is not None:
-        problem: _Problem = _BifactorProblem(blocks, data, nodes_1d, n_cat, item_group, newton_steps)
+        latent_blocks = [list(range(n_general))] + [[f] for f in range(n_general, n_factors)]
+        latent = _Latent(names, latent_blocks, [correlated and n_general > 1] + [False] * (n_factors - n_general),
+                         n_groups, shared)
+        problem: _Problem = _BifactorProblem(blocks, groups, nodes_1d, n_cat, item_group, n_general, latent,
+                                             newton_steps)
     else:
-        pairs = ([(i, j) for i in range(n_factors) for j in range(i + 1, n_factors)]
-                 if correlated and not exploratory else [])
+        latent = _Latent(names, [list(range(n_factors))], [correlated and not exploratory], n_groups,
+                         shared or exploratory)
         base = qmc_normal_nodes(int(points), n_factors) if qmc else None
         nodes = base.copy() if qmc else product_nodes(nodes_1d, n_factors)
-        problem = _MultidimensionalProblem(blocks, data, nodes, n_cat, correlation, pairs, names, newton_steps,
-                                           base)
+        problem = _MultidimensionalProblem(blocks, groups, nodes, n_cat, latent, newton_steps, base)
     x0 = problem.pack()
     runner = _squarem if accelerate else _plain_em
     x, history, converged, n_iter = runner(problem, x0, tol, int(max_iter), tol * 1e-2, callback)
@@ -607,35 +1052,52 @@ def calibrate_multidimensional(resp: Responses, model: str | Mapping[str, str], 
     if not converged:
         warnings.warn(f"EM did not converge in {n_iter} iterations (tol {tol:g}); the estimates are not "
                       "trustworthy, raise max_iter or check the data", ConvergenceWarning, stacklevel=3)
+    floored = [f"{names[i]} in group {labels[g]!r}" for g in range(1, n_groups) if not latent.shared
+               for i in range(n_factors) if latent.cov[g, i, i] <= MIN_LATENT_VARIANCE * (1.0 + 1e-9)]
+    if floored:
+        warnings.warn(f"the factor variance of {', '.join(floored)} is held at its floor {MIN_LATENT_VARIANCE:g}: "
+                      "the group's persons do not spread on that factor (or the grid is too coarse for it, "
+                      "raise quadrature_points); the estimates are not trustworthy", ModelWarning, stacklevel=3)
     loglik_se = math.nan
-    if isinstance(problem, _MultidimensionalProblem):
-        correlation = problem.correlation.copy()
-        if problem.qmc_base is not None:
-            loglik, loglik_se = _qmc_loglik(problem, int(points), n_factors)
-    layout = _layout(blocks, item_ids, problem)
+    if isinstance(problem, _MultidimensionalProblem) and problem.qmc_base is not None:
+        loglik, loglik_se = _qmc_loglik(problem, int(points), n_factors)
+    correlation = latent.cov[0].copy()
+    layout = _layout(blocks, item_ids, problem, labels)
     n_free = layout.n_parameters
 
     se_rows: list[dict[str, float]] | None = None
     covariance = None
-    correlation_se = np.full((n_factors, n_factors), np.nan)
+    latent_se = np.full(len(latent.slots), np.nan)
     if se:
         from psychometrics.irt.standard_errors import _standard_errors
 
-        si_se, _, _, _, covariance = _standard_errors(problem, x, layout, len(item_ids), [None],
-                                                      list(range(len(item_ids))), list(item_ids))
-        se_rows = []
-        for j, item in enumerate(item_ids):
-            se_rows.append({})
+        try:
+            si_se, _, _, _, covariance = _standard_errors(problem, x, layout, len(item_ids), labels,
+                                                          list(range(len(item_ids))), list(item_ids))
+        except ValueError as exc:
+            if "positive definite" not in str(exc):
+                raise
+            # a factor covariance at the edge of the admissible set: no finite-difference score there
+            warnings.warn("standard errors are not computed (NaN): a factor covariance matrix is at the edge of "
+                          "positive definiteness", ModelWarning, stacklevel=3)
+            problem.unpack(x)
+            si_se = _frame(item_ids, [{} for _ in item_ids])
+            size = problem.size
+            covariance = pd.DataFrame(np.full((size, size), np.nan))
+        se_rows = [{} for _ in item_ids]
         for b in blocks:
             local = b.model.parameter_names(b.k)
             for r, j in enumerate(b.positions):
                 for c, nm in enumerate(b.reported[r]):
                     if nm:
-                        se_rows[j][nm] = float(si_se.loc[item_ids[j], local[c]])
-        if isinstance(problem, _MultidimensionalProblem):
-            for s, (i, j) in enumerate(problem.pairs):
-                v = float(covariance.to_numpy()[problem.n_item_slots + s, problem.n_item_slots + s])
-                correlation_se[i, j] = correlation_se[j, i] = math.sqrt(v) if v >= 0 else math.nan
+                        se_rows[j][nm] = (float(si_se.loc[item_ids[j], local[c]]) if local[c] in si_se.columns
+                                          else math.nan)
+        diag = np.diag(covariance.to_numpy())[problem.n_item_slots:]
+        latent_se = np.where(diag >= 0, np.sqrt(np.abs(diag)), np.nan)
+    correlation_se = np.full((n_factors, n_factors), np.nan)
+    for s, (g, kind, i, j) in enumerate(latent.slots):
+        if kind == "correlation":
+            correlation_se[i, j] = correlation_se[j, i] = latent_se[s]
 
     si_rows: list[dict[str, float]] = [{} for _ in item_ids]
     for b in blocks:
@@ -646,39 +1108,46 @@ def calibrate_multidimensional(resp: Responses, model: str | Mapping[str, str], 
                     row[nm] = float(b.params[r, c])
             si_rows[j] = row
     slopes = np.array([[si_rows[j][nm] for nm in global_slope] for j in range(len(item_ids))])
-    rotation_converged = True
     if exploratory and n_factors > 1 and rotation != "none":
-        from psychometrics.factor.efa import ROTATIONS, rotate
+        from psychometrics.factor.efa import ROTATIONS
 
         if rotation not in ROTATIONS:
             raise ValueError(f"rotation must be one of {ROTATIONS}, got {rotation!r}")
-        unrotated = standardized_loadings(slopes, np.eye(n_factors))
-        _, phi, t_matrix, rotation_converged = rotate(unrotated, rotation)
-        # slopes rotate like the loadings: the item's common variance a'Phi a is invariant
-        if np.allclose(phi, np.eye(n_factors)):
-            slopes = slopes @ t_matrix
-        else:
-            slopes = slopes @ np.linalg.inv(t_matrix).T
-        correlation = phi
-        # factors with mostly negative loadings are reflected (sign is arbitrary)
-        signs = np.where(slopes.sum(axis=0) < 0, -1.0, 1.0)
-        slopes *= signs
-        correlation = correlation * np.outer(signs, signs)
+        rotated, correlation, rotation_converged = _rotated(slopes, rotation)
         for j in range(len(item_ids)):
-            si_rows[j].update(dict(zip(global_slope, map(float, slopes[j]))))
+            si_rows[j].update(dict(zip(global_slope, map(float, rotated[j]))))
         if se_rows is not None:
-            # the rotation depends on the slopes themselves; SEs of the unrotated slopes do not
-            # carry over, and the delta method through the rotation is not implemented
-            for row in se_rows:
-                row.update({nm: math.nan for nm in global_slope})
-            warnings.warn("standard errors of rotated exploratory slopes are not computed (NaN); intercept "
-                          "standard errors are valid", ModelWarning, stacklevel=3)
+            free = np.zeros(slopes.shape, dtype=bool)
+            slot_of = np.full(slopes.shape, -1, dtype=np.int64)
+            for b in blocks:
+                for r, j in enumerate(b.positions):
+                    for c, nm in enumerate(b.reported[r]):
+                        if nm in global_slope and b.slot[r, c] >= 0:
+                            free[j, global_slope.index(nm)] = True
+                            slot_of[j, global_slope.index(nm)] = b.slot[r, c]
+            cov_all = covariance.to_numpy()
+            slot_list = slot_of[free]
+            cov_free = np.nan_to_num(cov_all[np.ix_(slot_list, slot_list)])
+            slope_se, correlation_se = _rotation_covariance(slopes, free, cov_free, rotation, rotated)
+            if not np.all(np.isfinite(cov_all[np.ix_(slot_list, slot_list)])):
+                slope_se[:] = np.nan
+                correlation_se[:] = np.nan
+            for j, row in enumerate(se_rows):
+                row.update({nm: float(slope_se[j, m]) for m, nm in enumerate(global_slope)})
         if not rotation_converged:
             warnings.warn(f"the {rotation} rotation did not converge; the rotated loadings are not trustworthy",
                           ConvergenceWarning, stacklevel=3)
     frame = _frame(item_ids, si_rows)
     corr_frame = pd.DataFrame(correlation, index=pd.Index(names, name="factor"), columns=names)
     se_frame = None if se_rows is None else _frame(item_ids, se_rows).reindex(columns=frame.columns)
+    extra: dict[str, Any] = {}
+    if n_groups > 1:
+        means, covariances, means_se, covariances_se = _group_distributions(latent, labels, latent_se if se else None)
+        extra = dict(groups=tuple(labels), group_item_params={g: frame.copy() for g in labels},
+                     group_slope_intercept={g: frame.copy() for g in labels}, factor_means=means,
+                     factor_covariances=covariances, factor_means_se=means_se, factor_covariances_se=covariances_se)
+    factor_model = ("exploratory" if exploratory else "confirmatory") if bifactor is None else (
+        "two-tier" if isinstance(general, Mapping) else "bifactor")
     return Calibration(
         item_ids=list(item_ids), models=models, categories=categories,
         item_params=frame.copy(), slope_intercept=frame,
@@ -691,5 +1160,30 @@ def calibrate_multidimensional(resp: Responses, model: str | Mapping[str, str], 
         factor_correlations_se=(pd.DataFrame(correlation_se, index=corr_frame.index, columns=names)
                                 if se else None),
         rotation=rotation if exploratory else None, loglik_se=loglik_se,
-        factor_model="bifactor" if bifactor is not None else ("exploratory" if exploratory else "confirmatory"),
+        factor_model=factor_model, general_factors=tuple(names[:n_general]) if n_general > 1 else (),
+        **extra,
     )
+
+
+def _group_distributions(latent: _Latent, labels: Sequence[Any], slot_se: np.ndarray | None
+                         ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None]:
+    """Factor means (groups x factors) and covariances (rows (group, factor) x factors) of every
+    group, and their standard errors (NaN where fixed) when ``slot_se`` is given."""
+    names = latent.names
+    index = pd.Index(list(labels), name="group")
+    rows = pd.MultiIndex.from_tuples([(g, f) for g in labels for f in names], names=["group", "factor"])
+    means = pd.DataFrame(latent.means, index=index, columns=names)
+    covariances = pd.DataFrame(latent.cov.reshape(-1, len(names)), index=rows, columns=names)
+    if slot_se is None:
+        return means, covariances, None, None
+    mean_se = np.full(latent.means.shape, np.nan)
+    cov_se = np.full(latent.cov.shape, np.nan)
+    for (g, kind, i, j), v in zip(latent.slots, slot_se):
+        if kind == "mean":
+            mean_se[g, i] = v
+        else:
+            cov_se[g, i, j] = cov_se[g, j, i] = v
+    if latent.shared:
+        cov_se[1:] = cov_se[0]
+    return (means, covariances, pd.DataFrame(mean_se, index=index, columns=names),
+            pd.DataFrame(cov_se.reshape(-1, len(names)), index=rows, columns=names))

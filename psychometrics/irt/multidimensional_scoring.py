@@ -247,6 +247,10 @@ def profile_scores(calibration: Any, codes: np.ndarray, method: str = "eap", *,
     """
     if method not in ("eap", "map"):
         raise ValueError(f"method {method!r} is not available for multidimensional calibrations; use 'eap' or 'map'")
+    if getattr(calibration, "is_multigroup", False):
+        # one prior for everybody would be silently wrong for the focal groups
+        raise ValueError("scoring a multi-group multidimensional calibration is not supported: each group has its "
+                         "own factor means and covariances (factor_means, factor_covariances)")
     sets = _bifactor_sets(calibration)
     dims = 2 if sets is not None else len(calibration.factors)
     points = (DEFAULT_SCORING_POINTS.get(dims, QMC_SCORING_POINTS) if quadrature_points is None

@@ -107,10 +107,20 @@ class Calibration:
     rotation : str or None
         Rotation of an exploratory calibration.
     factor_model : str
-        ``""`` (unidimensional), ``"confirmatory"``, ``"exploratory"`` or ``"bifactor"``.
+        ``""`` (unidimensional), ``"confirmatory"``, ``"exploratory"``, ``"bifactor"`` or
+        ``"two-tier"``.
     loglik_se : float
         Integration error of :attr:`loglik` where it is a quasi-Monte Carlo estimate (more than
         three factors); NaN for quadrature.
+    factor_means, factor_covariances : DataFrame or None
+        Multi-group multidimensional calibration: the factor means of every group (groups x
+        factors; the reference group's are 0) and their covariance matrices (rows ``(group,
+        factor)``, columns factors; the reference group's has unit variances and the
+        estimated correlations). None for a single group.
+    factor_means_se, factor_covariances_se : DataFrame or None
+        Their standard errors (``se=True``; NaN where fixed).
+    general_factors : tuple of str
+        The general factors of a two-tier model (the first factors); empty otherwise.
     parameter_layout : ParameterLayout
         Every parameter free, shared or fixed and its slot in the estimate vector
         (:mod:`psychometrics.irt.layout`): :attr:`n_parameters`, the fit statistics' degrees
@@ -150,6 +160,11 @@ class Calibration:
     rotation: str | None = None
     factor_model: str = ""
     loglik_se: float = math.nan
+    factor_means: pd.DataFrame | None = None
+    factor_covariances: pd.DataFrame | None = None
+    factor_means_se: pd.DataFrame | None = None
+    factor_covariances_se: pd.DataFrame | None = None
+    general_factors: tuple = ()
     parameter_layout: ParameterLayout | None = None
 
     def __post_init__(self) -> None:
@@ -357,6 +372,10 @@ class Calibration:
             raise ValueError("this is a single-group calibration; it has no groups")
         if group not in self.groups:
             raise ValueError(f"group {group!r} is not one of the calibration's groups {list(self.groups)}")
+        if self.factors:
+            raise ValueError("a group of a multi-group multidimensional calibration has factor means and covariances "
+                             "(factor_means, factor_covariances) that single-group scoring does not take yet; the "
+                             "item parameters are the same in every group (slope_intercept)")
         return dataclasses.replace(
             self, item_params=self.group_item_params[group].copy(),
             slope_intercept=self.group_slope_intercept[group].copy(),
@@ -410,7 +429,10 @@ class Calibration:
                                       f"; latent mean {self.latent_mean:.3f}, variance {self.latent_variance:.3f}"),
             "",
         ]
-        if self.is_multigroup:
+        if self.is_multigroup and self.factors:
+            lines += [f"groups (reference {self.groups[0]!r}): factor means", self.factor_means.round(3).to_string(),
+                      "", "factor covariances", self.factor_covariances.round(3).to_string(), ""]
+        elif self.is_multigroup:
             latent = pd.DataFrame({"mean": self.latent_mean, "variance": self.latent_variance})
             lines += [f"groups (reference {self.groups[0]!r}):", latent.round(3).to_string(), ""]
             if self.freed:

@@ -166,8 +166,12 @@ def test_bad_structures(rng):
         calibrate(data, "rasch", factors=structure)
     with pytest.raises(ValueError, match="latent_variance do"):
         calibrate(data, "2pl", factors=structure, latent_variance=2.0)
-    with pytest.raises(ValueError, match="multi-group"):
-        calibrate(data, "2pl", factors=structure, group=np.repeat(["x", "y"], 100))
+    with pytest.raises(ValueError, match="invariance do"):
+        calibrate(data, "2pl", factors=structure, group=np.repeat(["x", "y"], 100), invariance=["slopes"])
+    with pytest.raises(ValueError, match="multi-group exploratory"):
+        calibrate(data, "2pl", factors=2, group=np.repeat(["x", "y"], 100))
+    with pytest.raises(ValueError, match="reference and estimate_latent need group"):
+        calibrate(data, "2pl", factors=structure, estimate_latent=False)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with pytest.raises(ValueError, match="rotation applies"):
@@ -373,11 +377,56 @@ def test_exploratory_oblimin_recovers_structure(rng):
     assert np.abs(matched[:4, 1]).max() < 0.15 and np.abs(matched[4:, 0]).max() < 0.15
     assert abs(efa.factor_correlations.iloc[0, 1] - 0.35) < 0.1
     # rotation leaves the estimation (and its likelihood) unchanged
-    with pytest.warns(ModelWarning, match="rotated exploratory slopes"):
-        varimax = calibrate(data, "2pl", factors=2, rotation="varimax", quadrature_points=21, se=True)
-    assert varimax.standard_errors[["a1", "a2"]].isna().all().all() and (varimax.standard_errors["d"] > 0).all()
+    varimax = calibrate(data, "2pl", factors=2, rotation="varimax", quadrature_points=21, se=True)
+    assert (varimax.standard_errors["d"] > 0).all()
     np.testing.assert_allclose(varimax.factor_correlations.to_numpy(), np.eye(2), atol=1e-12)
     assert varimax.loglik == efa.loglik
+
+
+def test_rotated_slope_standard_errors_by_the_delta_method(rng):
+    """Standard errors of varimax-rotated slopes = J Cov(unrotated) J' with the Jacobian of an
+    independent varimax (factor_analyzer's Rotator, Kaiser-normalized) by central differences."""
+    from factor_analyzer.rotator import Rotator
+
+    from psychometrics.items.multidimensional import LOGISTIC_SCALE
+
+    slopes = np.zeros((8, 2))
+    slopes[:4, 0] = rng.uniform(1.3, 2.0, 4)
+    slopes[4:, 1] = rng.uniform(1.3, 2.0, 4)
+    slopes[[1, 5], [1, 0]] = 0.6
+    data = _graded_data(rng, slopes, rng.normal(0, 0.8, (8, 1)), np.eye(2), 1500)
+    unrotated = calibrate(data, "2pl", factors=2, rotation="none", quadrature_points=21, se=True)
+    rotated = calibrate(data, "2pl", factors=2, rotation="varimax", quadrature_points=21, se=True)
+    a = unrotated.slope_intercept[["a1", "a2"]].to_numpy()
+    labels = list(unrotated.covariance.index)
+    free = [(j, m) for j, item in enumerate(unrotated.item_ids) for m, nm in enumerate(["a1", "a2"])
+            if (item, nm, "*") in labels]
+    slots = [labels.index((unrotated.item_ids[j], ["a1", "a2"][m], "*")) for j, m in free]
+    cov = unrotated.covariance.to_numpy()[np.ix_(slots, slots)]
+    target = rotated.slope_intercept[["a1", "a2"]].to_numpy()
+
+    def varimax_slopes(x):
+        h = np.sqrt((x * x).sum(axis=1) + LOGISTIC_SCALE ** 2)
+        loadings = x / h[:, None]
+        out = Rotator(method="varimax", normalize=True, max_iter=10_000, tol=1e-14).fit_transform(loadings)
+        out = out * h[:, None]
+        # the same factor order and signs as the reported solution
+        if abs(np.corrcoef(out[:, 0], target[:, 0])[0, 1]) < abs(np.corrcoef(out[:, 1], target[:, 0])[0, 1]):
+            out = out[:, ::-1]
+        return out * np.sign((out * target).sum(axis=0))
+
+    np.testing.assert_allclose(varimax_slopes(a), target, atol=1e-5)
+    jac = np.empty((16, len(free)))
+    for c, (j, m) in enumerate(free):
+        up, down = a.copy(), a.copy()
+        up[j, m] += 1e-5
+        down[j, m] -= 1e-5
+        jac[:, c] = (varimax_slopes(up) - varimax_slopes(down)).reshape(-1) / 2e-5
+    expected = np.sqrt(np.diag(jac @ cov @ jac.T)).reshape(8, 2)
+    got = rotated.standard_errors[["a1", "a2"]].to_numpy()
+    np.testing.assert_allclose(got, expected, rtol=2e-3)
+    # the rotated slopes' uncertainty is spread over both factors: no slope is exactly known
+    assert (got > 0.02).all()
 
 
 def test_bundled_sample_profile_numbers_quoted_in_readme():
