@@ -826,7 +826,8 @@ def _profile(instrument: "Instrument", responses: Responses, scales: Mapping[str
     models = {s: (irt_results[s].model if s in irt_results else default_model(instrument, items))
               for s, items in scales.items()}
     alone = {s: r.scores for s, r in irt_results.items()}
-    profile = profile_model(responses, scales, models, alone)
+    rxx = {s: r.marginal_reliability for s, r in irt_results.items()}
+    profile = profile_model(responses, scales, models, alone, alone_reliability=rxx)
     if profile.error:
         findings.append(Finding("instrument", "", "", "mirt_error", math.nan, math.nan, "warning",
                                 f"multidimensional model: {profile.error}"))
