@@ -450,7 +450,7 @@ class _GridProfile:
 
 
 class _AdaptiveProfile:
-    """Beyond three scales: per-person quasi-Monte Carlo importance sampling.
+    r"""Beyond three scales: per-person quasi-Monte Carlo importance sampling.
 
     Person n's points are :math:`\boldsymbol\theta_{nq} = \mathbf m_n + c\,\mathbf s_n \odot
     \mathbf z_q` (z: scrambled Sobol points of N(0, I); m, s: the person's posterior means and
@@ -485,6 +485,7 @@ class _AdaptiveProfile:
         n, q = self.mean.shape[0], self.z.shape[0]
         chunk = max(1, _CELLS // (q * d))
         self.bounds = [(lo, min(n, lo + chunk)) for lo in range(0, n, chunk)]
+        self.kept: list[np.ndarray] | None = None
 
     def _interpolated(self, m: int, lo: int, hi: int, values: np.ndarray) -> np.ndarray:
         position = np.clip((values - self.grid[0]) / _LOGLIK_STEP, 0.0, self.grid.size - 1.000001)
@@ -494,22 +495,31 @@ class _AdaptiveProfile:
         rows = np.arange(hi - lo)[:, None]
         return (1.0 - frac) * table[rows, left] + frac * table[rows, left + 1]
 
+    def _points(self, lo: int, hi: int) -> np.ndarray:
+        return self.mean[lo:hi, None, :] + self.spread[lo:hi, None, :] * self.z[None, :, :]      # (n, Q, D)
+
+    def _likelihood_ratio(self, lo: int, hi: int, theta: np.ndarray) -> np.ndarray:
+        """log L(x | theta) - log q(theta) - log Q: the part of the weights that Phi leaves alone."""
+        log_w = sum(self._interpolated(m, lo, hi, theta[:, :, m]) for m in range(theta.shape[2]))
+        # minus the proposal's log-density (its normalizing constant per person included)
+        log_w -= self.log_q_z[None, :] - np.log(self.spread[lo:hi]).sum(axis=1)[:, None]
+        return log_w - np.log(self.z.shape[0])
+
     def chunks(self, corr: np.ndarray):
         precision = np.linalg.inv(corr)
         log_det = np.linalg.slogdet(corr)[1]
-        for lo, hi in self.bounds:
-            theta = self.mean[lo:hi, None, :] + self.spread[lo:hi, None, :] * self.z[None, :, :]   # (n, Q, D)
-            log_w = sum(self._interpolated(m, lo, hi, theta[:, :, m]) for m in range(theta.shape[2]))
-            log_w = log_w - 0.5 * np.einsum("nqd,de,nqe->nq", theta, precision, theta) - 0.5 * log_det
-            # minus the proposal's log-density (its normalizing constant per person included)
-            log_w -= self.log_q_z[None, :] - np.log(self.spread[lo:hi]).sum(axis=1)[:, None]
-            yield lo, hi, theta, log_w - np.log(self.z.shape[0])
+        if self.kept is None and self.mean.shape[0] * self.z.shape[0] <= 8 * _CELLS:
+            self.kept = [self._likelihood_ratio(lo, hi, self._points(lo, hi)) for lo, hi in self.bounds]
+        for b, (lo, hi) in enumerate(self.bounds):
+            theta = self._points(lo, hi)
+            ratio = self.kept[b] if self.kept else self._likelihood_ratio(lo, hi, theta)
+            yield lo, hi, theta, ratio - 0.5 * ((theta @ precision) * theta).sum(axis=2) - 0.5 * log_det
 
 
 def joint_scale_profile(calibrations: Sequence[Any], codes: Sequence[np.ndarray], *,
                         correlations: np.ndarray | None = None, start: np.ndarray | None = None,
-                        quadrature_points: int | None = None, tol: float = 1e-5,
-                        max_iter: int = 500) -> ScaleProfile:
+                        quadrature_points: int | None = None, integration: str | None = None,
+                        tol: float = 1e-5, max_iter: int = 500) -> ScaleProfile:
     r"""Score D unidimensional scale calibrations as one model with correlated traits.
 
     Parameters
@@ -522,11 +532,13 @@ def joint_scale_profile(calibrations: Sequence[Any], codes: Sequence[np.ndarray]
     correlations : ndarray (D, D), optional
         Latent correlations to use; by default estimated by marginal maximum likelihood.
     start : ndarray (D, D), optional
-        Starting correlations of the estimation; with more than three scales also the
-        distribution the quasi-Monte Carlo points are drawn from (default the identity).
+        Starting correlations of the estimation (default the identity).
     quadrature_points : int, optional
-        Points per dimension (61, 31, 15 for 1-3 scales) or, beyond three scales,
-        quasi-Monte Carlo points (default 8192).
+        Points per dimension (61, 41, 31 for 1-3 scales) or, beyond three scales,
+        quasi-Monte Carlo points per person (default 2048).
+    integration : {"grid", "adaptive"}, optional
+        Tensor-product grid (default up to three scales) or per-person quasi-Monte Carlo
+        points (default beyond).
     tol, max_iter : float, int
         EM stops when no correlation changes by more than ``tol``.
 
@@ -537,11 +549,12 @@ def joint_scale_profile(calibrations: Sequence[Any], codes: Sequence[np.ndarray]
     factor computed by the compiled kernel of :mod:`psychometrics.estep` from the scale's own
     calibration. The traits are :math:`N(\mathbf 0, \boldsymbol\Phi)`; EM alternates the
     posterior over fixed nodes with the M-step of the calibration
-    (:func:`psychometrics.irt.multidimensional._correlation_mstep`, maximizing
-    :math:`\sum_q N_q\log w_q(\boldsymbol\Phi)`). Beyond three scales the nodes are
-    quasi-Monte Carlo points of :math:`N(\mathbf 0, \boldsymbol\Phi_0)` importance-weighted to
-    :math:`N(\mathbf 0, \boldsymbol\Phi)`, so the likelihood is computed once. EAP
-    estimates and standard deviations follow at the final :math:`\boldsymbol\Phi`.
+    (:func:`psychometrics.irt.multidimensional._correlation_mstep`). Up to three scales the
+    nodes are the tensor-product grid (41 or 31 points per dimension: EAPs within 1e-4 of a
+    61-point grid on the bundled sample), the likelihood matrix computed once. Beyond three
+    scales, each person gets quasi-Monte Carlo points around the scale-alone posteriors
+    (:class:`_AdaptiveProfile`, importance sampling; 2048 points give EAPs within 2e-3 of the
+    61-point grid with three scales), and the M-step uses the posterior second moments.
     """
     from psychometrics.irt.multidimensional import _correlation_mstep
 
@@ -549,7 +562,13 @@ def joint_scale_profile(calibrations: Sequence[Any], codes: Sequence[np.ndarray]
     n = int(codes[0].shape[0])
     start = np.eye(d) if start is None else np.asarray(start, dtype=np.float64)
     corr = np.asarray(correlations if correlations is not None else start, dtype=np.float64).copy()
-    sampler = (_GridProfile if d <= 3 else _AdaptiveProfile)(calibrations, codes, quadrature_points)
+    if integration is None:
+        integration = "grid" if d <= 3 else "adaptive"
+    if integration not in ("grid", "adaptive"):
+        raise ValueError(f"integration must be 'grid' or 'adaptive', got {integration!r}")
+    if integration == "grid" and d > 3:
+        raise ValueError(f"a grid for {d} scales has too many nodes; use integration='adaptive'")
+    sampler = (_GridProfile if integration == "grid" else _AdaptiveProfile)(calibrations, codes, quadrature_points)
 
     def passes(corr: np.ndarray, moments: bool) -> tuple[np.ndarray, np.ndarray, float, np.ndarray, np.ndarray]:
         second = np.zeros((d, d))
@@ -566,13 +585,14 @@ def joint_scale_profile(calibrations: Sequence[Any], codes: Sequence[np.ndarray]
             if nodes.ndim == 2:
                 counts = post.sum(axis=0) + (counts if counts.size else 0.0)
             else:
-                second += np.einsum("nq,nqd,nqe->de", post, nodes, nodes)
+                flat = nodes.reshape(-1, d)
+                second += (flat * post.reshape(-1)[:, None]).T @ flat
             if moments:
                 if nodes.ndim == 2:
                     mean, square = post @ nodes, post @ (nodes * nodes)
                 else:
-                    mean = np.einsum("nq,nqd->nd", post, nodes)
-                    square = np.einsum("nq,nqd->nd", post, nodes * nodes)
+                    mean = np.matmul(post[:, None, :], nodes)[:, 0, :]
+                    square = np.matmul(post[:, None, :], nodes * nodes)[:, 0, :]
                 theta[lo:hi] = mean
                 se[lo:hi] = np.sqrt(np.maximum(square - mean * mean, 0.0))
         return second, counts, total, theta, se
