@@ -501,7 +501,7 @@ def item_fit(calibration: Any, responses: Any, *, mincell: float = 1.0, missing:
         # S-X2 needs the summed-score likelihoods integrated over all factors, infit/outfit one
         # theta per person: neither is implemented for several factors
         raise ValueError(f"item fit (S-X2, infit/outfit, RMSD) is not provided for multidimensional "
-                         f"calibrations (factors {list(calibration.factors)}); use fit.m2(calibration, "
+                         f"calibrations (this one has {len(calibration.factors)} factors {list(calibration.factors)}); use fit.m2(calibration, "
                          "responses) for the model's fit, or item_fit on each scale's unidimensional "
                          "calibration")
     mincell = _check_mincell(mincell)
