@@ -488,6 +488,25 @@ class ScaleProfile:
     n_iter: int
     converged: bool
 
+    def __repr__(self) -> str:
+        return (f"ScaleProfile(scales={self.correlations.shape[0]}, persons={self.theta.shape[0]}, "
+                f"loglik={self.loglik:.4f}, n_iter={self.n_iter}, converged={self.converged})")
+
+    def to_frame(self) -> pd.DataFrame:
+        """Per person and scale (numbered 0..D-1): ``theta_<m>`` and ``se_<m>``."""
+        d = self.theta.shape[1]
+        columns = {f"theta_{m}": self.theta[:, m] for m in range(d)}
+        columns.update({f"se_{m}": self.se[:, m] for m in range(d)})
+        return pd.DataFrame(columns)
+
+    def summary(self) -> str:
+        d = self.correlations.shape[0]
+        off = self.correlations[np.triu_indices(d, 1)]
+        span = f", correlations {off.min():.2f} to {off.max():.2f}" if off.size else ""
+        return (f"{d} scales scored jointly, {self.theta.shape[0]} persons{span}, mean SE "
+                + ", ".join(f"{v:.3f}" for v in np.nanmean(self.se, axis=0))
+                + ("" if self.converged else " (correlations NOT converged)"))
+
 
 class _GridProfile:
     """Up to three scales: the tensor-product grid, one likelihood matrix for all EM passes."""
