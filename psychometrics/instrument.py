@@ -269,6 +269,17 @@ class Scoring(_Model):
         return self
 
 
+class Analysis(_Model):
+    """How ``psychometrics validate`` analyses the instrument by default.
+
+    ``model: mirt`` also fits the scales as one correlated-factors IRT model (factor
+    correlations, each scale's reliability in that model), as ``validate --model mirt``.
+    """
+
+    model: Literal["unidimensional", "mirt"] = Field(
+        "unidimensional", description="'mirt': also fit the scales as one correlated-factors model.")
+
+
 class RaterRole(_Model):
     """A kind of rater of a multi-rater (360-degree) form."""
 
@@ -310,6 +321,7 @@ class Instrument(_Model):
     scales: list[Scale] = Field(min_length=1)
     items: list[Item] = Field(min_length=1)
     scoring: Scoring = Field(default_factory=Scoring)
+    analysis: Analysis = Field(default_factory=Analysis)
     rater_roles: list[RaterRole] = Field(default_factory=list)
     data_columns: list[DataColumn] = Field(default_factory=list)
 

@@ -34,3 +34,4 @@ def test_readme_examples_run(tmp_path, monkeypatch):
     assert namespace["result"].A == pytest.approx(1.217, abs=0.005)
     assert namespace["result"].B == pytest.approx(0.458, abs=0.005)
     assert namespace["om"].hierarchical == pytest.approx(0.713, abs=0.005)
+    assert namespace["joint"].comparison["se_profile"].tolist() == pytest.approx([0.465, 0.476], abs=0.001)

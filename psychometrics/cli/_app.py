@@ -169,6 +169,9 @@ LABELS = {
     "missing_rate": "missing", "difficulty": "difficulty", "r_drop": "r.drop",
     "alpha_if_deleted": "alpha if del.", "discrimination": "discr.", "omega_cfa": "omega (CFA)",
     "marginal_reliability": "marginal rxx", "n_flagged_items": "flagged items",
+    "marginal_reliability_mirt": "marginal rxx (MIRT)", "marginal_profile": "marginal rxx (MIRT)",
+    "marginal_alone": "marginal rxx (alone)", "se_profile": "mean SE (MIRT)", "se_alone": "mean SE (alone)",
+    "se_gain": "SE gain",
 }
 
 

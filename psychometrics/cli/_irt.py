@@ -304,6 +304,10 @@ def score(
     bank: Annotated[Path, typer.Option("--bank", "-b", help="Item bank written by 'psychometrics calibrate'.",
                                        exists=True, dir_okay=False)],
     method: Annotated[str, typer.Option("--method", help="eap, map, ml or wle.")] = "eap",
+    model: Annotated[str | None, typer.Option(
+        "--model", "-m", help="'mirt': score the bank's scales as correlated traits (one multidimensional EAP; "
+                              "the correlations are estimated from the file with the bank's item parameters), so "
+                              "each scale's score borrows strength from the others.")] = None,
     instrument: Annotated[str | None, typer.Option(
         "--instrument", "-i", help="Instrument of the bank (file or bundled id): keys the data and adds "
                                    "classical scale scores.")] = None,
@@ -332,11 +336,18 @@ def score(
     estimates are -inf/inf). T-scores and percentiles compare with the calibration sample. With
     the instrument, the classical scale scores are added as <scale>_raw (and <scale>_norm_z,
     _norm_T, _norm_percentile where the instrument has norms). The CSV is written atomically.
+    With --model mirt the scales are scored together as correlated traits (same columns, smaller SEs).
     """
     from psychometrics.bank import read_bank
     from psychometrics.data import read_table
 
     _State.quiet = _State.quiet or quiet_
+    if model is not None and model != "mirt":
+        raise ValueError(f"--model {model!r}: the only scoring model to choose is 'mirt' (the bank's scales as "
+                         "correlated traits); without --model each scale is scored on its own")
+    if model == "mirt" and method.lower() != "eap":
+        raise ValueError(f"--model mirt scores by EAP (the multidimensional posterior mean); --method {method} "
+                         "is for scales scored on their own")
     if report is not None:
         require_report_extra()
     check_output(output, what="score file")
@@ -369,7 +380,14 @@ def score(
                 if not options["items"]:
                     raise ResponseError(f"none of the item bank's items is a column of {str(responses)!r}")
             prepared = load_data(responses, None, options, warn=False)
-        scores = score_table(item_bank, prepared, method=method, min_answered=min_answered)
+        profile = None
+        if model == "mirt":
+            from psychometrics.workflows.profile import score_profiles
+
+            profile = score_profiles(item_bank, prepared, min_answered=min_answered)
+            scores = profile.scores
+        else:
+            scores = score_table(item_bank, prepared, method=method, min_answered=min_answered)
         if inst is not None:
             scores = scores.join(_classical_scores(inst, prepared))
     print_warnings(caught)
@@ -389,8 +407,9 @@ def score(
         render_scores(t_scores, report, respondent=respondent, scales=scales, labels=labels,
                       title=f"Skill profiles: {inst.title}" if inst is not None else "Skill profiles",
                       norm_source=(f"T-scores = 50 + 10 theta: they compare each respondent with the calibration "
-                                   f"sample of item bank {bank.name} ({method.upper()} estimates), not with a norm "
-                                   "sample"), unfavourable=unfavourable)
+                                   f"sample of item bank {bank.name} ({method.upper()} estimates"
+                                   f"{', the scales scored as correlated traits' if profile is not None else ''}), "
+                                   "not with a norm sample"), unfavourable=unfavourable)
 
     if as_json:
         if output is None:
@@ -399,6 +418,12 @@ def score(
             payload = {"scores": str(output.resolve()), "n_persons": len(scores), "method": method,
                        "scales": list(item_bank.scales),
                        "report": None if report is None else str(report.resolve())}
+            if profile is not None:
+                corr = profile.factor_correlations
+                payload["model"] = "mirt"
+                payload["factor_correlations"] = {a: {b: float(corr.loc[a, b]) for b in corr.columns}
+                                                  for a in corr.index}
+                payload["se"] = profile.comparison.reset_index().to_dict(orient="records")
             sys.stdout.write(dump_json(payload))
     elif output is None:
         scores.to_csv(sys.stdout)
@@ -409,7 +434,12 @@ def score(
             "sd_theta": [scores[f"{s}_theta"].replace([np.inf, -np.inf], np.nan).std() for s in item_bank.scales],
             "mean_se": [scores[f"{s}_se"].replace([np.inf, -np.inf], np.nan).mean() for s in item_bank.scales],
         }, index=pd.Index(list(item_bank.scales), name="scale"))
-        console.print(table(summary, f"Scores ({method.upper()})", index_name="scale"))
+        console.print(table(summary, f"Scores ({method.upper()}"
+                            + (", scales as correlated traits)" if profile is not None else ")"), index_name="scale"))
+        if profile is not None:
+            console.print(table(profile.factor_correlations, "Scale correlations (estimated from this file)"
+                                if profile.estimated else "Scale correlations", index_name="scale"))
+            console.print(table(profile.comparison, "Mean SE: each scale alone vs in the profile", index_name="scale"))
         note(f"Scores written to {output.resolve()}")
         if report is not None:
             note(f"Report written to {report.resolve()}")

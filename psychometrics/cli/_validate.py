@@ -144,6 +144,7 @@ def _print_validation(result: Any, *, source: str) -> None:
     if "verdict" in scales.columns:
         scales["verdict"] = [Text(v, style=_VERDICT_STYLE.get(v, "")) for v in scales["verdict"]]
     console.print(table(scales, "Verdict per scale", index_name="scale"))
+    _print_profile(result.profile)
     if result.findings:
         console.print(f"[bold]{len(result.findings)} finding(s):[/]")
         for finding in result.findings:
@@ -151,6 +152,19 @@ def _print_validation(result: Any, *, source: str) -> None:
             console.print(f"  [{style}]{finding.severity:<7}[/] {escape(finding.message)}", highlight=False)
     else:
         console.print("[green]No findings.[/]")
+
+
+def _print_profile(profile: Any) -> None:
+    """The correlated-factors model of ``--model mirt``: factor correlations and reliabilities."""
+    if profile is None or profile.calibration is None:
+        return
+    cal = profile.calibration
+    state = "converged" if cal.converged else "NOT converged"
+    console.print(table(profile.factor_correlations,
+                        f"Factor correlations (the scales as one correlated-factors model, {state}, "
+                        f"logLik {cal.loglik:.2f})", index_name="scale"))
+    console.print(table(profile.reliability[["marginal_profile", "marginal_alone", "se_profile", "se_alone"]],
+                        "Reliability in the multidimensional model (marginal rxx) and alone", index_name="scale"))
 
 
 def _validate_command(frame: Any, instrument: Any, *, source: str, group: str | None, model: str | None,
@@ -191,7 +205,10 @@ def validate(
     report: Annotated[Path | None, typer.Option("--report", "-r", help="Write the HTML report to this file.",
                                                 dir_okay=False)] = None,
     model: Annotated[str | None, typer.Option(
-        "--model", "-m", help="IRT model of every scale (default: from the response format).")] = None,
+        "--model", "-m", help="IRT model of every scale (default: from the response format); 'mirt': also fit "
+                              "the scales as one correlated-factors model (factor correlations, reliability per "
+                              "scale in that model; also set by 'analysis: {model: mirt}' in the "
+                              "instrument).")] = None,
     seed: SeedOption = 0,
     id_column: IdColumnOption = None,
     items: ItemsOption = None,

@@ -154,17 +154,30 @@ def free_parameters(calibration: Any) -> FreeParameters:
     keys: dict[tuple[str, int], list[int]] = {}
     for j, item in enumerate(item_ids):
         keys.setdefault((str(calibration.models[item]), int(n_cat[j])), []).append(j)
+    n_factors = len(getattr(calibration, "factors", None) or ()) if getattr(calibration, "is_multidimensional",
+                                                                            False) else 0
+    # rotated exploratory slopes: every slope varies (the rotation's indeterminacy shows as
+    # rank deficiency of the Jacobian), numbered after the layout's slots
+    extra = layout.n_parameters
+    rotated = n_factors > 0 and getattr(calibration, "factor_model", None) == "exploratory"
     blocks = []
     for (name, k), positions in keys.items():
         model = get_model(name)
+        if n_factors:
+            from psychometrics.items.multidimensional import MultidimensionalModel
+
+            model = MultidimensionalModel(model, n_factors)
         names = model.parameter_names(k)
         params = calibration.slope_intercept.iloc[positions][names].to_numpy(dtype=np.float64)
         slot = np.array([[layout.slot_of(item_ids[j], nm) for nm in names] for j in positions], dtype=np.int64)
+        if rotated:
+            slot[:, :n_factors] = extra + np.arange(len(positions) * n_factors).reshape(len(positions), n_factors)
+            extra += len(positions) * n_factors
         lower = np.array([model.bounds.get(nm, (-np.inf, np.inf))[0] for nm in names])
         upper = np.array([model.bounds.get(nm, (-np.inf, np.inf))[1] for nm in names])
         blocks.append(ParameterBlock(model, k, np.asarray(positions), params, slot, lower, upper))
     latent = [(s, kind) for s, kind, _ in layout.latent]
-    return FreeParameters(blocks, layout.n_item_parameters, latent, layout.own(item_ids), layout.n_parameters)
+    return FreeParameters(blocks, layout.n_item_parameters, latent, layout.own(item_ids), extra)
 
 
 def probability_derivatives(block: ParameterBlock, column: int, nodes: np.ndarray) -> np.ndarray:
@@ -240,3 +253,62 @@ def check_method(method: str, allowed: tuple[str, ...]) -> str:
     if not isinstance(method, str) or method.lower() not in allowed:
         raise ValueError(f"method must be one of {', '.join(allowed)}, got {method!r}")
     return method.lower()
+
+
+# --------------------------------------------------------------------------------------------
+# multidimensional latent distributions
+# --------------------------------------------------------------------------------------------
+
+#: Quasi-Monte Carlo points of fit statistics beyond three integrated dimensions.
+FIT_QMC_POINTS = 8192
+
+
+def factor_grid(calibration: Any, quadrature_points: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Nodes (Q, D), normalized weights (Q,) and factor correlations (D, D) of a
+    multidimensional calibration's :math:`N(\mathbf 0, \boldsymbol\Phi)`.
+
+    Up to three factors the tensor-product grid of the calibration's points per dimension
+    with the normal weights its EM used (a bifactor model: 15 points per dimension over the
+    full grid, or its own count when that is smaller); beyond, scrambled Sobol points of
+    :math:`N(\mathbf 0, \mathbf I)` (8192 by default) reweighted to
+    :math:`N(\mathbf 0, \boldsymbol\Phi)`.
+    """
+    from psychometrics.irt.multidimensional import qmc_normal_nodes
+    from psychometrics.quadrature import mvn_log_weights, product_nodes
+
+    d = len(calibration.factors)
+    corr = (np.eye(d) if calibration.factor_correlations is None
+            else calibration.factor_correlations.to_numpy(dtype=np.float64))
+    own = int(getattr(calibration, "quadrature_points", 0) or 0)
+    if d <= 3:
+        if quadrature_points is not None:
+            points = int(quadrature_points)
+        elif calibration.factor_model == "bifactor":
+            points = min(own, 15) if own else 15
+        else:
+            points = own or {1: 61, 2: 31, 3: 15}[d]
+        nodes = product_nodes(grid_nodes(points), d)
+        log_w = mvn_log_weights(nodes, corr)
+    else:
+        nodes = qmc_normal_nodes(int(quadrature_points or FIT_QMC_POINTS), d)
+        log_w = mvn_log_weights(nodes, corr) + 0.5 * np.einsum("qd,qd->q", nodes, nodes)
+        log_w -= np.logaddexp.reduce(log_w)
+    return nodes, np.exp(log_w), corr
+
+
+def correlation_weight_gradient(nodes: np.ndarray, weights: np.ndarray, corr: np.ndarray,
+                                i: int, j: int) -> np.ndarray:
+    r"""Derivative of the normalized weights :math:`w_q \propto \phi(\boldsymbol\theta_q;
+    \boldsymbol\Phi)\,/\,h(\boldsymbol\theta_q)` with respect to the correlation
+    :math:`\rho_{ij}` (the nodes and their base density h held fixed):
+
+    .. math:: \frac{\partial w_q}{\partial\rho_{ij}} = w_q\,(g_q - \textstyle\sum_r w_r g_r),
+              \quad g_q = \boldsymbol\theta_q^\top \mathbf P \mathbf E_{ij}\mathbf P
+              \boldsymbol\theta_q / 2,
+
+    with :math:`\mathbf P = \boldsymbol\Phi^{-1}` and :math:`\mathbf E_{ij}` the symmetric
+    unit matrix of the pair (the log-determinant term is constant over nodes and cancels)."""
+    precision = np.linalg.inv(corr)
+    pt = nodes @ precision                                   # (Q, D): P theta
+    g = pt[:, i] * pt[:, j]                                  # theta' P E_ij P theta / 2 (E_ij counts both cells)
+    return weights * (g - weights @ g)

@@ -497,6 +497,13 @@ def item_fit(calibration: Any, responses: Any, *, mincell: float = 1.0, missing:
     >>> list(fit.columns)
     ['s_x2', 'df', 'p', 'infit', 'outfit', 'infit_z', 'outfit_z', 'rmsd', 'n']
     """
+    if getattr(calibration, "is_multidimensional", False):
+        # S-X2 needs the summed-score likelihoods integrated over all factors, infit/outfit one
+        # theta per person: neither is implemented for several factors
+        raise ValueError(f"item fit (S-X2, infit/outfit, RMSD) is not provided for multidimensional "
+                         f"calibrations (this one has {len(calibration.factors)} factors {list(calibration.factors)}); use fit.m2(calibration, "
+                         "responses) for the model's fit, or item_fit on each scale's unidimensional "
+                         "calibration")
     mincell = _check_mincell(mincell)
     missing, min_group = _check_missing(missing, min_group)
     method = check_method(method, ("eap", "map", "ml", "wle"))

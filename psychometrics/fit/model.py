@@ -19,7 +19,9 @@ from psychometrics.errors import EstimationError, ModelWarning, ResponseError
 from psychometrics.fit_indices import cfi_tli, rmsea, rmsea_interval, srmr
 from psychometrics.fit._common import (
     category_scores,
+    correlation_weight_gradient,
     encode,
+    factor_grid,
     free_parameters,
     grid,
     latent_moments,
@@ -260,11 +262,14 @@ def _add_derivative(delta: np.ndarray, design: _Design, mu: np.ndarray, weights:
     np.add.at(delta, (rows[ok2], col2[ok2]), term2[ok2])
 
 
-def _m2_value(e: np.ndarray, xi: np.ndarray, delta: np.ndarray) -> tuple[float, int]:
+def _m2_value(e: np.ndarray, xi: np.ndarray, delta: np.ndarray, max_rank: int | None = None) -> tuple[float, int]:
     r""":math:`e^T \Delta_c (\Delta_c^T \Xi \Delta_c)^{-1} \Delta_c^T e` and the rank of
-    :math:`\Delta`."""
+    :math:`\Delta` (at most ``max_rank``: columns known to span fewer directions, such as
+    rotated slopes, whose null direction numerical derivatives blur)."""
     u, sv, _ = linalg.svd(delta, full_matrices=True)
     rank = int((sv > sv.max() * 1e-12).sum()) if sv.size and sv.max() > 0 else 0
+    if max_rank is not None:
+        rank = min(rank, int(max_rank))
     complement = u[:, rank:]
     inner = complement.T @ xi @ complement
     projected = complement.T @ e
@@ -307,7 +312,8 @@ def _observed(enc_codes: np.ndarray, design: _Design) -> tuple[np.ndarray, np.nd
 
 
 def _m2_parts(design: _Design, prob: np.ndarray, weights: np.ndarray, p_obs: np.ndarray,
-              n_margin: np.ndarray, n_union: np.ndarray, delta_columns, n_columns: int):
+              n_margin: np.ndarray, n_union: np.ndarray, delta_columns, n_columns: int,
+              max_rank: int | None = None):
     mu = _conditional_moments(design, prob)
     pi = _model_margins(design, mu, weights)
     xi = _covariance(design, prob, mu, weights, pi)
@@ -315,7 +321,7 @@ def _m2_parts(design: _Design, prob: np.ndarray, weights: np.ndarray, p_obs: np.
     xi = xi * scale
     delta = np.zeros((design.size, n_columns))
     delta_columns(delta, mu)
-    return _m2_value(p_obs - pi, xi, delta)
+    return _m2_value(p_obs - pi, xi, delta, max_rank)
 
 
 # ============================================================================================
@@ -374,6 +380,15 @@ def m2(calibration: Any, responses: Any, *, type: Literal["M2", "M2*", "C2"] = "
     between the observed (pairwise) and model-implied correlations of the category scores.
     Expectations over theta use the calibration's quadrature.
 
+    Multidimensional calibrations (``factors=`` or ``bifactor=``): the same statistic with
+    the expectations taken over the factors' :math:`N(\mathbf 0, \boldsymbol\Phi)`, on the
+    tensor-product grid up to three factors (a bifactor model over its full grid, 15 points per
+    dimension) and on 8192 reweighted quasi-Monte Carlo points beyond; the Jacobian has a
+    column per free slope and intercept and per estimated correlation (exact derivatives of
+    the normalized weights), so df = margins - ``n_parameters``. A one-factor model gives the
+    unidimensional M2 exactly. Rotated exploratory slopes are differentiated all together
+    and the Jacobian's rank capped at ``n_parameters`` (the rotation is not identified).
+
     Missing data: every margin uses the persons who answered its items, and the covariance
     of margins :math:`a, b` is :math:`n_{a \cup b} / (n_a n_b)` times the one-person
     covariance, with :math:`n_{a\cup b}` the persons who answered all items of both; this is
@@ -424,15 +439,24 @@ def m2(calibration: Any, responses: Any, *, type: Literal["M2", "M2*", "C2"] = "
         raise ResponseError(f"item(s) {unanswered} have no responses; M2 needs every calibrated item")
     design = _design(n_cat, type)
     free = free_parameters(calibration)
-    df = design.size - free.size
+    # rotated exploratory slopes vary in more directions than the calibration's n_parameters
+    # (the rotation); the Jacobian spans only n_parameters of them
+    identified = min(free.size, int(getattr(calibration, "n_parameters", free.size)))
+    df = design.size - identified
     if df <= 0:
         hint = (" use type='C2' or type='M2' (category margins) or a model with fewer parameters"
                 if type != "M2" else " use a model with fewer parameters or more items")
-        raise EstimationError(f"{type} is not defined here: {design.size} margins for {free.size} free "
+        raise EstimationError(f"{type} is not defined here: {design.size} margins for {identified} free "
                               f"parameters leave {df} degrees of freedom;{hint}")
     p_obs, n_margin, n_union = _observed(codes, design)
 
-    nodes, weights = grid(calibration, quadrature_points)
+    multidimensional = bool(getattr(calibration, "is_multidimensional", False))
+    if multidimensional:
+        nodes, weights, corr = factor_grid(calibration, quadrature_points)
+        pairs = {f"correlation {a}~{b}": (i, j) for i, a in enumerate(calibration.factors)
+                 for j, b in enumerate(calibration.factors) if i < j}
+    else:
+        nodes, weights = grid(calibration, quadrature_points)
     prob = probabilities(calibration, nodes)
 
     def model_columns(delta: np.ndarray, mu: np.ndarray) -> None:
@@ -445,7 +469,13 @@ def m2(calibration: Any, responses: Any, *, type: Literal["M2", "M2*", "C2"] = "
                 slots = np.full(n_items, -1, dtype=np.int64)
                 slots[block.positions] = block.slot[:, column]
                 _add_derivative(delta, design, mu, weights, dprob, slots)
-        if free.latent:
+        if free.latent and multidimensional:
+            for slot, kind in free.latent:
+                if kind not in pairs:
+                    raise EstimationError(f"M2 does not know the latent parameter {kind!r}")
+                delta[:, slot] = _model_margins(design, mu, correlation_weight_gradient(nodes, weights, corr,
+                                                                                        *pairs[kind]))
+        elif free.latent:
             # exact derivatives of the normalized weights (w_q times those of log w_q)
             mean, variance = latent_moments(calibration)
             d_mean, d_variance = normal_log_weight_gradient(nodes, mean, variance)
@@ -453,9 +483,9 @@ def m2(calibration: Any, responses: Any, *, type: Literal["M2", "M2*", "C2"] = "
                 dweights = weights * (d_mean if kind == "mean" else d_variance)
                 delta[:, slot] = _model_margins(design, mu, dweights)
 
-    value, rank = _m2_parts(design, prob, weights, p_obs, n_margin, n_union, model_columns, free.size)
-    if rank < free.size:
-        warnings.warn(f"the Jacobian of the margins has rank {rank} for {free.size} free parameters "
+    value, rank = _m2_parts(design, prob, weights, p_obs, n_margin, n_union, model_columns, free.size, identified)
+    if rank < identified:
+        warnings.warn(f"the Jacobian of the margins has rank {rank} for {identified} free parameters "
                       "(a parameter may be unidentified); df uses the rank", ModelWarning, stacklevel=2)
     df = design.size - rank
     if df <= 0:
@@ -494,7 +524,7 @@ def m2(calibration: Any, responses: Any, *, type: Literal["M2", "M2*", "C2"] = "
     return M2Result(m2=value, df=int(df), p=float(stats.chi2.sf(value, df)), rmsea=rmsea(value, df, n_persons),
                     rmsea_ci_low=low, rmsea_ci_high=high, srmsr=_srmsr(codes, n_cat, prob, weights),
                     cfi=float(cfi), tli=float(tli), m2_null=float(m2_null), df_null=int(df_null),
-                    n_persons=int(n_persons), n_statistics=int(design.size), n_parameters=int(free.size),
+                    n_persons=int(n_persons), n_statistics=int(design.size), n_parameters=int(identified),
                     type=type)
 
 

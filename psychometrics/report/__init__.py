@@ -52,7 +52,7 @@ _HEADINGS = {
     "alpha_ci_low": "alpha CI low", "alpha_ci_high": "alpha CI high", "standardized_alpha": "std. alpha",
     "split_half": "split-half (SB)", "sem": "SEM", "n_reference": "n reference", "n_focal": "n focal",
     "p_adjusted": "p (Holm)", "delta_mh": "MH delta", "smd_effect": "SMD / SD", "dif_class": "class",
-    "flag": "flagged",
+    "flag": "flagged", "marginal_reliability_mirt": "marginal rxx (MIRT)",
 }
 
 
@@ -248,6 +248,7 @@ def render(validation: "Validation", path: str | os.PathLike[str] | None = None)
             validation.dif[[c for c in DIF_COLUMNS if c in validation.dif.columns]], table_id="table-dif",
             caption=f"Differential item functioning by {validation.group} (Mantel-Haenszel, per scale)"),
         "dif_classes": _dif_classes(validation.dif),
+        "profile": _profile_context(validation.profile, names),
         "charts": charts,
         "timings": validation.timings,
     }
@@ -255,6 +256,31 @@ def render(validation: "Validation", path: str | os.PathLike[str] | None = None)
     if path is not None:
         atomic_write_text(path, page)
     return page
+
+
+def _profile_context(profile: Any, names: Mapping[str, str]) -> dict[str, Any] | None:
+    """The correlated-factors model of ``validate --model mirt``: heat map and reliability table."""
+    from psychometrics.report.profile_figures import correlation_heatmap
+
+    if profile is None or profile.calibration is None:
+        return None
+    cal = profile.calibration
+    reliability = profile.reliability[["marginal_profile", "marginal_alone", "profile", "alone", "se_profile",
+                                       "se_alone"]]
+    return {
+        "note": (f"The {len(cal.factors)} scales calibrated together, one factor each, factor variances 1 and "
+                 f"correlations estimated ({'converged' if cal.converged else 'NOT converged'} in {cal.n_iter} EM "
+                 f"iterations, logLik {cal.loglik:.2f}, {cal.n_parameters} parameters). A scale's reliability in "
+                 "this model borrows strength from the correlated scales."),
+        "heatmap": _chart_context(correlation_heatmap(profile.factor_correlations, chart_id="fig-factor-correlations",
+                                                      labels=names), narrow=True),
+        "reliability": table_context(
+            reliability, table_id="table-profile-reliability",
+            caption="Reliability per scale in the correlated-factors model and alone",
+            headings={"marginal_profile": "marginal rxx (model)", "marginal_alone": "marginal rxx (alone)",
+                      "profile": "empirical rxx (model)", "alone": "empirical rxx (alone)",
+                      "se_profile": "mean SE (model)", "se_alone": "mean SE (alone)"}),
+    }
 
 
 def _dif_classes(dif: pd.DataFrame | None) -> list[tuple[str, str]]:

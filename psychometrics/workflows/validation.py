@@ -334,7 +334,9 @@ class Validation:
         return table
 
     def scale_table(self) -> pd.DataFrame:
-        """One row per scale: items, alpha, marginal reliability, flagged items, verdict."""
+        """One row per scale: items, alpha, marginal reliability, flagged items, verdict; with the
+        profile model (``model="mirt"``) also ``marginal_reliability_mirt``, the scale's marginal
+        reliability as a factor of that model."""
         rows = {}
         flagged: dict[str, set[str]] = {}
         for finding in self.findings:
@@ -353,6 +355,11 @@ class Validation:
             }
         frame = pd.DataFrame.from_dict(rows, orient="index")
         frame.index.name = "scale"
+        if self.profile is not None and self.profile.reliability is not None:
+            # the scale's reliability in the correlated-factors model, beside its own
+            mirt = self.profile.reliability["marginal_profile"]
+            frame.insert(frame.columns.get_loc("marginal_reliability") + 1, "marginal_reliability_mirt",
+                         [float(mirt.get(s, math.nan)) for s in frame.index])
         return frame
 
     def to_frame(self) -> pd.DataFrame:
@@ -404,7 +411,25 @@ class Validation:
             "exit_code": self.exit_code,
             "timings": {key: float(value) for key, value in self.timings.items()},
         }
+        if self.profile is not None:
+            out["profile"] = _profile_record(self.profile)
         return out
+
+
+def _profile_record(profile: Any) -> dict[str, Any]:
+    """The multidimensional model of a validation for JSON: correlations as a nested mapping."""
+    cal = profile.calibration
+    corr = profile.factor_correlations
+    return {
+        "error": profile.error,
+        "converged": None if cal is None else bool(cal.converged),
+        "loglik": None if cal is None else _json_number(cal.loglik),
+        "n_parameters": None if cal is None else int(cal.n_parameters),
+        "factor_correlations": None if corr is None else {
+            str(a): {str(b): _json_number(corr.loc[a, b]) for b in corr.columns} for a in corr.index},
+        "reliability": None if profile.reliability is None else _records(profile.reliability, "scale"),
+        "messages": list(profile.messages),
+    }
 
 
 def _json_number(value: Any) -> Any:
@@ -685,9 +710,11 @@ def validate(instrument: "Instrument", frame: Any, *, group: str | None = None,
         without a value are left out of DIF only.
     model : str or mapping, optional
         IRT model for every scale, or scale id -> model; by default from the response
-        format (:func:`default_model`). ``"mirt"``: the default models per scale, and the
-        scales also calibrated as one correlated-factors model (:attr:`Validation.profile`;
-        a finding for scales correlating above 0.90).
+        format (:func:`default_model`). ``"mirt"`` (also the default when the instrument's
+        ``analysis.model`` is ``mirt``): the default models per scale, and the scales also
+        calibrated as one correlated-factors model (:attr:`Validation.profile`: factor
+        correlations, each scale's marginal reliability in that model; a finding for scales
+        correlating above 0.90).
     progress : callable, optional
         ``progress(step, fraction)`` is called as each step starts and with ``("done", 1.0)``
         at the end (the CLI drives its progress bar with it).
@@ -741,8 +768,10 @@ def validate(instrument: "Instrument", frame: Any, *, group: str | None = None,
     scale_items = instrument.scale_items()
     from psychometrics.workflows.profile import MIRT
 
-    multidimensional = model == MIRT
-    if multidimensional:
+    # the instrument may ask for the profile model; an explicit model argument overrides it
+    multidimensional = model == MIRT or (model is None and getattr(instrument, "analysis", None) is not None
+                                         and instrument.analysis.model == MIRT)
+    if model == MIRT:
         model = None
     _check_models(model, scale_items)
     steps = _Steps(progress, total=4 + 2 * len(scale_items) + int(multidimensional))
@@ -826,7 +855,8 @@ def _profile(instrument: "Instrument", responses: Responses, scales: Mapping[str
     models = {s: (irt_results[s].model if s in irt_results else default_model(instrument, items))
               for s, items in scales.items()}
     alone = {s: r.scores for s, r in irt_results.items()}
-    profile = profile_model(responses, scales, models, alone)
+    rxx = {s: r.marginal_reliability for s, r in irt_results.items()}
+    profile = profile_model(responses, scales, models, alone, alone_reliability=rxx)
     if profile.error:
         findings.append(Finding("instrument", "", "", "mirt_error", math.nan, math.nan, "warning",
                                 f"multidimensional model: {profile.error}"))
