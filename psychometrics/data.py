@@ -57,6 +57,8 @@ MAX_REPORTED = 5
 # Rows are checked in blocks so that validating a million respondents needs a few
 # boolean masks of one block, not of the whole matrix.
 _BLOCK_ROWS = 65_536
+#: Values from which large matrices are checked in one compiled pass (psychometrics._fastscan).
+_FAST_SCAN_FROM = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -491,6 +493,13 @@ def _scan_blocks(values: np.ndarray, numeric_codes: np.ndarray, coded: np.ndarra
     """Turn numeric missing codes into NaN (in place, items flagged in ``coded`` only) and
     report non-finite, non-integer and out-of-range codes, one block of rows at a time."""
     n_rows, n_items = values.shape
+    if values.size >= _FAST_SCAN_FROM and not sets:
+        # one compiled pass; where some value is invalid, the passes below name it
+        from psychometrics._fastscan import scan_codes
+
+        fast = scan_codes(values, numeric_codes, coded, checked, lower, upper)
+        if fast is not None:
+            return _Scan(*fast)
     minimum = np.full(n_items, np.inf)
     maximum = np.full(n_items, -np.inf)
     counts = np.zeros(n_items, dtype=np.int64)

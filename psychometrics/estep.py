@@ -47,7 +47,7 @@ import numpy as np
 from psychometrics._compiled import block_bounds, n_threads, run_blocks
 from psychometrics._numeric import LOG_FLOOR
 
-__all__ = ["EStep", "PackedCodes", "estep", "combine", "log_likelihood_matrix", "pack_codes", "posterior"]
+__all__ = ["EStep", "PackedCodes", "estep", "combine", "log_likelihood_matrix", "pack_codes", "posterior", "posterior_moments"]
 
 
 class EStep(NamedTuple):
@@ -162,6 +162,60 @@ def _packed_estep_kernel(combo, tables, n_rows, log_prior, weights, cut):  # pra
             base += n_rows
         loglik += w * (top + np.log(total))
     return counts, loglik, nodes
+
+
+@numba.njit(cache=True, nogil=True)
+def _moments_kernel(codes, members, radix, tables, n_rows, log_prior, offset, offset2, cut):  # pragma: no cover
+    """Each person's posterior mean and SD of ``offset`` over the nodes; the tuple rows are
+    numbered from the codes on the fly (the digit ``radix - 1`` for a missing answer)."""
+    n = codes.shape[0]
+    n_tuples, size = members.shape
+    q = tables.shape[1]
+    mean = np.empty(n)
+    sd = np.empty(n)
+    buf = np.empty(q)
+    for i in range(n):
+        for t in range(q):
+            buf[t] = 0.0
+        base = 0
+        for h in range(n_tuples):
+            r = 0
+            for m in range(size):
+                j = members[h, m]
+                d = 0
+                if j >= 0:
+                    c = codes[i, j]
+                    d = c if c >= 0 else radix - 1
+                r = r * radix + d
+            r += base
+            for t in range(q):
+                buf[t] += tables[r, t]
+            base += n_rows
+        for t in range(q):
+            buf[t] += log_prior[t]
+        top = buf[0]
+        for t in range(1, q):
+            if buf[t] > top:
+                top = buf[t]
+        floor = top - cut
+        lo = 0
+        while lo < q - 1 and buf[lo] < floor:
+            lo += 1
+        hi = q
+        while hi > lo + 1 and buf[hi - 1] < floor:
+            hi -= 1
+        s0 = 0.0
+        s1 = 0.0
+        s2 = 0.0
+        for t in range(lo, hi):
+            p = np.exp(buf[t] - top)
+            s0 += p
+            s1 += p * offset[t]
+            s2 += p * offset2[t]
+        m1 = s1 / s0
+        mean[i] = m1
+        sd[i] = np.sqrt(max(s2 / s0 - m1 * m1, 0.0))
+    return mean, sd
 
 
 @numba.njit(cache=True, nogil=True)
@@ -285,13 +339,8 @@ def pack_codes(encoded: np.ndarray, n_categories: int) -> PackedCodes:
     else:
         low = high = np.full(n_items, -1)
     radix = max(2, n_categories + int(bool((low < 0).any())))
-    size = 1
-    while radix ** (size + 1) <= MAX_TUPLE_ROWS:
-        size += 1
-    n_tuples = -(-n_items // size)
-    members = np.full(n_tuples * size, -1, dtype=np.int64)
-    members[:n_items] = np.arange(n_items)
-    members = members.reshape(n_tuples, size)
+    members = _tuples(n_items, radix)
+    n_tuples, size = members.shape
     combo = np.empty((n, n_tuples), dtype=np.uint8)
     chunk = 1 << 16
     for start in range(0, n, chunk):
@@ -311,13 +360,28 @@ def pack_codes(encoded: np.ndarray, n_categories: int) -> PackedCodes:
 def _tuple_tables(lmat: np.ndarray, packed: PackedCodes) -> np.ndarray:
     """Rows ``h * radix**size + r``: the log-probabilities of tuple h's categories numbered r
     added up (a missing answer and an empty place add 0)."""
-    n_tuples, size = packed.members.shape
-    radix, k = packed.radix, packed.n_categories
+    return _tables_of(lmat, packed.members, packed.radix, packed.n_categories)
+
+
+def _tuples(n_items: int, radix: int) -> np.ndarray:
+    """Items in tuples of as many as ``radix ** size <= MAX_TUPLE_ROWS`` allows, (tuples, size),
+    -1 in the last tuple's empty places."""
+    size = 1
+    while radix ** (size + 1) <= MAX_TUPLE_ROWS:
+        size += 1
+    n_tuples = -(-n_items // size)
+    members = np.full(n_tuples * size, -1, dtype=np.int64)
+    members[:n_items] = np.arange(n_items)
+    return members.reshape(n_tuples, size)
+
+
+def _tables_of(lmat: np.ndarray, members: np.ndarray, radix: int, k: int) -> np.ndarray:
+    n_tuples, size = members.shape
     q = lmat.shape[1]
     n_items = lmat.shape[0] // k
     per_item = np.zeros((n_items + 1, radix, q))
     per_item[:n_items, :k] = lmat.reshape(n_items, k, q)
-    members = np.where(packed.members < 0, n_items, packed.members)
+    members = np.where(members < 0, n_items, members)
     tables = np.zeros((n_tuples,) + (radix,) * size + (q,))
     for m in range(size):
         shape = [n_tuples] + [1] * size + [q]
@@ -469,3 +533,51 @@ def estep(encoded_chunk: np.ndarray | PackedCodes, log_probs: np.ndarray, log_pr
     tables = _tuple_tables(_log_prob_matrix(log_probs), packed)
     counts, loglik, node_counts = _estep_blocks(packed, tables, log_prior, w)
     return EStep(_item_counts(counts, packed, n_items), float(loglik), node_counts, n_total)
+
+
+#: Posterior moments leave out nodes below ``exp(-MOMENTS_CUT)`` (9e-27) of the top: their
+#: share of a second moment about the prior mean (up to 36 prior variances away) stays below
+#: 1e-24 relative.
+MOMENTS_CUT = 60.0
+
+
+def posterior_moments(codes: np.ndarray, log_probs: np.ndarray, log_prior: np.ndarray,
+                      offset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""Each person's posterior mean and standard deviation of ``offset`` over the nodes.
+
+    .. math::
+        m_i = \frac{\sum_q \pi_{iq} o_q}{\sum_q \pi_{iq}}, \quad
+        s_i = \sqrt{\max\Big(\frac{\sum_q \pi_{iq} o_q^2}{\sum_q \pi_{iq}} - m_i^2, 0\Big)}
+
+    with :math:`\pi_{iq} = w_q e^{\ell_{iq}}` as in :func:`estep`. EAP scores are
+    ``center + m`` with ``offset = nodes - center`` (moments about the prior mean, so the
+    variance does not suffer from cancellation). No (persons x nodes) array is formed.
+
+    Parameters
+    ----------
+    codes : ndarray of int (persons, items)
+        Checked category indices (-1 for missing), as :func:`person_log_likelihood` takes them.
+    log_probs : ndarray (items, Q, K)
+    log_prior : ndarray (Q,)
+    offset : ndarray (Q,)
+
+    Returns
+    -------
+    mean, sd : ndarray (persons,)
+    """
+    log_probs = np.asarray(log_probs, dtype=np.float64)
+    n_items, q, k = log_probs.shape
+    codes = np.ascontiguousarray(codes)
+    radix = k + 1
+    members = _tuples(n_items, radix)
+    tables = _tables_of(_log_prob_matrix(log_probs), members, radix, k)
+    n_rows = radix ** members.shape[1]
+    offset = np.ascontiguousarray(offset, dtype=np.float64)
+    args = (members, radix, tables, n_rows, np.ascontiguousarray(log_prior, dtype=np.float64), offset,
+            offset * offset, MOMENTS_CUT)
+    n = codes.shape[0]
+    if n * n_items * max(q, 61) < SERIAL_BELOW * 61:
+        return _moments_kernel(codes, *args)
+    parts = run_blocks(_moments_kernel, [(codes[start:stop],) + args
+                                         for start, stop in block_bounds(n, _n_parts(n))])
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
