@@ -169,3 +169,81 @@ def code_summary(codes: np.ndarray, n_categories: np.ndarray
     ok, n_answered, lowest, highest = _summary_kernel(np.ascontiguousarray(codes),
                                                       np.asarray(n_categories, dtype=np.int64))
     return (n_answered, lowest, highest) if ok else None
+
+
+@numba.njit(cache=True, nogil=True)
+def _distinct_kernel(cols, max_span):  # pragma: no cover - compiled
+    """Per column: smallest value, and which of the values low..low+max_span occur; False
+    where a column holds a non-integer or spans more than that."""
+    n_items, n = cols.shape
+    low = np.full(n_items, np.inf)
+    present = np.zeros((n_items, max_span + 1), dtype=np.bool_)
+    ok = np.ones(n_items, dtype=np.bool_)
+    for j in range(n_items):
+        lo = np.inf
+        hi = -np.inf
+        for i in range(n):
+            v = cols[j, i]
+            if np.isnan(v):
+                continue
+            if v < lo:
+                lo = v
+            if v > hi:
+                hi = v
+        if lo > hi:
+            continue
+        if not (hi - lo <= max_span) or np.floor(lo) != lo:
+            ok[j] = False
+            continue
+        low[j] = lo
+        for i in range(n):
+            v = cols[j, i]
+            if np.isnan(v):
+                continue
+            k = v - lo
+            r = int(k)
+            if r != k:
+                ok[j] = False
+                break
+            present[j, r] = True
+    return ok, low, present
+
+
+def distinct_values(values: np.ndarray) -> list[np.ndarray]:
+    """The sorted distinct values of every column, NaN left out (``np.unique`` per column;
+    columns of small integers in two compiled passes, the others by ``np.unique``)."""
+    ok, low, present = _distinct_kernel(_columns(values), 255)
+    out = []
+    for j in range(values.shape[1]):
+        if not ok[j]:
+            column = values[:, j]
+            out.append(np.unique(column[~np.isnan(column)]))
+        elif not np.isfinite(low[j]):
+            out.append(np.zeros(0))
+        else:
+            out.append(low[j] + np.flatnonzero(present[j]).astype(np.float64))
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _count_kernel(codes, width, weights):  # pragma: no cover - compiled
+    n, n_items = codes.shape
+    counts = np.zeros((n_items, width))
+    answered = np.zeros(n, dtype=np.bool_)
+    weighted = weights.shape[0] > 0
+    for i in range(n):
+        w = weights[i] if weighted else 1.0
+        for j in range(n_items):
+            c = codes[i, j]
+            if c >= 0:
+                counts[j, c] += w
+                answered[i] = True
+    return counts, answered
+
+
+def category_counts(codes: np.ndarray, width: int, weights: np.ndarray | None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Responses per item and category (weighted), (items, width), and whether each person
+    answered any item; ``codes`` are checked category indices below ``width`` (-1 missing)."""
+    w = np.empty(0) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
+    return _count_kernel(np.ascontiguousarray(codes), int(width), w)

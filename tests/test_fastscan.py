@@ -121,3 +121,39 @@ def test_code_summary_equals_the_pattern_flags(rng):
         _checked_pattern_flags(big, layout)
     with pytest.raises(Exception, match="code 5 for item 'c' \\(row 1234\\)"):
         _check_codes(big, layout)
+
+
+def test_distinct_values_and_category_counts(rng):
+    values = _matrix(rng, n=2000)
+    values[values == -9.0] = np.nan
+    values[:, 2] += 0.5                                     # not integers: np.unique decides
+    values[3, 4] = 1000.0                                   # too wide a span: np.unique decides
+    seen = _fastscan.distinct_values(values)
+    for j in range(values.shape[1]):
+        column = values[:, j]
+        np.testing.assert_array_equal(seen[j], np.unique(column[~np.isnan(column)]))
+    codes = (rng.random((3000, 5)) * 4).astype(np.int8) - (rng.random((3000, 5)) < 0.2)
+    codes[7] = -1
+    weights = rng.random(3000)
+    counts, answered = _fastscan.category_counts(codes, 4, weights)
+    for j in range(5):
+        observed = codes[:, j] >= 0
+        np.testing.assert_allclose(counts[j], np.bincount(codes[observed, j], weights=weights[observed], minlength=4))
+    np.testing.assert_array_equal(answered, (codes >= 0).any(axis=1))
+
+
+def test_large_calibration_prepares_as_the_numpy_path(rng):
+    from psychometrics.data import Responses
+    from psychometrics.irt import prepare
+
+    values = np.tile(_matrix(rng, n=40_000, n_items=7)[:, :6], (1, 5))
+    values[values == -9.0] = np.nan
+    values[:, 3] += 2                                        # codes 3..7
+    frame = pd.DataFrame(values, columns=[f"q{j}" for j in range(30)])
+    resp = Responses(frame, {f"q{j}": tuple(range(1, 6)) if j != 3 else tuple(range(3, 8)) for j in range(30)})
+    models = {f"q{j}": "graded" for j in range(30)}
+    fast = prepare._prepare(resp, models)
+    small = [prepare._prepare(Responses(frame.iloc[start:start + 10_000], resp.categories), models)
+             for start in range(0, 40_000, 10_000)]
+    assert all(part[0] == fast[0] for part in small)
+    np.testing.assert_array_equal(fast[1], np.vstack([part[1] for part in small]))
