@@ -8,8 +8,10 @@ Each task runs in a fresh subprocess (so its peak resident memory is its own and
 process" is really new) and prints its wall time and the CPU time of all its threads (on a
 busy machine the CPU time tells more than the wall time): only the operation named, not the
 simulation of its data, unless the task says otherwise. ``cold`` runs the first calibration of
-a process with an empty numba cache folder (every kernel compiles), ``cached`` the same with
-the folder the cold run filled, ``warm`` a calibration after a first one in the same process.
+a process with ``NUMBA_CACHE_DIR`` set to an empty folder of its own (numba then looks nowhere
+else, so every kernel compiles), ``cached`` the same with a folder a cold run filled first,
+``warm`` a calibration after a first one in the same process. The operation's peak memory is
+exact on Linux (the kernel's high-water mark, reset before the operation), sampled elsewhere.
 
 The script uses only public functions, so ``PYTHONPATH=<another checkout> python
 benchmarks/targets.py`` measures another version of the package on the same machine. On a

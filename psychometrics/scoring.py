@@ -194,10 +194,10 @@ def _pattern_flags(codes: np.ndarray, layout: _Layout) -> tuple[np.ndarray, np.n
 
 def _checked_pattern_flags(codes: np.ndarray, layout: _Layout) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_check_codes`, then :func:`_pattern_flags`; one compiled pass for large inputs."""
-    if codes.size >= 1 << 20:   # psychometrics._fastscan.FAST_FROM, without importing it for small jobs
-        from psychometrics._fastscan import code_summary
+    from psychometrics import _fastscan
 
-        summary = code_summary(codes, layout.n_categories)
+    if codes.size >= _fastscan.FAST_FROM:
+        summary = _fastscan.code_summary(codes, layout.n_categories)
         if summary is not None:
             n_answered, lowest, highest = summary
             return n_answered, _flags(n_answered, lowest, highest)

@@ -43,21 +43,23 @@ def test_scan_equals_the_numpy_passes(rng, order, monkeypatch):
 
 @pytest.mark.parametrize("bad", [2.5, np.inf, 7.0])
 def test_scan_hands_an_invalid_value_to_the_reporting_path(rng, bad, monkeypatch):
-    values = _matrix(rng, n=40_000, n_items=30)[:, :6]
-    values = np.asfortranarray(np.tile(values, (1, 5)))           # 1.2e6 values: the compiled pass
-    values[31_234, 17] = bad
+    values = _matrix(rng, n=4000, n_items=30)[:, :6]
+    values = np.asfortranarray(np.tile(values, (1, 5)))
+    values[3_234, 17] = bad
     frame = pd.DataFrame(values, columns=[f"q{j}" for j in range(30)])
+    monkeypatch.setattr(data, "_FAST_SCAN_FROM", 1000)             # the compiled pass, then the report
     with pytest.raises(ResponseError) as fast:
         load_responses(frame, categories=range(1, 6), missing_codes=[-9], warn=False)
     monkeypatch.setattr(data, "_FAST_SCAN_FROM", np.inf)
     with pytest.raises(ResponseError) as slow:
         load_responses(frame, categories=range(1, 6), missing_codes=[-9], warn=False)
-    assert str(fast.value) == str(slow.value) and "row 31234" in str(fast.value) and "q17" in str(fast.value)
+    assert str(fast.value) == str(slow.value) and "row 3234" in str(fast.value) and "q17" in str(fast.value)
 
 
 def test_large_frame_loads_like_the_numpy_path(rng, monkeypatch):
-    values = np.tile(_matrix(rng, n=50_000, n_items=7)[:, :6], (1, 4))
+    values = np.tile(_matrix(rng, n=5000, n_items=7)[:, :6], (1, 4))
     frame = pd.DataFrame(values, columns=[f"q{j}" for j in range(24)])
+    monkeypatch.setattr(data, "_FAST_SCAN_FROM", 1000)
     fast = load_responses(frame, missing_codes=[-9], warn=False)
     monkeypatch.setattr(data, "_FAST_SCAN_FROM", np.inf)
     slow = load_responses(frame, missing_codes=[-9], warn=False)
@@ -85,22 +87,23 @@ def test_category_indices_equal_category_index(rng, order):
     assert not _fastscan.category_indices(values, [(0.5, 1.5)] * 6, positions, out)
 
 
-def test_encode_of_a_large_frame_names_a_bad_value_as_before(rng):
+def test_encode_of_a_large_frame_names_a_bad_value_as_before(rng, monkeypatch):
     params = pd.DataFrame({"a": np.ones(24), "b1": -1.0, "b2": 0.0, "b3": 0.5, "b4": 1.0},
                           index=[f"q{j}" for j in range(24)])
     calibration = Calibration.from_item_params(params, "graded", categories=range(1, 6))
-    values = np.tile(_matrix(rng, n=50_000, n_items=7)[:, :6], (1, 4))
+    values = np.tile(_matrix(rng, n=5000, n_items=7)[:, :6], (1, 4))
     values[values == -9.0] = np.nan
     frame = pd.DataFrame(values, columns=params.index)
+    monkeypatch.setattr(_fastscan, "FAST_FROM", 50_000)             # whole frame compiled, parts not
     codes = calibration.encode(frame)
-    small = np.vstack([calibration.encode(frame.iloc[start:start + 10_000]) for start in range(0, 50_000, 10_000)])
+    small = np.vstack([calibration.encode(frame.iloc[start:start + 1000]) for start in range(0, 5000, 1000)])
     np.testing.assert_array_equal(codes, small)
-    frame.iloc[40_001, 5] = 6.0
-    with pytest.raises(ResponseError, match=r"row 40001.*q5.*value 6"):
+    frame.iloc[4_001, 5] = 6.0
+    with pytest.raises(ResponseError, match=r"row 4001.*q5.*value 6"):
         calibration.encode(frame)
 
 
-def test_code_summary_equals_the_pattern_flags(rng):
+def test_code_summary_equals_the_pattern_flags(rng, monkeypatch):
     n_categories = np.array([2, 5, 5, 3, 4, 5])
     codes = (rng.random((4000, 6)) * n_categories).astype(np.int8)
     codes[rng.random(codes.shape) < 0.3] = -1
@@ -111,10 +114,11 @@ def test_code_summary_equals_the_pattern_flags(rng):
     n_answered, lowest, highest = _fastscan.code_summary(codes, n_categories)
     expected_n, expected_flag = _pattern_flags(codes, layout)
     np.testing.assert_array_equal(n_answered, expected_n)
-    big = np.tile(codes, (300, 1))                                  # 7.2e6 codes: the compiled pass
+    monkeypatch.setattr(_fastscan, "FAST_FROM", 1000)
+    big = np.tile(codes, (3, 1))
     got_n, got_flag = _checked_pattern_flags(big, layout)
-    np.testing.assert_array_equal(got_flag, np.tile(expected_flag, 300))
-    np.testing.assert_array_equal(got_n, np.tile(expected_n, 300))
+    np.testing.assert_array_equal(got_flag, np.tile(expected_flag, 3))
+    np.testing.assert_array_equal(got_n, np.tile(expected_n, 3))
     big[1234, 2] = 5
     assert _fastscan.code_summary(big, n_categories) is None
     with pytest.raises(Exception, match="code 5 for item 'c' \\(row 1234\\)"):
@@ -142,18 +146,22 @@ def test_distinct_values_and_category_counts(rng):
     np.testing.assert_array_equal(answered, (codes >= 0).any(axis=1))
 
 
-def test_large_calibration_prepares_as_the_numpy_path(rng):
+def test_large_calibration_prepares_as_the_numpy_path(rng, monkeypatch):
     from psychometrics.data import Responses
-    from psychometrics.irt import prepare
+    from psychometrics.irt import estimation, prepare
 
-    values = np.tile(_matrix(rng, n=40_000, n_items=7)[:, :6], (1, 5))
+    values = np.tile(_matrix(rng, n=4000, n_items=7)[:, :6], (1, 5))
     values[values == -9.0] = np.nan
     values[:, 3] += 2                                        # codes 3..7
     frame = pd.DataFrame(values, columns=[f"q{j}" for j in range(30)])
     resp = Responses(frame, {f"q{j}": tuple(range(1, 6)) if j != 3 else tuple(range(3, 8)) for j in range(30)})
     models = {f"q{j}": "graded" for j in range(30)}
+    monkeypatch.setattr(_fastscan, "SETUP_FAST_FROM", 50_000)
     fast = prepare._prepare(resp, models)
-    small = [prepare._prepare(Responses(frame.iloc[start:start + 10_000], resp.categories), models)
-             for start in range(0, 40_000, 10_000)]
+    calibrated = estimation.calibrate(resp, "graded", max_iter=3)
+    monkeypatch.setattr(_fastscan, "SETUP_FAST_FROM", np.inf)
+    assert estimation.calibrate(resp, "graded", max_iter=3).loglik == calibrated.loglik
+    small = [prepare._prepare(Responses(frame.iloc[start:start + 1000], resp.categories), models)
+             for start in range(0, 4000, 1000)]
     assert all(part[0] == fast[0] for part in small)
     np.testing.assert_array_equal(fast[1], np.vstack([part[1] for part in small]))

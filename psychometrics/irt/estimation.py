@@ -57,7 +57,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from psychometrics import _dispatch
+from psychometrics import _dispatch, _fastscan
 from psychometrics.data import Responses, as_responses
 from psychometrics.errors import ConvergenceWarning, DataWarning, ModelWarning, ResponseError
 from psychometrics.estep import EStep, estep
@@ -324,10 +324,8 @@ def _data_in_memory(resp: Responses, models: Mapping[str, str], labels: list[Any
     n_cat = np.array([len(categories[i]) for i in item_ids], dtype=np.int64)
 
     counts = None
-    if n_groups == 1 and encoded.size >= 1 << 20:   # one compiled pass (psychometrics._fastscan.FAST_FROM)
-        from psychometrics._fastscan import category_counts
-
-        counts, answered = category_counts(encoded, int(n_cat.max()), weights)
+    if n_groups == 1 and encoded.size >= _fastscan.SETUP_FAST_FROM:   # one compiled pass
+        counts, answered = _fastscan.category_counts(encoded, int(n_cat.max()), weights)
         counts = counts[None]
     else:
         answered = (encoded >= 0).any(axis=1)

@@ -153,18 +153,19 @@ def _prepare(resp: Responses, models: Mapping[str, str],
     """
     values = resp.values
     item_ids = resp.item_ids
-    large = values.size >= 1 << 20   # psychometrics._fastscan.FAST_FROM: compiled single passes
-    if large:
-        from psychometrics._fastscan import category_indices, distinct_values
+    from psychometrics import _fastscan
 
-        seen = distinct_values(values)
+    large = values.size >= _fastscan.SETUP_FAST_FROM   # compiled single passes
+    if large:
+        seen = _fastscan.distinct_values(values)
     else:
         seen = [np.unique(col[~np.isnan(col)]) for col in values.T]
     # messages name the column of the file, not the position inside the calibrated subset
     columns = [resp.column_of(item) for item in item_ids]
     categories = _discover_categories(item_ids, seen, resp.categories, models, stated, columns)
     encoded = np.full(values.shape, -1, dtype=np.int8 if max(map(len, categories.values())) < 127 else np.int32)
-    if large and category_indices(values, [categories[item] for item in item_ids], range(len(item_ids)), encoded):
+    if large and _fastscan.category_indices(values, [categories[item] for item in item_ids], range(len(item_ids)),
+                                            encoded):
         return categories, encoded
     encoded[:] = -1
     for j, item in enumerate(item_ids):
