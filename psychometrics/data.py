@@ -911,6 +911,28 @@ def _score_options(raw: pd.Series, spec: ItemSpec, string_missing: set[str], off
     return scores
 
 
+def _small_integer_index(column: np.ndarray, observed: np.ndarray, table: np.ndarray) -> np.ndarray | None:
+    """:func:`category_index` by a lookup table when the codes are distinct integers spanning at
+    most 256 values (a few passes instead of a sort and a binary search per response); None
+    when the codes are not such or some response is none of them (the caller names it)."""
+    if table.size == 0 or not np.all(table == np.round(table)):
+        return None
+    low = table.min()
+    span = int(table.max() - low)
+    if span > 255 or np.unique(table).size != table.size:
+        return None
+    slot = (table - low).astype(np.int64)
+    position = np.full(span + 1, -1, dtype=np.int64)
+    position[slot] = np.arange(table.size)
+    value = np.full(span + 1, np.nan)
+    value[slot] = table
+    with np.errstate(invalid="ignore"):
+        k = np.clip(np.where(observed, column - low, 0.0), 0, span).astype(np.int64)
+    if np.any(observed & (value[k] != column)):
+        return None
+    return np.where(observed, position[k], -1)
+
+
 def category_index(column: np.ndarray, codes: Sequence[float] | np.ndarray | None = None, *,
                    item: str | None = None, position: int | None = None,
                    person_ids: Sequence[Any] | pd.Index | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -952,6 +974,9 @@ def category_index(column: np.ndarray, codes: Sequence[float] | np.ndarray | Non
         index[observed] = inverse.reshape(-1)
         return index, table
     table = np.asarray(codes, dtype=np.float64)
+    fast = _small_integer_index(column, observed, table)
+    if fast is not None:
+        return fast, table
     order = np.argsort(table, kind="stable")
     sorted_codes = table[order]
     at = np.minimum(np.searchsorted(sorted_codes, np.where(observed, column, sorted_codes[0])), len(table) - 1)

@@ -159,7 +159,7 @@ def _prepare(resp: Responses, models: Mapping[str, str],
     if large:
         seen = _fastscan.distinct_values(values)
     else:
-        seen = [np.unique(col[~np.isnan(col)]) for col in values.T]
+        seen = [_fastscan.distinct_small_integers(col) for col in values.T]
     # messages name the column of the file, not the position inside the calibrated subset
     columns = [resp.column_of(item) for item in item_ids]
     categories = _discover_categories(item_ids, seen, resp.categories, models, stated, columns)
