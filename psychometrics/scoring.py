@@ -5,9 +5,11 @@ Every function takes a calibration (anything with the interface of
 missing response simply leaves its item out of that person's likelihood. All persons are
 scored at once with array arithmetic, in chunks of persons so memory stays bounded:
 
-- EAP: the log-likelihood of every person at every quadrature node comes from the routine the
-  E-step uses (:func:`psychometrics.estep.person_log_likelihood`, a compiled kernel that adds
-  the log-probabilities of the chosen categories), followed by a log-sum-exp over nodes.
+- EAP: posterior mean and SD over the quadrature nodes from the E-step's gather
+  (:func:`psychometrics.estep.posterior_moments`, a compiled kernel that adds the
+  log-probabilities of the chosen categories, tuple of items by tuple, then takes the moments),
+  with no (persons x nodes) array. Large inputs are checked and summarized in one compiled
+  pass each (:mod:`psychometrics._fastscan`).
 - MAP, ML, WLE: Newton iterations (Fisher scoring where the observed curvature is not
   positive) with step halving, vectorized over persons (each person keeps its own step
   length and stops on its own) and started from the EAP estimate. The sums over items the
