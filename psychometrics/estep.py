@@ -261,7 +261,7 @@ class PackedCodes(NamedTuple):
 
     codes : ndarray of int (persons, items)
         The checked codes (category indices, -1 for missing).
-    combo : ndarray of uint8 (persons, tuples)
+    combo : ndarray of uint8 (persons, tuples); int32 for items of more than 255 categories
     members : ndarray of int (tuples, size)
         Item of each place of each tuple; -1 fills the last tuple's empty places.
     radix : int
@@ -347,11 +347,14 @@ def pack_codes(encoded: np.ndarray, n_categories: int) -> PackedCodes:
     radix = max(2, n_categories + int(bool((low < 0).any())))
     members = _tuples(n_items, radix)
     n_tuples, size = members.shape
-    combo = np.empty((n, n_tuples), dtype=np.uint8)
+    n_rows = radix ** size
+    # one byte a tuple unless an item alone has more than 255 categories (sliders 0-1000)
+    dtype = np.uint8 if n_rows <= 256 else np.int32
+    combo = np.empty((n, n_tuples), dtype=dtype)
     chunk = 1 << 16
     for start in range(0, n, chunk):
         block = codes[start:start + chunk]
-        acc = np.zeros((block.shape[0], n_tuples), dtype=np.int16)
+        acc = np.zeros((block.shape[0], n_tuples), dtype=np.int32)
         for m in range(size):
             cols = members[:, m]
             digit = np.zeros_like(acc)

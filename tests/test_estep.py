@@ -174,3 +174,17 @@ def test_packed_codes_are_checked_once_and_against_the_log_probabilities():
         estep(packed, log_probs, log_prior)
     with pytest.raises(ValueError, match="packed responses are for 2 items"):
         estep(packed, log_probs[:1], log_prior)
+
+
+def test_packed_codes_of_items_with_many_categories(rng):
+    # 300 categories: one item a tuple, rows beyond one byte
+    _, log_probs, log_prior = _problem(rng, n=1, n_items=3, k=300, q=9)
+    n_cat = np.isfinite(log_probs[:, 0, :]).sum(axis=1)
+    codes = (rng.random((200, 3)) * n_cat).astype(np.int32)
+    codes[rng.random(codes.shape) < 0.2] = -1
+    packed = pack_codes(codes, 300)
+    assert packed.members.shape == (3, 1) and packed.combo.dtype == np.int32
+    counts, loglik, nodes = _brute_force(codes, log_probs, log_prior)
+    e = estep(packed, log_probs, log_prior)
+    np.testing.assert_allclose(e.counts, counts, rtol=1e-11, atol=1e-12)
+    np.testing.assert_allclose(e.loglik, loglik, rtol=1e-12)
