@@ -314,7 +314,7 @@ def _check_range(codes: np.ndarray, low: np.ndarray, high: np.ndarray, n_valid: 
                          f"a category index of that item (0..{int(n_valid[j]) - 1}, -1 for missing)")
 
 
-def pack_codes(encoded: np.ndarray, n_categories: int) -> PackedCodes:
+def pack_codes(encoded: np.ndarray, n_categories: int, max_rows: int = MAX_TUPLE_ROWS) -> PackedCodes:
     """Check encoded responses once and pack them for :func:`estep` (:class:`PackedCodes`).
 
     Parameters
@@ -323,6 +323,9 @@ def pack_codes(encoded: np.ndarray, n_categories: int) -> PackedCodes:
         Category indices 0..n_categories-1, -1 for missing.
     n_categories : int
         The most categories of an item (the last axis of the log-probabilities).
+    max_rows : int
+        Most rows of a tuple's table; 1 keeps every item on its own (for grids of many
+        nodes, where the tables and counts of tuples would outgrow the cache).
 
     Raises
     ------
@@ -345,7 +348,7 @@ def pack_codes(encoded: np.ndarray, n_categories: int) -> PackedCodes:
     else:
         low = high = np.full(n_items, -1)
     radix = max(2, n_categories + int(bool((low < 0).any())))
-    members = _tuples(n_items, radix)
+    members = _tuples(n_items, radix, max_rows)
     n_tuples, size = members.shape
     n_rows = radix ** size
     # one byte a tuple unless an item alone has more than 255 categories (sliders 0-1000)
@@ -372,16 +375,21 @@ def _tuple_tables(lmat: np.ndarray, packed: PackedCodes) -> np.ndarray:
     return _tables_of(lmat, packed.members, packed.radix, packed.n_categories)
 
 
-def _tuples(n_items: int, radix: int) -> np.ndarray:
-    """Items in tuples of as many as ``radix ** size <= MAX_TUPLE_ROWS`` allows, (tuples, size),
-    -1 in the last tuple's empty places."""
+def _tuples(n_items: int, radix: int, max_rows: int = MAX_TUPLE_ROWS) -> np.ndarray:
+    """Items in tuples of as many as ``radix ** size <= max_rows`` allows (at least one),
+    (tuples, size), -1 in the last tuple's empty places."""
     size = 1
-    while radix ** (size + 1) <= MAX_TUPLE_ROWS:
+    while radix ** (size + 1) <= max_rows:
         size += 1
     n_tuples = -(-n_items // size)
     members = np.full(n_tuples * size, -1, dtype=np.int64)
     members[:n_items] = np.arange(n_items)
     return members.reshape(n_tuples, size)
+
+
+def _max_rows(n_nodes: int) -> int:
+    # tuple tables and counts of grids of many nodes (multidimensional) would leave the cache
+    return MAX_TUPLE_ROWS if n_nodes <= 128 else 1
 
 
 def _tables_of(lmat: np.ndarray, members: np.ndarray, radix: int, k: int) -> np.ndarray:
@@ -526,7 +534,7 @@ def estep(encoded_chunk: np.ndarray | PackedCodes, log_probs: np.ndarray, log_pr
         if packed.n_persons:
             _check_range(packed.codes, np.full(n_items, -1), packed.top_code, _n_valid(log_probs))
     else:
-        packed = pack_codes(_codes(encoded_chunk, log_probs), n_cat)
+        packed = pack_codes(_codes(encoded_chunk, log_probs), n_cat, _max_rows(q))
     n_persons = packed.n_persons
     log_prior = np.ascontiguousarray(log_prior, dtype=np.float64)
     if log_prior.shape != (q,):
@@ -578,7 +586,7 @@ def posterior_moments(codes: np.ndarray, log_probs: np.ndarray, log_prior: np.nd
     n_items, q, k = log_probs.shape
     codes = np.ascontiguousarray(codes)
     radix = k + 1
-    members = _tuples(n_items, radix)
+    members = _tuples(n_items, radix, _max_rows(q))
     tables = _tables_of(_log_prob_matrix(log_probs), members, radix, k)
     n_rows = radix ** members.shape[1]
     offset = np.ascontiguousarray(offset, dtype=np.float64)

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from psychometrics.estep import EStep, PackedCodes, estep, pack_codes
+from psychometrics.estep import EStep, PackedCodes, _max_rows, estep, pack_codes
 from psychometrics.irt.mstep import MIN_LATENT_VARIANCE, _Block, _latent_mstep
 from psychometrics.quadrature import normal_log_weight_gradient, normal_log_weights
 
@@ -73,7 +73,7 @@ class _Problem:
         if self.estep_function is not estep:
             return self.groups[g].encoded
         if g not in self._packed:
-            self._packed[g] = pack_codes(self.groups[g].encoded, self.max_k)
+            self._packed[g] = pack_codes(self.groups[g].encoded, self.max_k, _max_rows(self.nodes.shape[0]))
         return self._packed[g]
 
     def pack(self) -> np.ndarray:
