@@ -8,8 +8,10 @@ Each task runs in a fresh subprocess (so its peak resident memory is its own and
 process" is really new) and prints its wall time and the CPU time of all its threads (on a
 busy machine the CPU time tells more than the wall time): only the operation named, not the
 simulation of its data, unless the task says otherwise. ``cold`` runs the first calibration of
-a process with an empty numba cache folder (every kernel compiles), ``cached`` the same with
-the folder the cold run filled, ``warm`` a calibration after a first one in the same process.
+a process with ``NUMBA_CACHE_DIR`` set to an empty folder of its own (numba then looks nowhere
+else, so every kernel compiles), ``cached`` the same with a folder a cold run filled first,
+``warm`` a calibration after a first one in the same process. The operation's peak memory is
+exact on Linux (the kernel's high-water mark, reset before the operation), sampled elsewhere.
 
 The script uses only public functions, so ``PYTHONPATH=<another checkout> python
 benchmarks/targets.py`` measures another version of the package on the same machine. On a
@@ -70,27 +72,65 @@ def _rss_mb() -> float:
     return float("nan")
 
 
+def _status_mb(field: str) -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def _reset_peak() -> bool:
+    """Reset the kernel's record of this process's peak resident memory (Linux: writing 5 to
+    /proc/self/clear_refs); False where that is not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
 class _Watch:
-    """Peak resident memory while the timed operation runs (sampled every 5 ms), beside the
-    process peak that includes simulating the data."""
+    """Peak resident memory while the timed operation runs, beside the process peak that
+    includes simulating the data. :meth:`start` resets the kernel's peak (VmHWM) so the peak is
+    exact; where it cannot, RSS is sampled every 5 ms (a sampled peak may miss a short spike).
+    An earlier version sampled from the start of the task and reset its sample without a lock:
+    the sampling thread could write back the peak of the simulation after the reset."""
 
     def __init__(self) -> None:
         import threading
 
+        self._lock = threading.Lock()
         self.before = self.peak = _rss_mb()
+        self._exact = False
+        self.process_peak = 0.0
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+
+    def start(self) -> None:
+        with self._lock:
+            self.before = self.peak = _rss_mb()
+        self.process_peak = _peak_mb()   # the reset below forgets it
+        self._exact = _reset_peak()
+        if not self._exact:
+            self._thread.start()
 
     def _run(self) -> None:
         while not self._done.is_set():
-            self.peak = max(self.peak, _rss_mb())
+            rss = _rss_mb()
+            with self._lock:
+                self.peak = max(self.peak, rss)
             time.sleep(0.005)
 
     def stop(self) -> str:
         self._done.set()
-        self._thread.join()
-        return f"operation peak {self.peak:,.0f} MB ({self.peak - self.before:+,.0f} MB over its input)"
+        if self._thread.is_alive():
+            self._thread.join()
+        if self._exact:
+            self.peak = max(self.peak, _status_mb("VmHWM"))
+        how = "" if self._exact else ", sampled"
+        return f"operation peak {self.peak:,.0f} MB ({self.peak - self.before:+,.0f} MB over its input{how})"
 
 
 def run_task(task: str, persons: int | None) -> dict:
@@ -99,6 +139,7 @@ def run_task(task: str, persons: int | None) -> dict:
     result = _run_task(task, persons, watch)
     result["cpu_seconds"] = time.process_time() - result.pop("cpu_start")
     result["detail"] += "; " + watch.stop()
+    result["peak_mb"] = max(_peak_mb(), watch.process_peak)
     return result
 
 
@@ -113,7 +154,7 @@ def _run_task(task: str, persons: int | None, watch: _Watch) -> dict:
         responses = Responses(data, {i: tuple(range(5)) for i in data.columns})
         if task in ("warm", "large"):
             calibrate(responses.subset(list(data.columns[:3])).frame.iloc[:200], "graded", max_iter=2)
-        watch.before = watch.peak = _rss_mb()
+        watch.start()
         start, cpu_start = time.perf_counter(), time.process_time()
         cal = calibrate(responses, "graded")
         return {"cpu_start": cpu_start, "seconds": time.perf_counter() - start, "detail": f"{n:,} persons, {cal.n_iter} EM iterations"}
@@ -126,14 +167,15 @@ def _run_task(task: str, persons: int | None, watch: _Watch) -> dict:
         truth, data = _graded_data(n)
         calibration = Calibration.from_item_params(truth, "graded")
         if task == "eap":
-            score(calibration, data.iloc[:1000], method="eap")
-            watch.before = watch.peak = _rss_mb()
+            # a warm process: the compiled checks of large frames (from 2^20 values) loaded once
+            score(calibration, data.iloc[:30_000], method="eap")
+            watch.start()
             start, cpu_start = time.perf_counter(), time.process_time()
             out = score(calibration, data, method="eap")
         else:
             responses = Responses(data, {i: tuple(range(5)) for i in data.columns})
             score(calibration, responses.subset(list(data.columns)).frame.iloc[:30_000], method="wle")
-            watch.before = watch.peak = _rss_mb()
+            watch.start()
             start, cpu_start = time.perf_counter(), time.process_time()
             out = score(calibration, responses, method="wle")
         seconds = time.perf_counter() - start
@@ -156,7 +198,7 @@ def _run_task(task: str, persons: int | None, watch: _Watch) -> dict:
         model = {f"f{k + 1}": [columns[j] for j in np.flatnonzero(factor_of == k)] for k in range(n_factors)}
         likert = pd.DataFrame(np.digitize(latent, [-1.5, -0.5, 0.5, 1.5]) + 1.0, columns=columns)
         cfa(likert.iloc[:500, :6], {"f": columns[:6]}, "dwls")  # kernels compiled or loaded
-        watch.before = watch.peak = _rss_mb()
+        watch.start()
         start, cpu_start = time.perf_counter(), time.process_time()
         fit = cfa(likert, model, "dwls")
         return {"cpu_start": cpu_start, "seconds": time.perf_counter() - start,
@@ -206,7 +248,6 @@ def main(argv: list[str] | None = None) -> None:
     if args.single:
         spec = json.loads(args.single)
         result = run_task(spec["task"], spec["persons"])
-        result["peak_mb"] = _peak_mb()
         print(json.dumps(result))
         return
 
@@ -219,13 +260,17 @@ def main(argv: list[str] | None = None) -> None:
     print(f"package: {os.path.dirname(psychometrics.__file__)}; load average "
           f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
     print(f"{'task':<68} {'seconds':>8} {'cpu s':>8} {'peak MB':>8}  detail")
-    with tempfile.TemporaryDirectory() as cache:
+    with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as empty:
         for task in tasks:
             env = dict(os.environ)
-            if task in ("cold", "cached"):
-                env["NUMBA_CACHE_DIR"] = cache  # empty for "cold"; "cached" reuses what it wrote
-                if task == "cached" and not os.listdir(cache):
-                    _child("cold", args.persons, env, args.timeout)
+            if task == "cold":
+                # a folder nobody wrote to; with NUMBA_CACHE_DIR set numba looks nowhere else
+                # (not next to the sources, not in ~/.cache/numba), so every kernel compiles
+                env["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(dir=empty)
+            elif task == "cached":
+                env["NUMBA_CACHE_DIR"] = cache
+                if not os.listdir(cache):
+                    _child("cold", args.persons, env, args.timeout)  # fills it
             result = _demo(env, args.timeout) if task == "demo" else _child(task, args.persons, env, args.timeout)
             print(f"{TASKS[task]:<68} {result['seconds']:>8.2f} {result['cpu_seconds']:>8.2f} "
                   f"{result['peak_mb']:>8.0f}  {result['detail']}", flush=True)

@@ -57,6 +57,8 @@ MAX_REPORTED = 5
 # Rows are checked in blocks so that validating a million respondents needs a few
 # boolean masks of one block, not of the whole matrix.
 _BLOCK_ROWS = 65_536
+#: Values from which large matrices are checked in one compiled pass (psychometrics._fastscan).
+_FAST_SCAN_FROM = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -491,6 +493,13 @@ def _scan_blocks(values: np.ndarray, numeric_codes: np.ndarray, coded: np.ndarra
     """Turn numeric missing codes into NaN (in place, items flagged in ``coded`` only) and
     report non-finite, non-integer and out-of-range codes, one block of rows at a time."""
     n_rows, n_items = values.shape
+    if values.size >= _FAST_SCAN_FROM and not sets:
+        # one compiled pass; where some value is invalid, the passes below name it
+        from psychometrics._fastscan import scan_codes
+
+        fast = scan_codes(values, numeric_codes, coded, checked, lower, upper)
+        if fast is not None:
+            return _Scan(*fast)
     minimum = np.full(n_items, np.inf)
     maximum = np.full(n_items, -np.inf)
     counts = np.zeros(n_items, dtype=np.int64)
@@ -902,6 +911,28 @@ def _score_options(raw: pd.Series, spec: ItemSpec, string_missing: set[str], off
     return scores
 
 
+def _small_integer_index(column: np.ndarray, observed: np.ndarray, table: np.ndarray) -> np.ndarray | None:
+    """:func:`category_index` by a lookup table when the codes are distinct integers spanning at
+    most 256 values (a few passes instead of a sort and a binary search per response); None
+    when the codes are not such or some response is none of them (the caller names it)."""
+    if table.size == 0 or not np.all(table == np.round(table)):
+        return None
+    low = table.min()
+    span = int(table.max() - low)
+    if span > 255 or np.unique(table).size != table.size:
+        return None
+    slot = (table - low).astype(np.int64)
+    position = np.full(span + 1, -1, dtype=np.int64)
+    position[slot] = np.arange(table.size)
+    value = np.full(span + 1, np.nan)
+    value[slot] = table
+    with np.errstate(invalid="ignore"):
+        k = np.clip(np.where(observed, column - low, 0.0), 0, span).astype(np.int64)
+    if np.any(observed & (value[k] != column)):
+        return None
+    return np.where(observed, position[k], -1)
+
+
 def category_index(column: np.ndarray, codes: Sequence[float] | np.ndarray | None = None, *,
                    item: str | None = None, position: int | None = None,
                    person_ids: Sequence[Any] | pd.Index | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -943,6 +974,9 @@ def category_index(column: np.ndarray, codes: Sequence[float] | np.ndarray | Non
         index[observed] = inverse.reshape(-1)
         return index, table
     table = np.asarray(codes, dtype=np.float64)
+    fast = _small_integer_index(column, observed, table)
+    if fast is not None:
+        return fast, table
     order = np.argsort(table, kind="stable")
     sorted_codes = table[order]
     at = np.minimum(np.searchsorted(sorted_codes, np.where(observed, column, sorted_codes[0])), len(table) - 1)

@@ -5,9 +5,11 @@ Every function takes a calibration (anything with the interface of
 missing response simply leaves its item out of that person's likelihood. All persons are
 scored at once with array arithmetic, in chunks of persons so memory stays bounded:
 
-- EAP: the log-likelihood of every person at every quadrature node comes from the routine the
-  E-step uses (:func:`psychometrics.estep.person_log_likelihood`, a compiled kernel that adds
-  the log-probabilities of the chosen categories), followed by a log-sum-exp over nodes.
+- EAP: posterior mean and SD over the quadrature nodes from the E-step's gather
+  (:func:`psychometrics.estep.posterior_moments`, a compiled kernel that adds the
+  log-probabilities of the chosen categories, tuple of items by tuple, then takes the moments),
+  with no (persons x nodes) array. Large inputs are checked and summarized in one compiled
+  pass each (:mod:`psychometrics._fastscan`).
 - MAP, ML, WLE: Newton iterations (Fisher scoring where the observed curvature is not
   positive) with step halving, vectorized over persons (each person keeps its own step
   length and stops on its own) and started from the EAP estimate. The sums over items the
@@ -34,7 +36,7 @@ from psychometrics._deprecation import keyword_only_after
 from psychometrics._blas import single_threaded_blas
 from psychometrics.data import as_responses
 from psychometrics.errors import ConvergenceWarning, EstimationError
-from psychometrics.estep import person_log_likelihood
+from psychometrics.estep import person_log_likelihood, posterior_moments
 from psychometrics.quadrature import normal_quadrature
 from psychometrics.sumscore import sum_score_likelihoods
 
@@ -189,11 +191,28 @@ def _pattern_flags(codes: np.ndarray, layout: _Layout) -> tuple[np.ndarray, np.n
     lowest = codes.max(axis=1) <= 0
     top = (layout.n_categories - 1).astype(codes.dtype)
     highest = np.all((codes == top) | (codes < 0), axis=1)
-    flag = np.full(codes.shape[0], "", dtype=object)
+    return n_answered, _flags(n_answered, lowest, highest)
+
+
+def _checked_pattern_flags(codes: np.ndarray, layout: _Layout) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_check_codes`, then :func:`_pattern_flags`; one compiled pass for large inputs."""
+    from psychometrics import _fastscan
+
+    if codes.size >= _fastscan.FAST_FROM:
+        summary = _fastscan.code_summary(codes, layout.n_categories)
+        if summary is not None:
+            n_answered, lowest, highest = summary
+            return n_answered, _flags(n_answered, lowest, highest)
+    _check_codes(codes, layout)
+    return _pattern_flags(codes, layout)
+
+
+def _flags(n_answered: np.ndarray, lowest: np.ndarray, highest: np.ndarray) -> np.ndarray:
+    flag = np.full(n_answered.shape[0], "", dtype=object)
     flag[lowest] = ALL_LOWEST
     flag[highest] = ALL_HIGHEST
     flag[n_answered == 0] = NO_RESPONSES
-    return n_answered, flag
+    return flag
 
 
 def _posterior_log_density(codes: np.ndarray, layout: _Layout, table: np.ndarray,
@@ -205,20 +224,6 @@ def _posterior_log_density(codes: np.ndarray, layout: _Layout, table: np.ndarray
     log_post = person_log_likelihood(np.ascontiguousarray(codes), table)
     log_post += log_weights
     return log_post
-
-
-def _eap_chunk(codes: np.ndarray, layout: _Layout, table: np.ndarray, nodes: np.ndarray,
-               log_weights: np.ndarray, center: float) -> tuple[np.ndarray, np.ndarray]:
-    post = _posterior_log_density(codes, layout, table, log_weights)
-    post -= post.max(axis=1, keepdims=True)
-    np.exp(post, out=post)
-    # Moments about the prior mean, so the variance does not suffer from cancellation.
-    offset = nodes - center
-    moments = post @ np.stack([np.ones_like(offset), offset, offset * offset], axis=1)
-    total = moments[:, 0]
-    mean = moments[:, 1] / total
-    variance = np.maximum(moments[:, 2] / total - mean * mean, 0.0)
-    return center + mean, np.sqrt(variance)
 
 
 def _blas_single_thread(n_rows: int) -> contextlib.AbstractContextManager:
@@ -236,15 +241,10 @@ def _eap(calibration: Any, layout: _Layout, codes: np.ndarray, mean: float, vari
         table = _log_probability_table(calibration, layout, nodes)
     else:
         nodes, log_weights, table = grid
-    n = codes.shape[0]
-    theta = np.empty(n)
-    se = np.empty(n)
-    with _blas_single_thread(n):
-        for start in range(0, n, _EAP_CHUNK):
-            stop = min(start + _EAP_CHUNK, n)
-            theta[start:stop], se[start:stop] = _eap_chunk(codes[start:stop], layout, table, nodes,
-                                                           log_weights, mean)
-    return theta, se
+    # codes come from calibration.encode (checked there against the calibration's categories)
+    # moments about the prior mean, so the variance does not suffer from cancellation
+    offset, se = posterior_moments(codes, table, log_weights, nodes - mean)
+    return mean + offset, se
 
 
 # --------------------------------------------------------------------------------------
@@ -669,8 +669,7 @@ def score(calibration: "Calibration", responses: Any, *, method: str = "eap",
                                          prior_mean=prior_mean, prior_variance=prior_variance, tol=tol,
                                          max_iter=max_iter)
     resp, codes = _encode(calibration, responses)
-    _check_codes(codes, layout)
-    n_answered, flag = _pattern_flags(codes, layout)
+    n_answered, flag = _checked_pattern_flags(codes, layout)
     if getattr(calibration, "is_multidimensional", False):
         return _score_profiles(calibration, resp, codes, method, n_answered, flag, quadrature_points, tol,
                                int(max_iter))

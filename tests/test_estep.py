@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from psychometrics.estep import combine, estep, log_likelihood_matrix, posterior
+from psychometrics.estep import combine, estep, log_likelihood_matrix, pack_codes, posterior
 from psychometrics.quadrature import normal_log_weights, normal_quadrature
 
 
@@ -145,3 +145,46 @@ def test_codes_outside_an_items_categories_are_refused_before_the_kernel():
         log_likelihood_matrix(np.array([[0.5, 1.0]]), log_probs)
     e = estep(np.array([[1, 2], [-1, -1]]), log_probs, log_prior)
     assert e.counts.sum() == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("k,missing", [(2, 0.0), (2, 0.2), (3, 0.1), (5, 0.0), (5, 0.2), (9, 0.1)])
+def test_packed_tuples_equal_brute_force(rng, k, missing):
+    # tuples of 1..6 items, a last tuple with empty places, missing digits and frequency weights
+    codes, log_probs, log_prior = _problem(rng, n=400, n_items=7, k=k, q=15, missing=missing)
+    weights = rng.integers(1, 4, size=codes.shape[0]).astype(float)
+    packed = pack_codes(codes, k)
+    assert packed.radix ** packed.members.shape[1] <= 64
+    assert packed.radix == k + (missing > 0) and packed.combo.dtype == np.uint8
+    counts, loglik, nodes = _brute_force(codes, log_probs, log_prior, weights)
+    for given in (packed, codes):
+        e = estep(given, log_probs, log_prior, weights)
+        np.testing.assert_allclose(e.counts, counts, rtol=1e-11, atol=1e-12)
+        np.testing.assert_allclose(e.loglik, loglik, rtol=1e-12)
+        np.testing.assert_allclose(e.node_counts, nodes, rtol=1e-11)
+
+
+def test_packed_codes_are_checked_once_and_against_the_log_probabilities():
+    log_probs = np.log(np.full((2, 5, 3), 1 / 3))
+    log_prior = np.log(np.full(5, 0.2))
+    with pytest.raises(ValueError, match=r"row 1, item column 0: code 3 "):
+        pack_codes(np.array([[0, 2], [3, 1]]), 3)
+    packed = pack_codes(np.array([[0, 2], [2, 1]]), 3)
+    log_probs[0, :, 2] = -np.inf          # item 0 now has two categories: code 2 is refused
+    with pytest.raises(ValueError, match=r"row 1, item column 0: code 2 "):
+        estep(packed, log_probs, log_prior)
+    with pytest.raises(ValueError, match="packed responses are for 2 items"):
+        estep(packed, log_probs[:1], log_prior)
+
+
+def test_packed_codes_of_items_with_many_categories(rng):
+    # 300 categories: one item a tuple, rows beyond one byte
+    _, log_probs, log_prior = _problem(rng, n=1, n_items=3, k=300, q=9)
+    n_cat = np.isfinite(log_probs[:, 0, :]).sum(axis=1)
+    codes = (rng.random((200, 3)) * n_cat).astype(np.int32)
+    codes[rng.random(codes.shape) < 0.2] = -1
+    packed = pack_codes(codes, 300)
+    assert packed.members.shape == (3, 1) and packed.combo.dtype == np.int32
+    counts, loglik, nodes = _brute_force(codes, log_probs, log_prior)
+    e = estep(packed, log_probs, log_prior)
+    np.testing.assert_allclose(e.counts, counts, rtol=1e-11, atol=1e-12)
+    np.testing.assert_allclose(e.loglik, loglik, rtol=1e-12)

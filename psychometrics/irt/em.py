@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from psychometrics.estep import EStep, estep
+from psychometrics.estep import EStep, PackedCodes, _max_rows, estep, pack_codes
 from psychometrics.irt.mstep import MIN_LATENT_VARIANCE, _Block, _latent_mstep
 from psychometrics.quadrature import normal_log_weight_gradient, normal_log_weights
 
@@ -64,6 +64,17 @@ class _Problem:
         self.size = self.n_item_slots + len(self.latent_slots)
         self.n_estep = 0
         self.group_nodes: list[tuple[np.ndarray, float]] = []
+        self._packed: dict[int, PackedCodes] = {}
+
+    def _responses(self, g: int) -> np.ndarray | PackedCodes:
+        """Group g's responses as its E-step takes them: packed once (checked and tupled,
+        :func:`psychometrics.estep.pack_codes`) for the in-memory E-step, which then skips
+        that work in every iteration; as they are for any other E-step function."""
+        if self.estep_function is not estep:
+            return self.groups[g].encoded
+        if g not in self._packed:
+            self._packed[g] = pack_codes(self.groups[g].encoded, self.max_k, _max_rows(self.nodes.shape[0]))
+        return self._packed[g]
 
     def pack(self) -> np.ndarray:
         x = np.empty(self.size)
@@ -93,7 +104,7 @@ class _Problem:
         log_probs = self.log_probabilities()
         if len(self.groups) == 1 and self.groups[0].columns is None:
             data = self.groups[0]
-            e = self.estep_function(data.encoded, log_probs,
+            e = self.estep_function(self._responses(0), log_probs,
                                     normal_log_weights(self.nodes, self.means[0], self.variances[0]), data.weights)
             self.group_nodes = [(e.node_counts, e.n_persons)]
             return e
@@ -102,7 +113,7 @@ class _Problem:
         self.group_nodes = []
         for g, data in enumerate(self.groups):
             log_prior = normal_log_weights(self.nodes, self.means[g], self.variances[g])
-            e = self.estep_function(data.encoded, log_probs[data.columns], log_prior, data.weights)
+            e = self.estep_function(self._responses(g), log_probs[data.columns], log_prior, data.weights)
             counts[data.columns] += e.counts
             loglik += e.loglik
             self.group_nodes.append((e.node_counts, e.n_persons))

@@ -57,7 +57,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from psychometrics import _dispatch
+from psychometrics import _dispatch, _fastscan
 from psychometrics.data import Responses, as_responses
 from psychometrics.errors import ConvergenceWarning, DataWarning, ModelWarning, ResponseError
 from psychometrics.estep import EStep, estep
@@ -341,7 +341,12 @@ def _data_in_memory(resp: Responses, models: Mapping[str, str], labels: list[Any
     categories, encoded = _prepare(resp, models, stated_categories)
     n_cat = np.array([len(categories[i]) for i in item_ids], dtype=np.int64)
 
-    answered = (encoded >= 0).any(axis=1)
+    counts = None
+    if n_groups == 1 and encoded.size >= _fastscan.SETUP_FAST_FROM:   # one compiled pass
+        counts, answered = _fastscan.category_counts(encoded, int(n_cat.max()), weights)
+        counts = counts[None]
+    else:
+        answered = (encoded >= 0).any(axis=1)
     if not answered.all():
         empty = resp.person_ids[~answered]
         shown = ", ".join(repr(p) for p in list(empty[:5]))
@@ -354,13 +359,15 @@ def _data_in_memory(resp: Responses, models: Mapping[str, str], labels: list[Any
         raise ResponseError("no respondent answered any item")
     w = np.ones(encoded.shape[0]) if weights is None else weights
     rows_of = [np.flatnonzero(group_codes == g) for g in range(n_groups)]
-    counts = np.zeros((n_groups, len(item_ids), int(n_cat.max())))
-    for g in range(n_groups):
-        rows = rows_of[g] if n_groups > 1 else slice(None)
-        for j in range(len(item_ids)):
-            col = encoded[rows, j]
-            obs = col >= 0
-            counts[g, j] = np.bincount(col[obs].astype(np.int64), weights=w[rows][obs], minlength=counts.shape[2])
+    if counts is None:
+        counts = np.zeros((n_groups, len(item_ids), int(n_cat.max())))
+        for g in range(n_groups):
+            rows = rows_of[g] if n_groups > 1 else slice(None)
+            for j in range(len(item_ids)):
+                col = encoded[rows, j]
+                obs = col >= 0
+                counts[g, j] = np.bincount(col[obs].astype(np.int64), weights=w[rows][obs],
+                                           minlength=counts.shape[2])
 
     def group_data(g: int, cols: np.ndarray, col_items: np.ndarray, col_cat: np.ndarray) -> _GroupData:
         if n_groups == 1:

@@ -153,11 +153,21 @@ def _prepare(resp: Responses, models: Mapping[str, str],
     """
     values = resp.values
     item_ids = resp.item_ids
-    seen = [np.unique(col[~np.isnan(col)]) for col in values.T]
+    from psychometrics import _fastscan
+
+    large = values.size >= _fastscan.SETUP_FAST_FROM   # compiled single passes
+    if large:
+        seen = _fastscan.distinct_values(values)
+    else:
+        seen = [_fastscan.distinct_small_integers(col) for col in values.T]
     # messages name the column of the file, not the position inside the calibrated subset
     columns = [resp.column_of(item) for item in item_ids]
     categories = _discover_categories(item_ids, seen, resp.categories, models, stated, columns)
     encoded = np.full(values.shape, -1, dtype=np.int8 if max(map(len, categories.values())) < 127 else np.int32)
+    if large and _fastscan.category_indices(values, [categories[item] for item in item_ids], range(len(item_ids)),
+                                            encoded):
+        return categories, encoded
+    encoded[:] = -1
     for j, item in enumerate(item_ids):
         encoded[:, j] = category_index(values[:, j], categories[item], item=item, position=columns[j],
                                        person_ids=resp.person_ids)[0]

@@ -350,6 +350,13 @@ class Calibration:
         dtype = np.int8 if self.n_categories.max() < 127 else np.int32
         out = np.full((resp.n_persons, self.n_items), -1, dtype=dtype)
         values = resp.values
+        from psychometrics import _fastscan
+
+        if values.size >= _fastscan.FAST_FROM:
+            if _fastscan.category_indices(values, [self.categories[item] for item in resp.item_ids],
+                                          [position[item] for item in resp.item_ids], out):
+                return out
+            out[:] = -1   # it stopped at a value that is none of the item's codes: named below
         for col, item in enumerate(resp.item_ids):
             out[:, position[item]] = category_index(values[:, col], self.categories[item], item=item,
                                                     position=col, person_ids=resp.person_ids)[0]
