@@ -345,7 +345,7 @@ class Calibration:
         values = resp.values
         for col, item in enumerate(resp.item_ids):
             out[:, position[item]] = category_index(values[:, col], self.categories[item], item=item,
-                                                    position=col, person_ids=resp.person_ids)[0]
+                                                    position=resp.column_of(item), person_ids=resp.person_ids)[0]
         return out
 
     @property
