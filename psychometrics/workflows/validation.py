@@ -412,6 +412,8 @@ def _json_number(value: Any) -> Any:
         return bool(value)
     if isinstance(value, (int, np.integer)):
         return int(value)
+    if isinstance(value, str):
+        return value   # text stays text: an item id '007', a group '2.0'
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -1155,10 +1157,8 @@ def _dif(responses: Responses, group: str, values: pd.Series, scales: Mapping[st
     else:
         labels = labels.reindex(responses.person_ids)
     keep = labels.notna().to_numpy()
-    # a group code read as a float (2.0, because the column had blanks) is shown as written: 2
-    labels = labels.map(lambda v: str(int(v)) if isinstance(v, (float, np.floating)) and float(v).is_integer()
-                        else v, na_action="ignore")
-    levels = sorted(labels[keep].astype(str).unique())
+    labels = _labels_as_given(labels)
+    levels = sorted(labels[keep].unique())
     if len(levels) < 2:
         findings.append(Finding("instrument", group, "", "dif", math.nan, math.nan, "note",
                                 f"DIF skipped: group column '{group}' has {len(levels)} value(s)"))
@@ -1166,7 +1166,7 @@ def _dif(responses: Responses, group: str, values: pd.Series, scales: Mapping[st
     if not keep.all():
         findings.append(Finding("data", group, "", "dif", float((~keep).sum()), math.nan, "note",
                                 f"{int((~keep).sum())} row(s) without a '{group}' value left out of DIF"))
-    group_labels = labels[keep].astype(str)
+    group_labels = labels[keep]
     tables = []
     for scale_id, items in scales.items():
         if len(items) < 2:
@@ -1198,6 +1198,30 @@ DIF_CLASSES = {
     "BB": "moderate (polytomous): significant and .17 < |SMD/SD| <= .25",
     "CC": "large (polytomous): significant and |SMD/SD| > .25",
 }
+
+
+def _labels_as_given(labels: pd.Series) -> pd.Series:
+    """Group labels with their type and text: text as written (a file's ``2.0`` stays
+    ``2.0``), numbers as numbers, a whole float (``2.0`` in a numeric column that has blanks)
+    as the integer 2. A column mixing numbers and text becomes text, so that its levels sort."""
+    def one(value: Any) -> Any:
+        value = value.item() if isinstance(value, np.generic) else value
+        return int(value) if isinstance(value, float) and value.is_integer() else value
+
+    # object dtype throughout: pandas would make whole numbers beside a NaN floats again
+    present = labels.notna().to_numpy()
+    if pd.api.types.is_float_dtype(labels.dtype):
+        numbers = labels.to_numpy(dtype=np.float64)
+        if np.all(numbers[present] % 1 == 0):
+            out = np.full(len(labels), None, dtype=object)
+            out[present] = numbers[present].astype(np.int64).astype(object)
+            return pd.Series(out, index=labels.index, dtype=object)
+    if not pd.api.types.is_object_dtype(labels.dtype) and not pd.api.types.is_float_dtype(labels.dtype):
+        return labels   # integers, text, categories: as given
+    values = [one(v) if p else None for v, p in zip(labels.to_numpy(dtype=object), present)]
+    if len({isinstance(v, str) for v, p in zip(values, present) if p}) > 1:
+        values = [str(v) if p else None for v, p in zip(values, present)]
+    return pd.Series(values, index=labels.index, dtype=object)
 
 
 def _dif_finding(key: Any, row: pd.Series, group: str, scale_id: str, alpha: float) -> Finding | None:
