@@ -86,8 +86,8 @@ class Calibration:
         ``item``, ``parameter``, ``kind`` (normal, lognormal, beta), ``p1``, ``p2`` and
         ``source``: ``"given"`` (``calibrate(priors=...)``) or ``"default"`` (a model's own,
         :meth:`~psychometrics.items.base.ItemModel.default_priors`: nominal items with more
-        than 10 categories). Empty without priors; None for stated parameters and for
-        calibrations read back from JSON.
+        than 10 categories). Empty without priors; None where not recorded (stated
+        parameters, calibrations read back from JSON, multidimensional calibrations).
     groups : tuple
         Group labels of a multi-group calibration, reference first (empty for one group).
     group_item_params, group_slope_intercept : dict or None

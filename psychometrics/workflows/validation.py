@@ -634,11 +634,13 @@ def factor_structure(responses: Any, scales: Mapping[str, list[str]], *, correla
 
     responses = as_responses(responses)
     cut = _thresholds(thresholds)
+    # an empty or constant item has no correlation with anything: left out with a finding,
+    # as validate leaves it out, instead of failing every step
+    responses, findings = _drop_unusable_items(responses, {i: s for s, items in scales.items() for i in items})
     correlation = correlation or _correlation_type(responses)
     present = set(responses.item_ids)
     scales = {s: kept for s, items in scales.items() if (kept := [i for i in items if i in present])}
     steps = _Steps(progress, total=4)
-    findings: list[Finding] = []
     steps.start("factorability (KMO, Bartlett)")
     kmo_result, bartlett_result = _factorability(responses, correlation, findings, cut)
     steps.start("parallel analysis")
@@ -882,24 +884,28 @@ def _split_group(frame: Any, group: str | None, instrument: "Instrument") -> tup
     return values, frame.drop(columns=[group])
 
 
-def _drop_unusable_items(responses: Responses, instrument: "Instrument") -> tuple[Responses, list[Finding]]:
+def _drop_unusable_items(responses: Responses, instrument: Any) -> tuple[Responses, list[Finding]]:
     """Leave out items without variance (no answers, or one answer from everybody).
 
     No statistic of an item exists without variance, and the reliability, factor and IRT
     steps would all stop on it; leaving it out lets the rest of the instrument be judged.
+    ``instrument`` is the Instrument, or a mapping item -> scale id. The findings name the
+    item's column in the file.
     """
     values = responses.values
-    scale_of = {item.id: item.scale for item in instrument.items}
+    scale_of = (dict(instrument) if isinstance(instrument, Mapping)
+                else {item.id: item.scale for item in instrument.items})
     findings: list[Finding] = []
     keep: list[str] = []
     for j, item in enumerate(responses.item_ids):
         column = values[:, j]
         observed = column[~np.isnan(column)]
         scale = scale_of.get(item, "")
+        where = f"item {item} (column {responses.column_of(item)})"
         if observed.size == 0:
-            message = f"item {item}: no responses; left out of the analyses"
+            message = f"{where}: no responses; left out of the analyses"
         elif np.all(observed == observed[0]):
-            message = (f"item {item}: no variance (all {observed.size} answers are {observed[0]:g}); "
+            message = (f"{where}: no variance (all {observed.size} answers are {observed[0]:g}); "
                        "left out of the analyses")
         else:
             keep.append(item)
