@@ -3,7 +3,8 @@
     python benchmarks/many_categories.py --persons 2000 --items 5 --categories 101 [--models graded,gpcm,nominal]
 
 Each model runs in its own process so that its peak resident memory (``ru_maxrss``) is its
-own. Simulated slider answers: a one-factor latent response rounded onto 0..K-1.
+own. Simulated slider answers: a one-factor latent response rounded onto 0..K-1. ``priors``:
+parameters under a model's default prior (the nominal category scores, above 10 categories).
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ def run_one(model: str, persons: int, items: int, categories: int, seed: int) ->
     used = max(len(c) for c in calibration.categories.values())
     return {"model": model, "seconds": seconds, "load_seconds": loaded, "peak_mb": peak / 1024,
             "growth_mb": (peak - before) / 1024, "iterations": calibration.n_iter,
-            "converged": calibration.converged, "categories_used": used, "warnings": told}
+            "converged": calibration.converged, "categories_used": used, "warnings": told,
+            "default_priors": int((calibration.priors["source"] == "default").sum())}
 
 
 def main() -> None:
@@ -63,7 +65,7 @@ def main() -> None:
         return
     print(f"{args.persons} persons x {args.items} items, up to {args.categories} categories")
     print(f"{'model':<8} {'seconds':>8} {'iters':>6} {'conv':>5} {'K used':>7} {'peak RSS MB':>12} "
-          f"{'growth MB':>10}  warnings")
+          f"{'growth MB':>10} {'priors':>7}  warnings")
     for model in args.models.split(","):
         out = subprocess.run([sys.executable, __file__, "--one", model, "--persons", str(args.persons), "--items",
                               str(args.items), "--categories", str(args.categories), "--seed", str(args.seed)],
@@ -73,7 +75,8 @@ def main() -> None:
             continue
         r = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"{r['model']:<8} {r['seconds']:8.2f} {r['iterations']:6d} {str(r['converged']):>5} "
-              f"{r['categories_used']:7d} {r['peak_mb']:12.0f} {r['growth_mb']:10.0f}  {', '.join(r['warnings']) or '-'}")
+              f"{r['categories_used']:7d} {r['peak_mb']:12.0f} {r['growth_mb']:10.0f} {r['default_priors']:7d}  "
+              f"{', '.join(r['warnings']) or '-'}")
 
 
 if __name__ == "__main__":

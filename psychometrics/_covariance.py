@@ -188,20 +188,24 @@ def _scale_moments(data: Responses, missing: str, who: str) -> _Moments:
     items = data.item_ids
     if data.n_items < 2:
         raise ResponseError(f"{who} needs at least 2 items, got {data.n_items} ({items})")
-    return _check_moments(_item_covariance(data.values, missing), items, missing, who)
+    return _check_moments(_item_covariance(data.values, missing), items, missing, who,
+                          [data.column_of(item) for item in items])
 
 
-def _check_moments(moments: _Moments, items: list[str], missing: str, who: str) -> _Moments:
-    """Refuse a covariance matrix that a reliability statistic cannot use, naming the item(s)."""
+def _check_moments(moments: _Moments, items: list[str], missing: str, who: str,
+                   columns: list[int] | None = None) -> _Moments:
+    """Refuse a covariance matrix that a reliability statistic cannot use, naming the item(s)
+    and their ``columns`` in the file (default: their positions)."""
     if missing == "listwise" and moments.n_persons < 2:
         raise ResponseError(f"{who} with missing='listwise': only {moments.n_persons} respondent(s) "
                             "answered every item; use missing='pairwise' or fewer items")
     variances = np.diag(moments.cov)
     for j, item in enumerate(items):
+        column = j if columns is None else columns[j]
         if not np.isfinite(variances[j]):
-            raise ResponseError(f"{who}: item {item!r} (column {j}) has fewer than 2 responses")
+            raise ResponseError(f"{who}: item {item!r} (column {column}) has fewer than 2 responses")
         if variances[j] <= 0:
-            raise ResponseError(f"{who}: item {item!r} (column {j}) has no variance "
+            raise ResponseError(f"{who}: item {item!r} (column {column}) has no variance "
                                 "(every respondent gave the same answer); drop it first")
     bad = np.argwhere(~np.isfinite(moments.cov))
     if bad.size:

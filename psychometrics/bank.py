@@ -154,7 +154,8 @@ class ItemBank:
         frame = pd.DataFrame(values, index=responses.frame.index, columns=responses.frame.columns)
         categories = {item: tuple(self.scales[scale].categories[item]) if item in maps else codes
                       for item, codes in responses.categories.items()}
-        return Responses(frame, categories, responses.metadata, responses.keyed)
+        # the file's columns travel along, so that a later message names them (not the scale's)
+        return Responses(frame, categories, responses.metadata, responses.keyed, responses.columns)
 
     def model_of(self, scale: str) -> str:
         """The model name of a scale (one name, or ``mixed`` when its items differ)."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -200,8 +200,11 @@ def read_table(path: str | os.PathLike[str], *, sep: str | None = None,
 
 
 def _read_file(path: Path, *, sep: str | None = None, encoding: str | None = None,
-               id_column: str | None = None) -> tuple[pd.DataFrame, np.ndarray | None]:
-    """The file as a DataFrame and, for text files, the line number of each data row."""
+               id_column: str | None = None, text: Collection[str] = ()) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """The file as a DataFrame and, for text files, the line number of each data row.
+
+    Columns named in ``text`` (besides ids) are read from a text file as the text written
+    there: a group column holding ``2.0`` keeps ``2.0``, not the number 2."""
     from psychometrics._read import read_text_table
     from psychometrics._screen import _named_like_id
 
@@ -210,7 +213,7 @@ def _read_file(path: Path, *, sep: str | None = None, encoding: str | None = Non
     suffix = path.suffix.lower()
     if suffix in {".csv", ".tsv", ".txt", ".tab"} or sep is not None:
         return read_text_table(path, sep=sep, encoding=encoding,
-                               text_columns=lambda name: name == id_column or _named_like_id(name))
+                               text_columns=lambda name: name == id_column or name in text or _named_like_id(name))
     if suffix in {".parquet", ".pq"}:
         try:
             import pyarrow  # noqa: F401
@@ -357,8 +360,8 @@ class _Offences:
 
 # ----------------------------------------------------------------------------- checks
 
-def _to_frame(data: Any, *, sep: str | None = None, encoding: str | None = None, id_column: str | None = None
-              ) -> tuple[pd.DataFrame, Responses | None, np.ndarray | None, np.ndarray | None]:
+def _to_frame(data: Any, *, sep: str | None = None, encoding: str | None = None, id_column: str | None = None,
+              text: Collection[str] = ()) -> tuple[pd.DataFrame, Responses | None, np.ndarray | None, np.ndarray | None]:
     """The input as a DataFrame, the Responses it came from (if any), the frame's float data
     when they are a private copy that may be modified in place, and the file line number of
     each row when the input is a text file."""
@@ -367,7 +370,7 @@ def _to_frame(data: Any, *, sep: str | None = None, encoding: str | None = None,
     if isinstance(data, pd.DataFrame):
         return data, None, None, None
     if isinstance(data, (str, os.PathLike)):
-        frame, lines = _read_file(Path(data), sep=sep, encoding=encoding, id_column=id_column)
+        frame, lines = _read_file(Path(data), sep=sep, encoding=encoding, id_column=id_column, text=text)
         return frame, None, None, lines
     if isinstance(data, np.ndarray) or isinstance(data, list):
         array = np.asarray(data)
@@ -677,7 +680,13 @@ def load_responses(frame_or_path: Any, *, categories: Mapping[str, Any] | Sequen
     missing_codes = list(missing_codes)
     if max_categories is not None and max_categories < 2:
         raise ValueError(f"max_categories must be at least 2, got {max_categories}")
-    frame, given, private, lines = _to_frame(frame_or_path, sep=sep, encoding=encoding, id_column=id_column)
+    # columns known not to be items (excluded, or the instrument's data columns) keep a text
+    # file's text: group labels and roles as written
+    not_items = {str(name) for name in (exclude or ())}
+    if instrument is not None:
+        not_items |= set(instrument.metadata_columns())
+    frame, given, private, lines = _to_frame(frame_or_path, sep=sep, encoding=encoding, id_column=id_column,
+                                             text=not_items)
     if given is None and instrument is not None and isinstance(frame, pd.DataFrame) \
             and frame.attrs.get(KEYED_ATTR) == instrument.id:
         # the .frame of responses this instrument prepared: keying it again would reverse it back

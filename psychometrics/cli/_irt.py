@@ -96,17 +96,31 @@ def _scales_to_calibrate(instrument: Any, responses: Any, requested: list[str] |
 
 
 def _without_empty_items(prepared: Any, scales: dict[str, list[str]]) -> dict[str, list[str]]:
-    """Items nobody answered are left out with a warning, as validate leaves them out with a finding."""
-    answered = np.count_nonzero(~np.isnan(prepared.values), axis=0)
+    """Items nobody answered, or everybody answered alike, are left out with a warning, as
+    validate leaves them out with a finding (no item parameter exists without variance)."""
+    values = prepared.values
+    observed = ~np.isnan(values)
+    answered = np.count_nonzero(observed, axis=0)
+    spread = np.where(observed, values, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)   # all-NaN columns: the empty items
+        constant = (answered > 0) & (np.nanmax(spread, axis=0) == np.nanmin(spread, axis=0))
     empty = {item for item, count in zip(prepared.item_ids, answered) if count == 0}
-    if not empty:
+    alike = {item: values[observed[:, j], j][0] for j, item in enumerate(prepared.item_ids) if constant[j]}
+    if not empty and not alike:
         return scales
-    warnings.warn(f"item(s) {', '.join(sorted(empty))} have no responses; left out of the calibration",
-                  DataWarning, stacklevel=2)
-    kept = {s: [i for i in items if i not in empty] for s, items in scales.items()}
+    if empty:
+        warnings.warn(f"item(s) {', '.join(sorted(empty))} have no responses; left out of the calibration",
+                      DataWarning, stacklevel=2)
+    if alike:
+        shown = ", ".join(f"{item} (column {prepared.column_of(item)}, every answer {value:g})"
+                          for item, value in sorted(alike.items()))
+        warnings.warn(f"item(s) {shown} have no variance; left out of the calibration", DataWarning, stacklevel=2)
+    unusable = empty | set(alike)
+    kept = {s: [i for i in items if i not in unusable] for s, items in scales.items()}
     lost = [s for s, items in kept.items() if not items]
     if lost:
-        raise ResponseError(f"scale '{lost[0]}' has no item with responses")
+        raise ResponseError(f"scale '{lost[0]}' has no item with varying responses")
     return kept
 
 

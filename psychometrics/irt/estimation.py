@@ -69,6 +69,7 @@ from psychometrics.irt.prepare import (
     MIN_GROUP_SIZE,
     _check_priors_applied,
     _collapse_patterns,
+    _default_priors,
     _fixed_values,
     _freed_parameters,
     _group_labels,
@@ -79,6 +80,7 @@ from psychometrics.irt.prepare import (
     _discover_categories,
     _prepare,
     _prior_arrays,
+    _priors_in_effect,
 )
 from psychometrics._blas import single_threaded_blas
 from psychometrics.irt.problems import check_identified, warn_problems
@@ -166,7 +168,11 @@ def calibrate(responses: Any, model: str | Mapping[str, str] = "2pl", *, group: 
     priors : mapping, optional
         ``{"g": ("beta", 5, 17), "a1": ("lognormal", 0, 0.5), "d": ("normal", 0, 3)}`` for
         every item having the parameter (a name also covers numbered intercepts ``d1``...), or
-        ``{item: {name: spec}}`` for one item. Priors act on slope-intercept parameters.
+        ``{item: {name: spec}}`` for one item. Priors act on slope-intercept parameters. A spec
+        ``None`` means no prior: nominal items with more than 10 categories otherwise get
+        ``ak_k ~ N(k, 1)`` on their category scores
+        (:meth:`~psychometrics.items.nominal.NominalModel.default_priors`; ``{"ak": None}``
+        turns it off). :attr:`Calibration.priors` lists the priors in effect.
     fixed : mapping, optional
         ``{item: {name: value}}``: parameters held at a value (slope-intercept names, or the
         complete set of an item's IRT names), e.g. anchor items for linking.
@@ -468,6 +474,7 @@ def _fit(data: _CalibrationData, models: Mapping[str, str], *, invariance: Seque
     col_cat = n_cat[col_items]
 
     blocks: list[_Block] = []
+    default_priors: list[tuple[str, str, str, float, float]] = []
     unused_in_group: list[tuple[str, Any, list[int]]] = []
 
     def item_of(c: int) -> str:
@@ -521,6 +528,8 @@ def _fit(data: _CalibrationData, models: Mapping[str, str], *, invariance: Seque
                     if nm not in freed[item_ids[j]]:
                         share[r, ci] = j
         prior = _prior_arrays(names, items_here, per_item_priors, matched_priors)
+        prior, added = _default_priors(m, k, names, items_here, per_item_priors, prior)
+        default_priors.extend(added)
         block = _Block(m, k, positions_arr, params, fixed_mask, prior, first_slot, share)
         first_slot += block.n_slots
         blocks.append(block)
@@ -633,4 +642,5 @@ def _fit(data: _CalibrationData, models: Mapping[str, str], *, invariance: Seque
         covariance=None if se_result is None else se_result[4],
         latent_mean_se=latent(se_result[2]) if se_result is not None else (
             pd.Series(np.nan, index=index) if multi else math.nan),
+        priors=_priors_in_effect(blocks, column_labels, default_priors),
     )

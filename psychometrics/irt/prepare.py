@@ -78,18 +78,26 @@ def _category_codes(categories: Any, item: str, k: int) -> tuple[int, ...]:
 
 
 _PRIOR_KINDS = {"normal": 1, "lognormal": 2, "beta": 3}
+#: Columns of :attr:`Calibration.priors`.
+PRIOR_COLUMNS = ["item", "parameter", "kind", "p1", "p2", "source"]
 
 
-def _parse_priors(priors: Mapping[str, Any] | None, item_ids: Sequence[str]) -> dict[str, dict[str, tuple]]:
-    """item -> {parameter name or prefix -> (kind, p1, p2)}."""
+def _parse_priors(priors: Mapping[str, Any] | None, item_ids: Sequence[str]) -> dict[str, dict[str, tuple | None]]:
+    """item -> {parameter name or prefix -> (kind, p1, p2), or None for "no prior"}.
+
+    ``None`` as a spec means no prior, not even a model's default one
+    (:meth:`~psychometrics.items.base.ItemModel.default_priors`).
+    """
     if not priors:
         return {}
-    per_item: dict[str, dict[str, tuple]] = {i: {} for i in item_ids}
+    per_item: dict[str, dict[str, tuple | None]] = {i: {} for i in item_ids}
 
-    def check(spec: Any, where: str) -> tuple:
+    def check(spec: Any, where: str) -> tuple | None:
+        if spec is None:
+            return None
         if (not isinstance(spec, (tuple, list)) or len(spec) != 3 or spec[0] not in _PRIOR_KINDS):
             raise ValueError(f"prior for {where} must be (kind, p1, p2) with kind one of "
-                             f"{sorted(_PRIOR_KINDS)}, got {spec!r}")
+                             f"{sorted(_PRIOR_KINDS)}, or None for none, got {spec!r}")
         kind, p1, p2 = spec[0], float(spec[1]), float(spec[2])
         if not p2 > 0 or (kind == "beta" and not p1 > 0):
             raise ValueError(f"prior for {where}: parameters {spec[1:]} are not valid for a {kind} prior")
@@ -107,7 +115,12 @@ def _parse_priors(priors: Mapping[str, Any] | None, item_ids: Sequence[str]) -> 
     return per_item
 
 
-def _prior_arrays(names: list[str], items: list[str], per_item: Mapping[str, Mapping[str, tuple]],
+def _prior_key_matches(name: str, key: str) -> bool:
+    # "d" also covers d1, d2, ... (all intercepts of a polytomous item), "ak" ak1, ak2, ...
+    return name == key or (name.startswith(key) and name[len(key):].isdigit() and key[-1:].isalpha())
+
+
+def _prior_arrays(names: list[str], items: list[str], per_item: Mapping[str, Mapping[str, tuple | None]],
                  matched: set[tuple[str, str]] | None = None):
     """Prior kind and parameters per (item, slope-intercept parameter); ``matched`` collects
     the (item, key) pairs that applied to some parameter."""
@@ -115,14 +128,51 @@ def _prior_arrays(names: list[str], items: list[str], per_item: Mapping[str, Map
     p1 = np.zeros(kind.shape)
     p2 = np.ones(kind.shape)
     for r, item in enumerate(items):
-        for key, (k, a, b) in per_item.get(item, {}).items():
+        for key, spec in per_item.get(item, {}).items():
             for c, name in enumerate(names):
-                # "d" also covers d1, d2, ... (all intercepts of a polytomous item)
-                if name == key or (name.startswith(key) and name[len(key):].isdigit() and key[-1:].isalpha()):
-                    kind[r, c], p1[r, c], p2[r, c] = _PRIOR_KINDS[k], a, b
+                if _prior_key_matches(name, key):
+                    if spec is not None:
+                        kind[r, c], p1[r, c], p2[r, c] = _PRIOR_KINDS[spec[0]], spec[1], spec[2]
                     if matched is not None:
                         matched.add((item, key))
     return kind, p1, p2
+
+
+def _default_priors(m: ItemModel, k: int, names: list[str], items: list[str],
+                    per_item: Mapping[str, Mapping[str, tuple | None]],
+                    prior: tuple[np.ndarray, np.ndarray, np.ndarray]):
+    """The model's default priors (:meth:`ItemModel.default_priors`) added to ``prior`` for the
+    parameters the caller gave no prior (and no ``None``) for; returns the new arrays and the
+    rows ``(item, parameter, kind, p1, p2)`` that were added."""
+    defaults = m.default_priors(k)
+    if not defaults:
+        return prior, []
+    kind, p1, p2 = (a.copy() for a in prior)
+    added: list[tuple[str, str, str, float, float]] = []
+    columns = [(c, name, defaults[name]) for c, name in enumerate(names) if name in defaults]
+    for r, item in enumerate(items):
+        given = list(per_item.get(item, {}))
+        for c, name, (dist, a, b) in columns:
+            if not any(_prior_key_matches(name, key) for key in given):
+                kind[r, c], p1[r, c], p2[r, c] = _PRIOR_KINDS[dist], a, b
+                added.append((item, name, dist, float(a), float(b)))
+    return (kind, p1, p2), added
+
+
+def _priors_in_effect(blocks: Sequence[Any], column_labels: Sequence[tuple[str, Any]],
+                      defaults: Sequence[tuple[str, str, str, float, float]]) -> pd.DataFrame:
+    """Every prior of a calibration's blocks as :attr:`Calibration.priors` lists them."""
+    names_of = {v: k for k, v in _PRIOR_KINDS.items()}
+    default_keys = {(item, name) for item, name, *_ in defaults}
+    rows = []
+    for b in blocks:
+        names = b.model.parameter_names(b.k)
+        for r, c in zip(*np.nonzero(b.prior_kind)):
+            item = column_labels[b.positions[r]][0]
+            rows.append((item, names[c], names_of[int(b.prior_kind[r, c])], float(b.prior_p1[r, c]),
+                         float(b.prior_p2[r, c]), "default" if (item, names[c]) in default_keys else "given"))
+    frame = pd.DataFrame(rows, columns=PRIOR_COLUMNS)
+    return frame.drop_duplicates(["item", "parameter"], ignore_index=True)
 
 
 def _check_priors_applied(priors: Mapping[str, Any] | None, item_ids: Sequence[str],
@@ -141,7 +191,8 @@ def _check_priors_applied(priors: Mapping[str, Any] | None, item_ids: Sequence[s
     if unused:
         raise ValueError(f"prior(s) for {'; '.join(unused)} match no parameter of the calibrated items; "
                          "priors use slope-intercept names: a1 (slopes), d or d1, d2, ... (intercepts), "
-                         "g (lower asymptote), u (upper asymptote)")
+                         "ak or ak1, ak2, ... (nominal category scores), g (lower asymptote), "
+                         "u (upper asymptote)")
 
 
 def _prepare(resp: Responses, models: Mapping[str, str],

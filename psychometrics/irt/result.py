@@ -81,6 +81,13 @@ class Calibration:
         Standard error of the latent variance (NaN where fixed or not computed).
     tol : float
         The convergence tolerance used.
+    priors : DataFrame or None
+        The priors the estimation used, one row per (item, slope-intercept parameter):
+        ``item``, ``parameter``, ``kind`` (normal, lognormal, beta), ``p1``, ``p2`` and
+        ``source``: ``"given"`` (``calibrate(priors=...)``) or ``"default"`` (a model's own,
+        :meth:`~psychometrics.items.base.ItemModel.default_priors`: nominal items with more
+        than 10 categories). Empty without priors; None where not recorded (stated
+        parameters, calibrations read back from JSON, multidimensional calibrations).
     groups : tuple
         Group labels of a multi-group calibration, reference first (empty for one group).
     group_item_params, group_slope_intercept : dict or None
@@ -148,6 +155,7 @@ class Calibration:
     irt_standard_errors: pd.DataFrame | None = None
     latent_variance_se: Any = math.nan
     tol: float = 1e-4
+    priors: pd.DataFrame | None = None
     groups: tuple = ()
     group_item_params: dict | None = None
     group_slope_intercept: dict | None = None
@@ -359,7 +367,7 @@ class Calibration:
             out[:] = -1   # it stopped at a value that is none of the item's codes: named below
         for col, item in enumerate(resp.item_ids):
             out[:, position[item]] = category_index(values[:, col], self.categories[item], item=item,
-                                                    position=col, person_ids=resp.person_ids)[0]
+                                                    position=resp.column_of(item), person_ids=resp.person_ids)[0]
         return out
 
     @property
@@ -450,6 +458,8 @@ class Calibration:
                       + "): correlations", self.factor_correlations.round(3).to_string(), "",
                       "standardized loadings", self.loadings.round(3).to_string(), ""]
         lines.append(self.to_frame().round(3).to_string())
+        if self.priors is not None and len(self.priors):
+            lines += ["", _describe_priors(self.priors)]
         problems = self.problems
         if len(problems):
             from psychometrics.irt.problems import describe
@@ -476,3 +486,19 @@ class Calibration:
             message says which field is wrong).
         """
         return cls(**document.load(text))
+
+
+def _describe_priors(priors: pd.DataFrame) -> str:
+    """One line on the priors of a calibration, saying which were defaults."""
+    given = priors[priors["source"] == "given"]
+    default = priors[priors["source"] == "default"]
+    parts = []
+    if len(given):
+        parts.append(f"{len(given)} given prior(s) on {given['item'].nunique()} item(s)")
+    if len(default):
+        items = list(dict.fromkeys(default["item"]))
+        shown = ", ".join(items[:5]) + (" ..." if len(items) > 5 else "")
+        parts.append(f"default prior ak_k ~ N(k, {float(default['p2'].iloc[0]):g}) on the category scores of "
+                     f"{len(items)} nominal item(s) with more than 10 categories ({shown}); "
+                     "priors={'ak': None} turns it off")
+    return "priors: " + "; ".join(parts) + " (Calibration.priors lists them)"

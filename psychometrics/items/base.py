@@ -143,6 +143,13 @@ class ItemModel(ABC):
             fixed[0, [c for c, n in enumerate(names) if n in self.anchor_first_item]] = True
         return fixed
 
+    def default_priors(self, n_categories: int) -> dict[str, tuple[str, float, float]]:
+        """Priors a calibration puts on parameters it was given no prior for:
+        ``{slope-intercept name: (kind, p1, p2)}`` as in ``calibrate(priors=...)``. None by
+        default; the nominal model has one for many categories
+        (:meth:`psychometrics.items.nominal.NominalModel.default_priors`)."""
+        return {}
+
     @abstractmethod
     def start_values(self, n_categories: int, n_items: int) -> np.ndarray:
         """Generic starting values, (n_items, P)."""

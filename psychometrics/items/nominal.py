@@ -35,6 +35,26 @@ with :math:`e_{qk} = r_{qk} - n_q P_{qk}`. The Hessian is not negative definite 
 
 Information: :math:`I(\theta) = a^2 \operatorname{Var}_P(ak)`.
 
+Default prior for many categories
+---------------------------------
+With :math:`K` categories an item has :math:`2K - 2` free parameters, and the score
+:math:`ak_k` of a category is informed only by the persons who chose it. On a 0-100 slider
+(:math:`K` up to 101, most categories chosen by a handful of persons) the likelihood is flat
+along the :math:`ak` of the sparse categories, and since :math:`ak_{K-1} = K - 1` pins the
+scale, :math:`a` rides on the rarest (top) category: EM creeps along that ridge for hundreds
+of iterations without converging. A calibration therefore puts, on items with more than
+:attr:`NominalModel.prior_above_categories` (10) categories and only on parameters it was
+given no prior for,
+
+.. math:: ak_k \sim N(k, \sigma^2), \qquad \sigma = 1 \quad (k = 1, \dots, K-2),
+
+centred on the gpcm's scoring (the ordinal model the nominal one contains, Thissen, Cai &
+Bock, 2010): a category's score moves from its rank as far as its data say, about one place
+when they say little. Items with up to 10 categories get no prior (mirt's default, which the
+reference tests reproduce). ``calibrate(priors={"ak": None})`` turns the default off;
+``calibrate(priors={"ak": ("normal", 0, 5)})`` or per item replaces it. The priors in effect
+are listed in :attr:`psychometrics.irt.Calibration.priors` and in its summary.
+
 IRT form (mirt's ``coef(mod, IRTpars = TRUE)``): Bock's centred category slopes and
 intercepts ``a1..aK, c1..cK`` (numbered from 1 as mirt does),
 :math:`\alpha_k = a\, ak_k - \overline{a\, ak}`, :math:`\gamma_k = d_k - \bar d`. Back:
@@ -53,12 +73,15 @@ References
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from psychometrics.items.partial_credit import (
     DivideByTotalModel,
     _adjacent_logits,
     _as_params,
+    _as_theta,
     _safe_divide,
     _threshold_start,
     _with_zero_column,
@@ -88,6 +111,10 @@ class NominalModel(DivideByTotalModel):
     """
 
     name = "nominal"
+    #: Items with more categories than this get the default prior on their category scores.
+    prior_above_categories: ClassVar[int] = 10
+    #: Its standard deviation, in category places: :math:`ak_k \sim N(k, \sigma^2)`.
+    score_prior_sd: ClassVar[float] = 1.0
 
     # -- names ------------------------------------------------------------------------------
     def parameter_names(self, n_categories: int) -> list[str]:
@@ -103,6 +130,24 @@ class NominalModel(DivideByTotalModel):
     @staticmethod
     def _n_categories(params: np.ndarray) -> int:
         return params.shape[1] // 2 + 1
+
+    def default_priors(self, n_categories: int) -> dict[str, tuple[str, float, float]]:
+        r"""``ak_k ~ N(k, 1)`` for ``k = 1..K-2`` on items with more than 10 categories, else
+        none (see the module docstring: the scores of sparse categories are not identified
+        without it).
+
+        Examples
+        --------
+        >>> from psychometrics.items import get_model
+        >>> get_model("nominal").default_priors(4)
+        {}
+        >>> list(get_model("nominal").default_priors(12).items())[:2]
+        [('ak1', ('normal', 1.0, 1.0)), ('ak2', ('normal', 2.0, 1.0))]
+        """
+        self.check_categories(n_categories)
+        if n_categories <= self.prior_above_categories:
+            return {}
+        return {f"ak{k}": ("normal", float(k), self.score_prior_sd) for k in range(1, n_categories - 1)}
 
     # -- start values -----------------------------------------------------------------------
     def start_values(self, n_categories: int, n_items: int) -> np.ndarray:
@@ -141,6 +186,57 @@ class NominalModel(DivideByTotalModel):
             jac[:, :, j, j] = a[:, None] * theta[None, :]
         jac[:, :, 1:, 1 + n_ak:] = np.eye(n_cat - 1)
         return jac
+
+    def gradient_hessian(self, params: np.ndarray, theta: np.ndarray,
+                         counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        r"""Analytic gradient (n_items, P) and Hessian (n_items, P, P) of ``sum counts * log P``.
+
+        The divide-by-total formulas (:meth:`DivideByTotalModel.gradient_hessian`) with the
+        nominal Jacobian's sparsity written out: ``ak_j`` and ``d_j`` act on category ``j``
+        only, so :math:`\sum_q n_q E_P[J J^T]` is an arrowhead with a 2 x 2 block per category
+        (O(K) entries) and only :math:`\sum_q n_q m_q m_q^T` is dense. For K = 101 this is
+        O(Q K^2) work instead of O(K^3) matrix products.
+        """
+        params = _as_params(params)
+        theta = _as_theta(theta)
+        counts = np.asarray(counts, dtype=np.float64)
+        n_items, n_par = params.shape
+        n_cat = self._n_categories(params)
+        a, scoring = params[:, 0], self._scoring(params)
+        prob = self.probabilities(params, theta)
+        total = counts.sum(axis=-1)
+        weighted = total[..., None] * prob
+        residual = counts - weighted
+        r1, r0 = np.einsum("iqk,q->ik", residual, theta), residual.sum(axis=1)
+        m2 = np.einsum("iqk,q->ik", weighted, theta * theta)
+        m1 = np.einsum("iqk,q->ik", weighted, theta)
+        m0 = weighted.sum(axis=1)
+        mid = slice(1, n_cat - 1)                       # categories with a free score ak_j
+        ak_cols = np.arange(1, n_cat - 1)               # column of ak_j is j
+        d_cols = np.arange(n_cat - 1, n_par)            # column of d_k is K - 2 + k
+        grad = np.empty((n_items, n_par))
+        grad[:, 0] = (r1 * scoring).sum(axis=1)
+        grad[:, ak_cols] = a[:, None] * r1[:, mid]
+        grad[:, d_cols] = r0[:, 1:]
+        # m_q = E_P[J_q]: sum_q n_q m_q m_q^T is the dense part
+        mean = np.empty((n_items, theta.size, n_par))
+        mean[..., 0] = theta[None, :] * np.einsum("iqk,ik->iq", prob, scoring)
+        mean[..., ak_cols] = (a[:, None, None] * theta[None, :, None]) * prob[..., mid]
+        mean[..., d_cols] = prob[..., 1:]
+        hess = np.matmul((mean * total[..., None]).transpose(0, 2, 1), mean)
+        # minus sum_q n_q E_P[J J^T], entry by entry
+        hess[:, 0, 0] -= (m2 * scoring * scoring).sum(axis=1)
+        hess[:, ak_cols, ak_cols] -= m2[:, mid] * (a * a)[:, None]
+        hess[:, d_cols, d_cols] -= m0[:, 1:]
+        # off the diagonal: (a, ak_j) with the curvature d2z_j / da dak_j = theta,
+        # (a, d_k), (ak_j, d_j)
+        pairs = ((np.zeros_like(ak_cols), ak_cols, r1[:, mid] - m2[:, mid] * scoring[:, mid] * a[:, None]),
+                 (np.zeros_like(d_cols), d_cols, -m1[:, 1:] * scoring[:, 1:]),
+                 (ak_cols, d_cols[:n_cat - 2], -m1[:, mid] * a[:, None]))
+        for rows, cols, value in pairs:
+            hess[:, rows, cols] += value
+            hess[:, cols, rows] += value
+        return grad, hess
 
     def _add_curvature(self, params: np.ndarray, theta: np.ndarray, residual: np.ndarray,
                        hess: np.ndarray) -> None:

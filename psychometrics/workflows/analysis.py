@@ -14,6 +14,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from psychometrics import ctt, reliability
@@ -124,6 +125,29 @@ def analyze_instrument(instrument: Instrument, data: pd.DataFrame | Responses, *
                               "reliability needs at least two", stacklevel=2)
                 continue
             sub = responses.subset(present)
+            # an item without variance (fewer than two answers, or one answer from everybody)
+            # stays in the item table and is left out of the scale's reliability, with a message
+            values = sub.values
+            observed = ~np.isnan(values)
+            counts = np.count_nonzero(observed, axis=0)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)   # all-NaN columns
+                spread = np.nanmax(values, axis=0) - np.nanmin(values, axis=0)
+            unusable = {item: ("fewer than 2 responses" if count < 2 else "no variance")
+                        for item, count, width in zip(present, counts, spread) if count < 2 or width == 0}
+            usable = [item for item in present if item not in unusable]
+            if unusable:
+                shown = ", ".join(f"'{item}' (column {responses.column_of(item)}: {why})"
+                                  for item, why in unusable.items())
+                warnings.warn(f"scale '{scale_id}': item(s) {shown} left out of its reliability", stacklevel=2)
+            if len(usable) < 2:
+                warnings.warn(f"scale '{scale_id}' has {len(usable)} item(s) with responses; reliability needs at "
+                              "least two", stacklevel=2)
+                table = ctt.item_analysis(sub)
+                table.insert(0, "scale", scale_id)
+                item_tables.append(table)
+                continue
+            rel = responses.subset(usable)
 
             def attempt(what: str, compute: Any, scale_id: str = scale_id) -> Any:
                 # one coefficient that cannot be computed (lambda 6 of two items) is a message, not
@@ -134,10 +158,10 @@ def analyze_instrument(instrument: Instrument, data: pd.DataFrame | Responses, *
                     warnings.warn(f"scale '{scale_id}': {what} not computed: {exc}", stacklevel=2)
                     return None
 
-            result = reliability.alpha(sub, missing=missing)
-            lambdas = attempt("Guttman's lambda 6", lambda: reliability.guttman(sub, missing=missing))
-            split = attempt("split-half reliability", lambda: reliability.split_half(sub, missing=missing))
-            sem = attempt("standard error of measurement", lambda: reliability.sem(sub, missing=missing))
+            result = reliability.alpha(rel, missing=missing)
+            lambdas = attempt("Guttman's lambda 6", lambda: reliability.guttman(rel, missing=missing))
+            split = attempt("split-half reliability", lambda: reliability.split_half(rel, missing=missing))
+            sem = attempt("standard error of measurement", lambda: reliability.sem(rel, missing=missing))
             scale_rows[scale_id] = {
                 "n_items": result.n_items,
                 "n_persons": result.n_persons,

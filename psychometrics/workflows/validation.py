@@ -437,6 +437,8 @@ def _json_number(value: Any) -> Any:
         return bool(value)
     if isinstance(value, (int, np.integer)):
         return int(value)
+    if isinstance(value, str):
+        return value   # text stays text: an item id '007', a group '2.0'
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -657,11 +659,13 @@ def factor_structure(responses: Any, scales: Mapping[str, list[str]], *, correla
 
     responses = as_responses(responses)
     cut = _thresholds(thresholds)
+    # an empty or constant item has no correlation with anything: left out with a finding,
+    # as validate leaves it out, instead of failing every step
+    responses, findings = _drop_unusable_items(responses, {i: s for s, items in scales.items() for i in items})
     correlation = correlation or _correlation_type(responses)
     present = set(responses.item_ids)
     scales = {s: kept for s, items in scales.items() if (kept := [i for i in items if i in present])}
     steps = _Steps(progress, total=4)
-    findings: list[Finding] = []
     steps.start("factorability (KMO, Bartlett)")
     kmo_result, bartlett_result = _factorability(responses, correlation, findings, cut)
     steps.start("parallel analysis")
@@ -910,24 +914,28 @@ def _split_group(frame: Any, group: str | None, instrument: "Instrument") -> tup
     return values, frame.drop(columns=[group])
 
 
-def _drop_unusable_items(responses: Responses, instrument: "Instrument") -> tuple[Responses, list[Finding]]:
+def _drop_unusable_items(responses: Responses, instrument: Any) -> tuple[Responses, list[Finding]]:
     """Leave out items without variance (no answers, or one answer from everybody).
 
     No statistic of an item exists without variance, and the reliability, factor and IRT
     steps would all stop on it; leaving it out lets the rest of the instrument be judged.
+    ``instrument`` is the Instrument, or a mapping item -> scale id. The findings name the
+    item's column in the file.
     """
     values = responses.values
-    scale_of = {item.id: item.scale for item in instrument.items}
+    scale_of = (dict(instrument) if isinstance(instrument, Mapping)
+                else {item.id: item.scale for item in instrument.items})
     findings: list[Finding] = []
     keep: list[str] = []
     for j, item in enumerate(responses.item_ids):
         column = values[:, j]
         observed = column[~np.isnan(column)]
         scale = scale_of.get(item, "")
+        where = f"item {item} (column {responses.column_of(item)})"
         if observed.size == 0:
-            message = f"item {item}: no responses; left out of the analyses"
+            message = f"{where}: no responses; left out of the analyses"
         elif np.all(observed == observed[0]):
-            message = (f"item {item}: no variance (all {observed.size} answers are {observed[0]:g}); "
+            message = (f"{where}: no variance (all {observed.size} answers are {observed[0]:g}); "
                        "left out of the analyses")
         else:
             keep.append(item)
@@ -1185,10 +1193,8 @@ def _dif(responses: Responses, group: str, values: pd.Series, scales: Mapping[st
     else:
         labels = labels.reindex(responses.person_ids)
     keep = labels.notna().to_numpy()
-    # a group code read as a float (2.0, because the column had blanks) is shown as written: 2
-    labels = labels.map(lambda v: str(int(v)) if isinstance(v, (float, np.floating)) and float(v).is_integer()
-                        else v, na_action="ignore")
-    levels = sorted(labels[keep].astype(str).unique())
+    labels = _labels_as_given(labels)
+    levels = sorted(labels[keep].unique())
     if len(levels) < 2:
         findings.append(Finding("instrument", group, "", "dif", math.nan, math.nan, "note",
                                 f"DIF skipped: group column '{group}' has {len(levels)} value(s)"))
@@ -1196,7 +1202,7 @@ def _dif(responses: Responses, group: str, values: pd.Series, scales: Mapping[st
     if not keep.all():
         findings.append(Finding("data", group, "", "dif", float((~keep).sum()), math.nan, "note",
                                 f"{int((~keep).sum())} row(s) without a '{group}' value left out of DIF"))
-    group_labels = labels[keep].astype(str)
+    group_labels = labels[keep]
     tables = []
     for scale_id, items in scales.items():
         if len(items) < 2:
@@ -1228,6 +1234,30 @@ DIF_CLASSES = {
     "BB": "moderate (polytomous): significant and .17 < |SMD/SD| <= .25",
     "CC": "large (polytomous): significant and |SMD/SD| > .25",
 }
+
+
+def _labels_as_given(labels: pd.Series) -> pd.Series:
+    """Group labels with their type and text: text as written (a file's ``2.0`` stays
+    ``2.0``), numbers as numbers, a whole float (``2.0`` in a numeric column that has blanks)
+    as the integer 2. A column mixing numbers and text becomes text, so that its levels sort."""
+    def one(value: Any) -> Any:
+        value = value.item() if isinstance(value, np.generic) else value
+        return int(value) if isinstance(value, float) and value.is_integer() else value
+
+    # object dtype throughout: pandas would make whole numbers beside a NaN floats again
+    present = labels.notna().to_numpy()
+    if pd.api.types.is_float_dtype(labels.dtype):
+        numbers = labels.to_numpy(dtype=np.float64)
+        if np.all(numbers[present] % 1 == 0):
+            out = np.full(len(labels), None, dtype=object)
+            out[present] = numbers[present].astype(np.int64).astype(object)
+            return pd.Series(out, index=labels.index, dtype=object)
+    if not pd.api.types.is_object_dtype(labels.dtype) and not pd.api.types.is_float_dtype(labels.dtype):
+        return labels   # integers, text, categories: as given
+    values = [one(v) if p else None for v, p in zip(labels.to_numpy(dtype=object), present)]
+    if len({isinstance(v, str) for v, p in zip(values, present) if p}) > 1:
+        values = [str(v) if p else None for v, p in zip(values, present)]
+    return pd.Series(values, index=labels.index, dtype=object)
 
 
 def _dif_finding(key: Any, row: pd.Series, group: str, scale_id: str, alpha: float) -> Finding | None:

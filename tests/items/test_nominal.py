@@ -91,7 +91,7 @@ def test_two_categories_is_the_2pl():
                                get_model("2pl").log_probabilities(ad, NODES), atol=1e-12)
 
 
-@pytest.mark.parametrize("n_categories", [2, 3, 4, 6])
+@pytest.mark.parametrize("n_categories", [2, 3, 4, 6, 12])
 def test_gradient_hessian_match_finite_differences(n_categories, finite_difference_check, random_params):
     rng = np.random.default_rng(40 + n_categories)
     model = get_model("nominal")
@@ -100,6 +100,36 @@ def test_gradient_hessian_match_finite_differences(n_categories, finite_differen
     assert grad_err < 1e-7
     assert hess_err < 1e-6
     np.testing.assert_allclose(hess, hess.transpose(0, 2, 1), atol=1e-9)
+
+
+@pytest.mark.parametrize("n_categories", [2, 3, 5, 40])
+def test_sparse_derivatives_equal_the_divide_by_total_formulas(n_categories, random_params):
+    # NominalModel.gradient_hessian writes out the sparsity of J; the shared dense formulas
+    # (DivideByTotalModel.gradient_hessian, checked against finite differences for the gpcm,
+    # pcm, rsm) must give the same numbers, with unordered scores and some empty nodes
+    from psychometrics.items.partial_credit import DivideByTotalModel
+
+    rng = np.random.default_rng(70 + n_categories)
+    model = get_model("nominal")
+    params = random_params(model, n_categories, 3, rng, scale=0.8)
+    counts = rng.uniform(0, 6, (3, NODES.size, n_categories))
+    counts[1, :8] = 0.0
+    grad, hess = model.gradient_hessian(params, NODES, counts)
+    dense_grad, dense_hess = DivideByTotalModel.gradient_hessian(model, params, NODES, counts)
+    np.testing.assert_allclose(grad, dense_grad, rtol=1e-11, atol=1e-9 * np.abs(dense_grad).max())
+    np.testing.assert_allclose(hess, dense_hess, rtol=1e-11, atol=1e-11 * np.abs(dense_hess).max())
+
+
+def test_default_prior_only_for_many_categories():
+    # sparse sliders: ak_k ~ N(k, 1) above 10 categories (module docstring); none up to 10,
+    # so that calibrations of ordinary items stay mirt's (no priors)
+    model = get_model("nominal")
+    assert model.default_priors(4) == {} and model.default_priors(10) == {}
+    priors = model.default_priors(11)
+    assert list(priors) == [f"ak{k}" for k in range(1, 10)]
+    assert priors["ak3"] == ("normal", 3.0, 1.0)
+    assert set(model.parameter_names(11)) >= set(priors)
+    assert get_model("gpcm").default_priors(101) == {}
 
 
 def test_information_identity(information_identity, random_params):

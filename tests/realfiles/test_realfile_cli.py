@@ -38,12 +38,17 @@ def test_calibrate_and_score_big_five_with_exclude(big_five_csv, tmp_path):
     payload = json.loads(result.stdout)
     assert payload["scales"]["all"]["n_items"] == 15 and payload["scales"]["all"]["n_persons"] == 300
     scores = tmp_path / "scores.csv"
+    # the bank names the items, so score reads the demographics as data without --exclude
+    by_bank = tmp_path / "scores-by-bank.csv"
+    bare = runner.invoke(app, ["score", str(big_five_csv), "--bank", str(bank), "-o", str(by_bank)])
+    assert bare.exit_code == 0, bare.output
     result = runner.invoke(app, ["score", str(big_five_csv), "--bank", str(bank), "-o", str(scores), *READ])
     assert result.exit_code == 0, result.output
     table = pd.read_csv(scores, dtype={"Unnamed: 0": str})
     assert table.columns[0] == "Unnamed: 0"
     assert {"all_theta", "all_se", "all_T", "all_percentile", "all_n_answered", "all_flag"} <= set(table.columns)
     assert np.isfinite(table["all_theta"]).all() and len(table) == 300
+    pd.testing.assert_series_equal(pd.read_csv(by_bank)["all_theta"], table["all_theta"])
 
 
 def test_validate_big_five_with_instrument_and_exclude(big_five_csv, big_five_instrument):

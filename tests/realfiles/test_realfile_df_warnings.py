@@ -12,6 +12,7 @@ import pytest
 from psychometrics import irt
 from psychometrics.errors import ModelWarning
 from psychometrics.factor import efa
+from psychometrics.fit import item_fit
 from psychometrics.fit.item import s_x2
 
 
@@ -25,11 +26,11 @@ def test_efa_with_no_degrees_of_freedom_warns_and_leaves_fit_undefined():
             "2 factor(s) of 4 variables leave -1 degrees of freedom: the model is saturated or not identified, "
             "so chi2, p, TLI and RMSEA are undefined (NaN); extract fewer factors")):
         result = efa(frame, 2)
-    fit = result.fit if hasattr(result, "fit") else result
+    assert result.df == -1
     for name in ("chi2", "p", "tli", "rmsea"):
-        value = getattr(fit, name, None) if not isinstance(fit, dict) else fit.get(name)
-        if value is not None:
-            assert np.isnan(value), name
+        assert np.isnan(getattr(result, name)), name
+    # the loadings are still estimated: only the fit test is undefined
+    assert np.isfinite(result.loadings.to_numpy()).all()
 
 
 def test_efa_with_degrees_of_freedom_does_not_warn():
@@ -39,7 +40,8 @@ def test_efa_with_degrees_of_freedom_does_not_warn():
     frame = pd.DataFrame({f"x{j}": 0.7 * f + 0.7 * rng.normal(size=n) for j in range(6)})
     with warnings.catch_warnings():
         warnings.simplefilter("error", ModelWarning)
-        efa(frame, 1)
+        result = efa(frame, 1)
+    assert result.df == 9 and np.isfinite(result.chi2) and np.isfinite(result.p)
 
 
 def test_item_fit_with_no_degrees_of_freedom_warns_and_gives_nan():
@@ -57,3 +59,13 @@ def test_item_fit_with_no_degrees_of_freedom_warns_and_gives_nan():
         table = s_x2(cal, data)
     assert table["s_x2"].isna().all() and table["p"].isna().all()
     assert (table["df"] <= 0).all()
+
+    # the item_fit verb says the same, once, and keeps the statistics that have a reference
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = item_fit(cal, data)
+    assert [(w.category, str(w.message)) for w in caught] == [(ModelWarning, (
+        "S-X2 of item(s) i1, i2, i3 has no degrees of freedom left after the item's parameters (too few score "
+        "groups): s_x2 and p are NaN"))]
+    assert fit["s_x2"].isna().all() and fit["p"].isna().all() and (fit["df"] == 0).all()
+    assert np.isfinite(fit[["infit", "outfit", "rmsd"]].to_numpy()).all()

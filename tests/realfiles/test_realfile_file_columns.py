@@ -77,3 +77,38 @@ def test_in_memory_frame_falls_back_to_positions():
     assert responses.column_of("y") == 1
     with pytest.raises(ResponseError, match=re.escape("item 'y' (column 1) is constant")):
         irt.calibrate(responses, model="2pl")
+
+
+def test_scoring_a_file_with_a_bank_names_file_column(tmp_path):
+    # a bank calibrated on scale B (b2's category 3 unused); a later file
+    # has b2 = 3 (moved to 2 by the collapse map) and a b4 code outside the bank's categories
+    from psychometrics.bank import ItemBank, collapse_map, read_bank
+
+    path = _messy_export(tmp_path, gap=True)
+    responses = load_responses(path, id_column="respondent_id", exclude=["Unnamed: 0", "age", "gender"],
+                               categories=range(1, 6), warn=False)
+    items = ["b1", "b2", "b3", "b4"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ModelWarning)
+        calibration = irt.calibrate(responses.subset(items), model="graded")
+    collapsed = {item: collapse_map(tuple(range(1, 6)), calibration.categories[item]) for item in items}
+    ItemBank({"B": calibration}, collapsed={"B": {i: m for i, m in collapsed.items() if m}}).save(tmp_path / "bank.json")
+    bank = read_bank(tmp_path / "bank.json")
+    assert bank.collapsed["B"] == {"b2": {3: 2}}   # the nearest used code, the lower on a tie
+
+    later = pd.read_csv(path, dtype={"respondent_id": str})
+    later.loc[0, "b2"] = 3
+    later.loc[1, "b4"] = 7
+    later.to_csv(tmp_path / "later.csv", index=False)
+    new = load_responses(tmp_path / "later.csv", id_column="respondent_id",
+                         exclude=["Unnamed: 0", "age", "gender"], categories=range(1, 8), warn=False)
+    # file columns: 0 'Unnamed: 0', 1 respondent_id, 2 age, 3 gender, 4-7 a1..a4, 8-11 b1..b4
+    scale = new.subset(["b4", "b2"])
+    with pytest.warns(Warning, match=re.escape("'b2' 3 -> 2 (1)")):
+        moved = bank.apply_collapse("B", scale)
+    assert moved.column_of("b4") == 11 and moved.column_of("b2") == 9
+    with pytest.raises(ResponseError) as info:
+        irt.score(bank.scales["B"], moved)
+    assert re.search(r"respondent 'r0001' \(row 1\), item 'b4' \(column 11\): value 7 is not one of the "
+                     r"item's categories \(1, 2, 3, 4, 5\)", str(info.value)), str(info.value)
+    assert "(column 0)" not in str(info.value)

@@ -243,8 +243,8 @@ def test_empty_and_constant_items_are_left_out_with_a_finding(rng):
     frame.loc[5, [c for c in frame.columns if c != "respondent_id"]] = np.nan
     result = validate(_two_scale_instrument(), frame, n_replications=2)
     messages = [f.message for f in result.findings]
-    assert "item g4: no responses; left out of the analyses" in messages
-    assert "item w3: no variance (all 199 answers are 3); left out of the analyses" in messages
+    assert "item g4 (column 4): no responses; left out of the analyses" in messages
+    assert "item w3 (column 9): no variance (all 199 answers are 3); left out of the analyses" in messages
     assert any("p0005" in m for m in result.data.warnings)  # the empty row, named
     assert result.exit_code == 1
     assert result.data.n_items == 10
