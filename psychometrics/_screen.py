@@ -253,6 +253,15 @@ def category_problems(values: np.ndarray, items: Sequence[str], columns: Sequenc
                 "if the column is not an item, exclude it (exclude=[...], --exclude)")))
     if not gaps:
         return problems
+    # an item whose every answer is a negative missing-data code (-9, -99, ...) has no gap to
+    # show it, but reading it as one real category would make "no answer" a response
+    for j in np.flatnonzero(inferred & np.isfinite(minimum) & (maximum < 0)):
+        column = values[:, j]
+        distinct = np.unique(column[~np.isnan(column)])
+        if distinct.size and all(float(c).is_integer() and int(c) in TYPICAL_MISSING_CODES for c in distinct):
+            problems.append(CategoryProblem(items[j], (
+                f"item '{items[j]}' (column {columns[j]}): every answer is {', '.join(_fmt(c) for c in distinct[:5])}, "
+                "a common missing-data code; " + _declare_hint(distinct[:5]))))
     narrow = np.array([j for j in np.flatnonzero(inferred)
                        if np.isfinite(minimum[j]) and j not in set(wide) and maximum[j] > minimum[j]], dtype=np.int64)
     if narrow.size:

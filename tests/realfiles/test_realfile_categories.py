@@ -16,6 +16,18 @@ def _likert(n: int = 200, seed: int = 3) -> pd.DataFrame:
                         index=pd.Index([f"r{k}" for k in range(n)], name="respondent_id"))
 
 
+def test_an_item_answered_only_with_minus_nine_is_an_error_not_one_category():
+    frame = _likert(n=5)
+    frame["q4"] = [-9.0, np.nan, np.nan, -9.0, np.nan]
+    with pytest.raises(ResponseError) as info:
+        load_responses(frame)
+    assert str(info.value) == (
+        "item 'q4' (column 3): every answer is -9, a common missing-data code; if it means \"no answer\", declare "
+        "missing_codes=[-9] (command line: --missing-codes -9); if a typo, correct the cell")
+    r = load_responses(frame, missing_codes=[-9], warn=False)
+    assert np.isnan(r.frame["q4"].to_numpy()).all()
+
+
 def test_one_typo_1000_is_an_error_naming_item_and_value():
     frame = _likert()
     frame.iloc[17, 2] = 1000
