@@ -16,6 +16,8 @@ slot  sum
 6     :math:`I'`
 ====  =====================================================================
 
+Slots 4 and 5 are for WLE only; MAP and ML leave them at zero (and WLE leaves slot 0).
+
 The derivatives are analytic, one compiled loop per model family, each a handful of
 exponentials per person and item:
 
@@ -48,7 +50,7 @@ import numpy as np
 from psychometrics import _compiled  # noqa: F401  (cache folder, before the kernels)
 from psychometrics._numeric import LOG_TINY, MAX_EXP
 
-__all__ = ["N_SUMS", "cumulative_sums", "asymptote_sums", "divide_by_total_sums"]
+__all__ = ["N_SUMS", "cumulative_sums", "asymptote_sums", "divide_by_total_sums", "observed_weights"]
 
 N_SUMS = 7
 # log-probabilities of a person's responses are floored as in the numpy path of scoring
@@ -96,7 +98,10 @@ def _cumulative_category(x, y, yc, gap, a, a2, wle):  # pragma: no cover - compi
         p3 = a2 * a * (1.0 - 7.0 * h1 + 12.0 * h2 - 6.0 * h1 * squares)
         l2, info, warm, warm_prime, info_prime = _terms(p, l1, p2, p3)
         return p, l1, l2, info, warm, warm_prime, info_prime
-    return p, l1, -(a2 * (x * (1.0 - x) + y * (1.0 - y))), p * l1 * l1, 0.0, 0.0, 0.0
+    # I' is for the standard error after the last Newton step (scoring._newton)
+    p2 = a2 * (1.0 - 3.0 * h1 + 2.0 * (x * x + y * y + x * y))
+    info_prime = p * l1 * (2.0 * p2 - l1 * l1)
+    return p, l1, -(a2 * (x * (1.0 - x) + y * (1.0 - y))), p * l1 * l1, 0.0, 0.0, info_prime
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -186,10 +191,10 @@ def cumulative_sums(codes, rows, theta, items, slope, intercepts, gap, wle, out)
                     s1[r] += l1 if chosen else 0.0
                     s2[r] += l2 if chosen else 0.0
                     s3[r] += info if observed else 0.0
+                    s6[r] += info_prime if observed else 0.0
                     if wle:
                         s4[r] += warm if observed else 0.0
                         s5[r] += warm_prime if observed else 0.0
-                        s6[r] += info_prime if observed else 0.0
                     elif chosen:
                         chosen_p[r] = p
                     x[r] = y
@@ -327,10 +332,10 @@ def divide_by_total_sums(codes, rows, theta, items, alpha, intercepts, wle, out)
             s1 += alpha[g, c] - mean
             s2 -= variance
             s3 += variance
+            s6 += third
             if wle:
                 s4 += third
                 s5 += fourth - 3.0 * variance * variance
-                s6 += third
             else:
                 s0 += max(alpha[g, c] * t + intercepts[g, c] - top - math.log(total), _LOG_FLOOR)
         out[r, 0] += s0
@@ -340,3 +345,32 @@ def divide_by_total_sums(codes, rows, theta, items, alpha, intercepts, wle, out)
         out[r, 4] += s4
         out[r, 5] += s5
         out[r, 6] += s6
+
+
+@numba.njit(cache=True, nogil=True)
+def observed_weights(codes, rows, weights, out):  # pragma: no cover - compiled
+    """For each person ``rows[r]``: the sum over its answered items of the weight of its
+    category (``weights`` (J, K), NaN beyond an item's categories), and the sums of the
+    smallest and largest weight of the same items, into ``out`` (len(rows), 3)."""
+    n_items = weights.shape[0]
+    low = np.empty(n_items)
+    high = np.empty(n_items)
+    for j in range(n_items):
+        low[j] = math.inf
+        high[j] = -math.inf
+        for k in range(weights.shape[1]):
+            if not math.isnan(weights[j, k]):
+                low[j] = min(low[j], weights[j, k])
+                high[j] = max(high[j], weights[j, k])
+    for r in range(rows.shape[0]):
+        i = rows[r]
+        total = smallest = largest = 0.0
+        for j in range(n_items):
+            c = codes[i, j]
+            if c >= 0:
+                total += weights[j, c]
+                smallest += low[j]
+                largest += high[j]
+        out[r, 0] = total
+        out[r, 1] = smallest
+        out[r, 2] = largest
