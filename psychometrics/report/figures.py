@@ -144,52 +144,132 @@ def category_curves(calibration: "Calibration", *, chart_id: str, scale: str, co
     """Category response curves of the items of one calibration, one small panel per item.
 
     The table gives :math:`P(X = k \\mid \\theta)` at theta -3, -2, ..., 3 for every item and
-    category.
+    category. The panels are written as SVG directly (:func:`_small_multiples_svg`): a report
+    has one such figure per scale, and matplotlib's layout and drawing of their dozens of
+    panels took most of a report's time.
     """
-    plt = _pyplot()
     items = list(calibration.item_ids)
     probabilities = calibration.probabilities(_THETA)
     at = calibration.probabilities(TABLE_THETA)
-    fig, axes, style = _figure(len(items), columns, sharex=True, sharey=True)
     rows = []
-    with plt.rc_context(style):
-        for j, (ax, item) in enumerate(zip(axes, items)):
-            codes = calibration.categories[item]
-            for k, code in enumerate(codes):
-                ax.plot(_THETA, probabilities[j, :, k], color=PALETTE[k % len(PALETTE)],
-                        linestyle=_DASHES[k % len(_DASHES)], linewidth=1.2, label=str(code))
-                rows.append({"item": item, "category": str(code),
-                             **{f"theta {t:+.0f}": at[j, q, k] for q, t in enumerate(TABLE_THETA)}})
-            ax.set_title(item)
-            ax.set_ylim(0, 1)
-            ax.set_xlim(_THETA[0], _THETA[-1])
-        for ax in axes:
-            if ax.get_subplotspec().is_last_row() or ax is axes[-1]:
-                ax.set_xlabel("theta")
-            if ax.get_subplotspec().is_first_col():
-                ax.set_ylabel("P(category)")
-        # the item with the most categories names them all
-        handles, names = max((ax.get_legend_handles_labels() for ax in axes), key=lambda pair: len(pair[0]))
-        spare = fig.axes[len(items)] if len(fig.axes) > len(items) else None
-        if spare is not None:
-            # an empty grid cell holds the legend, clear of the curves
-            spare.set_visible(True)
-            spare.axis("off")
-            spare.legend(handles, names, title="category", loc="center", ncol=2, fontsize=7, title_fontsize=7)
-            fig.tight_layout()
-        else:
-            fig.legend(handles, names, title="category", loc="lower center", ncol=len(names), fontsize=7,
-                       title_fontsize=7)
-            fig.tight_layout(rect=(0, 0.1, 1, 1))
+    panels = []
+    names: list[str] = []
+    for j, item in enumerate(items):
+        codes = [str(code) for code in calibration.categories[item]]
+        panels.append((item, [probabilities[j, :, k] for k in range(len(codes))]))
+        if len(codes) > len(names):
+            names = codes  # the item with the most categories names them all
+        for k, code in enumerate(codes):
+            rows.append({"item": item, "category": code,
+                         **{f"theta {t:+.0f}": at[j, q, k] for q, t in enumerate(TABLE_THETA)}})
     title = f"Category response curves, {scale}"
     description = (f"{len(items)} panels, one per item of scale {scale}; each shows the probability of every "
                    f"response category (lines) along theta from -4 to 4.")
     table = pd.DataFrame(rows).set_index(["item", "category"])
+    svg = _small_multiples_svg(panels, _THETA, chart_id=chart_id, title=title, description=description,
+                               columns=columns, x_ticks=(-4, -2, 0, 2, 4), y_ticks=(0.0, 0.5, 1.0),
+                               x_label="theta", y_label="P(category)", legend=names, legend_title="category")
     return Chart(chart_id, title, description,
                  f"Category response curves of scale {scale}: where a category's curve peaks, that answer is the "
                  "most likely one. Well-functioning items have each category peaking in turn.",
-                 _to_svg(fig, chart_id, title, description),
-                 [(f"Probability of each category at selected theta values, scale {scale}", table)])
+                 svg, [(f"Probability of each category at selected theta values, scale {scale}", table)])
+
+
+# SVG dash patterns (in points, for 1.2 pt lines) of the line styles in _DASHES
+_SVG_DASHES = ["", "4.4 1.9", "7.7 1.9 1.2 1.9", "1.2 2", "5 1 1 1 1 1"]
+
+
+def _small_multiples_svg(panels: Sequence[tuple[str, Sequence[np.ndarray]]], x: np.ndarray, *, chart_id: str,
+                         title: str, description: str, columns: int, x_ticks: Sequence[float],
+                         y_ticks: Sequence[float], x_label: str, y_label: str, legend: Sequence[str],
+                         legend_title: str, panel: tuple[float, float] = (2.2, 1.7)) -> str:
+    """Inline SVG of a grid of line-chart panels on common axes (x from ``x_ticks[0]`` to
+    ``x_ticks[-1]``, y from ``y_ticks[0]`` to ``y_ticks[-1]``), in the report's style: the
+    palette and dash patterns of the other figures, left and bottom spines, tick labels on the
+    outer panels, text as text. The legend takes the first empty grid cell, else a row below.
+
+    ``panels``: (title, [y values of each line along ``x``]) per panel.
+    """
+    n = len(panels)
+    columns = max(1, min(columns, n))
+    rows = max(1, math.ceil(n / columns))
+    spare = n < rows * columns
+    width, height = panel[0] * 72.0, panel[1] * 72.0  # points
+    legend_row = 0.0 if spare else 30.0
+    left, right, top, bottom = 34.0, 6.0, 16.0, 26.0  # inside each cell: labels, ticks, title
+    total_w, total_h = columns * width, rows * height + legend_row
+    x0, x1 = float(x_ticks[0]), float(x_ticks[-1])
+    y0, y1 = float(y_ticks[0]), float(y_ticks[-1])
+    plot_w, plot_h = width - left - right, height - top - bottom
+    esc = html.escape
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {total_w:.1f} {total_h:.1f}" role="img" '
+           f'aria-labelledby="{chart_id}-title {chart_id}-desc" focusable="false" version="1.1">',
+           f'<title id="{chart_id}-title">{esc(title)}</title><desc id="{chart_id}-desc">{esc(description)}</desc>',
+           f'<g id="{chart_id}-figure" font-family="sans-serif" fill="#000000">']
+
+    def fmt(value: float, ticks: Sequence[float]) -> str:
+        # as many decimals as the ticks need, the same for all, and matplotlib's minus sign
+        decimals = max(len(f"{t:g}".partition(".")[2]) for t in ticks)
+        return f"{value:.{decimals}f}".replace("-", "\u2212")
+
+    for index, (name, lines) in enumerate(panels):
+        row, column = divmod(index, columns)
+        ox, oy = column * width + left, row * height + top
+        out.append(f'<g id="{chart_id}-panel{index + 1}" transform="translate({ox:.1f} {oy:.1f})">')
+        out.append(f'<text x="{plot_w / 2:.1f}" y="-5" font-size="9" text-anchor="middle">{esc(str(name))}</text>')
+        for k, values in enumerate(lines):
+            px = (np.asarray(x, dtype=np.float64) - x0) / (x1 - x0) * plot_w
+            py = (1.0 - (np.clip(np.asarray(values, dtype=np.float64), y0, y1) - y0) / (y1 - y0)) * plot_h
+            points = " ".join(f"{a:.2f},{b:.2f}" for a, b in zip(px, py) if math.isfinite(b))
+            dash = _SVG_DASHES[k % len(_SVG_DASHES)]
+            out.append(f'<polyline points="{points}" fill="none" stroke="{PALETTE[k % len(PALETTE)]}" '
+                       f'stroke-width="1.2" stroke-linejoin="round"'
+                       + (f' stroke-dasharray="{dash}"' if dash else "") + "/>")
+        out.append(f'<path d="M0 0V{plot_h:.1f}H{plot_w:.1f}" fill="none" stroke="#000000" stroke-width="0.8"/>')
+        last_row = row == rows - 1 or index + columns >= n
+        for tick in x_ticks:
+            tx = (tick - x0) / (x1 - x0) * plot_w
+            out.append(f'<line x1="{tx:.1f}" y1="{plot_h:.1f}" x2="{tx:.1f}" y2="{plot_h + 3.5:.1f}" '
+                       'stroke="#000000" stroke-width="0.8"/>')
+            if last_row:
+                out.append(f'<text x="{tx:.1f}" y="{plot_h + 11:.1f}" font-size="7" '
+                           f'text-anchor="middle">{fmt(tick, x_ticks)}</text>')
+        for tick in y_ticks:
+            ty = (1.0 - (tick - y0) / (y1 - y0)) * plot_h
+            out.append(f'<line x1="-3.5" y1="{ty:.1f}" x2="0" y2="{ty:.1f}" stroke="#000000" stroke-width="0.8"/>')
+            if column == 0:
+                out.append(f'<text x="-5" y="{ty + 2.5:.1f}" font-size="7" text-anchor="end">{fmt(tick, y_ticks)}</text>')
+        if last_row:
+            out.append(f'<text x="{plot_w / 2:.1f}" y="{plot_h + 21:.1f}" font-size="8" '
+                       f'text-anchor="middle">{esc(x_label)}</text>')
+        if column == 0:
+            out.append(f'<text transform="translate(-26 {plot_h / 2:.1f}) rotate(-90)" font-size="8" '
+                       f'text-anchor="middle">{esc(y_label)}</text>')
+        out.append("</g>")
+    # legend: two columns in the spare cell, or one row below the grid
+    if spare:
+        row, column = divmod(n, columns)
+        lx, ly = column * width + 20.0, row * height + top + 8.0
+        per_column = math.ceil(len(legend) / 2)
+        entries = [(lx + (k // per_column) * 70.0, ly + 14.0 + (k % per_column) * 12.0) for k in range(len(legend))]
+        title_at = (lx + 55.0, ly)
+    else:
+        ly = rows * height + 10.0
+        step = min(60.0, total_w / max(len(legend) + 1, 1))
+        start = (total_w - step * len(legend)) / 2 + 20.0
+        entries = [(start + k * step, ly + 12.0) for k in range(len(legend))]
+        title_at = (total_w / 2, ly)
+    out.append(f'<g id="{chart_id}-legend">')
+    out.append(f'<text x="{title_at[0]:.1f}" y="{title_at[1]:.1f}" font-size="7" '
+               f'text-anchor="middle">{esc(legend_title)}</text>')
+    for k, (name, (ex, ey)) in enumerate(zip(legend, entries)):
+        dash = _SVG_DASHES[k % len(_SVG_DASHES)]
+        out.append(f'<line x1="{ex:.1f}" y1="{ey - 2.5:.1f}" x2="{ex + 20:.1f}" y2="{ey - 2.5:.1f}" '
+                   f'stroke="{PALETTE[k % len(PALETTE)]}" stroke-width="1.2"'
+                   + (f' stroke-dasharray="{dash}"' if dash else "") + "/>")
+        out.append(f'<text x="{ex + 25:.1f}" y="{ey:.1f}" font-size="7">{esc(name)}</text>')
+    out.append("</g></g></svg>")
+    return "\n".join(out)
 
 
 def information_curves(calibrations: Mapping[str, "Calibration"], *, chart_id: str, columns: int = 4) -> Chart:
