@@ -371,58 +371,93 @@ def wright_map(calibrations: Mapping[str, "Calibration"], scores: Mapping[str, p
     """Persons and item thresholds on one theta axis, one panel per scale.
 
     Left of each panel: histogram of the persons' EAP estimates. Right: each item's
-    thresholds (``b`` / ``b1..``) as markers in the item's column.
+    thresholds (``b`` / ``b1..``) as markers in the item's column. Written as SVG directly,
+    like :func:`category_curves`.
     """
-    plt = _pyplot()
     scales = list(calibrations)
-    fig, axes, style = _figure(len(scales), columns, panel=(2.6, 2.6))
     threshold_rows = []
     person_rows = []
     edges = np.linspace(-4.0, 4.0, bins + 1)
-    with plt.rc_context(style):
-        for ax, scale in zip(axes, scales):
-            cal = calibrations[scale]
-            thresholds = _thresholds(cal)
-            theta = scores[scale]["theta"].to_numpy(dtype=np.float64) if scale in scores else np.array([])
-            theta = theta[np.isfinite(theta)]
-            counts, _ = np.histogram(np.clip(theta, edges[0], edges[-1]), bins=edges)
-            share = counts / max(counts.max(), 1)
-            centres = (edges[:-1] + edges[1:]) / 2
-            ax.barh(centres, -share * 2.0, height=edges[1] - edges[0], left=0.0, color=PALETTE[5],
-                    edgecolor="white", linewidth=0.3)
-            n_items = thresholds.shape[0]
-            for j, item in enumerate(thresholds.index):
-                values = thresholds.loc[item].to_numpy(dtype=np.float64)
-                values = values[np.isfinite(values)]
-                x = 0.4 + 3.6 * (j + 0.5) / max(n_items, 1)
-                ax.plot(np.full(values.shape, x), np.clip(values, -4, 4), marker="_", markersize=7,
-                        markeredgewidth=1.6, linestyle="none", color=PALETTE[3])
-                threshold_rows.append({"scale": scale, "item": item,
-                                       **{name: thresholds.loc[item, name] for name in thresholds.columns}})
-            ax.axvline(0, color="black", linewidth=0.6)
-            ax.set_ylim(-4, 4)
-            ax.set_xlim(-2.1, 4.1)
-            ax.set_xticks([-1.0, 0.4 + 3.6 * 0.5])
-            ax.set_xticklabels(["persons", "item thresholds"])
-            ax.set_title(scale)
-            if ax.get_subplotspec().is_first_col():
-                ax.set_ylabel("theta")
-            person_rows.append({"scale": scale, "n": int(theta.size),
-                                "mean": float(theta.mean()) if theta.size else math.nan,
-                                "sd": float(theta.std(ddof=1)) if theta.size > 1 else math.nan,
-                                "min": float(theta.min()) if theta.size else math.nan,
-                                "max": float(theta.max()) if theta.size else math.nan})
-        fig.tight_layout()
+    n = len(scales)
+    columns = max(1, min(columns, n))
+    rows = max(1, math.ceil(n / columns))
+    width = height = 2.6 * 72.0
+    left, right, top, bottom = 34.0, 6.0, 16.0, 22.0
+    plot_w, plot_h = width - left - right, height - top - bottom
+    x_low, x_high = -2.1, 4.1
+
+    def px(value: float) -> float:
+        return (value - x_low) / (x_high - x_low) * plot_w
+
+    def py(value: float) -> float:
+        return (1.0 - (value + 4.0) / 8.0) * plot_h
+
     title = "Wright map: persons and item thresholds"
     description = (f"{len(scales)} panels, one per scale, with a common theta axis from -4 to 4: on the left a "
                    "horizontal histogram of the persons' EAP estimates, on the right one column of markers per "
                    "item at its thresholds.")
+    esc = html.escape
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {columns * width:.1f} {rows * height:.1f}" '
+           f'role="img" aria-labelledby="{chart_id}-title {chart_id}-desc" focusable="false" version="1.1">',
+           f'<title id="{chart_id}-title">{esc(title)}</title><desc id="{chart_id}-desc">{esc(description)}</desc>',
+           f'<g id="{chart_id}-figure" font-family="sans-serif" fill="#000000">']
+    for index, scale in enumerate(scales):
+        cal = calibrations[scale]
+        thresholds = _thresholds(cal)
+        theta = scores[scale]["theta"].to_numpy(dtype=np.float64) if scale in scores else np.array([])
+        theta = theta[np.isfinite(theta)]
+        counts, _ = np.histogram(np.clip(theta, edges[0], edges[-1]), bins=edges)
+        share = counts / max(counts.max(), 1)
+        row, column = divmod(index, columns)
+        out.append(f'<g id="{chart_id}-panel{index + 1}" transform="translate({column * width + left:.1f} '
+                   f'{row * height + top:.1f})">')
+        out.append(f'<text x="{plot_w / 2:.1f}" y="-5" font-size="9" text-anchor="middle">{esc(scale)}</text>')
+        for k in range(bins):
+            if share[k] > 0:
+                x0, y0 = px(-share[k] * 2.0), py(edges[k + 1])
+                out.append(f'<rect x="{x0:.2f}" y="{y0:.2f}" width="{px(0.0) - x0:.2f}" '
+                           f'height="{py(edges[k]) - y0:.2f}" fill="{PALETTE[5]}" stroke="#ffffff" '
+                           'stroke-width="0.3"/>')
+        n_items = thresholds.shape[0]
+        marks = []
+        for j, item in enumerate(thresholds.index):
+            values = thresholds.loc[item].to_numpy(dtype=np.float64)
+            values = np.clip(values[np.isfinite(values)], -4, 4)
+            x = px(0.4 + 3.6 * (j + 0.5) / max(n_items, 1))
+            marks.extend(f"M{x - 3.5:.2f} {py(v):.2f}h7" for v in values)
+            threshold_rows.append({"scale": scale, "item": item,
+                                   **{name: thresholds.loc[item, name] for name in thresholds.columns}})
+        if marks:
+            out.append(f'<path d="{" ".join(marks)}" fill="none" stroke="{PALETTE[3]}" stroke-width="1.6"/>')
+        out.append(f'<line x1="{px(0.0):.2f}" y1="0" x2="{px(0.0):.2f}" y2="{plot_h:.1f}" stroke="#000000" '
+                   'stroke-width="0.6"/>')
+        out.append(f'<path d="M0 0V{plot_h:.1f}H{plot_w:.1f}" fill="none" stroke="#000000" stroke-width="0.8"/>')
+        for tick in (-4, -2, 0, 2, 4):
+            out.append(f'<line x1="-3.5" y1="{py(tick):.1f}" x2="0" y2="{py(tick):.1f}" stroke="#000000" '
+                       'stroke-width="0.8"/>')
+            out.append(f'<text x="-5" y="{py(tick) + 2.5:.1f}" font-size="7" '
+                       f'text-anchor="end">{str(tick).replace("-", chr(0x2212))}</text>')
+        for position, label in ((-1.0, "persons"), (0.4 + 3.6 * 0.5, "item thresholds")):
+            out.append(f'<line x1="{px(position):.1f}" y1="{plot_h:.1f}" x2="{px(position):.1f}" '
+                       f'y2="{plot_h + 3.5:.1f}" stroke="#000000" stroke-width="0.8"/>')
+            out.append(f'<text x="{px(position):.1f}" y="{plot_h + 11:.1f}" font-size="7" '
+                       f'text-anchor="middle">{label}</text>')
+        if column == 0:
+            out.append(f'<text transform="translate(-22 {plot_h / 2:.1f}) rotate(-90)" font-size="8" '
+                       'text-anchor="middle">theta</text>')
+        out.append("</g>")
+        person_rows.append({"scale": scale, "n": int(theta.size),
+                            "mean": float(theta.mean()) if theta.size else math.nan,
+                            "sd": float(theta.std(ddof=1)) if theta.size > 1 else math.nan,
+                            "min": float(theta.min()) if theta.size else math.nan,
+                            "max": float(theta.max()) if theta.size else math.nan})
+    out.append("</g></svg>")
     tables = [("Persons' EAP estimates per scale", pd.DataFrame(person_rows).set_index("scale")),
               ("Item thresholds (theta where the next category becomes the more likely)",
                pd.DataFrame(threshold_rows).set_index(["scale", "item"]))]
     return Chart(chart_id, title, description,
                  "Wright map: items target the persons well when their thresholds spread over the range where "
-                 "most persons are.", _to_svg(fig, chart_id, title, description), tables)
+                 "most persons are.", "\n".join(out), tables)
 
 
 # ------------------------------------------------------------------------------- factors

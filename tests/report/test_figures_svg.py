@@ -68,3 +68,14 @@ def test_nice_ticks():
     assert figures._nice_ticks(4.9) == pytest.approx((0.0, 2.0, 4.0))
     assert figures._nice_ticks(1.6) == pytest.approx((0.0, 0.5, 1.0, 1.5))
     assert figures._nice_ticks(0.0) == (0.0, 1.0)
+
+
+def test_wright_map_svg_draws_persons_and_thresholds(calibration):
+    rng = np.random.default_rng(0)
+    scores = {"x": pd.DataFrame({"theta": rng.normal(size=300)})}
+    chart = figures.wright_map({"x": calibration}, scores, chart_id="fig-wright")
+    root = ET.fromstring(chart.svg)
+    assert len(list(root.iter(f"{SVG}rect"))) > 10  # histogram bars
+    marks = [p for p in root.iter(f"{SVG}path") if p.get("stroke") == figures.PALETTE[3]]
+    assert len(marks) == 1 and marks[0].get("d").count("M") == 3 * 3  # items x thresholds
+    assert chart.tables[0][1].loc["x", "n"] == 300
