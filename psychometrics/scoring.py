@@ -12,7 +12,8 @@ scored at once with array arithmetic, in chunks of persons so memory stays bound
   pass each (:mod:`psychometrics._fastscan`).
 - MAP, ML, WLE: Newton iterations (Fisher scoring where the observed curvature is not
   positive) with step halving, vectorized over persons (each person keeps its own step
-  length and stops on its own) and started from the EAP estimate. The sums over items the
+  length and stops on its own) and started from the EAP estimate (MAP and ML of models with
+  a concave log-likelihood: from a cheaper weighted-score start). The sums over items the
   steps need come from compiled kernels with analytic derivatives in theta for the model
   families of :mod:`psychometrics.items` (:mod:`psychometrics._theta_kernels`, a few
   exponentials per person and item); small problems, and any other item model, use central
@@ -25,6 +26,7 @@ import contextlib
 import math
 import warnings
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -253,8 +255,9 @@ def _eap(calibration: Any, layout: _Layout, codes: np.ndarray, mean: float, vari
 
 
 def _merit_and_step(method: str, theta: np.ndarray, sums: np.ndarray, mean: float,
-                    variance: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Merit, clipped Newton step and test information from the sums over items.
+                    variance: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Merit, clipped step, test information, its derivative in theta, and whether the step
+    is a Newton step (observed curvature, not Fisher scoring) from the sums over items.
 
     ``sums`` is (n, 7) as laid out in :mod:`psychometrics._theta_kernels`: log-likelihood,
     its first and second derivatives, information I, Warm's J, J' and I'.
@@ -283,10 +286,10 @@ def _merit_and_step(method: str, theta: np.ndarray, sums: np.ndarray, mean: floa
         expected_curvature = information
         # A root of Warm's equation is sought: the merit is the size of the residual.
         merit = -np.abs(estimating)
-    curvature = np.where(observed_curvature > 0.0, observed_curvature,
-                         np.maximum(expected_curvature, np.finfo(np.float64).tiny))
+    newton = observed_curvature > 0.0
+    curvature = np.where(newton, observed_curvature, np.maximum(expected_curvature, np.finfo(np.float64).tiny))
     step = np.clip(estimating / curvature, -_MAX_STEP, _MAX_STEP)
-    return merit, step, information
+    return merit, step, information, sums[:, 6], newton
 
 
 class _Objective:
@@ -297,6 +300,10 @@ class _Objective:
     for small problems, where compiling or loading the kernels costs more than it saves).
     ``codes`` is (J, n): the transposed responses of the persons being iterated.
     """
+
+    #: Derivatives exact to rounding, so that the Newton steps converge quadratically (see
+    #: :func:`_newton`); differences carry ~1e-10 of noise, and then only ``tol`` stops.
+    exact = False
 
     def __init__(self, calibration: Any, layout: _Layout, codes: np.ndarray, method: str,
                  mean: float, variance: float) -> None:
@@ -347,21 +354,24 @@ class _Objective:
         sums[:, 1] = chosen(slope)
         sums[:, 2] = chosen(bend)
         sums[:, 3] = over_items(weighted_slope * slope)
+        sums[:, 6] = over_items(weighted_slope * (slope * slope + 2.0 * bend))
         if self.method == "wle":
             inner = bend + slope * slope
             sums[:, 4] = over_items(weighted_slope * inner)
             sums[:, 5] = over_items(prob * (slope * slope * inner + bend * inner
                                             + slope * (third + 2.0 * slope * bend)))
-            sums[:, 6] = over_items(weighted_slope * (slope * slope + 2.0 * bend))
         return sums
 
-    def __call__(self, theta: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def __call__(self, theta: np.ndarray, rows: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         return _merit_and_step(self.method, theta, self.sums(theta, rows), self.mean, self.variance)
 
 
 class _CompiledObjective(_Objective):
     """The same objective with analytic derivatives from the compiled kernels of
     :mod:`psychometrics._theta_kernels`; ``codes`` is (n, J) here."""
+
+    exact = True
 
     def __init__(self, kernels: "_Kernels", codes: np.ndarray, method: str, mean: float,
                  variance: float) -> None:
@@ -382,6 +392,9 @@ class _Kernels:
     cumulative: tuple  # (items, slope, intercepts (G, K-1), gap (G, K)) per K
     asymptote: tuple  # (items, slope, intercept, lower, upper) or ()
     divide_by_total: tuple  # (items, alpha (G, K), intercepts (G, K)) per K
+    # (J, max K) weight of each category in the starting value (NaN beyond an item's
+    # categories); None where an item has asymptotes and the iterations start from EAP
+    weights: "np.ndarray | None" = None
 
     @classmethod
     def of(cls, calibration: Any, layout: _Layout) -> "_Kernels | None":
@@ -427,14 +440,19 @@ class _Kernels:
             return tuple(np.ascontiguousarray(np.concatenate(column)) for column in zip(*parts))
 
         cumulative_groups = []
+        weights = np.full((len(layout.item_ids), int(layout.n_categories.max())), np.nan)
         for parts in cumulative.values():
             items, slope, intercepts = stacked(parts)
             padded = np.column_stack([np.full(len(items), np.inf), intercepts, np.full(len(items), -np.inf)])
             step = np.diff(padded, axis=1)  # d_{k+1} - d_k, negative when ordered
             gap = np.where(step < 0.0, -np.expm1(np.minimum(step, 0.0)), 0.0)
             cumulative_groups.append((items, slope, intercepts, np.ascontiguousarray(gap)))
-        return cls(tuple(cumulative_groups), stacked(dichotomous) if dichotomous else (),
-                   tuple(stacked(parts) for parts in divide.values()))
+            weights[items, :gap.shape[1]] = slope[:, None] * np.arange(gap.shape[1])
+        divide_groups = tuple(stacked(parts) for parts in divide.values())
+        for items, alpha, _ in divide_groups:
+            weights[items, :alpha.shape[1]] = alpha
+        return cls(tuple(cumulative_groups), stacked(dichotomous) if dichotomous else (), divide_groups,
+                   None if dichotomous else weights)
 
     def _add(self, codes: np.ndarray, rows: np.ndarray, theta: np.ndarray, wle: bool,
              out: np.ndarray) -> None:
@@ -456,26 +474,97 @@ class _Kernels:
         return out
 
 
+# The starting values of the compiled path: nodes over the latent mean +/- this many SDs
+_START_HALF_WIDTH = 8.0
+_START_NODES = 321
+# ... and is used within this many SDs of the mean (else the EAP estimate)
+_START_CENTRAL = 3.0
+
+
+def _weighted_score_start(calibration: Any, kernels: _Kernels, mean: float,
+                          variance: float) -> "Callable[[np.ndarray], np.ndarray]":
+    r"""Starting values of the Newton iterations from each person's weighted score.
+
+    With the weight :math:`w_{jk}` of category :math:`k` of item :math:`j` (:math:`a_j k` for
+    cumulative logits, the category slope :math:`\alpha_{jk}` for divide-by-total models), the
+    start solves :math:`\sum_j w_{j x_j} = \sum_j E[w_j \mid \theta]` by interpolation on a
+    grid. That is the ML equation itself for 2PL/Rasch/GPCM/nominal and close to it for the
+    graded model, so the Newton iterations need about as many steps as from the EAP
+    estimate, whose grid of log-likelihoods would cost more than those steps. A person who
+    skipped items has its weighted score rescaled to the range of the whole test.
+    """
+    sd = math.sqrt(variance)
+    nodes = mean + sd * np.linspace(-_START_HALF_WIDTH, _START_HALF_WIDTH, _START_NODES)
+    weights = kernels.weights
+    prob = np.asarray(calibration.probabilities(nodes), dtype=np.float64)  # (J, Q, max K)
+    curve = np.einsum("jqk,jk->q", np.nan_to_num(prob), np.nan_to_num(weights))
+    curve = np.maximum.accumulate(curve)  # rounding aside, it increases
+    full_low = float(np.nansum(np.nanmin(weights, axis=1)))
+    full_span = float(np.nansum(np.nanmax(weights, axis=1))) - full_low
+
+    def start(codes: np.ndarray) -> np.ndarray:
+        sums = np.empty((codes.shape[0], 3))
+        _theta_kernels.observed_weights(codes, np.arange(codes.shape[0]), weights, sums)
+        total, low, high = sums[:, 0], sums[:, 1], sums[:, 2]
+        span = high - low
+        share = np.divide(total - low, span, out=np.full(codes.shape[0], 0.5), where=span > 0.0)
+        return np.interp(full_low + share * full_span, curve, nodes)
+
+    return start
+
+
+# The last Newton step is taken without evaluating at its end once quadratic convergence
+# predicts an error below a tenth of ``tol`` there: steps at most this long ...
+_LAST_STEP = 1e-3
+# ... and at most this share of the previous full step.
+_CONTRACTION = 0.1
+
+
 def _newton(objective: _Objective, start: np.ndarray, tol: float,
-            max_iter: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            max_iter: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    r"""Newton iterations with step halving for all persons at once.
+
+    A person stops when its step is below ``tol``, or, sooner, when the step :math:`\delta_k`
+    shows quadratic convergence after a full Newton step :math:`\delta_{k-1}`: the error left
+    after taking :math:`\delta_k` is then about :math:`C\delta_k^2` with
+    :math:`C \approx |\delta_k| / \delta_{k-1}^2`, and once that is below ``tol / 10`` the step
+    is taken without evaluating at its end (the information there from its derivative,
+    :math:`I + I'\delta_k`, exact to :math:`O(\delta_k^2)`). That saves the last of usually three
+    evaluations and leaves the estimate within ``tol`` of the converged one.
+
+    Returns theta, the test information there, whether each person converged, and whether it
+    stopped because no step along the scoring direction improved the merit ("stuck").
+    """
     n = start.shape[0]
     theta = np.clip(start, -_BOUND, _BOUND)
     all_rows = np.arange(n)
-    merit, step, information = objective(theta, all_rows)
+    merit, step, information, information_slope, newton = objective(theta, all_rows)
     converged = np.zeros(n, dtype=bool)
+    stuck_at = np.zeros(n, dtype=bool)
+    previous = np.full(n, np.nan)  # length of the full Newton step that led here, else NaN
     active = all_rows
     for _ in range(max_iter):
         # at the bound and still pushing outward: the supremum lies at infinity
-        pinned = (np.abs(theta[active]) >= _BOUND) & (step[active] * theta[active] > 0.0)
-        done = (np.abs(step[active]) < tol) | pinned
+        current = step[active]
+        pinned = (np.abs(theta[active]) >= _BOUND) & (current * theta[active] > 0.0)
+        size = np.abs(current)
+        last = previous[active]
+        quadratic = (newton[active] & objective.exact & (size <= _LAST_STEP) & (size <= _CONTRACTION * last)
+                     & (size * size * size <= 0.1 * tol * last * last) & ~pinned)
+        if quadratic.any():
+            rows = active[quadratic]
+            theta[rows] = np.clip(theta[rows] + step[rows], -_BOUND, _BOUND)
+            information[rows] += information_slope[rows] * step[rows]
+        done = (size < tol) | pinned | quadratic
         converged[active[done]] = True
         active = active[~done]
         if active.size == 0:
             break
         base = theta[active]
         full_step = step[active]
+        full_newton = newton[active]
         trial = np.clip(base + full_step, -_BOUND, _BOUND)
-        t_merit, t_step, t_info = objective(trial, active)
+        t_merit, t_step, t_info, t_slope, t_newton = objective(trial, active)
         # Rounding in the merit can reject a perfectly good tiny step; allow for it.
         slack = 1e-12 * (1.0 + np.abs(merit[active]))
         worse = t_merit < merit[active] - slack
@@ -486,21 +575,27 @@ def _newton(objective: _Objective, start: np.ndarray, tol: float,
             redo = np.flatnonzero(worse)
             fraction[redo] *= 0.5
             trial[redo] = np.clip(base[redo] + fraction[redo] * full_step[redo], -_BOUND, _BOUND)
-            r_merit, r_step, r_info = objective(trial[redo], active[redo])
-            t_merit[redo], t_step[redo], t_info[redo] = r_merit, r_step, r_info
+            r_merit, r_step, r_info, r_slope, r_newton = objective(trial[redo], active[redo])
+            t_merit[redo], t_step[redo], t_info[redo], t_slope[redo], t_newton[redo] = (
+                r_merit, r_step, r_info, r_slope, r_newton)
             worse[redo] = r_merit < merit[active[redo]] - slack[redo]
         # No improving step along the scoring direction: the iterate is as good as it gets.
         stuck = worse
         converged[active[stuck]] = True
+        stuck_at[active[stuck]] = True
         moved = ~stuck
         rows = active[moved]
         theta[rows] = trial[moved]
         merit[rows], step[rows], information[rows] = t_merit[moved], t_step[moved], t_info[moved]
+        information_slope[rows], newton[rows] = t_slope[moved], t_newton[moved]
+        # only an unclipped full Newton step tells how fast the iterations converge
+        full = (fraction[moved] == 1.0) & full_newton[moved] & (trial[moved] == base[moved] + full_step[moved])
+        previous[rows] = np.where(full, np.abs(full_step[moved]), np.nan)
         active = active[moved]
     else:
         done = np.abs(step[active]) < tol
         converged[active[done]] = True
-    return theta, information, converged
+    return theta, information, converged, stuck_at
 
 
 def _iterative(calibration: Any, layout: _Layout, codes: np.ndarray, method: str, mean: float,
@@ -510,7 +605,6 @@ def _iterative(calibration: Any, layout: _Layout, codes: np.ndarray, method: str
     n = codes.shape[0]
     theta = np.full(n, np.nan)
     se = np.full(n, np.nan)
-    eap_theta, _ = _eap(calibration, layout, codes, mean, variance, quadrature_points, grid)
     empty = flag == NO_RESPONSES
     if method == "map":
         # Without responses the posterior is the prior.
@@ -529,14 +623,34 @@ def _iterative(calibration: Any, layout: _Layout, codes: np.ndarray, method: str
     rows = np.flatnonzero(solve)
     kernels = _Kernels.of(calibration, layout) if rows.size * codes.shape[1] >= COMPILED_FROM else None
     chunk_size = _NEWTON_CHUNK if kernels is None else _COMPILED_CHUNK
+    # Starting values: the EAP estimate, or, for MAP and ML where the compiled kernels cover
+    # every item and no item has asymptotes, the cheaper weighted-score start: there the
+    # log-likelihood is concave, its maximum unique, and the start changes the estimate by less
+    # than ``tol``. Warm's equation can have several roots (short tests, nearly extreme
+    # patterns), and which one Newton finds depends on the start: WLE keeps the EAP start.
+    # (With guessing or slipping an ML likelihood can have several maxima too.)
+    # Even for MAP/ML, extreme patterns and persons whose weighted-score start lies far out
+    # start from EAP, the start that needs fewer steps there.
+    weighted_start = (_weighted_score_start(calibration, kernels, mean, variance)
+                      if method != "wle" and kernels is not None and kernels.weights is not None else None)
+    if weighted_start is None:
+        eap_theta = _eap(calibration, layout, codes, mean, variance, quadrature_points, grid)[0]
     for start in range(0, rows.size, chunk_size):
         chunk = rows[start:start + chunk_size]
+        chunk_codes = np.ascontiguousarray(codes[chunk])
         if kernels is None:
-            objective = _Objective(calibration, layout, codes[chunk].T, method, mean, variance)
+            objective = _Objective(calibration, layout, chunk_codes.T, method, mean, variance)
         else:
-            objective = _CompiledObjective(kernels, np.ascontiguousarray(codes[chunk]), method,
-                                           mean, variance)
-        est, information, ok = _newton(objective, eap_theta[chunk], tol, max_iter)
+            objective = _CompiledObjective(kernels, chunk_codes, method, mean, variance)
+        if weighted_start is None:
+            begin = eap_theta[chunk]
+        else:
+            begin = weighted_start(chunk_codes)
+            far = np.flatnonzero((np.abs(begin - mean) > _START_CENTRAL * math.sqrt(variance))
+                                 | np.isin(flag[chunk], (ALL_LOWEST, ALL_HIGHEST)))
+            if far.size:
+                begin[far] = _eap(calibration, layout, chunk_codes[far], mean, variance, quadrature_points, grid)[0]
+        est, information, ok, _ = _newton(objective, begin, tol, max_iter)
         if method == "map":
             information = information + 1.0 / variance
         positive = information > 0.0
@@ -571,8 +685,8 @@ def score(calibration: "Calibration", responses: Any, *, method: str = "eap",
         Case-insensitive. EAP: posterior mean; MAP: posterior mode; ML: maximum likelihood;
         WLE: Warm's weighted likelihood estimate.
     quadrature_points : int
-        Nodes of the EAP grid (equally spaced over the prior mean +/- 6 SD). The iterative
-        methods start from the EAP estimate.
+        Nodes of the EAP grid (equally spaced over the prior mean +/- 6 SD). WLE starts from
+        the EAP estimate, and so do MAP and ML where an item has asymptotes (3PL/4PL).
     prior_mean, prior_variance : float, optional
         Normal prior of EAP and MAP; default the calibration's latent mean and variance.
     tol : float

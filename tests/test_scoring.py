@@ -13,6 +13,7 @@ Reference values:
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import warnings
 
@@ -678,3 +679,60 @@ def test_compiled_wle_matches_scipy_root_of_warms_equation(rng, monkeypatch):
         root = optimize.brentq(warm, -8, 8, xtol=1e-12)
         # central differences of probabilities: ~1e-7 in psi, so ~1e-7 in the root
         assert result["theta"].iloc[i] == pytest.approx(root, abs=1e-5)
+
+
+def _graded_case(rng, n_items=20, n=2000):
+    b = np.sort(rng.normal(0.0, 1.2, (n_items, 4)), axis=1)
+    params = pd.DataFrame(b, columns=["b1", "b2", "b3", "b4"], index=[f"g{j}" for j in range(n_items)])
+    params.insert(0, "a", rng.uniform(0.5, 2.5, n_items))
+    calibration = Calibration.from_item_params(params, "graded")
+    data = pd.DataFrame(rng.integers(0, 5, size=(n, n_items)).astype(float), columns=params.index)
+    data.iloc[:50] = 0.0  # extreme and nearly extreme patterns
+    data.iloc[50:100] = 4.0
+    data.iloc[100:150, 1:] = 0.0
+    return calibration, data.mask(rng.random(data.shape) < 0.15)
+
+
+@pytest.mark.parametrize("method", ["ml", "map", "wle"])
+def test_last_newton_step_without_evaluation_keeps_the_estimates(method, rng, monkeypatch):
+    # stopping on the predicted error of the last (untaken-then-taken) step, with the
+    # information moved along by I' delta, against stopping only when the step is below tol
+    calibration, data = _graded_case(rng)
+    monkeypatch.setattr(scoring, "COMPILED_FROM", 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fast = score(calibration, data, method=method)
+        monkeypatch.setattr(scoring, "_LAST_STEP", 0.0)
+        slow = score(calibration, data, method=method)
+    assert (fast["flag"] == slow["flag"]).all()
+    finite = np.isfinite(slow["theta"])
+    np.testing.assert_allclose(fast["theta"][finite], slow["theta"][finite], rtol=0, atol=2e-8)
+    np.testing.assert_allclose(fast["se"][finite], slow["se"][finite], rtol=0, atol=2e-8)
+
+
+@pytest.mark.parametrize("model", ["2pl", "graded", "gpcm"])
+@pytest.mark.parametrize("method", ["ml", "map"])
+def test_weighted_score_start_gives_the_eap_started_estimates(model, method, rng, monkeypatch):
+    # the log-likelihood (and posterior) of these models is concave: any start reaches the
+    # same maximum, here the EAP start (weights=None) against the weighted-score start
+    calibration, data = _graded_case(rng, n_items=8)
+    if model != "graded":
+        params = calibration.item_params
+        if model == "2pl":
+            params = pd.DataFrame({"a": params["a"], "b": params["b2"]})
+            data = (data >= 2).astype(float).where(data.notna())
+        else:
+            params = params[["a", "b1", "b2", "b3", "b4"]]
+        calibration = Calibration.from_item_params(params, model)
+    monkeypatch.setattr(scoring, "COMPILED_FROM", 0)
+    kernels_of = scoring._Kernels.of
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        weighted = score(calibration, data, method=method)
+        monkeypatch.setattr(scoring._Kernels, "of",
+                            classmethod(lambda cls, c, l: dataclasses.replace(kernels_of(c, l), weights=None)))
+        from_eap = score(calibration, data, method=method)
+    assert (weighted["flag"] == from_eap["flag"]).all()
+    finite = np.isfinite(from_eap["theta"])
+    np.testing.assert_allclose(weighted["theta"][finite], from_eap["theta"][finite], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(weighted["se"][finite], from_eap["se"][finite], rtol=0, atol=1e-6)

@@ -37,7 +37,7 @@ from scipy import stats
 
 from psychometrics._numeric import TINY
 from psychometrics._blas import one_blas_thread
-from psychometrics.data import Responses, as_responses, category_index
+from psychometrics.data import Responses, as_responses
 from psychometrics.errors import (
     ConvergenceWarning,
     DataWarning,
@@ -46,7 +46,7 @@ from psychometrics.errors import (
     ModelWarning,
     ResponseError,
 )
-from psychometrics.factor.polychoric import asymptotic_covariance, polychoric
+from psychometrics.factor.polychoric import _ordinal_codes, _pair_tables, asymptotic_covariance, polychoric
 from psychometrics.fit_indices import cfi_tli, rmsea, rmsea_interval, srmr
 from psychometrics._results import brief_repr
 
@@ -423,13 +423,13 @@ def _ordinal_statistics(responses: Responses) -> _Ordinal:
     corr = result.correlation.to_numpy(dtype=np.float64)
     tau = result.thresholds.to_numpy(dtype=np.float64)
     values = responses.values
-    codes, n_categories, thresholds = [], [], []
-    for j in range(values.shape[1]):
-        idx, levels = category_index(values[:, j])
-        codes.append(idx)
-        n_categories.append(int(levels.size))
-        thresholds.append(tau[j, : levels.size - 1])
-    gamma = asymptotic_covariance(codes, n_categories, corr, thresholds)
+    # the codes and pair tables exactly as polychoric() counted them
+    matrix, categories = _ordinal_codes(values, responses.item_ids, _MAX_CATEGORIES)
+    codes = [matrix[:, j] for j in range(values.shape[1])]
+    n_categories = [int(k) for k in categories]
+    thresholds = [tau[j, : k - 1] for j, k in enumerate(n_categories)]
+    tables, _ = _pair_tables(matrix, max(n_categories))
+    gamma = asymptotic_covariance(codes, n_categories, corr, thresholds, tables)
     return _Ordinal(corr, thresholds, gamma, values.shape[0])
 
 

@@ -10,7 +10,10 @@ Conventions (sign, order of factors, fit statistics) follow ``psych::fa``.
 
 from __future__ import annotations
 
+import hashlib
+import threading
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -193,9 +196,43 @@ def correlation_matrix(data: Any, correlation: str = "pearson") -> tuple[np.ndar
     if len(items) < 2:
         raise ResponseError(f"a factor analysis needs at least two items, got {len(items)}")
     if correlation == "polychoric":
-        from psychometrics.factor.polychoric import polychoric
-        return polychoric(as_responses(data)).correlation.to_numpy(), values.shape[0], items
+        return _polychoric_matrix(data, values, items), values.shape[0], items
     return pearson_matrix(values, items), values.shape[0], items
+
+
+# The polychoric matrices of the last few data sets: a validation asks for the same one for
+# KMO, Bartlett's test, parallel analysis and two EFAs. Keyed by the data's content, so an
+# equal data set finds it and a changed one does not.
+_POLYCHORIC_CACHE: "OrderedDict[bytes, tuple[np.ndarray, list[warnings.WarningMessage]]]" = OrderedDict()
+_POLYCHORIC_CACHE_SIZE = 4
+_POLYCHORIC_LOCK = threading.Lock()
+
+
+def _polychoric_matrix(data: Any, values: np.ndarray, items: list[str]) -> np.ndarray:
+    """``polychoric(data).correlation`` as an array, computed once per data set; the warnings
+    of the computation are given again on every call."""
+    from psychometrics.factor.polychoric import polychoric
+
+    digest = hashlib.blake2b(digest_size=20)
+    digest.update(repr((values.shape, str(values.dtype), items)).encode())
+    digest.update(np.ascontiguousarray(values).tobytes())
+    key = digest.digest()
+    with _POLYCHORIC_LOCK:
+        cached = _POLYCHORIC_CACHE.get(key)
+        if cached is not None:
+            _POLYCHORIC_CACHE.move_to_end(key)
+    if cached is None:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            matrix = polychoric(as_responses(data)).correlation.to_numpy()
+        cached = (matrix, list(caught))
+        with _POLYCHORIC_LOCK:
+            _POLYCHORIC_CACHE[key] = cached
+            while len(_POLYCHORIC_CACHE) > _POLYCHORIC_CACHE_SIZE:
+                _POLYCHORIC_CACHE.popitem(last=False)
+    for caught_warning in cached[1]:
+        warnings.warn(caught_warning.message, caught_warning.category, stacklevel=3)
+    return cached[0].copy()
 
 
 def smc(matrix: np.ndarray) -> np.ndarray:

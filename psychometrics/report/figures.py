@@ -144,103 +144,225 @@ def category_curves(calibration: "Calibration", *, chart_id: str, scale: str, co
     """Category response curves of the items of one calibration, one small panel per item.
 
     The table gives :math:`P(X = k \\mid \\theta)` at theta -3, -2, ..., 3 for every item and
-    category.
+    category. The panels are written as SVG directly (:func:`_small_multiples_svg`): a report
+    has one such figure per scale, and matplotlib's layout and drawing of their dozens of
+    panels took most of a report's time.
     """
-    plt = _pyplot()
     items = list(calibration.item_ids)
     probabilities = calibration.probabilities(_THETA)
     at = calibration.probabilities(TABLE_THETA)
-    fig, axes, style = _figure(len(items), columns, sharex=True, sharey=True)
     rows = []
-    with plt.rc_context(style):
-        for j, (ax, item) in enumerate(zip(axes, items)):
-            codes = calibration.categories[item]
-            for k, code in enumerate(codes):
-                ax.plot(_THETA, probabilities[j, :, k], color=PALETTE[k % len(PALETTE)],
-                        linestyle=_DASHES[k % len(_DASHES)], linewidth=1.2, label=str(code))
-                rows.append({"item": item, "category": str(code),
-                             **{f"theta {t:+.0f}": at[j, q, k] for q, t in enumerate(TABLE_THETA)}})
-            ax.set_title(item)
-            ax.set_ylim(0, 1)
-            ax.set_xlim(_THETA[0], _THETA[-1])
-        for ax in axes:
-            if ax.get_subplotspec().is_last_row() or ax is axes[-1]:
-                ax.set_xlabel("theta")
-            if ax.get_subplotspec().is_first_col():
-                ax.set_ylabel("P(category)")
-        # the item with the most categories names them all
-        handles, names = max((ax.get_legend_handles_labels() for ax in axes), key=lambda pair: len(pair[0]))
-        spare = fig.axes[len(items)] if len(fig.axes) > len(items) else None
-        if spare is not None:
-            # an empty grid cell holds the legend, clear of the curves
-            spare.set_visible(True)
-            spare.axis("off")
-            spare.legend(handles, names, title="category", loc="center", ncol=2, fontsize=7, title_fontsize=7)
-            fig.tight_layout()
-        else:
-            fig.legend(handles, names, title="category", loc="lower center", ncol=len(names), fontsize=7,
-                       title_fontsize=7)
-            fig.tight_layout(rect=(0, 0.1, 1, 1))
+    panels = []
+    names: list[str] = []
+    for j, item in enumerate(items):
+        codes = [str(code) for code in calibration.categories[item]]
+        panels.append(_Panel(item, [_Line(probabilities[j, :, k], PALETTE[k % len(PALETTE)],
+                                          dash=_SVG_DASHES[k % len(_SVG_DASHES)]) for k in range(len(codes))]))
+        if len(codes) > len(names):
+            names = codes  # the item with the most categories names them all
+        for k, code in enumerate(codes):
+            rows.append({"item": item, "category": code,
+                         **{f"theta {t:+.0f}": at[j, q, k] for q, t in enumerate(TABLE_THETA)}})
     title = f"Category response curves, {scale}"
     description = (f"{len(items)} panels, one per item of scale {scale}; each shows the probability of every "
                    f"response category (lines) along theta from -4 to 4.")
     table = pd.DataFrame(rows).set_index(["item", "category"])
+    legend = [(name, PALETTE[k % len(PALETTE)], 1.2, _SVG_DASHES[k % len(_SVG_DASHES)]) for k, name in enumerate(names)]
+    svg = _small_multiples_svg(panels, _THETA, chart_id=chart_id, title=title, description=description,
+                               columns=columns, x_ticks=(-4, -2, 0, 2, 4), x_label="theta", y_label="P(category)",
+                               legend=legend, legend_title="category")
     return Chart(chart_id, title, description,
                  f"Category response curves of scale {scale}: where a category's curve peaks, that answer is the "
                  "most likely one. Well-functioning items have each category peaking in turn.",
-                 _to_svg(fig, chart_id, title, description),
-                 [(f"Probability of each category at selected theta values, scale {scale}", table)])
+                 svg, [(f"Probability of each category at selected theta values, scale {scale}", table)])
+
+
+# SVG dash patterns (in points, for 1.2 pt lines) of the line styles in _DASHES
+_SVG_DASHES = ["", "4.4 1.9", "7.7 1.9 1.2 1.9", "1.2 2", "5 1 1 1 1 1"]
+
+
+@dataclass(frozen=True)
+class _Line:
+    """One line of a panel: values along the common x, and its look."""
+
+    values: np.ndarray
+    color: str
+    width: float = 1.2
+    dash: str = ""
+    right: bool = False  # drawn against the panel's right axis
+
+
+@dataclass(frozen=True)
+class _Panel:
+    title: str
+    lines: Sequence[_Line]
+    y_ticks: Sequence[float] = (0.0, 0.5, 1.0)
+    right_ticks: Sequence[float] | None = None  # a right axis with these ticks
+    y_top: float | None = None  # top of the left axis (default: its last tick)
+    right_top: float | None = None
+
+
+def _nice_ticks(top: float, count: int = 4) -> tuple[float, ...]:
+    """0 and multiples of a round step (1, 2, 2.5 or 5 times a power of ten) up to ``top``."""
+    if not (math.isfinite(top) and top > 0):
+        return (0.0, 1.0)
+    raw = top / count
+    power = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1.0, 2.0, 2.5, 5.0, 10.0) if m * power >= raw)
+    return tuple(step * k for k in range(int(math.floor(top / step + 1e-9)) + 1))
+
+
+def _small_multiples_svg(panels: Sequence[_Panel], x: np.ndarray, *, chart_id: str, title: str,
+                         description: str, columns: int, x_ticks: Sequence[float], x_label: str, y_label: str,
+                         legend: Sequence[tuple[str, str, float, str]], legend_title: str = "",
+                         right_label: str = "", right_color: str = "#000000",
+                         panel: tuple[float, float] = (2.2, 1.7)) -> str:
+    """Inline SVG of a grid of line-chart panels sharing the x axis (from ``x_ticks[0]`` to
+    ``x_ticks[-1]``), each with its own y axis from its first to its last tick (and optionally a
+    right axis), in the style of the report's matplotlib figures: the palette and dash patterns,
+    left and bottom spines, x tick labels on the bottom panels, y labels on the first column,
+    text as text. ``legend``: (name, colour, width, dash) per entry, in the first empty grid cell
+    (two columns, under ``legend_title``), else in a row below the grid.
+    """
+    n = len(panels)
+    columns = max(1, min(columns, n))
+    rows = max(1, math.ceil(n / columns))
+    spare = n < rows * columns
+    width, height = panel[0] * 72.0, panel[1] * 72.0  # points
+    legend_row = 0.0 if spare else 24.0
+    has_right = any(p.right_ticks is not None for p in panels)
+    left, right, top, bottom = 34.0, 34.0 if has_right else 6.0, 16.0, 26.0  # margins inside each cell
+    total_w, total_h = columns * width, rows * height + legend_row
+    x0, x1 = float(x_ticks[0]), float(x_ticks[-1])
+    plot_w, plot_h = width - left - right, height - top - bottom
+    esc = html.escape
+    xs = (np.asarray(x, dtype=np.float64) - x0) / (x1 - x0) * plot_w
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {total_w:.1f} {total_h:.1f}" role="img" '
+           f'aria-labelledby="{chart_id}-title {chart_id}-desc" focusable="false" version="1.1">',
+           f'<title id="{chart_id}-title">{esc(title)}</title><desc id="{chart_id}-desc">{esc(description)}</desc>',
+           f'<g id="{chart_id}-figure" font-family="sans-serif" fill="#000000">']
+
+    def fmt(value: float, ticks: Sequence[float]) -> str:
+        # as many decimals as the ticks need, the same for all, and matplotlib's minus sign
+        decimals = max(len(f"{t:g}".partition(".")[2]) for t in ticks)
+        return f"{value:.{decimals}f}".replace("-", "\u2212")
+
+    def stroke(color: str, line_width: float, dash: str) -> str:
+        return (f'fill="none" stroke="{color}" stroke-width="{line_width:g}"'
+                + (f' stroke-dasharray="{dash}"' if dash else ""))
+
+    def y_axis(ticks: Sequence[float], top: float | None, at: float, outward: float, labelled: bool) -> list[str]:
+        lo, hi = float(ticks[0]), float(ticks[-1] if top is None else top)
+        parts = []
+        for tick in ticks:
+            ty = (1.0 - (tick - lo) / (hi - lo)) * plot_h
+            parts.append(f'<line x1="{at:.1f}" y1="{ty:.1f}" x2="{at + outward:.1f}" y2="{ty:.1f}" '
+                         'stroke="#000000" stroke-width="0.8"/>')
+            if labelled:
+                anchor = "end" if outward < 0 else "start"
+                parts.append(f'<text x="{at + 1.5 * outward:.1f}" y="{ty + 2.5:.1f}" font-size="7" '
+                             f'text-anchor="{anchor}">{fmt(tick, ticks)}</text>')
+        return parts
+
+    for index, spec in enumerate(panels):
+        row, column = divmod(index, columns)
+        ox, oy = column * width + left, row * height + top
+        out.append(f'<g id="{chart_id}-panel{index + 1}" transform="translate({ox:.1f} {oy:.1f})">')
+        out.append(f'<text x="{plot_w / 2:.1f}" y="-5" font-size="9" text-anchor="middle">{esc(str(spec.title))}</text>')
+        for line in spec.lines:
+            on_right = line.right and spec.right_ticks is not None
+            ticks = spec.right_ticks if on_right else spec.y_ticks
+            limit = spec.right_top if on_right else spec.y_top
+            lo, hi = float(ticks[0]), float(ticks[-1] if limit is None else limit)
+            ys = (1.0 - (np.clip(np.asarray(line.values, dtype=np.float64), lo, hi) - lo) / (hi - lo)) * plot_h
+            points = " ".join(f"{a:.2f},{b:.2f}" for a, b in zip(xs, ys) if math.isfinite(b))
+            out.append(f'<polyline points="{points}" {stroke(line.color, line.width, line.dash)} '
+                       'stroke-linejoin="round"/>')
+        out.append(f'<path d="M0 0V{plot_h:.1f}H{plot_w:.1f}" fill="none" stroke="#000000" stroke-width="0.8"/>')
+        last_row = row == rows - 1 or index + columns >= n
+        for tick in x_ticks:
+            tx = (tick - x0) / (x1 - x0) * plot_w
+            out.append(f'<line x1="{tx:.1f}" y1="{plot_h:.1f}" x2="{tx:.1f}" y2="{plot_h + 3.5:.1f}" '
+                       'stroke="#000000" stroke-width="0.8"/>')
+            if last_row:
+                out.append(f'<text x="{tx:.1f}" y="{plot_h + 11:.1f}" font-size="7" '
+                           f'text-anchor="middle">{fmt(tick, x_ticks)}</text>')
+        out.extend(y_axis(spec.y_ticks, spec.y_top, 0.0, -3.5, column == 0 or spec.right_ticks is not None))
+        if spec.right_ticks is not None:
+            out.append(f'<path d="M{plot_w:.1f} 0V{plot_h:.1f}" fill="none" stroke="#000000" stroke-width="0.8"/>')
+            out.extend(y_axis(spec.right_ticks, spec.right_top, plot_w, 3.5, True))
+            if right_label and (column == columns - 1 or index == n - 1):
+                out.append(f'<text transform="translate({plot_w + 30:.1f} {plot_h / 2:.1f}) rotate(-90)" '
+                           f'font-size="8" text-anchor="middle" fill="{right_color}">{esc(right_label)}</text>')
+        if last_row:
+            out.append(f'<text x="{plot_w / 2:.1f}" y="{plot_h + 21:.1f}" font-size="8" '
+                       f'text-anchor="middle">{esc(x_label)}</text>')
+        if column == 0:
+            out.append(f'<text transform="translate(-26 {plot_h / 2:.1f}) rotate(-90)" font-size="8" '
+                       f'text-anchor="middle">{esc(y_label)}</text>')
+        out.append("</g>")
+    if spare:
+        row, column = divmod(n, columns)
+        lx, ly = column * width + 20.0, row * height + top + 8.0
+        # two columns of short names, one of long ones
+        per_column = math.ceil(len(legend) / 2) if max(len(e[0]) for e in legend) <= 8 else len(legend)
+        entries = [(lx + (k // per_column) * 70.0, ly + 14.0 + (k % per_column) * 12.0) for k in range(len(legend))]
+        title_at = (lx + 55.0, ly)
+    else:
+        ly = rows * height + 8.0
+        step = min(110.0, total_w / max(len(legend) + 1, 1))
+        start = total_w - step * len(legend) - 10.0
+        entries = [(start + k * step, ly + 8.0) for k in range(len(legend))]
+        title_at = (start - 30.0, ly + 8.0)
+    out.append(f'<g id="{chart_id}-legend">')
+    if legend_title:
+        out.append(f'<text x="{title_at[0]:.1f}" y="{title_at[1]:.1f}" font-size="7" '
+                   f'text-anchor="middle">{esc(legend_title)}</text>')
+    for (name, color, line_width, dash), (ex, ey) in zip(legend, entries):
+        out.append(f'<line x1="{ex:.1f}" y1="{ey - 2.5:.1f}" x2="{ex + 20:.1f}" y2="{ey - 2.5:.1f}" '
+                   f'{stroke(color, line_width, dash)}/>')
+        out.append(f'<text x="{ex + 25:.1f}" y="{ey:.1f}" font-size="7">{esc(name)}</text>')
+    out.append("</g></g></svg>")
+    return "\n".join(out)
 
 
 def information_curves(calibrations: Mapping[str, "Calibration"], *, chart_id: str, columns: int = 4) -> Chart:
     """Item and test information with the standard error, one panel per scale.
 
     The table gives test information and :math:`SE(\\theta) = 1/\\sqrt{I(\\theta)}` per scale at
-    theta -3, -2, ..., 3.
+    theta -3, -2, ..., 3. Written as SVG directly, like :func:`category_curves`.
     """
-    plt = _pyplot()
     scales = list(calibrations)
-    fig, axes, style = _figure(len(scales), columns, panel=(2.6, 1.9), sharex=True)
     records = []
-    with plt.rc_context(style):
-        for ax, scale in zip(axes, scales):
-            cal = calibrations[scale]
-            info = cal.information(_THETA)
-            total = info.sum(axis=1)
-            for j in range(info.shape[1]):
-                ax.plot(_THETA, info[:, j], color="#9a9a9a", linewidth=0.6)
-            ax.plot(_THETA, total, color=PALETTE[0], linewidth=1.6, label="test information")
-            ax.set_title(scale)
-            ax.set_xlim(_THETA[0], _THETA[-1])
-            ax.set_ylim(bottom=0)
-            twin = ax.twinx()
-            twin.spines["top"].set_visible(False)
-            se = np.full(total.shape, np.nan)
-            np.divide(1.0, np.sqrt(total), out=se, where=total > 0)
-            twin.plot(_THETA, se, color=PALETTE[3], linestyle="--", linewidth=1.4, label="SE")
-            twin.set_ylim(0, min(2.0, float(np.nanmax(se)) * 1.05) if np.isfinite(se).any() else 1.0)
-            twin.tick_params(labelsize=7)
-            if ax.get_subplotspec().is_first_col():
-                ax.set_ylabel("information")
-            if ax.get_subplotspec().is_last_col() or ax is axes[-1]:
-                twin.set_ylabel("SE", color=PALETTE[3])
-            ax.set_xlabel("theta")
-            at = cal.information(TABLE_THETA).sum(axis=1)
-            for t, value in zip(TABLE_THETA, at):
-                records.append({"scale": scale, "theta": t, "test_information": value,
-                                "se": 1.0 / math.sqrt(value) if value > 0 else math.nan})
-        handles = [axes[0].lines[-1], axes[0].figure.axes[-1].lines[-1]] if scales else []
-        if scales:
-            fig.legend(handles, ["test information", "SE (right axis)"], loc="lower right", ncol=2)
-        fig.tight_layout(rect=(0, 0.04, 1, 1))
+    panels = []
+    for scale in scales:
+        cal = calibrations[scale]
+        info = cal.information(_THETA)
+        total = info.sum(axis=1)
+        se = np.full(total.shape, np.nan)
+        np.divide(1.0, np.sqrt(total), out=se, where=total > 0)
+        lines = [_Line(info[:, j], "#9a9a9a", 0.6) for j in range(info.shape[1])]
+        lines.append(_Line(total, PALETTE[0], 1.6))
+        lines.append(_Line(se, PALETTE[3], 1.4, _SVG_DASHES[1], right=True))
+        se_top = min(2.0, float(np.nanmax(se)) * 1.05) if np.isfinite(se).any() else 1.0
+        info_top = float(np.nanmax(total)) * 1.05 if total.size and np.nanmax(total) > 0 else 1.0
+        panels.append(_Panel(scale, lines, _nice_ticks(info_top), _nice_ticks(se_top), info_top, se_top))
+        at = cal.information(TABLE_THETA).sum(axis=1)
+        for t, value in zip(TABLE_THETA, at):
+            records.append({"scale": scale, "theta": t, "test_information": value,
+                            "se": 1.0 / math.sqrt(value) if value > 0 else math.nan})
     title = "Item and test information with standard error"
     description = (f"{len(scales)} panels, one per scale: item information (thin grey lines), test "
                    "information (solid blue) and the standard error of theta (dashed orange, right axis) "
                    "along theta from -4 to 4.")
     table = pd.DataFrame(records).set_index(["scale", "theta"])
+    legend = [("test information", PALETTE[0], 1.6, ""), ("SE (right axis)", PALETTE[3], 1.4, _SVG_DASHES[1])]
+    svg = _small_multiples_svg(panels, _THETA, chart_id=chart_id, title=title, description=description,
+                               columns=columns, x_ticks=(-4, -2, 0, 2, 4), x_label="theta", y_label="information",
+                               legend=legend, right_label="SE", right_color=PALETTE[3], panel=(2.6, 1.9))
     return Chart(chart_id, title, description,
                  "Information and standard error per scale: a scale measures precisely where information is "
-                 "high and the SE low.", _to_svg(fig, chart_id, title, description),
+                 "high and the SE low.", svg,
                  [("Test information and SE at selected theta values", table)])
 
 
@@ -249,58 +371,93 @@ def wright_map(calibrations: Mapping[str, "Calibration"], scores: Mapping[str, p
     """Persons and item thresholds on one theta axis, one panel per scale.
 
     Left of each panel: histogram of the persons' EAP estimates. Right: each item's
-    thresholds (``b`` / ``b1..``) as markers in the item's column.
+    thresholds (``b`` / ``b1..``) as markers in the item's column. Written as SVG directly,
+    like :func:`category_curves`.
     """
-    plt = _pyplot()
     scales = list(calibrations)
-    fig, axes, style = _figure(len(scales), columns, panel=(2.6, 2.6))
     threshold_rows = []
     person_rows = []
     edges = np.linspace(-4.0, 4.0, bins + 1)
-    with plt.rc_context(style):
-        for ax, scale in zip(axes, scales):
-            cal = calibrations[scale]
-            thresholds = _thresholds(cal)
-            theta = scores[scale]["theta"].to_numpy(dtype=np.float64) if scale in scores else np.array([])
-            theta = theta[np.isfinite(theta)]
-            counts, _ = np.histogram(np.clip(theta, edges[0], edges[-1]), bins=edges)
-            share = counts / max(counts.max(), 1)
-            centres = (edges[:-1] + edges[1:]) / 2
-            ax.barh(centres, -share * 2.0, height=edges[1] - edges[0], left=0.0, color=PALETTE[5],
-                    edgecolor="white", linewidth=0.3)
-            n_items = thresholds.shape[0]
-            for j, item in enumerate(thresholds.index):
-                values = thresholds.loc[item].to_numpy(dtype=np.float64)
-                values = values[np.isfinite(values)]
-                x = 0.4 + 3.6 * (j + 0.5) / max(n_items, 1)
-                ax.plot(np.full(values.shape, x), np.clip(values, -4, 4), marker="_", markersize=7,
-                        markeredgewidth=1.6, linestyle="none", color=PALETTE[3])
-                threshold_rows.append({"scale": scale, "item": item,
-                                       **{name: thresholds.loc[item, name] for name in thresholds.columns}})
-            ax.axvline(0, color="black", linewidth=0.6)
-            ax.set_ylim(-4, 4)
-            ax.set_xlim(-2.1, 4.1)
-            ax.set_xticks([-1.0, 0.4 + 3.6 * 0.5])
-            ax.set_xticklabels(["persons", "item thresholds"])
-            ax.set_title(scale)
-            if ax.get_subplotspec().is_first_col():
-                ax.set_ylabel("theta")
-            person_rows.append({"scale": scale, "n": int(theta.size),
-                                "mean": float(theta.mean()) if theta.size else math.nan,
-                                "sd": float(theta.std(ddof=1)) if theta.size > 1 else math.nan,
-                                "min": float(theta.min()) if theta.size else math.nan,
-                                "max": float(theta.max()) if theta.size else math.nan})
-        fig.tight_layout()
+    n = len(scales)
+    columns = max(1, min(columns, n))
+    rows = max(1, math.ceil(n / columns))
+    width = height = 2.6 * 72.0
+    left, right, top, bottom = 34.0, 6.0, 16.0, 22.0
+    plot_w, plot_h = width - left - right, height - top - bottom
+    x_low, x_high = -2.1, 4.1
+
+    def px(value: float) -> float:
+        return (value - x_low) / (x_high - x_low) * plot_w
+
+    def py(value: float) -> float:
+        return (1.0 - (value + 4.0) / 8.0) * plot_h
+
     title = "Wright map: persons and item thresholds"
     description = (f"{len(scales)} panels, one per scale, with a common theta axis from -4 to 4: on the left a "
                    "horizontal histogram of the persons' EAP estimates, on the right one column of markers per "
                    "item at its thresholds.")
+    esc = html.escape
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {columns * width:.1f} {rows * height:.1f}" '
+           f'role="img" aria-labelledby="{chart_id}-title {chart_id}-desc" focusable="false" version="1.1">',
+           f'<title id="{chart_id}-title">{esc(title)}</title><desc id="{chart_id}-desc">{esc(description)}</desc>',
+           f'<g id="{chart_id}-figure" font-family="sans-serif" fill="#000000">']
+    for index, scale in enumerate(scales):
+        cal = calibrations[scale]
+        thresholds = _thresholds(cal)
+        theta = scores[scale]["theta"].to_numpy(dtype=np.float64) if scale in scores else np.array([])
+        theta = theta[np.isfinite(theta)]
+        counts, _ = np.histogram(np.clip(theta, edges[0], edges[-1]), bins=edges)
+        share = counts / max(counts.max(), 1)
+        row, column = divmod(index, columns)
+        out.append(f'<g id="{chart_id}-panel{index + 1}" transform="translate({column * width + left:.1f} '
+                   f'{row * height + top:.1f})">')
+        out.append(f'<text x="{plot_w / 2:.1f}" y="-5" font-size="9" text-anchor="middle">{esc(scale)}</text>')
+        for k in range(bins):
+            if share[k] > 0:
+                x0, y0 = px(-share[k] * 2.0), py(edges[k + 1])
+                out.append(f'<rect x="{x0:.2f}" y="{y0:.2f}" width="{px(0.0) - x0:.2f}" '
+                           f'height="{py(edges[k]) - y0:.2f}" fill="{PALETTE[5]}" stroke="#ffffff" '
+                           'stroke-width="0.3"/>')
+        n_items = thresholds.shape[0]
+        marks = []
+        for j, item in enumerate(thresholds.index):
+            values = thresholds.loc[item].to_numpy(dtype=np.float64)
+            values = np.clip(values[np.isfinite(values)], -4, 4)
+            x = px(0.4 + 3.6 * (j + 0.5) / max(n_items, 1))
+            marks.extend(f"M{x - 3.5:.2f} {py(v):.2f}h7" for v in values)
+            threshold_rows.append({"scale": scale, "item": item,
+                                   **{name: thresholds.loc[item, name] for name in thresholds.columns}})
+        if marks:
+            out.append(f'<path d="{" ".join(marks)}" fill="none" stroke="{PALETTE[3]}" stroke-width="1.6"/>')
+        out.append(f'<line x1="{px(0.0):.2f}" y1="0" x2="{px(0.0):.2f}" y2="{plot_h:.1f}" stroke="#000000" '
+                   'stroke-width="0.6"/>')
+        out.append(f'<path d="M0 0V{plot_h:.1f}H{plot_w:.1f}" fill="none" stroke="#000000" stroke-width="0.8"/>')
+        for tick in (-4, -2, 0, 2, 4):
+            out.append(f'<line x1="-3.5" y1="{py(tick):.1f}" x2="0" y2="{py(tick):.1f}" stroke="#000000" '
+                       'stroke-width="0.8"/>')
+            out.append(f'<text x="-5" y="{py(tick) + 2.5:.1f}" font-size="7" '
+                       f'text-anchor="end">{str(tick).replace("-", chr(0x2212))}</text>')
+        for position, label in ((-1.0, "persons"), (0.4 + 3.6 * 0.5, "item thresholds")):
+            out.append(f'<line x1="{px(position):.1f}" y1="{plot_h:.1f}" x2="{px(position):.1f}" '
+                       f'y2="{plot_h + 3.5:.1f}" stroke="#000000" stroke-width="0.8"/>')
+            out.append(f'<text x="{px(position):.1f}" y="{plot_h + 11:.1f}" font-size="7" '
+                       f'text-anchor="middle">{label}</text>')
+        if column == 0:
+            out.append(f'<text transform="translate(-22 {plot_h / 2:.1f}) rotate(-90)" font-size="8" '
+                       'text-anchor="middle">theta</text>')
+        out.append("</g>")
+        person_rows.append({"scale": scale, "n": int(theta.size),
+                            "mean": float(theta.mean()) if theta.size else math.nan,
+                            "sd": float(theta.std(ddof=1)) if theta.size > 1 else math.nan,
+                            "min": float(theta.min()) if theta.size else math.nan,
+                            "max": float(theta.max()) if theta.size else math.nan})
+    out.append("</g></svg>")
     tables = [("Persons' EAP estimates per scale", pd.DataFrame(person_rows).set_index("scale")),
               ("Item thresholds (theta where the next category becomes the more likely)",
                pd.DataFrame(threshold_rows).set_index(["scale", "item"]))]
     return Chart(chart_id, title, description,
                  "Wright map: items target the persons well when their thresholds spread over the range where "
-                 "most persons are.", _to_svg(fig, chart_id, title, description), tables)
+                 "most persons are.", "\n".join(out), tables)
 
 
 # ------------------------------------------------------------------------------- factors

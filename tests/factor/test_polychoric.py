@@ -251,4 +251,28 @@ def test_asymptotic_covariance_is_the_outer_product_of_influences(rng, monkeypat
             g -= u_j[x] @ inv_j @ a21_j if x >= 0 else 0.0
             g -= u_l[y] @ inv_l @ a21_l if y >= 0 else 0.0
             influence[i, pair] = g / a22
-    np.testing.assert_allclose(gamma, n * influence.T @ influence, rtol=1e-10, atol=1e-12)
+    expected = n * influence.T @ influence
+    np.testing.assert_allclose(gamma, expected, rtol=1e-10, atol=1e-12)
+    # the single-precision Gram of large problems (blocks of 3 persons on the threads here):
+    # the diagonal (the DWLS weights) to rounding, the rest to single precision
+    monkeypatch.setattr(module, "_SINGLE_FROM", 0)
+    single = module.asymptotic_covariance(codes, k, corr, thresholds)
+    np.testing.assert_allclose(np.diag(single), np.diag(expected), rtol=1e-12)
+    scale = np.sqrt(np.outer(np.diag(expected), np.diag(expected)))
+    np.testing.assert_allclose(single / scale, expected / scale, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(single, single.T)
+
+
+def test_lookup_recoding_equals_category_index(rng):
+    module = importlib.import_module("psychometrics.factor.polychoric")
+    from psychometrics.data import category_index
+
+    columns = [np.where(rng.random(200) < 0.1, np.nan, rng.integers(-3, 4, 200).astype(float)),
+               np.array([5.0, 1.0, 5.0, 3.0]), np.array([np.nan, np.nan]), np.array([0.5, 1.0, 0.5]),
+               np.array([1.0, 1e6, 1.0])]
+    for column in columns:
+        index, levels = module._observed_levels(column)
+        expected_index, expected_levels = category_index(column)
+        np.testing.assert_array_equal(index, expected_index)
+        np.testing.assert_array_equal(levels, expected_levels)
+        assert index.dtype == expected_index.dtype and levels.dtype == expected_levels.dtype
