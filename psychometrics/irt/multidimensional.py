@@ -51,7 +51,7 @@ import pandas as pd
 
 from psychometrics.data import Responses
 from psychometrics.errors import ConvergenceWarning, DataWarning, ModelWarning, ResponseError
-from psychometrics.estep import EStep, estep
+from psychometrics.estep import EStep, estep, posterior
 from psychometrics.estep_bifactor import bifactor_estep
 from psychometrics.irt.document import _frame
 from psychometrics.irt.em import _GroupData, _plain_em, _Problem, _squarem
@@ -96,6 +96,42 @@ QMC_POINTS = 2000
 
 #: Seed of the scrambled Sobol sequence: a calibration is reproducible run to run.
 QMC_SEED = 20261203
+
+#: A quasi-Monte Carlo calibration whose persons' median effective number of posterior points
+#: (:func:`_effective_points`) is below this is flagged with a ModelWarning: each person's
+#: posterior moments, which feed the item and correlation M-steps, then rest on fewer than ~30
+#: effectively distinct points (relative error of a posterior variance about sqrt(2 / ESS) > 25%),
+#: and the correlations come out biased (docs/multidimensional.md gives the measurements).
+QMC_MIN_EFFECTIVE_POINTS = 30.0
+
+#: Persons per chunk of the effective-points diagnostic (bounds its memory to chunk x Q floats).
+_ESS_CHUNK = 4096
+
+
+def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    order = np.argsort(values)
+    cum = np.cumsum(weights[order])
+    return float(values[order][min(int(np.searchsorted(cum, q * cum[-1])), len(values) - 1)])
+
+
+def _effective_points(problem: "_MultidimensionalProblem") -> dict[str, float]:
+    r"""Each person's effective number of integration points at the current estimates,
+    :math:`\mathrm{ESS}_i = 1 / \sum_q w_{iq}^2` with :math:`w_{iq}` the normalized posterior
+    weights of person i on the points (Kong, 1992), summarized over persons (response patterns
+    weighted by their frequency): ``median``, ``p05`` (5th percentile) and ``points`` (Q)."""
+    log_probs = problem.log_probabilities()
+    log_prior = problem.log_prior(0)
+    ess, weights = [], []
+    for data in problem.groups:
+        n = data.encoded.shape[0]
+        w = np.ones(n) if data.weights is None else np.asarray(data.weights, dtype=np.float64)
+        for start in range(0, n, _ESS_CHUNK):
+            post, _ = posterior(data.encoded[start:start + _ESS_CHUNK], log_probs, log_prior)
+            ess.append(1.0 / np.einsum("pq,pq->p", post, post))
+        weights.append(w)
+    values, freq = np.concatenate(ess), np.concatenate(weights)
+    return {"median": _weighted_quantile(values, freq, 0.5), "p05": _weighted_quantile(values, freq, 0.05),
+            "points": float(problem.nodes.shape[0])}
 
 
 def qmc_normal_nodes(n_points: int, n_factors: int, seed: int = QMC_SEED) -> np.ndarray:
@@ -1059,7 +1095,15 @@ def calibrate_multidimensional(resp: Responses, model: str | Mapping[str, str], 
                       "the group's persons do not spread on that factor (or the grid is too coarse for it, "
                       "raise quadrature_points); the estimates are not trustworthy", ModelWarning, stacklevel=3)
     loglik_se = math.nan
+    effective = None
     if isinstance(problem, _MultidimensionalProblem) and problem.qmc_base is not None:
+        effective = _effective_points(problem)
+        if effective["median"] < QMC_MIN_EFFECTIVE_POINTS:
+            warnings.warn(f"quasi-Monte Carlo integration with {int(points)} points is too coarse for {n_factors} "
+                          f"factors: a person's posterior rests on a median of {effective['median']:.1f} effective "
+                          f"points (5th percentile {effective['p05']:.1f}; below {QMC_MIN_EFFECTIVE_POINTS:g} the "
+                          "factor correlations and the log-likelihood are biased); raise quadrature_points= "
+                          "(the effective points grow in proportion) or fit fewer factors", ModelWarning, stacklevel=3)
         loglik, loglik_se = _qmc_loglik(problem, int(points), n_factors)
     correlation = latent.cov[0].copy()
     layout = _layout(blocks, item_ids, problem, labels)
@@ -1159,7 +1203,7 @@ def calibrate_multidimensional(resp: Responses, model: str | Mapping[str, str], 
         covariance=covariance, factors=tuple(names), factor_correlations=corr_frame,
         factor_correlations_se=(pd.DataFrame(correlation_se, index=corr_frame.index, columns=names)
                                 if se else None),
-        rotation=rotation if exploratory else None, loglik_se=loglik_se,
+        rotation=rotation if exploratory else None, loglik_se=loglik_se, effective_points=effective,
         factor_model=factor_model, general_factors=tuple(names[:n_general]) if n_general > 1 else (),
         **extra,
     )
