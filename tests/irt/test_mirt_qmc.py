@@ -69,3 +69,23 @@ def test_four_factors_with_three_items_each_are_not_flagged(rng):
 def test_quadrature_calibrations_carry_no_effective_points(rng):
     data, structure = _few_items_per_factor(rng, d_factors=2, n=300)
     assert calibrate(data, "2pl", factors=structure, quadrature_points=11).effective_points is None
+
+
+def test_loglik_is_estimated_off_the_fitting_points_and_its_se_covers_a_fine_grid(rng):
+    from psychometrics.estep import log_likelihood_matrix
+    from psychometrics.quadrature import mvn_log_weights, product_nodes
+
+    data, structure = _few_items_per_factor(rng, n=800)
+    cal = calibrate(data, "2pl", factors=structure, quadrature_points=1000)
+    assert 0 < cal.loglik_se < 5.0
+    # reference: a 17^4 tensor-product grid (83,521 nodes) at the estimates
+    nodes = product_nodes(np.linspace(-5.5, 5.5, 17), 4)
+    log_w = mvn_log_weights(nodes, cal.factor_correlations.to_numpy())
+    codes = cal.encode(data)
+    log_probs = cal.log_probabilities(nodes)
+    total = 0.0
+    for start in range(0, len(codes), 200):
+        ll = log_likelihood_matrix(codes[start:start + 200], log_probs) + log_w
+        top = ll.max(axis=1, keepdims=True)
+        total += float((top[:, 0] + np.log(np.exp(ll - top).sum(axis=1))).sum())
+    assert abs(cal.loglik - total) < 3 * cal.loglik_se + 0.5
