@@ -78,6 +78,7 @@ from psychometrics.items.multidimensional import (
 from psychometrics.quadrature import grid_nodes, mvn_log_weights, product_nodes
 
 __all__ = ["calibrate_multidimensional", "DEFAULT_QUADRATURE_POINTS", "MAX_QUADRATURE_FACTORS", "QMC_POINTS",
+           "QMC_MIN_EFFECTIVE_POINTS",
            "qmc_normal_nodes"]
 
 #: Quadrature points per dimension by number of dimensions integrated (mirt's defaults).
