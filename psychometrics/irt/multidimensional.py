@@ -51,7 +51,7 @@ import pandas as pd
 
 from psychometrics.data import Responses
 from psychometrics.errors import ConvergenceWarning, DataWarning, ModelWarning, ResponseError
-from psychometrics.estep import EStep, estep
+from psychometrics.estep import EStep, estep, posterior
 from psychometrics.estep_bifactor import bifactor_estep
 from psychometrics.irt.document import _frame
 from psychometrics.irt.em import _GroupData, _plain_em, _Problem, _squarem
@@ -78,6 +78,7 @@ from psychometrics.items.multidimensional import (
 from psychometrics.quadrature import grid_nodes, mvn_log_weights, product_nodes
 
 __all__ = ["calibrate_multidimensional", "DEFAULT_QUADRATURE_POINTS", "MAX_QUADRATURE_FACTORS", "QMC_POINTS",
+           "QMC_MIN_EFFECTIVE_POINTS",
            "qmc_normal_nodes"]
 
 #: Quadrature points per dimension by number of dimensions integrated (mirt's defaults).
@@ -96,6 +97,42 @@ QMC_POINTS = 2000
 
 #: Seed of the scrambled Sobol sequence: a calibration is reproducible run to run.
 QMC_SEED = 20261203
+
+#: A quasi-Monte Carlo calibration whose persons' median effective number of posterior points
+#: (:func:`_effective_points`) is below this is flagged with a ModelWarning: each person's
+#: posterior moments, which feed the item and correlation M-steps, then rest on fewer than ~30
+#: effectively distinct points (relative error of a posterior variance about sqrt(2 / ESS) > 25%),
+#: and the correlations come out biased (docs/multidimensional.md gives the measurements).
+QMC_MIN_EFFECTIVE_POINTS = 30.0
+
+#: Persons per chunk of the effective-points diagnostic (bounds its memory to chunk x Q floats).
+_ESS_CHUNK = 4096
+
+
+def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    order = np.argsort(values)
+    cum = np.cumsum(weights[order])
+    return float(values[order][min(int(np.searchsorted(cum, q * cum[-1])), len(values) - 1)])
+
+
+def _effective_points(problem: "_MultidimensionalProblem") -> dict[str, float]:
+    r"""Each person's effective number of integration points at the current estimates,
+    :math:`\mathrm{ESS}_i = 1 / \sum_q w_{iq}^2` with :math:`w_{iq}` the normalized posterior
+    weights of person i on the points (Kong, 1992), summarized over persons (response patterns
+    weighted by their frequency): ``median``, ``p05`` (5th percentile) and ``points`` (Q)."""
+    log_probs = problem.log_probabilities()
+    log_prior = problem.log_prior(0)
+    ess, weights = [], []
+    for data in problem.groups:
+        n = data.encoded.shape[0]
+        w = np.ones(n) if data.weights is None else np.asarray(data.weights, dtype=np.float64)
+        for start in range(0, n, _ESS_CHUNK):
+            post, _ = posterior(data.encoded[start:start + _ESS_CHUNK], log_probs, log_prior)
+            ess.append(1.0 / np.einsum("pq,pq->p", post, post))
+        weights.append(w)
+    values, freq = np.concatenate(ess), np.concatenate(weights)
+    return {"median": _weighted_quantile(values, freq, 0.5), "p05": _weighted_quantile(values, freq, 0.05),
+            "points": float(problem.nodes.shape[0])}
 
 
 def qmc_normal_nodes(n_points: int, n_factors: int, seed: int = QMC_SEED) -> np.ndarray:
@@ -643,21 +680,159 @@ def _exploratory_start(encoded: np.ndarray, n_factors: int) -> np.ndarray:
 # calibration
 # --------------------------------------------------------------------------------------------
 
-def _qmc_loglik(problem: _MultidimensionalProblem, n_points: int, n_factors: int,
-                replications: int = 4) -> tuple[float, float]:
-    """Log-likelihood at the estimates as the mean over the estimation's point set and
-    ``replications`` independently scrambled ones of the same size, and its standard error
-    (standard deviation over the sets / sqrt(sets)) (docs/multidimensional.md)."""
-    base = problem.qmc_base
-    values = [problem.expectation().loglik]
+#: Points per person of the adaptive importance-sampling log-likelihood, per replication.
+LOGLIK_POINTS_PER_PERSON = 128
+
+#: Independently scrambled replications of the adaptive log-likelihood estimate (its standard error).
+LOGLIK_REPLICATIONS = 4
+
+#: Independently scrambled prior point sets of the log-likelihood where the posteriors are well
+#: covered: pooling 16 sets of Q points shrinks the downward bias of the log of an average to
+#: below its standard error on the 5-factor benchmark case (4 sets: 6 units low, 1.4 se; 16 sets:
+#: 0.6 low, 0.3 se; docs/multidimensional.md). Each set costs one E-step.
+LOGLIK_FRESH_SETS = 16
+
+#: Proposal covariance = this x the person's posterior covariance (wider than the posterior
+#: bounds the importance weights).
+_PROPOSAL_INFLATION = 1.5
+
+#: (person, point) pairs per chunk of the adaptive log-likelihood (memory ~ items x this x K floats).
+_PAIRS_CHUNK = 1 << 15
+
+
+def _pattern_loglik_at(problem: _MultidimensionalProblem, encoded: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """Log-likelihood of each response pattern at its own points: encoded (P, items), theta
+    (P, M, D) -> (P, M); missing responses add 0."""
+    n_p, n_m, dims = theta.shape
+    flat = theta.reshape(n_p * n_m, dims)
+    out = np.zeros((n_p, n_m))
+    for b in problem.blocks:
+        lp = b.model.log_probabilities(b.params, flat).reshape(len(b.positions), n_p, n_m, b.k)
+        codes = encoded[:, b.positions].T.astype(np.int64)
+        observed = codes >= 0
+        picked = np.take_along_axis(lp, np.where(observed, codes, 0)[:, :, None, None], axis=3)[..., 0]
+        out += np.where(observed[:, :, None], picked, 0.0).sum(axis=0)
+    return out
+
+
+def _normalized(log_w: np.ndarray) -> np.ndarray:
+    w = np.exp(log_w - log_w.max(axis=-1, keepdims=True))
+    return w / w.sum(axis=-1, keepdims=True)
+
+
+def _moments(w: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior means (P, D) and covariances (P, D, D) of weights w (P, M) on points theta (P, M, D)."""
+    mean = np.einsum("pm,pmd->pd", w, theta)
+    dev = theta - mean[:, None, :]
+    return mean, np.einsum("pmd,pme->pde", dev * w[:, :, None], dev, optimize=True)
+
+
+def _importance_pass(problem: _MultidimensionalProblem, encoded: np.ndarray, mean: np.ndarray, cov: np.ndarray,
+                     z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One importance-sampling pass with proposals N(mean_i, inflation x cov_i): each person's
+    marginal log-likelihood estimate log(mean_m prior x likelihood / proposal) and the posterior
+    moments of its weights (the next pass's proposal)."""
+    dims = z.shape[1]
+    chol_prior = np.linalg.cholesky(problem.correlation)
+    chol = np.linalg.cholesky(_PROPOSAL_INFLATION * cov + 1e-6 * np.eye(dims))
+    theta = mean[:, None, :] + np.einsum("pde,me->pmd", chol, z, optimize=True)
+    u = np.linalg.solve(chol_prior, theta.reshape(-1, dims).T).T.reshape(theta.shape)
+    # log prior - log proposal; the normal constants cancel
+    log_ratio = (-0.5 * np.einsum("pmd,pmd->pm", u, u) - np.log(np.diag(chol_prior)).sum()
+                 + 0.5 * np.einsum("md,md->m", z, z)[None, :]
+                 + np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)[:, None])
+    log_w = _pattern_loglik_at(problem, encoded, theta) + log_ratio
+    top = log_w.max(axis=1)
+    loglik = top + np.log(np.exp(log_w - top[:, None]).mean(axis=1))
+    new_mean, new_cov = _moments(_normalized(log_w), theta)
+    return loglik, new_mean, new_cov
+
+
+def _adaptive_loglik(problem: _MultidimensionalProblem, n_factors: int, points: int = LOGLIK_POINTS_PER_PERSON,
+                     replications: int = LOGLIK_REPLICATIONS, seed: int = QMC_SEED + 1000) -> tuple[float, float]:
+    r"""Marginal log-likelihood at the estimates by adaptive importance sampling, and its standard error.
+
+    Each response pattern i gets its own points :math:`\theta_{im} = \mu_i + C_i z_m`, with
+    :math:`z_m` scrambled Sobol points of N(0, I), :math:`\mu_i` its posterior mean and
+    :math:`C_i C_i^\top = 1.5\,\Sigma_i` its inflated posterior covariance (Schilling & Bock,
+    2005, with quasi-Monte Carlo points instead of a product grid), and
+
+    .. math:: \hat L_i = \frac1M \sum_m \frac{\phi(\theta_{im}; \Phi)\, P(x_i \mid \theta_{im})}
+              {\phi(\theta_{im}; \mu_i, 1.5\,\Sigma_i)}.
+
+    The moments start from the estimation's final E-step and are refined by one pass on their
+    own points; then ``replications`` independently scrambled point sets give
+    :math:`\sum_i n_i \log \hat L_i` each: the mean is returned, with standard error their
+    standard deviation / sqrt(replications).
+    """
+    dims = int(n_factors)
+    log_probs = problem.log_probabilities()
+    log_prior = problem.log_prior(0)
+    chunk = max(1, _PAIRS_CHUNK // int(points))
+    base = [qmc_normal_nodes(int(points), dims, seed=seed + r) for r in range(1 + int(replications))]
+    totals = np.zeros(int(replications))
+    for data in problem.groups:
+        n = data.encoded.shape[0]
+        freq = np.ones(n) if data.weights is None else np.asarray(data.weights, dtype=np.float64)
+        for start in range(0, n, chunk):
+            enc = data.encoded[start:start + chunk]
+            post, _ = posterior(enc, log_probs, log_prior)
+            mean, cov = _moments(post, np.broadcast_to(problem.nodes, (len(enc),) + problem.nodes.shape))
+            # a posterior seen on a few prior points has a degenerate covariance: widen it first
+            cov = cov + 0.1 * np.eye(dims)
+            _, mean, cov = _importance_pass(problem, enc, mean, cov, base[0])
+            for r, z in enumerate(base[1:]):
+                totals[r] += float(freq[start:start + chunk] @ _importance_pass(problem, enc, mean, cov, z)[0])
+    return float(totals.mean()), float(totals.std(ddof=1) / np.sqrt(len(totals)))
+
+
+def _fresh_points_loglik(problem: _MultidimensionalProblem, n_points: int, n_factors: int,
+                         replications: int = LOGLIK_FRESH_SETS, seed: int = QMC_SEED + 1) -> tuple[float, float]:
+    r"""Marginal log-likelihood at the estimates on ``replications`` independently scrambled sets of
+    ``n_points`` prior points (none of them the estimation's), and its standard error.
+
+    Per person, the sets are pooled (:math:`\log` of the mean likelihood over all R x Q points)
+    and the second-order bias of the log of a mean is added back,
+    :math:`\tfrac12(1/\mathrm{ESS}_i - 1/(RQ))` with :math:`\mathrm{ESS}_i` the person's effective
+    points over the pooled set. The standard error is the standard deviation of the R one-set
+    totals (each corrected the same way) / sqrt(R).
+    """
+    base_now = problem.qmc_base
+    per_set = []
+    freq_all = []
     try:
-        for r in range(1, replications + 1):
-            problem.qmc_base = qmc_normal_nodes(n_points, n_factors, seed=QMC_SEED + r)
-            values.append(problem.expectation().loglik)
+        for r in range(int(replications)):
+            problem.qmc_base = qmc_normal_nodes(int(n_points), int(n_factors), seed=seed + r)
+            log_prior = problem.log_prior(0)
+            log_probs = problem.log_probabilities()
+            lls = []
+            for data in problem.groups:
+                for start in range(0, data.encoded.shape[0], _ESS_CHUNK):
+                    lls.append(posterior(data.encoded[start:start + _ESS_CHUNK], log_probs, log_prior)[1])
+                if r == 0:
+                    freq_all.append(np.ones(data.encoded.shape[0]) if data.weights is None
+                                    else np.asarray(data.weights, dtype=np.float64))
+            per_set.append(np.concatenate(lls))
     finally:
-        problem.qmc_base = base
-        problem.expectation()
-    return float(np.mean(values)), float(np.std(values, ddof=1) / np.sqrt(len(values)))
+        problem.qmc_base = base_now
+        problem.log_prior(0)
+    ll = np.array(per_set)                     # (R, persons)
+    freq = np.concatenate(freq_all)
+    one_set = freq @ ll.T
+    top = ll.max(axis=0)
+    pooled = top + np.log(np.exp(ll - top).mean(axis=0))
+    return float(freq @ pooled), float(one_set.std(ddof=1) / np.sqrt(len(ll)))
+
+
+def _qmc_loglik(problem: _MultidimensionalProblem, n_points: int, n_factors: int,
+                effective: Mapping[str, float]) -> tuple[float, float]:
+    """The reported quasi-Monte Carlo log-likelihood and its standard error: on fresh prior point
+    sets where the posteriors are well covered (:func:`_fresh_points_loglik`), by adaptive
+    importance sampling where they are not (median effective points below
+    QMC_MIN_EFFECTIVE_POINTS, :func:`_adaptive_loglik`); docs/multidimensional.md."""
+    if effective["median"] < QMC_MIN_EFFECTIVE_POINTS:
+        return _adaptive_loglik(problem, n_factors)
+    return _fresh_points_loglik(problem, n_points, n_factors)
 
 
 def _layout(blocks: Sequence[_Block], item_ids: Sequence[str], problem: _Problem,
@@ -1059,8 +1234,16 @@ def calibrate_multidimensional(resp: Responses, model: str | Mapping[str, str], 
                       "the group's persons do not spread on that factor (or the grid is too coarse for it, "
                       "raise quadrature_points); the estimates are not trustworthy", ModelWarning, stacklevel=3)
     loglik_se = math.nan
+    effective = None
     if isinstance(problem, _MultidimensionalProblem) and problem.qmc_base is not None:
-        loglik, loglik_se = _qmc_loglik(problem, int(points), n_factors)
+        effective = _effective_points(problem)
+        if effective["median"] < QMC_MIN_EFFECTIVE_POINTS:
+            warnings.warn(f"quasi-Monte Carlo integration with {int(points)} points is too coarse for {n_factors} "
+                          f"factors: a person's posterior rests on a median of {effective['median']:.1f} effective "
+                          f"points (5th percentile {effective['p05']:.1f}; below {QMC_MIN_EFFECTIVE_POINTS:g} the "
+                          "factor correlations and the log-likelihood are biased); raise quadrature_points= "
+                          "(the effective points grow in proportion) or fit fewer factors", ModelWarning, stacklevel=3)
+        loglik, loglik_se = _qmc_loglik(problem, int(points), n_factors, effective)
     correlation = latent.cov[0].copy()
     layout = _layout(blocks, item_ids, problem, labels)
     n_free = layout.n_parameters
@@ -1159,7 +1342,7 @@ def calibrate_multidimensional(resp: Responses, model: str | Mapping[str, str], 
         covariance=covariance, factors=tuple(names), factor_correlations=corr_frame,
         factor_correlations_se=(pd.DataFrame(correlation_se, index=corr_frame.index, columns=names)
                                 if se else None),
-        rotation=rotation if exploratory else None, loglik_se=loglik_se,
+        rotation=rotation if exploratory else None, loglik_se=loglik_se, effective_points=effective,
         factor_model=factor_model, general_factors=tuple(names[:n_general]) if n_general > 1 else (),
         **extra,
     )

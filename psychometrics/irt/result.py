@@ -119,6 +119,12 @@ class Calibration:
     loglik_se : float
         Integration error of :attr:`loglik` where it is a quasi-Monte Carlo estimate (more than
         three factors); NaN for quadrature.
+    effective_points : dict or None
+        Quasi-Monte Carlo calibrations (more than three factors): the effective number of
+        integration points of the persons' posteriors at the final E-step,
+        1 / sum_q w_iq^2 with normalized posterior weights w_iq, as
+        ``{"median": ..., "p05": ..., "points": Q}`` over persons (docs/multidimensional.md);
+        None for quadrature.
     factor_means, factor_covariances : DataFrame or None
         Multi-group multidimensional calibration: the factor means of every group (groups x
         factors; the reference group's are 0) and their covariance matrices (rows ``(group,
@@ -174,6 +180,7 @@ class Calibration:
     factor_covariances_se: pd.DataFrame | None = None
     general_factors: tuple = ()
     parameter_layout: ParameterLayout | None = None
+    effective_points: dict | None = None
 
     def __post_init__(self) -> None:
         if self.parameter_layout is None:
