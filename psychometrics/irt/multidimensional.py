@@ -937,7 +937,7 @@ _ROTATION_TOL = {"varimax": 1e-12, "promax": 1e-12}
 
 
 def _rotated(slopes: np.ndarray, rotation: str, tol: float | None = None) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Rotated slopes and factor correlations of exploratory slopes (items x D): the
+    r"""Rotated slopes and factor correlations of exploratory slopes (items x D): the
     standardized loadings are rotated and the slopes rotate like them (a loading is its slope
     over a per-item scale, which commutes with the rotation; the item's common variance
     :math:`a^\top\Phi a` is invariant); factors with mostly negative slopes are reflected."""
