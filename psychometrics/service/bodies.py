@@ -9,6 +9,8 @@ API gives (``loc`` starting with ``"body"``, ``msg``, ``type``). The schema stil
 
 from __future__ import annotations
 
+from itertools import chain
+from operator import itemgetter, methodcaller
 from typing import Any, TypeVar
 
 from fastapi import Request
@@ -16,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
-__all__ = ["parse_body", "json_body", "json_reply", "RAW_BODY_MODELS"]
+__all__ = ["parse_body", "read_score_body", "json_body", "json_reply", "RAW_BODY_MODELS"]
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -48,3 +50,64 @@ def json_reply(content: Any, status_code: int = 200, headers: dict[str, str] | N
 
     body = content if isinstance(content, bytes) else orjson.dumps(content)
     return Response(body, status_code=status_code, headers=headers, media_type="application/json")
+
+
+#: Answer codes the fast reading of a score body accepts as they are (the schema's bounds).
+_CODE_LOW, _CODE_HIGH = -1_000_000, 1_000_000
+_METHODS = frozenset({"eap", "map", "ml", "wle"})
+_ENTRY_KEYS = frozenset({"respondent", "answers"})
+_TOP_KEYS = frozenset({"method", "responses"})
+_INT_OR_NONE = frozenset({int, type(None)})
+
+
+def read_score_body(raw: bytes) -> tuple[str, list[str], list[dict[str, Any]]] | None:
+    """A ``ScoreRequest`` body of the usual kind read without building its models: ``(method,
+    respondents, answers)``, or None when anything about it is not plainly valid.
+
+    Only bodies that :class:`~psychometrics.service.schemas.ScoreRequest` accepts as they are
+    pass: an object with ``responses`` (a non-empty list) and maybe ``method`` (a string, any
+    case); each entry exactly ``respondent`` (1-200 characters) and ``answers`` (at most 10,000
+    items named by 1-200 characters, each code an integer within +-1,000,000 or null). The
+    checks run over all entries at once (sets and ``map``, no Python loop per respondent), on
+    orjson's parse, which shares the strings of repeated keys. None sends the body to
+    :func:`parse_body`, so anything else (option labels, errors) gets the model's exact answer.
+    """
+    import numpy as np
+    import orjson
+
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if type(document) is not dict or "responses" not in document or not _TOP_KEYS.issuperset(document):
+        return None
+    method = document.get("method", "eap")
+    if type(method) is not str or method.lower() not in _METHODS:
+        return None
+    responses = document["responses"]
+    if type(responses) is not list or not responses or not {dict}.issuperset(map(type, responses)):
+        return None
+    if {_ENTRY_KEYS} != set(map(frozenset, responses)):
+        return None
+    names = list(map(_RESPONDENT, responses))
+    answers = list(map(_ANSWERS, responses))
+    if not {str}.issuperset(map(type, names)) or not {dict}.issuperset(map(type, answers)):
+        return None
+    if not 1 <= min(map(len, names)) or max(map(len, names)) > 200 or max(map(len, answers)) > 10_000:
+        return None
+    keys = set(chain.from_iterable(answers))
+    if keys and (min(map(len, keys)) < 1 or max(map(len, keys)) > 200):
+        return None
+    codes = list(chain.from_iterable(map(_VALUES, answers)))
+    if not _INT_OR_NONE.issuperset(map(type, codes)):
+        return None
+    flat = np.array(codes, dtype=np.float64)  # null -> NaN; every int here is within int64
+    numbers = flat[~np.isnan(flat)]
+    if numbers.size and (numbers.min() < _CODE_LOW or numbers.max() > _CODE_HIGH):
+        return None
+    return method.lower(), names, answers
+
+
+_RESPONDENT = itemgetter("respondent")
+_ANSWERS = itemgetter("answers")
+_VALUES = methodcaller("values")

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from psychometrics.bank import ItemBank
-from psychometrics.service.bodies import json_body, json_reply, parse_body
+from psychometrics.service.bodies import json_body, json_reply, parse_body, read_score_body
 from psychometrics.service.deps import Caller, authenticate, read_session, write_session
 from psychometrics.service.repository import bank_out, canonical_sha256, iso, new_id
 from psychometrics.service.schemas import BankOut, InstrumentOut, Page, ScoreRequest, ScoreResult
@@ -172,22 +172,30 @@ async def score(bank_id: str, request: Request, caller: Caller = Depends(authent
 
     Body: :class:`ScoreRequest` (read from the raw bytes in one validation pass).
     """
-    body = await parse_body(request, ScoreRequest)
+    # the usual body is read by orjson and checked over all answers at once; anything else
+    # (option labels, any error) by the model, which gives the exact 422
+    fast = read_score_body(await request.body())
+    if fast is not None:
+        method, names, answers = fast
+        respondents = list(zip(names, answers))
+    else:
+        body = await parse_body(request, ScoreRequest)
+        method = body.method
+        respondents = [(entry.respondent, entry.answers) for entry in body.responses]
     state = request.app.state
-    if len(body.responses) > state.settings.max_respondents:
-        raise HTTPException(413, f"{len(body.responses)} respondents in one call; the limit is "
+    if len(respondents) > state.settings.max_respondents:
+        raise HTTPException(413, f"{len(respondents)} respondents in one call; the limit is "
                                  f"{state.settings.max_respondents}: split the batch")
     loaded = await bank_for(request, caller.tenant_pk, bank_id)
-    respondents = [(entry.respondent, entry.answers) for entry in body.responses]
     if len(respondents) <= INLINE_RESPONDENTS:
-        table = score_table(loaded.bank, respondents, method=body.method, instrument=loaded.instrument)
+        table = score_table(loaded.bank, respondents, method=method, instrument=loaded.instrument)
     else:
-        table = await run_in_threadpool(score_table, loaded.bank, respondents, method=body.method,
+        table = await run_in_threadpool(score_table, loaded.bank, respondents, method=method,
                                         instrument=loaded.instrument)
     # plain JSON straight out, encoded once: the numbers are already checked, and re-validating
     # 1,000 x scales score objects would cost more than scoring them
     head = json_reply({"bank": {"id": loaded.id, "name": loaded.name, "version": loaded.version},
-                       "method": body.method}).body
+                       "method": method}).body
     return json_reply(head[:-1] + b',"scores":' + await _rows(table) + b"}")
 
 
