@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from itertools import chain
 from operator import itemgetter, methodcaller
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
-__all__ = ["parse_body", "read_score_body", "json_body", "json_reply", "RAW_BODY_MODELS"]
+__all__ = ["parse_body", "read_score_body", "ScoreBody", "json_body", "json_reply", "RAW_BODY_MODELS"]
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -60,9 +60,20 @@ _TOP_KEYS = frozenset({"method", "responses"})
 _INT_OR_NONE = frozenset({int, type(None)})
 
 
-def read_score_body(raw: bytes) -> tuple[str, list[str], list[dict[str, Any]]] | None:
-    """A ``ScoreRequest`` body of the usual kind read without building its models: ``(method,
-    respondents, answers)``, or None when anything about it is not plainly valid.
+class ScoreBody(NamedTuple):
+    """A score request read by :func:`read_score_body`."""
+
+    method: str
+    respondents: list[str]
+    answers: list[dict[str, Any]]
+    #: ``(items, codes)`` when every respondent answered the same items in the same order:
+    #: the respondents x items float matrix of the codes (NaN: null); else None.
+    uniform: tuple[tuple[str, ...], Any] | None
+
+
+def read_score_body(raw: bytes) -> ScoreBody | None:
+    """A ``ScoreRequest`` body of the usual kind read without building its models, or None when
+    anything about it is not plainly valid.
 
     Only bodies that :class:`~psychometrics.service.schemas.ScoreRequest` accepts as they are
     pass: an object with ``responses`` (a non-empty list) and maybe ``method`` (a string, any
@@ -105,7 +116,12 @@ def read_score_body(raw: bytes) -> tuple[str, list[str], list[dict[str, Any]]] |
     numbers = flat[~np.isnan(flat)]
     if numbers.size and (numbers.min() < _CODE_LOW or numbers.max() > _CODE_HIGH):
         return None
-    return method.lower(), names, answers
+    layouts = set(map(tuple, answers))
+    uniform = None
+    if len(layouts) == 1:
+        (order,) = layouts
+        uniform = (order, flat.reshape(len(answers), len(order)))
+    return ScoreBody(method.lower(), names, answers, uniform)
 
 
 _RESPONDENT = itemgetter("respondent")

@@ -275,7 +275,7 @@ def score_answers(bank: ItemBank, respondents: Sequence[tuple[str, Mapping[str, 
 
 def score_table(bank: ItemBank, respondents: Sequence[tuple[str, Mapping[str, Any]]], *,
                 method: str = "eap", instrument: Any = None, loc: Sequence[Any] = ("body", "responses"),
-                indexed: bool = True) -> ScoreTable:
+                indexed: bool = True, uniform: tuple[Sequence[str], np.ndarray] | None = None) -> ScoreTable:
     """:func:`score_answers` as columns (one array per scale and field); see :class:`ScoreTable`.
 
     The usual request (numeric codes of the bank's items) goes through the bank's cached
@@ -284,13 +284,22 @@ def score_table(bank: ItemBank, respondents: Sequence[tuple[str, Mapping[str, An
     library's), then :func:`psychometrics.scoring.score_codes` per scale on all respondents
     at once. Anything else (option labels, a code the table does not know, a multidimensional
     scale) takes the library's path, :func:`psychometrics.irt.score` per scale, whose errors
-    name the problem.
+    name the problem. ``uniform`` (``(items, codes)``: every respondent answered ``items`` in
+    that order, ``codes`` their float matrix, NaN for no answer, every code an integer or NaN)
+    spares building the matrix again from ``respondents``, which must hold the same answers.
     """
     names = [respondent for respondent, _ in respondents]
     answers = [answers for _, answers in respondents]
     per_scale = None
     plan = bank_plan(bank, instrument)
-    if plan is not None and _plain(plan, names, answers):
+    if plan is not None and uniform is not None:
+        # the body's reader already checked the codes' types and made their matrix
+        order, codes = uniform
+        if len(set(names)) == len(names) and plan.known.issuperset(order):
+            values = np.full((len(names), len(plan.items)), np.nan)
+            values[:, [plan.column[item] for item in order]] = codes
+            per_scale = _score_matrix(plan, values, method)
+    elif plan is not None and _plain(plan, names, answers):
         values = _answer_matrix(plan.items, plan.column, answers)
         per_scale = _score_matrix(plan, values, method)
     if per_scale is None:

@@ -176,33 +176,29 @@ async def score(bank_id: str, request: Request, caller: Caller = Depends(authent
     # (option labels, any error) by the model, which gives the exact 422
     fast = read_score_body(await request.body())
     if fast is not None:
-        method, names, answers = fast
-        respondents = list(zip(names, answers))
+        method, uniform = fast.method, fast.uniform
+        respondents = list(zip(fast.respondents, fast.answers))
     else:
         body = await parse_body(request, ScoreRequest)
-        method = body.method
+        method, uniform = body.method, None
         respondents = [(entry.respondent, entry.answers) for entry in body.responses]
     state = request.app.state
     if len(respondents) > state.settings.max_respondents:
         raise HTTPException(413, f"{len(respondents)} respondents in one call; the limit is "
                                  f"{state.settings.max_respondents}: split the batch")
     loaded = await bank_for(request, caller.tenant_pk, bank_id)
-    if len(respondents) <= INLINE_RESPONDENTS:
-        table = score_table(loaded.bank, respondents, method=method, instrument=loaded.instrument)
-    else:
-        table = await run_in_threadpool(score_table, loaded.bank, respondents, method=method,
-                                        instrument=loaded.instrument)
-    # plain JSON straight out, encoded once: the numbers are already checked, and re-validating
-    # 1,000 x scales score objects would cost more than scoring them
-    head = json_reply({"bank": {"id": loaded.id, "name": loaded.name, "version": loaded.version},
-                       "method": method}).body
-    return json_reply(head[:-1] + b',"scores":' + await _rows(table) + b"}")
 
+    def scored() -> bytes:
+        # plain JSON straight out, encoded once: the numbers are already checked, and
+        # re-validating 1,000 x scales score objects would cost more than scoring them
+        table = score_table(loaded.bank, respondents, method=method, instrument=loaded.instrument,
+                            uniform=uniform)
+        head = json_reply({"bank": {"id": loaded.id, "name": loaded.name, "version": loaded.version},
+                           "method": method}).body
+        return head[:-1] + b',"scores":' + table.json_rows() + b"}"
 
-async def _rows(table: Any) -> bytes:
-    if len(table.respondents) <= INLINE_RESPONDENTS:
-        return table.json_rows()
-    return await run_in_threadpool(table.json_rows)
+    # scoring and encoding in one worker thread for a large call, on the event loop for a few
+    return json_reply(scored() if len(respondents) <= INLINE_RESPONDENTS else await run_in_threadpool(scored))
 
 
 async def bank_for(request: Request, tenant_pk: int, bank_id: str) -> Any:
