@@ -106,21 +106,20 @@ def read_score_body(raw: bytes) -> ScoreBody | None:
         return None
     if not 1 <= min(map(len, names)) or max(map(len, names)) > 200 or max(map(len, answers)) > 10_000:
         return None
-    keys = set(chain.from_iterable(answers))
+    layouts = set(map(tuple, answers))
+    # every respondent answered the same items in the same order: the usual batch
+    keys = next(iter(layouts)) if len(layouts) == 1 else set(chain.from_iterable(answers))
     if keys and (min(map(len, keys)) < 1 or max(map(len, keys)) > 200):
         return None
     codes = list(chain.from_iterable(map(_VALUES, answers)))
     if not _INT_OR_NONE.issuperset(map(type, codes)):
         return None
-    flat = np.array(codes, dtype=np.float64)  # null -> NaN; every int here is within int64
+    # null -> NaN; every int here is within int64 (orjson reads no larger one)
+    flat = np.fromiter(codes, dtype=np.float64, count=len(codes))
     numbers = flat[~np.isnan(flat)]
     if numbers.size and (numbers.min() < _CODE_LOW or numbers.max() > _CODE_HIGH):
         return None
-    layouts = set(map(tuple, answers))
-    uniform = None
-    if len(layouts) == 1:
-        (order,) = layouts
-        uniform = (order, flat.reshape(len(answers), len(order)))
+    uniform = (keys, flat.reshape(len(answers), len(keys))) if len(layouts) == 1 else None
     return ScoreBody(method.lower(), names, answers, uniform)
 
 
