@@ -22,7 +22,20 @@ entries = st.one_of(
     st.fixed_dictionaries({"respondent": st.integers(), "answers": st.just({})}),
     st.just([]),
 )
+plain_entries = st.fixed_dictionaries({
+    "respondent": st.text(min_size=1, max_size=5),
+    "answers": st.dictionaries(st.sampled_from(["i1", "i2", "i3", "é4"]),
+                               st.one_of(st.none(), st.integers(-1_000_001, 1_000_001)), max_size=4)})
+uniform_bodies = st.integers(1, 4).flatmap(lambda n: st.fixed_dictionaries({
+    "method": st.sampled_from(["eap", "WLE"]),
+    "responses": st.lists(st.builds(lambda r, c: {"respondent": r, "answers": {"i1": c[0], "i2": c[1]}},
+                                    st.text(min_size=1, max_size=4),
+                                    st.tuples(st.one_of(st.none(), st.integers(0, 4)),
+                                              st.one_of(st.none(), st.integers(0, 4)))),
+                          min_size=n, max_size=n)}))
 bodies = st.one_of(
+    st.fixed_dictionaries({"responses": st.lists(plain_entries, min_size=1, max_size=4)}),
+    uniform_bodies,
     st.fixed_dictionaries({"responses": st.lists(entries, max_size=4)},
                           optional={"method": st.sampled_from(["eap", "EAP", "wle", "Ml", "bayes", 3])}),
     st.fixed_dictionaries({"responses": st.lists(entries, max_size=3), "other": st.none()}),
