@@ -784,8 +784,13 @@ def load_responses(frame_or_path: Any, *, categories: Mapping[str, Any] | Sequen
     option_items = [j for j, item in enumerate(item_ids) if item in specs and specs[item].options]
     simple_numeric = not option_items and all(
         pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype) for dtype in raw_items.dtypes)
+    reversing = any(item in specs and specs[item].reverse for item in item_ids)
+    shared = (_shared_float_view(frame) if simple_numeric and private is None and raw_items is frame
+              and not numeric_codes.size and not reversing else None)
     if simple_numeric and private is not None and raw_items is frame:
         values = private
+    elif shared is not None:
+        values = shared
     elif simple_numeric:
         # order="K" keeps pandas' column-major block as it is: a plain copy, not a transpose.
         values = np.array(raw_items.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64, order="K")
@@ -827,7 +832,12 @@ def load_responses(frame_or_path: Any, *, categories: Mapping[str, Any] | Sequen
             low, high = final[item][0], final[item][-1]
             values[:, j] = (low + high) - values[:, j]
 
-    result = pd.DataFrame(values, index=ids, columns=pd.Index(item_ids), copy=False)
+    if shared is not None:
+        # pandas' copy-on-write: the result shares the caller's block until either is written
+        result = frame.set_axis(ids, axis=0).set_axis(pd.Index(item_ids), axis=1)
+        result.attrs = {}
+    else:
+        result = pd.DataFrame(values, index=ids, columns=pd.Index(item_ids), copy=False)
     keyed = instrument.id if instrument is not None else (given.keyed if given is not None else None)
     if keyed is not None:
         result.attrs[KEYED_ATTR] = keyed
@@ -846,6 +856,28 @@ def load_responses(frame_or_path: Any, *, categories: Mapping[str, Any] | Sequen
     if given is not None and given.columns is not None:
         source = {item: given.columns.get(item, j) for item, j in source.items()}
     return Responses(result, final, metadata, keyed, source)
+
+
+def _shared_float_view(frame: pd.DataFrame) -> np.ndarray | None:
+    """The frame's own float64 block when all of it is one (no copy), else None.
+
+    Only for reading: the checks write into their matrix only to turn numeric missing codes
+    into NaN or to reverse-key, and the caller takes this path only when there is neither.
+    The view pandas hands out is read-only; it is made writeable (its base is) because the
+    compiled checks are compiled for writeable arrays, and it is never written.
+    """
+    if len(frame.dtypes) == 0 or not all(dtype == np.float64 for dtype in frame.dtypes):
+        return None
+    view = frame.to_numpy(dtype=np.float64, copy=False)
+    if view.ndim != 2 or view.base is None:
+        return None
+    try:
+        view.flags.writeable = True
+    except ValueError:
+        return None
+    if not view.flags.writeable:
+        return None
+    return view
 
 
 def _refuse_non_items(frame: pd.DataFrame, names: Sequence[str], item_ids: Sequence[str],

@@ -427,3 +427,18 @@ def test_as_responses_passes_warn_through():
     assert as_responses(r, warn=True) is r
     with pytest.raises(ResponseError, match="'p2'"):
         as_responses(frame.assign(b=[1.0, 2.5, np.nan, 2.0, 1.0, 2.0]), warn=False)
+
+
+def test_float_frame_is_shared_not_copied_and_never_written():
+    # a float64 frame is read in place (no copy of large inputs); writing to the result must
+    # leave the caller's frame as it was (copy-on-write)
+    frame = pd.DataFrame(np.array([[1.0, 2.0, np.nan], [3.0, 1.0, 2.0], [2.0, 3.0, 1.0]]), columns=["a", "b", "c"])
+    before = frame.copy()
+    responses = load_responses(frame, categories=[1, 2, 3], warn=False)
+    assert np.shares_memory(responses.frame.to_numpy(), frame.to_numpy())
+    responses.frame.iloc[0, 0] = 3.0
+    pd.testing.assert_frame_equal(frame, before)
+    # with numeric missing codes the checks work on a copy (the codes become NaN there only)
+    coded = frame.fillna(-9.0)
+    responses = load_responses(coded, categories=[1, 2, 3], missing_codes=[-9], warn=False)
+    assert np.isnan(responses.frame.iloc[0, 2]) and coded.iloc[0, 2] == -9.0
