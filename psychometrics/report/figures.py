@@ -1,7 +1,8 @@
 """Figures of the HTML report as inline SVG, each with the data table it shows.
 
-Every function returns a :class:`Chart`: the SVG markup (written directly, or by matplotlib with the Agg backend for the radar and team charts; text kept
-as text so screen readers and search find it), a title and a description that go into the
+Every function returns a :class:`Chart`: the SVG markup (written directly; the radar and
+team charts by matplotlib, Agg backend; text kept as text so screen readers and search find
+it), a title and a description that go into the
 SVG's ``<title>``/``<desc>``, a caption, and the plotted numbers as tables, which the
 report shows as the chart's text alternative. Colours come from the Okabe-Ito palette and
 the colour-blind safe ``cividis``/``RdBu`` maps; lines also differ in dash pattern so the
