@@ -361,12 +361,17 @@ def read_table(path: Path) -> pd.DataFrame:
 
 def require_report_extra() -> None:
     """Fail early, before a long computation, when the report cannot be rendered."""
+    import importlib.util
+
     missing = []
-    for module in ("jinja2", "matplotlib"):
-        try:
-            __import__(module)
-        except ModuleNotFoundError:
-            missing.append(module)
+    try:
+        import jinja2  # noqa: F401
+    except ModuleNotFoundError:
+        missing.append("jinja2")
+    # looked up, not imported: importing matplotlib takes ~1 s, and the validation report's
+    # figures are written as SVG without it
+    if importlib.util.find_spec("matplotlib") is None:
+        missing.append("matplotlib")
     if missing:
         raise MissingExtra(f"the HTML report needs {' and '.join(missing)}: "
                            "pip install 'psychometrics[report]' (or the 'cli' extra, which includes it)")

@@ -1,7 +1,8 @@
 """Figures of the HTML report as inline SVG, each with the data table it shows.
 
-Every function returns a :class:`Chart`: the SVG markup (matplotlib, Agg backend, text kept
-as text so screen readers and search find it), a title and a description that go into the
+Every function returns a :class:`Chart`: the SVG markup (written directly; the radar and
+team charts by matplotlib, Agg backend; text kept as text so screen readers and search find
+it), a title and a description that go into the
 SVG's ``<title>``/``<desc>``, a caption, and the plotted numbers as tables, which the
 report shows as the chart's text alternative. Colours come from the Okabe-Ito palette and
 the colour-blind safe ``cividis``/``RdBu`` maps; lines also differ in dash pattern so the
@@ -462,67 +463,188 @@ def wright_map(calibrations: Mapping[str, "Calibration"], scores: Mapping[str, p
 
 # ------------------------------------------------------------------------------- factors
 
+def _axis_ticks(low: float, high: float, count: int = 5) -> tuple[float, ...]:
+    """Round ticks (1, 2, 2.5 or 5 times a power of ten) covering ``low..high``."""
+    span = high - low
+    if not (math.isfinite(span) and span > 0):
+        return (low - 1.0, low, low + 1.0) if math.isfinite(low) else (0.0, 1.0)
+    raw = span / count
+    power = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1.0, 2.0, 2.5, 5.0, 10.0) if m * power >= raw)
+    first, last = math.floor(low / step + 1e-9), math.ceil(high / step - 1e-9)
+    return tuple(step * k for k in range(first, last + 1))
+
+
+def _svg_open(chart_id: str, title: str, description: str, width: float, height: float) -> list[str]:
+    esc = html.escape
+    return [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.1f} {height:.1f}" role="img" '
+            f'aria-labelledby="{chart_id}-title {chart_id}-desc" focusable="false" version="1.1">',
+            f'<title id="{chart_id}-title">{esc(title)}</title><desc id="{chart_id}-desc">{esc(description)}</desc>',
+            f'<g id="{chart_id}-figure" font-family="sans-serif" fill="#000000">']
+
+
+def _tick_label(value: float, ticks: Sequence[float]) -> str:
+    decimals = max(len(f"{round(t, 10):g}".partition(".")[2]) for t in ticks)
+    return f"{value:.{decimals}f}".replace("-", "\u2212")
+
+
 def scree_plot(parallel: Any, *, chart_id: str, n_scales: int | None = None) -> Chart:
-    """Observed factor eigenvalues against the parallel-analysis reference."""
-    plt = _pyplot()
+    """Observed factor eigenvalues against the parallel-analysis reference.
+
+    Written as SVG directly (like :func:`category_curves`): solid line with points for the
+    observed eigenvalues, dashed line for the random-data reference, a dotted line after the
+    suggested number of factors.
+    """
     frame = parallel.to_frame()
-    fig, axes, style = _figure(1, 1, panel=(5.2, 3.0))
-    ax = axes[0]
-    with plt.rc_context(style):
-        x = frame.index.to_numpy()
-        ax.plot(x, frame["observed_fa"], marker="o", markersize=3.5, color=PALETTE[0], label="observed (factors)")
-        ax.plot(x, frame["reference_fa"], linestyle="--", color=PALETTE[3],
-                label=f"parallel analysis ({parallel.n_replications} random data sets)")
-        ax.axhline(0, color="#777777", linewidth=0.5)
-        ax.axvline(parallel.n_factors + 0.5, color=PALETTE[2], linestyle=":", linewidth=1.2,
-                   label=f"suggested: {parallel.n_factors} factor(s)")
-        ax.set_xlabel("factor")
-        ax.set_ylabel("eigenvalue")
-        ax.legend(loc="upper right")
-        fig.tight_layout()
     title = "Scree plot with parallel analysis"
     description = (f"Eigenvalues of the {len(frame)} factors of the reduced correlation matrix (solid line with "
                    f"points) and the mean eigenvalues of random data (dashed line); {parallel.n_factors} observed "
                    "eigenvalue(s) lie above the random ones"
                    + (f", for {n_scales} intended scale(s)." if n_scales is not None else "."))
+    x = frame.index.to_numpy(dtype=np.float64)
+    observed = frame["observed_fa"].to_numpy(dtype=np.float64)
+    reference = frame["reference_fa"].to_numpy(dtype=np.float64)
+    values = np.concatenate([observed, reference, [0.0]])
+    values = values[np.isfinite(values)]
+    y_ticks = _axis_ticks(float(values.min()), float(values.max()))
+    x_low, x_high = (float(x.min()) - 0.5, float(x.max()) + 0.5) if x.size else (0.0, 1.0)
+    x_ticks = _axis_ticks(max(x_low, 0.0), x_high, 8)
+    x_ticks = tuple(t for t in x_ticks if x_low <= t <= x_high and float(t).is_integer()) or (1.0,)
+    width, height = 5.2 * 72.0, 3.0 * 72.0
+    left, right, top, bottom = 40.0, 8.0, 10.0, 30.0
+    plot_w, plot_h = width - left - right, height - top - bottom
+    y_low, y_high = y_ticks[0], y_ticks[-1]
+
+    def px(value: float) -> float:
+        return (value - x_low) / (x_high - x_low) * plot_w
+
+    def py(value: float) -> float:
+        return (1.0 - (value - y_low) / (y_high - y_low)) * plot_h
+
+    def polyline(ys: np.ndarray, color: str, dash: str = "") -> str:
+        points = " ".join(f"{px(a):.2f},{py(b):.2f}" for a, b in zip(x, ys) if math.isfinite(b))
+        return (f'<polyline points="{points}" fill="none" stroke="{color}" stroke-width="1.5"'
+                + (f' stroke-dasharray="{dash}"' if dash else "") + ' stroke-linejoin="round"/>')
+
+    esc = html.escape
+    out = _svg_open(chart_id, title, description, width, height)
+    out.append(f'<g id="{chart_id}-panel1" transform="translate({left:.1f} {top:.1f})">')
+    out.append(f'<line x1="0" y1="{py(0.0):.2f}" x2="{plot_w:.1f}" y2="{py(0.0):.2f}" stroke="#777777" '
+               'stroke-width="0.5"/>')
+    cut = px(parallel.n_factors + 0.5)
+    if 0.0 <= cut <= plot_w:
+        out.append(f'<line x1="{cut:.2f}" y1="0" x2="{cut:.2f}" y2="{plot_h:.1f}" stroke="{PALETTE[2]}" '
+                   'stroke-width="1.2" stroke-dasharray="1.2,2"/>')
+    out.append(polyline(reference, PALETTE[3], "5.5,2.4"))
+    out.append(polyline(observed, PALETTE[0]))
+    out.extend(f'<circle cx="{px(a):.2f}" cy="{py(b):.2f}" r="1.75" fill="{PALETTE[0]}"/>'
+               for a, b in zip(x, observed) if math.isfinite(b))
+    out.append(f'<path d="M0 0V{plot_h:.1f}H{plot_w:.1f}" fill="none" stroke="#000000" stroke-width="0.8"/>')
+    for tick in x_ticks:
+        tx = px(tick)
+        out.append(f'<line x1="{tx:.1f}" y1="{plot_h:.1f}" x2="{tx:.1f}" y2="{plot_h + 3.5:.1f}" '
+                   'stroke="#000000" stroke-width="0.8"/>')
+        out.append(f'<text x="{tx:.1f}" y="{plot_h + 11:.1f}" font-size="7" '
+                   f'text-anchor="middle">{int(tick)}</text>')
+    for tick in y_ticks:
+        ty = py(tick)
+        out.append(f'<line x1="-3.5" y1="{ty:.1f}" x2="0" y2="{ty:.1f}" stroke="#000000" stroke-width="0.8"/>')
+        out.append(f'<text x="-5" y="{ty + 2.5:.1f}" font-size="7" '
+                   f'text-anchor="end">{_tick_label(tick, y_ticks)}</text>')
+    out.append(f'<text x="{plot_w / 2:.1f}" y="{plot_h + 23:.1f}" font-size="8" text-anchor="middle">factor</text>')
+    out.append(f'<text transform="translate(-30 {plot_h / 2:.1f}) rotate(-90)" font-size="8" '
+               'text-anchor="middle">eigenvalue</text>')
+    out.append("</g>")
+    legend = [("observed (factors)", PALETTE[0], ""),
+              (f"parallel analysis ({parallel.n_replications} random data sets)", PALETTE[3], "5.5,2.4"),
+              (f"suggested: {parallel.n_factors} factor(s)", PALETTE[2], "1.2,2")]
+    lx = left + plot_w - 190.0
+    out.append(f'<g id="{chart_id}-legend">')
+    for k, (name, color, dash) in enumerate(legend):
+        ey = top + 12.0 + 11.0 * k
+        out.append(f'<line x1="{lx:.1f}" y1="{ey - 2.5:.1f}" x2="{lx + 20:.1f}" y2="{ey - 2.5:.1f}" fill="none" '
+                   f'stroke="{color}" stroke-width="1.5"' + (f' stroke-dasharray="{dash}"' if dash else "") + "/>")
+        out.append(f'<text x="{lx + 25:.1f}" y="{ey:.1f}" font-size="7">{esc(name)}</text>')
+    out.append("</g></g></svg>")
     return Chart(chart_id, title, description,
                  "Scree plot: keep the factors whose observed eigenvalue is above the random-data line.",
-                 _to_svg(fig, chart_id, title, description),
-                 [("Eigenvalues: observed and random-data reference", frame)])
+                 "\n".join(out), [("Eigenvalues: observed and random-data reference", frame)])
+
+
+#: ColorBrewer RdBu (11 classes), reversed: blue at -1, white at 0, red at +1 (matplotlib's RdBu_r).
+_RDBU_R = np.array([(0x05, 0x30, 0x61), (0x21, 0x66, 0xac), (0x43, 0x93, 0xc3), (0x92, 0xc5, 0xde),
+                    (0xd1, 0xe5, 0xf0), (0xf7, 0xf7, 0xf7), (0xfd, 0xdb, 0xc7), (0xf4, 0xa5, 0x82),
+                    (0xd6, 0x60, 0x4d), (0xb2, 0x18, 0x2b), (0x67, 0x00, 0x1f)], dtype=np.float64)
+
+
+def _rdbu_r(value: float) -> str:
+    """Colour of ``value`` in -1..1 on the diverging RdBu_r map (linear between the 11 classes)."""
+    if not math.isfinite(value):
+        return "#ffffff"
+    position = (min(max(value, -1.0), 1.0) + 1.0) / 2.0 * (len(_RDBU_R) - 1)
+    low = min(int(position), len(_RDBU_R) - 2)
+    rgb = _RDBU_R[low] + (_RDBU_R[low + 1] - _RDBU_R[low]) * (position - low)
+    return "#" + "".join(f"{int(round(c)):02x}" for c in rgb)
 
 
 def loading_heatmap(loadings: pd.DataFrame, *, chart_id: str, scales: Mapping[str, str] | None = None,
                     label: str = "EFA") -> Chart:
-    """Items x factors loadings as a heat map (diverging, -1 blue to +1 red), |loading| >= .30 printed."""
-    plt = _pyplot()
+    """Items x factors loadings as a heat map (diverging, -1 blue to +1 red), |loading| >= .30 printed.
+
+    Written as SVG directly (like :func:`category_curves`), with a colour bar on the right.
+    """
     n_items, n_factors = loadings.shape
-    fig, axes, style = _figure(1, 1, panel=(1.2 + 0.55 * n_factors, 0.9 + 0.16 * n_items))
-    ax = axes[0]
     values = loadings.to_numpy(dtype=np.float64)
-    with plt.rc_context(style):
-        image = ax.imshow(values, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
-        ax.set_xticks(range(n_factors))
-        ax.set_xticklabels([str(c) for c in loadings.columns], rotation=45, ha="right")
-        ax.set_yticks(range(n_items))
-        names = [f"{item} ({scales[item]})" if scales and item in scales else str(item) for item in loadings.index]
-        ax.set_yticklabels(names, fontsize=6)
-        for i in range(n_items):
-            for j in range(n_factors):
-                if abs(values[i, j]) >= 0.30:
-                    ax.text(j, i, f"{values[i, j]:.2f}", ha="center", va="center", fontsize=5.5,
-                            color="white" if abs(values[i, j]) > 0.6 else "black")
-        ax.spines[:].set_visible(False)
-        bar = fig.colorbar(image, ax=ax, fraction=0.05, pad=0.02)
-        bar.ax.tick_params(labelsize=6)
-        bar.set_label("loading", fontsize=7)
-        fig.tight_layout()
     title = f"{label} loadings heat map"
     description = (f"Heat map of {n_items} items (rows) by {n_factors} factors (columns); colour runs from blue "
                    "(loading -1) through white (0) to red (+1); loadings of at least .30 in absolute value are "
                    "printed in their cells.")
+    names = [f"{item} ({scales[item]})" if scales and item in scales else str(item) for item in loadings.index]
+    label_w = 8.0 + 3.2 * max((len(n) for n in names), default=4)
+    column_names = [str(c) for c in loadings.columns]
+    cell_w, cell_h = 30.0, 11.5
+    left, top = label_w, 8.0
+    bottom = 10.0 + 3.0 * max((len(c) for c in column_names), default=4)
+    plot_w, plot_h = cell_w * n_factors, cell_h * n_items
+    bar_x = left + plot_w + 10.0
+    width, height = bar_x + 46.0, top + plot_h + bottom
+    esc = html.escape
+    out = _svg_open(chart_id, title, description, width, height)
+    out.append(f'<g id="{chart_id}-cells" transform="translate({left:.1f} {top:.1f})">')
+    for i in range(n_items):
+        for j in range(n_factors):
+            value = values[i, j]
+            out.append(f'<rect x="{j * cell_w:.1f}" y="{i * cell_h:.1f}" width="{cell_w:.1f}" height="{cell_h:.1f}" '
+                       f'fill="{_rdbu_r(value)}"/>')
+            if abs(value) >= 0.30:
+                color = "#ffffff" if abs(value) > 0.6 else "#000000"
+                out.append(f'<text x="{(j + 0.5) * cell_w:.1f}" y="{(i + 0.5) * cell_h + 2.0:.1f}" font-size="5.5" '
+                           f'text-anchor="middle" fill="{color}">{f"{value:.2f}".replace("-", chr(0x2212))}</text>')
+    for i, name in enumerate(names):
+        out.append(f'<text x="-3" y="{(i + 0.5) * cell_h + 2.0:.1f}" font-size="6" text-anchor="end">'
+                   f"{esc(name)}</text>")
+    for j, name in enumerate(column_names):
+        cx = (j + 0.5) * cell_w
+        out.append(f'<text transform="translate({cx:.1f} {plot_h + 5:.1f}) rotate(-45)" font-size="7" '
+                   f'text-anchor="end">{esc(name)}</text>')
+    out.append("</g>")
+    out.append(f'<defs><linearGradient id="{chart_id}-scale" x1="0" y1="1" x2="0" y2="0">'
+               + "".join(f'<stop offset="{k / (len(_RDBU_R) - 1):.3f}" stop-color="{_rdbu_r(-1.0 + 2.0 * k / (len(_RDBU_R) - 1))}"/>'
+                         for k in range(len(_RDBU_R)))
+               + "</linearGradient></defs>")
+    out.append(f'<g id="{chart_id}-colorbar" transform="translate({bar_x:.1f} {top:.1f})">')
+    out.append(f'<rect x="0" y="0" width="10" height="{plot_h:.1f}" fill="url(#{chart_id}-scale)" '
+               'stroke="#000000" stroke-width="0.5"/>')
+    for tick in (-1.0, -0.5, 0.0, 0.5, 1.0):
+        ty = (1.0 - (tick + 1.0) / 2.0) * plot_h
+        out.append(f'<line x1="10" y1="{ty:.1f}" x2="13" y2="{ty:.1f}" stroke="#000000" stroke-width="0.6"/>')
+        out.append(f'<text x="15" y="{ty + 2.0:.1f}" font-size="6">{f"{tick:.1f}".replace("-", chr(0x2212))}</text>')
+    out.append(f'<text transform="translate(38 {plot_h / 2:.1f}) rotate(-90)" font-size="7" '
+               'text-anchor="middle">loading</text>')
+    out.append("</g></g></svg>")
     return Chart(chart_id, title, description,
                  f"{label} loadings: each item should load mainly on one factor, together with the other items "
-                 "of its scale.", _to_svg(fig, chart_id, title, description),
+                 "of its scale.", "\n".join(out),
                  [(f"{label} loadings", loadings.rename_axis(loadings.index.name or "item"))])
 
 

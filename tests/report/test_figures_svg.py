@@ -1,4 +1,4 @@
-"""The report figures written as SVG directly (category curves, information curves)."""
+"""The report figures written as SVG directly (category and information curves, Wright map, scree, loadings)."""
 
 from __future__ import annotations
 
@@ -79,3 +79,49 @@ def test_wright_map_svg_draws_persons_and_thresholds(calibration):
     marks = [p for p in root.iter(f"{SVG}path") if p.get("stroke") == figures.PALETTE[3]]
     assert len(marks) == 1 and marks[0].get("d").count("M") == 3 * 3  # items x thresholds
     assert chart.tables[0][1].loc["x", "n"] == 300
+
+
+class _Parallel:
+    n_factors = 2
+    n_replications = 20
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame({"observed_fa": [2.5, 1.2, 0.1, -0.05], "reference_fa": [0.4, 0.2, 0.05, -0.1]},
+                            index=pd.Index([1, 2, 3, 4], name="factor"))
+
+
+def test_scree_plot_svg_draws_both_lines_inside_the_view(calibration):
+    chart = figures.scree_plot(_Parallel(), chart_id="fig-scree", n_scales=2)
+    root = ET.fromstring(chart.svg)
+    width, height = (float(v) for v in root.get("viewBox").split()[2:])
+    lines = list(root.iter(f"{SVG}polyline"))
+    assert len(lines) == 2 and all(len(_points(line)) == 4 for line in lines)
+    observed = _points(lines[1])
+    assert observed[0, 1] < observed[-1, 1]  # falling eigenvalues: y (down the page) rises
+    assert len(list(root.iter(f"{SVG}circle"))) == 4
+    text = " ".join(t.text or "" for t in root.iter(f"{SVG}text"))
+    assert "parallel analysis (20 random data sets)" in text and "suggested: 2 factor(s)" in text
+    assert "\u22121" in text.split()  # the y axis reaches below zero (the last eigenvalues are negative)
+    panel = root.find(f".//{SVG}g[@id='fig-scree-panel1']")
+    dx, dy = (float(v) for v in re.findall(r"[\d.]+", panel.get("transform")))
+    for line in lines:
+        xy = _points(line) + [dx, dy]
+        assert (xy >= 0).all() and (xy[:, 0] <= width).all() and (xy[:, 1] <= height).all()
+    ids = [e.get("id") for e in root.iter() if e.get("id")]
+    assert len(ids) == len(set(ids)) and all(i.startswith("fig-scree") for i in ids)
+    assert chart.tables[0][1].shape == (4, 2)
+
+
+def test_loading_heatmap_svg_cells_colours_and_printed_loadings():
+    loadings = pd.DataFrame({"F1": [0.8, 0.1, -0.7], "F2": [0.0, 0.45, 0.2]}, index=["q1", "q2", "q3"])
+    chart = figures.loading_heatmap(loadings, chart_id="fig-loadings", scales={"q1": "a", "q2": "b"})
+    root = ET.fromstring(chart.svg)
+    cells = [r for r in root.iter(f"{SVG}rect") if r.get("fill", "").startswith("#")]
+    assert len(cells) == 6
+    assert cells[0].get("fill") != cells[1].get("fill")
+    assert figures._rdbu_r(0.0) == "#f7f7f7" and figures._rdbu_r(-1.0) == "#053061" and figures._rdbu_r(1.0) == "#67001f"
+    printed = [t.text for t in root.iter(f"{SVG}text")]
+    assert {"0.80", "0.45", "\u22120.70"} <= set(printed) and "0.10" not in printed and "0.20" not in printed
+    assert "q1 (a)" in printed and "q3" in printed and "loading" in printed
+    ids = [e.get("id") for e in root.iter() if e.get("id")]
+    assert len(ids) == len(set(ids)) and all(i.startswith("fig-loadings") for i in ids)
