@@ -9,6 +9,7 @@ API gives (``loc`` starting with ``"body"``, ``msg``, ``type``). The schema stil
 
 from __future__ import annotations
 
+from array import array
 from itertools import chain
 from operator import itemgetter, methodcaller
 from typing import Any, NamedTuple, TypeVar
@@ -58,6 +59,7 @@ _METHODS = frozenset({"eap", "map", "ml", "wle"})
 _ENTRY_KEYS = frozenset({"respondent", "answers"})
 _TOP_KEYS = frozenset({"method", "responses"})
 _INT_OR_NONE = frozenset({int, type(None)})
+_INT = {int}
 
 
 class ScoreBody(NamedTuple):
@@ -66,8 +68,9 @@ class ScoreBody(NamedTuple):
     method: str
     respondents: list[str]
     answers: list[dict[str, Any]]
-    #: ``(items, codes)`` when every respondent answered the same items in the same order:
-    #: the respondents x items float matrix of the codes (NaN: null); else None.
+    #: ``(items, codes)`` when every respondent answered the same items (in any order):
+    #: the respondents x items float matrix of the codes, columns in ``items`` order
+    #: (NaN: null); else None.
     uniform: tuple[tuple[str, ...], Any] | None
 
 
@@ -106,21 +109,48 @@ def read_score_body(raw: bytes) -> ScoreBody | None:
         return None
     if not 1 <= min(map(len, names)) or max(map(len, names)) > 200 or max(map(len, answers)) > 10_000:
         return None
-    layouts = set(map(tuple, answers))
-    # every respondent answered the same items in the same order: the usual batch
-    keys = next(iter(layouts)) if len(layouts) == 1 else set(chain.from_iterable(answers))
+    keys, codes = _uniform_codes(answers)
+    if keys is None:
+        keys = set(chain.from_iterable(answers))
+        codes = list(chain.from_iterable(map(_VALUES, answers)))
     if keys and (min(map(len, keys)) < 1 or max(map(len, keys)) > 200):
         return None
-    codes = list(chain.from_iterable(map(_VALUES, answers)))
-    if not _INT_OR_NONE.issuperset(map(type, codes)):
+    kinds = set(map(type, codes))
+    if kinds == _INT:
+        # integers only (no null): read as int64 at C speed; one beyond int64 is refused
+        try:
+            flat = np.frombuffer(array("q", codes), dtype=np.int64)
+        except OverflowError:
+            return None
+    elif _INT_OR_NONE.issuperset(kinds):
+        # null -> NaN; every int here is within int64 (orjson reads no larger one)
+        flat = np.fromiter(codes, dtype=np.float64, count=len(codes))
+    else:
         return None
-    # null -> NaN; every int here is within int64 (orjson reads no larger one)
-    flat = np.fromiter(codes, dtype=np.float64, count=len(codes))
-    numbers = flat[~np.isnan(flat)]
+    numbers = flat[~np.isnan(flat)] if flat.dtype.kind == "f" else flat
     if numbers.size and (numbers.min() < _CODE_LOW or numbers.max() > _CODE_HIGH):
         return None
-    uniform = (keys, flat.reshape(len(answers), len(keys))) if len(layouts) == 1 else None
+    uniform = None
+    if type(keys) is tuple:
+        uniform = (keys, flat.astype(np.float64, copy=False).reshape(len(answers), len(keys)))
     return ScoreBody(method.lower(), names, answers, uniform)
+
+
+def _uniform_codes(answers: list[dict[str, Any]]) -> tuple[tuple[str, ...] | None, list[Any]]:
+    """``(items, codes)`` when every respondent answered the same items (the usual batch):
+    the first respondent's items, and everyone's codes in that order, row after row; else
+    ``(None, [])``. Same sizes and every item found in every answer mean the same items."""
+    keys = tuple(answers[0])
+    if len(set(map(len, answers))) != 1:
+        return None, []
+    if len(keys) < 2:  # itemgetter of one key gives the value itself, not a tuple
+        if len(set(map(tuple, answers))) != 1:
+            return None, []
+        return keys, list(chain.from_iterable(map(_VALUES, answers)))
+    try:
+        return keys, list(chain.from_iterable(map(itemgetter(*keys), answers)))
+    except KeyError:
+        return None, []
 
 
 _RESPONDENT = itemgetter("respondent")

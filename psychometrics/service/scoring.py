@@ -198,50 +198,54 @@ class ScoreTable:
 
     def json_rows(self) -> bytes:
         """``[{"respondent": ..., "scales": {...}}, ...]`` as JSON bytes, the same bytes as
-        ``orjson.dumps`` of :meth:`rows` with the respondents, built column by column: each
-        column is encoded once (orjson) and cut into its values, and the values are put into a
-        byte template per scale by ``map``, with no Python loop over respondents."""
+        ``orjson.dumps`` of :meth:`rows` with the respondents, built column by column.
+
+        Each column is encoded once by orjson (a float column straight from its array when it
+        is all finite: orjson writes a float64 the same way from numpy as from Python) and cut
+        into its values; one byte template per respondent, holding every scale, takes the
+        name and all the values in one ``%`` (``map``: no Python loop over respondents).
+        """
         import orjson
 
         if len(self.respondents) <= 20:
             return orjson.dumps([{"respondent": respondent, "scales": person}
                                  for respondent, person in zip(self.respondents, self.rows())])
-        scale_parts = []
-        for scale, columns in self.scales.items():
-            values = [_encoded_values(_finite_list(columns[field])) for field in ("theta", "se", "T", "percentile")]
-            values.append(_encoded_values(columns["n_answered"].tolist()))
+        template = [b'{"respondent":%b,"scales":{']
+        values: list[list[bytes]] = []
+        for k, (scale, columns) in enumerate(self.scales.items()):
+            # the scale's name is part of the template: its '%' doubled, so it stays text
+            template.append((b"," if k else b"") + orjson.dumps(scale).replace(b"%", b"%%") + _SCALE_TEMPLATE)
+            values.extend(_encoded_numbers(columns[field]) for field in ("theta", "se", "T", "percentile"))
+            values.append(_encoded_values(np.ascontiguousarray(columns["n_answered"], dtype=np.int64)))
             flags = columns["flag"].tolist()
             encoded = {flag: orjson.dumps([flag] if flag else []) for flag in set(flags)}
             values.append(list(map(encoded.__getitem__, flags)))
-            # the scale's name goes in as a value: a '%' in it stays text
-            scale_parts.append(list(map(_SCALE_TEMPLATE.__mod__, zip(repeat(orjson.dumps(scale)), *values))))
-        people = map(b",".join, zip(*scale_parts))
+        template.append(b"}}")
         names = map(orjson.dumps, self.respondents)
-        return b"[" + b",".join(map(b'{"respondent":%b,"scales":{%b}}'.__mod__, zip(names, people))) + b"]"
+        return b"[" + b",".join(map(b"".join(template).__mod__, zip(names, *values))) + b"]"
 
 
-_SCALE_TEMPLATE = b'%b:{"theta":%b,"se":%b,"T":%b,"percentile":%b,"n_answered":%b,"flags":%b}'
+_SCALE_TEMPLATE = b':{"theta":%b,"se":%b,"T":%b,"percentile":%b,"n_answered":%b,"flags":%b}'
 
 
-def _encoded_values(values: list[Any]) -> list[bytes]:
-    """Each value's JSON text, from one encoding of the list (numbers, null and the strings
-    "inf"/"-inf" contain no comma)."""
-    return orjson_dumps(values)[1:-1].split(b",")
+def _encoded_numbers(values: np.ndarray) -> list[bytes]:
+    """The JSON text of each float of a column: as :func:`_finite_list` writes them (null for
+    NaN, "inf"/"-inf"), encoded from the array itself when every value is finite."""
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    if np.isfinite(values).all():
+        return _encoded_values(values)
+    return _encoded_values(_finite_list(values))
 
 
-def orjson_dumps(value: Any) -> bytes:
+def _encoded_values(values: Any) -> list[bytes]:
+    """Each value's JSON text, from one encoding of the list or 1-d array (numbers, null and
+    the strings "inf"/"-inf" contain no comma)."""
     import orjson
 
-    return orjson.dumps(value)
+    return orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1].split(b",")
 
 
 _FIELDS = ("theta", "se", "T", "percentile", "n_answered", "flags")
-
-
-def _dumps(value: Any) -> bytes:
-    import orjson
-
-    return orjson.dumps(value)
 
 
 def score_answers(bank: ItemBank, respondents: Sequence[tuple[str, Mapping[str, Any]]], *,
@@ -284,8 +288,9 @@ def score_table(bank: ItemBank, respondents: Sequence[tuple[str, Mapping[str, An
     library's), then :func:`psychometrics.scoring.score_codes` per scale on all respondents
     at once. Anything else (option labels, a code the table does not know, a multidimensional
     scale) takes the library's path, :func:`psychometrics.irt.score` per scale, whose errors
-    name the problem. ``uniform`` (``(items, codes)``: every respondent answered ``items`` in
-    that order, ``codes`` their float matrix, NaN for no answer, every code an integer or NaN)
+    name the problem. ``uniform`` (``(items, codes)``: every respondent answered ``items``,
+    ``codes`` their float matrix with columns in that order, NaN for no answer, every code an
+    integer or NaN)
     spares building the matrix again from ``respondents``, which must hold the same answers.
     """
     names = [respondent for respondent, _ in respondents]

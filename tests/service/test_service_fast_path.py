@@ -123,6 +123,17 @@ def test_json_rows_are_the_bytes_of_the_rows():
     assert json.loads(expected)[1]["scales"]["s%b,1"]["theta"] is None
     assert json.loads(expected)[2]["scales"]["s%b,1"]["theta"] == "inf"
     assert ScoreTable([], {}).json_rows() == b"[]"
+    # over 20 respondents the columns are encoded from the arrays: all-finite columns (from
+    # numpy) and columns with NaN or inf (through Python floats) alike
+    rng = np.random.default_rng(3)
+    big = ScoreTable([f"{r}-{k}" for k in range(6) for r in table.respondents],
+                     {scale: {field: np.tile(values, 6) for field, values in columns.items()}
+                      for scale, columns in table.scales.items()})
+    big.scales["two"]["theta"] = rng.standard_normal(30) * 10.0 ** rng.integers(-300, 300, 30)
+    big.scales["two"]["se"] = np.array([0.0, -0.0, 5e-324, 1e16, 1e-7, 2.0 ** 53, 0.1 + 0.2] + [1.5] * 23)
+    expected = orjson.dumps([{"respondent": r, "scales": p} for r, p in zip(big.respondents, big.rows())])
+    assert big.json_rows() == expected
+    assert json.loads(expected)[26]["scales"]["s%b,1"]["T"] is None
 
 
 def test_instrument_bank_takes_the_lookup_table():
