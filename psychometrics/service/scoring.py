@@ -196,9 +196,10 @@ class ScoreTable:
                 _finite_list(columns["percentile"]), columns["n_answered"].tolist(), flags)))))
         return list(map(dict, map(zip, repeat(tuple(self.scales)), zip(*per_scale))))
 
-    def json_rows(self) -> bytes:
+    def json_rows(self, before: bytes = b"", after: bytes = b"") -> bytes:
         """``[{"respondent": ..., "scales": {...}}, ...]`` as JSON bytes, the same bytes as
-        ``orjson.dumps`` of :meth:`rows` with the respondents, built column by column.
+        ``orjson.dumps`` of :meth:`rows` with the respondents, built column by column, between
+        ``before`` and ``after`` (the rest of a reply: written in the same single copy).
 
         Each column is encoded once by orjson (a float column straight from its array when it
         is all finite: orjson writes a float64 the same way from numpy as from Python) and cut
@@ -208,9 +209,9 @@ class ScoreTable:
         import orjson
 
         if len(self.respondents) <= 20:
-            return orjson.dumps([{"respondent": respondent, "scales": person}
-                                 for respondent, person in zip(self.respondents, self.rows())])
-        template = [b'{"respondent":%b,"scales":{']
+            return before + orjson.dumps([{"respondent": respondent, "scales": person}
+                                          for respondent, person in zip(self.respondents, self.rows())]) + after
+        template = [b',{"respondent":%b,"scales":{']
         values: list[list[bytes]] = []
         for k, (scale, columns) in enumerate(self.scales.items()):
             # the scale's name is part of the template: its '%' doubled, so it stays text
@@ -222,7 +223,11 @@ class ScoreTable:
             values.append(list(map(encoded.__getitem__, flags)))
         template.append(b"}}")
         names = map(orjson.dumps, self.respondents)
-        return b"[" + b",".join(map(b"".join(template).__mod__, zip(names, *values))) + b"]"
+        # each respondent's text starts with a comma; the first one's is the list's bracket
+        people = list(map(b"".join(template).__mod__, zip(names, *values)))
+        people[0] = before + b"[" + people[0][1:]
+        people.append(b"]" + after)
+        return b"".join(people)
 
 
 _SCALE_TEMPLATE = b':{"theta":%b,"se":%b,"T":%b,"percentile":%b,"n_answered":%b,"flags":%b}'

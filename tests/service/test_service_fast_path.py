@@ -133,6 +133,8 @@ def test_json_rows_are_the_bytes_of_the_rows():
     big.scales["two"]["se"] = np.array([0.0, -0.0, 5e-324, 1e16, 1e-7, 2.0 ** 53, 0.1 + 0.2] + [1.5] * 23)
     expected = orjson.dumps([{"respondent": r, "scales": p} for r, p in zip(big.respondents, big.rows())])
     assert big.json_rows() == expected
+    assert big.json_rows(b'{"scores":', b"}") == b'{"scores":' + expected + b"}"
+    assert table.json_rows(b"<", b">") == b"<" + table.json_rows() + b">"
     assert json.loads(expected)[26]["scales"]["s%b,1"]["T"] is None
 
 

@@ -195,7 +195,7 @@ async def score(bank_id: str, request: Request, caller: Caller = Depends(authent
                             uniform=uniform)
         head = json_reply({"bank": {"id": loaded.id, "name": loaded.name, "version": loaded.version},
                            "method": method}).body
-        return head[:-1] + b',"scores":' + table.json_rows() + b"}"
+        return table.json_rows(head[:-1] + b',"scores":', b"}")
 
     # scoring and encoding in one worker thread for a large call, on the event loop for a few
     return json_reply(scored() if len(respondents) <= INLINE_RESPONDENTS else await run_in_threadpool(scored))
