@@ -97,8 +97,10 @@ def serve(
         uvicorn.run(application, host=host, port=port, log_level=log_level, access_log=access_log)
     else:
         os.environ[SETTINGS_ENV] = json.dumps(dataclasses.asdict(settings))
+        # each worker accepts a new connection the sooner the fewer it holds (balance.py)
         uvicorn.run("psychometrics.service.app:app_from_environment", factory=True, workers=workers, host=host,
-                    port=port, log_level=log_level, access_log=access_log)
+                    port=port, log_level=log_level, access_log=access_log,
+                    loop="psychometrics.service.balance:balanced_loop")
     raise typer.Exit(EXIT_OK)
 
 
