@@ -27,7 +27,8 @@ decoded (one reply per run is decoded and checked). Its own CPU time is printed 
    clients for ``--write-seconds`` each; writes/s and latency.
 
 After each run the server's CPU time per unit of work is printed (from /proc): what the server
-would need on dedicated cores, whatever else the machine is doing. The last lines say, one per
+would need on dedicated cores, whatever else the machine is doing; and how it fell on the
+server's processes (one worker with all of it: the connections were not spread). The last lines say, one per
 target of the issue, PASS or FAIL with the number measured.
 
 Every loop is bounded in count and time. Timings on a shared machine are noisy: say so.
@@ -99,8 +100,12 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) of the server and its worker processes so far (Linux /proc)."""
+        return sum(self.cpu_by_process().values())
+
+    def cpu_by_process(self) -> dict[int, float]:
+        """CPU time (user + system) so far of the server process and of each of its workers."""
         ticks = os.sysconf("SC_CLK_TCK")
-        total = 0.0
+        seconds = {}
         for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
                 fields = stat.read_text().rsplit(")", 1)[1].split()
@@ -108,8 +113,8 @@ class Server:
                 continue
             pid, ppid = int(stat.parent.name), int(fields[1])
             if pid == self.process.pid or ppid == self.process.pid:
-                total += (int(fields[11]) + int(fields[12])) / ticks
-        return total
+                seconds[pid] = (int(fields[11]) + int(fields[12])) / ticks
+        return seconds
 
     def _healthy(self) -> bool:
         import httpx
@@ -198,13 +203,16 @@ class Run:
         self.errors = 0
         self.skipped = 0
         self.units = 0
-        self.server_cpu = server.cpu_seconds()
+        self.by_process = server.cpu_by_process()
+        self.server_cpu = sum(self.by_process.values())
         self.client_cpu = time.process_time()
         self.began = time.perf_counter()
 
     def finish(self) -> None:
         self.elapsed = time.perf_counter() - self.began
-        self.server_cpu = self.server.cpu_seconds() - self.server_cpu
+        now = self.server.cpu_by_process()
+        self.by_process = {pid: now[pid] - self.by_process.get(pid, 0.0) for pid in now}
+        self.server_cpu = sum(self.by_process.values())
         self.client_cpu = time.process_time() - self.client_cpu
 
     def percentile(self, q: float) -> float:
@@ -215,8 +223,13 @@ class Run:
         if not count:
             return "  no work done"
         server, client = self.server_cpu / count, self.client_cpu / count
-        return (f"  CPU per {unit}: server {server * 1000:.2f} ms (all workers; {self.server_cpu:.1f} s in all: "
-                f"~{2.0 / server:,.0f} {unit}s/s on 2 dedicated cores), load generator {client * 1000:.2f} ms")
+        # how the work fell on the processes (the supervisor's share is about 0): one worker
+        # with all of it means one core scored while the other idled
+        shares = ", ".join(f"{seconds:.1f}" for seconds in sorted(self.by_process.values(), reverse=True)
+                           if seconds >= 0.05) or "0"
+        return (f"  CPU per {unit}: server {server * 1000:.2f} ms (all workers; {self.server_cpu:.1f} s in all, "
+                f"by process {shares} s: ~{2.0 / server:,.0f} {unit}s/s on 2 dedicated cores), load generator "
+                f"{client * 1000:.2f} ms")
 
 
 async def single_scoring(server: "Server", headers: dict, bank: str, bodies: list[bytes], rate: float,
