@@ -1,10 +1,13 @@
-"""Worker processes that share a listening socket take new connections in turn, the least busy first."""
+"""Work spread over a server's processes and threads: new connections to the worker holding fewest,
+large score calls of one process one at a time."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import socket
+import threading
+import time
 
 from psychometrics.service.balance import BalancedServer, balanced_loop
 
@@ -100,3 +103,69 @@ def test_other_servers_are_the_loops_own():
         loop.run_until_complete(main())
     finally:
         loop.close()
+
+
+def test_large_calls_of_one_process_take_turns(tmp_path, make_keys, soft_skills_document, monkeypatch):
+    """Large score calls arriving together wait for each other (one at a time per process),
+    a small call does not wait for them, and every reply is the one a lone call gets;
+    a large call with a bad code still gets its 422 naming respondent and item."""
+    import httpx
+    import numpy as np
+
+    from psychometrics.instrument import Instrument
+    from psychometrics.service import Settings, create_app
+    from psychometrics.service.routers.banks import INLINE_BYTES
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    key = make_keys(url, "acme")["acme"]
+    app = create_app(Settings(database_url=url, rate_limit=0))
+    items = Instrument.bundled("soft-skills-7").item_ids
+    rng = np.random.default_rng(5)
+
+    def body(n: int, tag: str) -> dict:
+        codes = rng.integers(1, 6, size=(n, len(items)))
+        return {"responses": [{"respondent": f"{tag}{i}", "answers": dict(zip(items, map(int, row)))}
+                              for i, row in enumerate(codes)]}
+
+    large = [body(300, f"L{k}-") for k in range(3)]
+    small = body(2, "s")
+    bad = body(300, "B")
+    bad["responses"][7]["answers"][items[3]] = 9
+
+    from psychometrics.service.routers import banks
+
+    active, most = [0], [0]
+    lock = threading.Lock()
+    score_table = banks.score_table
+
+    def watched(bank, respondents, **kwargs):
+        large_call = len(respondents) > 20
+        with lock:
+            active[0] += large_call
+            most[0] = max(most[0], active[0])
+        try:
+            time.sleep(0.05 * large_call)  # long enough for a second large call to start, were it let
+            return score_table(bank, respondents, **kwargs)
+        finally:
+            with lock:
+                active[0] -= large_call
+
+    monkeypatch.setattr(banks, "score_table", watched)
+
+    async def main() -> None:
+        headers = {"Authorization": f"Bearer {key}"}
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test", headers=headers) as client:
+                created = await client.post("/v1/banks", json=soft_skills_document)
+                path = f"/v1/banks/{created.json()['id']}/score"
+                alone = [(await client.post(path, json=b)).json() for b in (*large, small)]
+                assert len(httpx.Request("POST", "/", json=large[0]).content) > INLINE_BYTES
+                together = await asyncio.gather(*(client.post(path, json=b) for b in (*large, small, bad)))
+        assert [r.status_code for r in together] == [200, 200, 200, 200, 422]
+        assert most[0] == 1
+        assert [r.json() for r in together[:4]] == alone
+        message = together[4].json()["detail"][0]["msg"]  # the instrument's own check names them
+        assert "respondent 'B7'" in message and f"item '{items[3]}'" in message
+
+    asyncio.run(main())
