@@ -180,7 +180,7 @@ async def score(bank_id: str, request: Request, caller: Caller = Depends(authent
         return await _score(bank_id, request, caller, raw)
     # one large call at a time in a process: two at once fight for the GIL (the next one's body
     # parsed on the event loop while a worker thread scores and encodes the other), which
-    # measured 15-30% more CPU per respondent; waiting here, the event loop stays free for
+    # measured about 15% more CPU per respondent; waiting here, the event loop stays free for
     # small calls
     async with large_calls:
         return await _score(bank_id, request, caller, raw)
