@@ -248,60 +248,41 @@ def _eap_bifactor(calibration: Any, codes: np.ndarray, points: int, n_general: i
     .. [2] Cai, L. (2010). A two-tier full-information item factor analysis model with
            applications. *Psychometrika*, 75, 581-612.
     """
+    from psychometrics.estep_bifactor import bifactor_moments
+
     mean, cov = _prior(calibration, mean, cov)
     d = len(calibration.factors)
     g_dims = int(n_general)
-    item_spec = _specific_of_items(calibration, g_dims)
     z = grid_nodes(points)
-    p = z.shape[0]
     sd = np.sqrt(np.diag(cov))
     general, log_wg = _scaled_grid(points, mean[:g_dims], cov[:g_dims, :g_dims])
-    qg = general.shape[0]
     # every specific factor at its own node z_q at once: an item loads on one of them only
     spec_nodes = mean[g_dims:, None] + sd[g_dims:, None] * z[None, :]                  # (S, P)
-    full = np.empty((qg, p, d))
+    full = np.empty((general.shape[0], z.shape[0], d))
     full[:, :, :g_dims] = general[:, None, :]
     full[:, :, g_dims:] = spec_nodes.T[None, :, :]
     log_probs = calibration.log_probabilities(full.reshape(-1, d))                      # (J, Qg*P, K)
-    k = log_probs.shape[2]
-    only_general = np.flatnonzero(item_spec < 0)
-    table0 = np.ascontiguousarray(log_probs[only_general].reshape(-1, qg, p, k)[:, :, 0, :])
-    sets = [(s, np.flatnonzero(item_spec == s)) for s in range(d - g_dims)]
-    tables = {s: np.ascontiguousarray(log_probs[cols]) for s, cols in sets if cols.size}
-    log_ws = [mvn_log_weights(spec_nodes[s][:, None], cov[g_dims + s:g_dims + s + 1, g_dims + s:g_dims + s + 1],
-                              mean[g_dims + s:g_dims + s + 1]) for s in range(d - g_dims)]
-    del log_probs, full
+    # item sets: one per specific factor with items, plus the general-only items (constant in q)
+    factor_of_set, item_set = np.unique(_specific_of_items(calibration, g_dims), return_inverse=True)
+    set_nodes = np.zeros((factor_of_set.size, z.shape[0]))
+    log_ws = np.empty_like(set_nodes)
+    for k, f in enumerate(factor_of_set):
+        if f < 0:
+            log_ws[k] = mvn_log_weights(z[:, None], np.eye(1))
+        else:
+            set_nodes[k] = spec_nodes[f]
+            log_ws[k] = mvn_log_weights(spec_nodes[f][:, None], cov[g_dims + f:g_dims + f + 1, g_dims + f:g_dims + f + 1],
+                                        mean[g_dims + f:g_dims + f + 1])
+    moments = bifactor_moments(codes, log_probs, item_set, log_wg, log_ws, general, set_nodes)
     n = codes.shape[0]
     theta = np.broadcast_to(mean, (n, d)).copy()
     se = np.broadcast_to(sd, (n, d)).copy()       # specific factors without items keep their prior
-    chunk = max(1, _CELLS // (qg * p))
-    for start in range(0, n, chunk):
-        stop = min(n, start + chunk)
-        part = codes[start:stop]
-        total = np.broadcast_to(log_wg, (stop - start, qg)).copy()
-        if only_general.size:
-            total += log_likelihood_matrix(part[:, only_general], table0)
-        moments = []
-        for s, cols in sets:
-            if not cols.size:
-                continue
-            ll = log_likelihood_matrix(part[:, cols], tables[s]).reshape(-1, qg, p) + log_ws[s][None, None, :]
-            top = ll.max(axis=2, keepdims=True)
-            np.exp(ll - top, out=ll)
-            mass = ll.sum(axis=2)
-            total += top[:, :, 0] + np.log(mass)
-            # moments of p(xi_s | theta_0, x_s) at every general node, (n, Qg)
-            moments.append((s, (ll @ spec_nodes[s]) / mass, (ll @ (spec_nodes[s] ** 2)) / mass))
-        total -= total.max(axis=1, keepdims=True)
-        post = np.exp(total)
-        post /= post.sum(axis=1, keepdims=True)                         # p(theta_0 | x), (n, Qg)
-        first = post @ general
-        theta[start:stop, :g_dims] = first
-        se[start:stop, :g_dims] = np.sqrt(np.maximum(post @ (general * general) - first * first, 0.0))
-        for s, m1, m2 in moments:
-            first_s = np.einsum("nq,nq->n", post, m1)
-            theta[start:stop, g_dims + s] = first_s
-            se[start:stop, g_dims + s] = np.sqrt(np.maximum(np.einsum("nq,nq->n", post, m2) - first_s ** 2, 0.0))
+    theta[:, :g_dims] = moments.general_mean
+    se[:, :g_dims] = np.sqrt(np.maximum(moments.general_second - moments.general_mean ** 2, 0.0))
+    for k, f in enumerate(factor_of_set):
+        if f >= 0:
+            theta[:, g_dims + f] = moments.set_mean[:, k]
+            se[:, g_dims + f] = np.sqrt(np.maximum(moments.set_second[:, k] - moments.set_mean[:, k] ** 2, 0.0))
     return theta, se
 
 
