@@ -52,7 +52,8 @@ from psychometrics.estep import log_likelihood_matrix
 from psychometrics.items.multidimensional import MultidimensionalModel
 from psychometrics.quadrature import grid_nodes, mvn_log_weights, product_nodes
 
-__all__ = ["profile_scores", "group_priors", "directional_information", "factor_marginal_reliability", "joint_scale_profile",
+__all__ = ["profile_scores", "group_priors", "directional_information", "factor_marginal_reliability",
+           "joint_scale_profile",
            "ScaleProfile", "DEFAULT_SCORING_POINTS"]
 
 #: Quadrature points per dimension of EAP scoring by number of dimensions integrated.
@@ -271,8 +272,8 @@ def _eap_bifactor(calibration: Any, codes: np.ndarray, points: int, n_general: i
             log_ws[k] = mvn_log_weights(z[:, None], np.eye(1))
         else:
             set_nodes[k] = spec_nodes[f]
-            log_ws[k] = mvn_log_weights(spec_nodes[f][:, None], cov[g_dims + f:g_dims + f + 1, g_dims + f:g_dims + f + 1],
-                                        mean[g_dims + f:g_dims + f + 1])
+            m = g_dims + f
+            log_ws[k] = mvn_log_weights(spec_nodes[f][:, None], cov[m:m + 1, m:m + 1], mean[m:m + 1])
     moments = bifactor_moments(codes, log_probs, item_set, log_wg, log_ws, general, set_nodes)
     n = codes.shape[0]
     theta = np.broadcast_to(mean, (n, d)).copy()
