@@ -715,7 +715,8 @@ def score(calibration: "Calibration", responses: Any, *, method: str = "eap",
         For a multidimensional calibration (``calibration.factors``), ``theta_<factor>`` and
         ``se_<factor>`` per factor instead of ``theta`` and ``se``, from the multidimensional
         posterior (EAP or MAP only; :mod:`psychometrics.irt.multidimensional_scoring`); the
-        prior is the calibration's factor distribution and ``quadrature_points`` counts points
+        prior is the calibration's factor distribution (multi-group: the person's group's
+        factor means and covariances) and ``quadrature_points`` counts points
         per dimension (61 = the default: 31 for two dimensions, 15 for three).
         ``flag`` is ``""`` or one of ``"no_responses"``, ``"all_lowest"``, ``"all_highest"``
         (every answered item in its lowest/highest category), ``"unbounded"`` (ML estimate
