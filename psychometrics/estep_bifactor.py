@@ -49,7 +49,7 @@ import numpy as np
 from psychometrics._compiled import block_bounds, run_blocks
 from psychometrics.estep import SERIAL_BELOW, _codes, _log_prob_matrix, _n_parts
 
-__all__ = ["BifactorEStep", "bifactor_estep"]
+__all__ = ["BifactorEStep", "bifactor_estep", "BifactorMoments", "bifactor_moments"]
 
 #: A set's largest node likelihood (relative to its rows' maxima) below which the product of
 #: probabilities is recomputed in the log domain for that person.
@@ -252,3 +252,197 @@ def bifactor_estep(encoded: np.ndarray, log_probs: np.ndarray, item_set: np.ndar
     counts = counts.reshape(n_items, n_cat, q2).transpose(0, 2, 1)
     return BifactorEStep(np.ascontiguousarray(counts), float(loglik), nodes[0].copy(), n_total,
                          nodes.reshape(n_sets, log_wg.shape[0], log_ws.shape[1]))
+
+
+@numba.njit(cache=True, nogil=True)
+def _moments_kernel(codes, pmat, rowlog, lmat, item_set, n_sets, wg, ws, log_wg, n_categories,
+                    general, specific):  # pragma: no cover - compiled
+    n = codes.shape[0]
+    g_n, g_dims = general.shape
+    q_n = ws.shape[1]
+    lik = np.empty((n_sets, g_n * q_n))
+    msum = np.empty((n_sets, g_n))
+    m1 = np.empty((n_sets, g_n))
+    m2 = np.empty((n_sets, g_n))
+    scale = np.empty(n_sets)
+    total = np.empty(g_n)
+    general_moments = np.zeros((n, 2, g_dims))
+    set_moments = np.zeros((n, 2, n_sets))
+    loglik = np.empty(n)
+    for i in range(n):
+        loglik[i] = _posterior(i, codes, pmat, rowlog, lmat, item_set, n_sets, wg, ws, log_wg, n_categories,
+                               specific, lik, msum, m1, m2, scale, total)
+        for g in range(g_n):
+            p = total[g]
+            for d in range(g_dims):
+                x = general[g, d]
+                general_moments[i, 0, d] += p * x
+                general_moments[i, 1, d] += p * x * x
+        for s in range(n_sets):
+            first = 0.0
+            second = 0.0
+            for g in range(g_n):
+                m = msum[s, g]
+                if m > 0.0 and total[g] > 0.0:
+                    first += total[g] * m1[s, g] / m
+                    second += total[g] * m2[s, g] / m
+            set_moments[i, 0, s] = first
+            set_moments[i, 1, s] = second
+    return general_moments, set_moments, loglik
+
+
+@numba.njit(cache=True, nogil=True)
+def _posterior(i, codes, pmat, rowlog, lmat, item_set, n_sets, wg, ws, log_wg, n_categories, specific,
+               lik, msum, m1, m2, scale, total):  # pragma: no cover - compiled
+    """Person i's set likelihoods ``lik`` (S, Q_g*Q_s, scaled), their sums over the specific
+    nodes ``msum`` with the first and second moments ``m1``, ``m2`` (unnormalized, (S, Q_g))
+    and the general posterior ``total`` (normalized); returns log L_i."""
+    n_items = codes.shape[1]
+    g_n = wg.shape[0]
+    q_n = ws.shape[1]
+    for s in range(n_sets):
+        for g in range(g_n):
+            base = g * q_n
+            for q in range(q_n):
+                lik[s, base + q] = ws[s, q]
+    offset = 0.0
+    for j in range(n_items):
+        c = codes[i, j]
+        if c >= 0:
+            r = j * n_categories + c
+            s = item_set[j]
+            offset += rowlog[r]
+            row = lik[s]
+            prow = pmat[r]
+            for t in range(g_n * q_n):
+                row[t] *= prow[t]
+    for s in range(n_sets):
+        top = 0.0
+        for g in range(g_n):
+            base = g * q_n
+            acc = 0.0
+            a1 = 0.0
+            a2 = 0.0
+            for q in range(q_n):
+                v = lik[s, base + q]
+                x = specific[s, q]
+                acc += v
+                a1 += v * x
+                a2 += v * x * x
+            msum[s, g] = acc
+            m1[s, g] = a1
+            m2[s, g] = a2
+            if acc > top:
+                top = acc
+        scale[s] = 0.0
+        if top < _UNDERFLOW:
+            for g in range(g_n):
+                for q in range(q_n):
+                    lik[s, g * q_n + q] = 0.0
+            for j in range(n_items):
+                c = codes[i, j]
+                if c >= 0 and item_set[j] == s:
+                    r = j * n_categories + c
+                    for t in range(g_n * q_n):
+                        lik[s, t] += lmat[r, t] - rowlog[r]
+            big = -np.inf
+            for t in range(g_n * q_n):
+                if lik[s, t] > big:
+                    big = lik[s, t]
+            for g in range(g_n):
+                base = g * q_n
+                acc = 0.0
+                a1 = 0.0
+                a2 = 0.0
+                for q in range(q_n):
+                    e = ws[s, q] * np.exp(lik[s, base + q] - big)
+                    x = specific[s, q]
+                    acc += e
+                    a1 += e * x
+                    a2 += e * x * x
+                msum[s, g] = acc
+                m1[s, g] = a1
+                m2[s, g] = a2
+            scale[s] = big
+    top = -np.inf
+    for g in range(g_n):
+        t = log_wg[g]
+        for s in range(n_sets):
+            t += np.log(msum[s, g]) + scale[s]
+        total[g] = t
+        if t > top:
+            top = t
+    acc = 0.0
+    for g in range(g_n):
+        total[g] = np.exp(total[g] - top)
+        acc += total[g]
+    for g in range(g_n):
+        total[g] /= acc
+    return top + np.log(acc) + offset
+
+
+class BifactorMoments(NamedTuple):
+    """Per-person posterior moments of a bifactor or two-tier model.
+
+    general_mean, general_second : ndarray (persons, G)
+        Posterior means and raw second moments of the general factors.
+    set_mean, set_second : ndarray (persons, S)
+        Posterior means and raw second moments of each set's specific factor (meaningless for
+        a set of items on general factors only).
+    loglik : ndarray (persons,)
+        Marginal log-likelihood of each person.
+    """
+
+    general_mean: np.ndarray
+    general_second: np.ndarray
+    set_mean: np.ndarray
+    set_second: np.ndarray
+    loglik: np.ndarray
+
+
+def bifactor_moments(encoded: np.ndarray, log_probs: np.ndarray, item_set: np.ndarray, log_wg: np.ndarray,
+                     log_ws: np.ndarray, general_nodes: np.ndarray, specific_nodes: np.ndarray) -> BifactorMoments:
+    r"""Posterior means and second moments of every person (scoring) by dimension reduction.
+
+    The quantities of :func:`bifactor_estep` per person instead of summed: with
+    :math:`\pi_{ig} \propto w_g\prod_s m_{isg}` the general posterior,
+    :math:`E[\boldsymbol\theta_0] = \sum_g \pi_{ig}\boldsymbol\theta_{0g}` and, for specific
+    factor s, :math:`E[\xi_s] = \sum_g \pi_{ig} \sum_q \xi_{sq} v_{sq} L_{isgq} / m_{isg}`
+    (its conditional mean given the general node, averaged over the general posterior).
+
+    Parameters
+    ----------
+    encoded, log_probs, item_set, log_wg
+        As in :func:`bifactor_estep`.
+    log_ws : ndarray (S, Q_s)
+        Normalized log prior weights of each set's specific nodes.
+    general_nodes : ndarray (Q_g, G)
+        The general factors' node coordinates.
+    specific_nodes : ndarray (S, Q_s)
+        Each set's specific node values.
+    """
+    log_probs = np.asarray(log_probs, dtype=np.float64)
+    n_items, q2, n_cat = log_probs.shape
+    log_wg = np.ascontiguousarray(log_wg, dtype=np.float64).reshape(-1)
+    codes = _codes(encoded, log_probs)
+    item_set = np.ascontiguousarray(item_set, dtype=np.int64)
+    n_sets = int(item_set.max()) + 1 if n_items else 1
+    log_ws = np.ascontiguousarray(log_ws, dtype=np.float64).reshape(n_sets, -1)
+    general = np.ascontiguousarray(general_nodes, dtype=np.float64).reshape(log_wg.shape[0], -1)
+    specific = np.ascontiguousarray(specific_nodes, dtype=np.float64).reshape(n_sets, -1)
+    if log_wg.shape[0] * log_ws.shape[1] != q2 or specific.shape != log_ws.shape:
+        raise ValueError(f"log_probs has {q2} nodes, expected {log_wg.shape[0]} general x {log_ws.shape[1]} "
+                         "specific nodes")
+    lmat = _log_prob_matrix(log_probs)
+    rowlog = lmat.max(axis=1)
+    pmat = np.exp(lmat - rowlog[:, None])
+    args = (pmat, rowlog, lmat, item_set, n_sets, np.exp(log_wg), np.exp(log_ws), log_wg, n_cat, general, specific)
+    if codes.shape[0] * n_items * q2 < SERIAL_BELOW * 61:
+        parts = [_moments_kernel(codes, *args)]
+    else:
+        parts = run_blocks(_moments_kernel, [(codes[start:stop], *args) for start, stop in
+                                             block_bounds(codes.shape[0], _n_parts(codes.shape[0]))])
+    general_moments = np.concatenate([p[0] for p in parts])
+    set_moments = np.concatenate([p[1] for p in parts])
+    return BifactorMoments(general_moments[:, 0], general_moments[:, 1], set_moments[:, 0], set_moments[:, 1],
+                           np.concatenate([p[2] for p in parts]))

@@ -36,8 +36,8 @@ from psychometrics import _compiled, _dispatch, _theta_kernels
 from psychometrics._numeric import LOG_TINY
 from psychometrics._deprecation import keyword_only_after
 from psychometrics._blas import single_threaded_blas
-from psychometrics.data import as_responses
-from psychometrics.errors import ConvergenceWarning, EstimationError
+from psychometrics.data import align_labels, as_responses, format_label
+from psychometrics.errors import ConvergenceWarning, EstimationError, ResponseError
 from psychometrics.estep import person_log_likelihood, posterior_moments
 from psychometrics.quadrature import normal_quadrature
 from psychometrics.sumscore import sum_score_likelihoods
@@ -669,7 +669,7 @@ def _iterative(calibration: Any, layout: _Layout, codes: np.ndarray, method: str
 def score(calibration: "Calibration", responses: Any, *, method: str = "eap",
           quadrature_points: int = 61, prior_mean: float | None = None,
           prior_variance: float | None = None, tol: float = 1e-8,
-          max_iter: int = 100, empty: str = "nan") -> pd.DataFrame:
+          max_iter: int = 100, empty: str = "nan", group: Any = None) -> pd.DataFrame:
     r"""Estimate the latent trait of every respondent.
 
     Parameters
@@ -699,6 +699,14 @@ def score(calibration: "Calibration", responses: Any, *, method: str = "eap",
         estimate), or, for EAP and MAP, the prior mean and SD (``"prior"``, for code that
         needs a number for everyone, e.g. a posterior-weighted statistic). The flag is
         ``"no_responses"`` either way.
+    group : str or array-like, optional
+        For a multi-group calibration (``calibration.groups``), required: each person's group,
+        as the name of a column of ``responses`` (dropped before scoring) or one label per
+        person (a Series indexed by respondent id is matched by id). Each person is scored
+        under their group's latent distribution and item parameters (unidimensional:
+        :meth:`Calibration.for_group`; multidimensional: the group's factor means and
+        covariances). A label that is not one of the calibration's groups, or a missing label,
+        is an error naming the respondent.
 
     Returns
     -------
@@ -707,7 +715,8 @@ def score(calibration: "Calibration", responses: Any, *, method: str = "eap",
         For a multidimensional calibration (``calibration.factors``), ``theta_<factor>`` and
         ``se_<factor>`` per factor instead of ``theta`` and ``se``, from the multidimensional
         posterior (EAP or MAP only; :mod:`psychometrics.irt.multidimensional_scoring`); the
-        prior is the calibration's factor distribution and ``quadrature_points`` counts points
+        prior is the calibration's factor distribution (multi-group: the person's group's
+        factor means and covariances) and ``quadrature_points`` counts points
         per dimension (61 = the default: 31 for two dimensions, 15 for three).
         ``flag`` is ``""`` or one of ``"no_responses"``, ``"all_lowest"``, ``"all_highest"``
         (every answered item in its lowest/highest category), ``"unbounded"`` (ML estimate
@@ -768,7 +777,19 @@ def score(calibration: "Calibration", responses: Any, *, method: str = "eap",
     if empty not in ("nan", "prior"):
         raise ValueError(f"empty must be 'nan' or 'prior', got {empty!r}")
     quadrature_points = _check_quadrature_points(quadrature_points)
-    mean, variance = _prior(calibration, prior_mean, prior_variance)
+    multigroup = bool(getattr(calibration, "is_multigroup", False))
+    if group is not None and not multigroup:
+        raise ValueError("group= applies to multi-group calibrations; this calibration has a single group")
+    if multigroup and group is None:
+        kind = "multidimensional " if getattr(calibration, "is_multidimensional", False) else ""
+        raise ValueError(f"a multi-group {kind}calibration (groups {list(calibration.groups)}) scores each person "
+                         "under their group's latent distribution: pass group= (a column of the responses or one "
+                         "label per person)")
+    if multigroup and isinstance(group, str) and isinstance(responses, pd.DataFrame) and group in responses.columns:
+        group = responses[group]
+        responses = responses.drop(columns=group.name)
+    # a multi-group calibration's prior is each group's own (_unidimensional_groups, profile_scores)
+    mean, variance = (0.0, 1.0) if multigroup else _prior(calibration, prior_mean, prior_variance)
     try:
         tol = float(tol)
     except (TypeError, ValueError):
@@ -779,16 +800,24 @@ def score(calibration: "Calibration", responses: Any, *, method: str = "eap",
         raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
     layout = _Layout.of(calibration)
     if _dispatch.is_dask(responses):
+        if multigroup:
+            raise ValueError("a multi-group calibration is scored from an in-memory DataFrame; compute the Dask "
+                             "DataFrame first or score each group's calibration (for_group) on its partitions")
         return _dispatch.backend().score(calibration, responses, method=method, quadrature_points=quadrature_points,
                                          prior_mean=prior_mean, prior_variance=prior_variance, tol=tol,
                                          max_iter=max_iter)
     resp, codes = _encode(calibration, responses)
+    group_codes = _group_codes(calibration, group, resp) if multigroup else None
     n_answered, flag = _checked_pattern_flags(codes, layout)
     if getattr(calibration, "is_multidimensional", False):
         return _score_profiles(calibration, resp, codes, method, n_answered, flag, quadrature_points, tol,
-                               int(max_iter))
-    theta, se, converged = _unidimensional(calibration, layout, codes, method, mean, variance,
-                                           quadrature_points, flag, tol, int(max_iter))
+                               int(max_iter), group_codes)
+    if multigroup:
+        theta, se, converged = _unidimensional_groups(calibration, group_codes, codes, method, prior_mean,
+                                                      prior_variance, quadrature_points, flag, tol, int(max_iter))
+    else:
+        theta, se, converged = _unidimensional(calibration, layout, codes, method, mean, variance,
+                                               quadrature_points, flag, tol, int(max_iter))
     if method != "eap":
         if not converged.all():
             flag[~converged] = NOT_CONVERGED
@@ -816,6 +845,57 @@ def _unidimensional(calibration: Any, layout: _Layout, codes: np.ndarray, method
         return theta, se, np.ones(codes.shape[0], dtype=bool)
     return _iterative(calibration, layout, codes, method, mean, variance, quadrature_points, flag, tol,
                       max_iter, grid)
+
+
+def _group_codes(calibration: Any, labels: Any, resp: Any) -> np.ndarray:
+    """Position in ``calibration.groups`` of each person's group label (``score(group=...)``)."""
+    if isinstance(labels, str):
+        raise ResponseError(f"group {labels!r} is not a column of the responses; pass the column's name with the "
+                            "responses as a DataFrame, or the labels, one per person")
+    values = align_labels(labels, resp).to_numpy(dtype=object)
+    ids = np.asarray(resp.person_ids, dtype=object)
+    missing = np.flatnonzero(np.asarray(pd.isna(values), dtype=bool))
+    if missing.size:
+        shown = ", ".join(f"respondent {format_label(ids[r])} (row {r})" for r in missing[:5])
+        more = f" and {missing.size - 5} more" if missing.size > 5 else ""
+        raise ResponseError(f"group label is missing for {missing.size} person(s): {shown}{more}; every person "
+                            "scored under a multi-group calibration needs their group")
+    names = list(calibration.groups)
+    inverse, levels = pd.factorize(values)
+    position = np.full(len(levels), -1, dtype=np.int64)
+    for u, label in enumerate(levels):
+        for g, name in enumerate(names):
+            if name == label or str(name) == str(label):
+                position[u] = g
+                break
+    unknown = np.flatnonzero(position < 0)
+    if unknown.size:
+        row = int(np.flatnonzero(np.isin(inverse, unknown))[0])
+        raise ResponseError(f"group {', '.join(format_label(levels[u]) for u in unknown)} "
+                            f"(first: respondent {format_label(ids[row])}, row {row}) is not one of the "
+                            f"calibration's groups ({', '.join(format_label(n) for n in names)})")
+    return position[inverse]
+
+
+def _unidimensional_groups(calibration: Any, group_codes: np.ndarray, codes: np.ndarray, method: str,
+                           prior_mean: float | None, prior_variance: float | None, quadrature_points: int,
+                           flag: np.ndarray, tol: float, max_iter: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_unidimensional` of each group's persons under that group's calibration."""
+    n = codes.shape[0]
+    theta, se = np.empty(n), np.empty(n)
+    converged = np.ones(n, dtype=bool)
+    for g, label in enumerate(calibration.groups):
+        rows = np.flatnonzero(group_codes == g)
+        if not rows.size:
+            continue
+        part = calibration.for_group(label)
+        mean, variance = _prior(part, prior_mean, prior_variance)
+        part_flag = flag[rows]
+        theta[rows], se[rows], converged[rows] = _unidimensional(
+            part, _Layout.of(part), np.ascontiguousarray(codes[rows]), method, mean, variance, quadrature_points,
+            part_flag, tol, max_iter)
+        flag[rows] = part_flag
+    return theta, se, converged
 
 
 @dataclass(frozen=True, eq=False)
@@ -921,12 +1001,13 @@ def score_codes(plan: ScoringPlan, codes: np.ndarray, *, method: str = "eap", to
 
 
 def _score_profiles(calibration: Any, resp: Any, codes: np.ndarray, method: str, n_answered: np.ndarray,
-                    flag: np.ndarray, quadrature_points: int, tol: float, max_iter: int) -> pd.DataFrame:
+                    flag: np.ndarray, quadrature_points: int, tol: float, max_iter: int,
+                    group_codes: np.ndarray | None = None) -> pd.DataFrame:
     """Multidimensional calibrations: one ``theta_<factor>`` and ``se_<factor>`` per factor
     (:mod:`psychometrics.irt.multidimensional_scoring`), with the same flags."""
     from psychometrics.irt.multidimensional_scoring import profile_scores
 
-    theta, se, converged = profile_scores(calibration, codes, method,
+    theta, se, converged = profile_scores(calibration, codes, method, group_codes=group_codes,
                                           quadrature_points=None if quadrature_points == 61 else quadrature_points,
                                           tol=tol, max_iter=max_iter)
     if not converged.all():

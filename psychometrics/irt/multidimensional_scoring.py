@@ -9,10 +9,15 @@ EAP
     Posterior means and standard deviations on the tensor-product grid of
     :func:`~psychometrics.quadrature.product_nodes` with the calibration's
     :math:`N(\mathbf 0, \boldsymbol\Phi)` weights (persons in chunks, the compiled likelihood
-    kernel of :mod:`psychometrics.estep`). Bifactor calibrations are integrated by dimension
-    reduction (general factor x one specific factor at a time), exactly, whatever the number of
-    specific factors. Beyond three factors: quasi-Monte Carlo points placed around each
-    person's posterior mode (importance sampling, :func:`_eap_adaptive`).
+    kernel of :mod:`psychometrics.estep`). Bifactor and two-tier calibrations are integrated by
+    dimension reduction (the general factors' grid x one specific factor at a time,
+    :func:`_eap_bifactor`), exactly, whatever the number of specific factors. Beyond three
+    factors: quasi-Monte Carlo points placed around each person's posterior mode (importance
+    sampling, :func:`_eap_adaptive`).
+Groups
+    A multi-group calibration scores each person under their group's factor means and
+    covariances (:func:`group_priors`) instead of :math:`N(\mathbf 0, \boldsymbol\Phi)`: the grid
+    of each axis spans that factor's mean +/- 6 SD, the weights are the group's normal density.
 MAP
     Posterior mode by Newton steps on
     :math:`\sum_j \log P_{j x_{ij}}(\mathbf a_j^\top\boldsymbol\theta) -
@@ -30,6 +35,8 @@ References
 .. [2] Reckase, M. D. (2009). *Multidimensional Item Response Theory*, ch. 6. Springer.
 .. [3] Gibbons, R. D. & Hedeker, D. R. (1992). Full-information item bi-factor analysis.
        *Psychometrika*, 57, 423-436.
+.. [4] Cai, L. (2010). A two-tier full-information item factor analysis model with
+       applications. *Psychometrika*, 75, 581-612.
 """
 
 from __future__ import annotations
@@ -45,7 +52,8 @@ from psychometrics.estep import log_likelihood_matrix
 from psychometrics.items.multidimensional import MultidimensionalModel
 from psychometrics.quadrature import grid_nodes, mvn_log_weights, product_nodes
 
-__all__ = ["profile_scores", "directional_information", "factor_marginal_reliability", "joint_scale_profile",
+__all__ = ["profile_scores", "group_priors", "directional_information", "factor_marginal_reliability",
+           "joint_scale_profile",
            "ScaleProfile", "DEFAULT_SCORING_POINTS"]
 
 #: Quadrature points per dimension of EAP scoring by number of dimensions integrated.
@@ -70,28 +78,68 @@ def _slopes(calibration: Any) -> np.ndarray:
     return calibration.slope_intercept[names].to_numpy(dtype=np.float64)
 
 
-def _bifactor_sets(calibration: Any) -> list[np.ndarray] | None:
-    """Item positions per specific factor (general-only items as one more set) when the
-    calibration is a bifactor model, else None."""
-    if calibration.factor_model != "bifactor":
-        return None
-    loads = _slopes(calibration)[:, 1:] != 0
-    group = np.where(loads.any(axis=1), loads.argmax(axis=1), -1)
-    return [np.flatnonzero(group == s) for s in sorted(set(group.tolist()))]
+def _prior(calibration: Any, mean: np.ndarray | None, cov: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The factor distribution scored under: as given, else the reference N(0, Phi)."""
+    d = len(calibration.factors)
+    mean = np.zeros(d) if mean is None else np.asarray(mean, dtype=np.float64)
+    cov = _correlations(calibration) if cov is None else np.asarray(cov, dtype=np.float64)
+    return mean, cov
 
 
-def _eap_grid(calibration: Any, codes: np.ndarray, points: int) -> tuple[np.ndarray, np.ndarray]:
+def group_priors(calibration: Any) -> list[tuple[np.ndarray, np.ndarray]]:
+    r"""``(means (D,), covariance (D, D))`` of every group of a calibration, in ``calibration.groups``
+    order (one entry, :math:`N(\mathbf 0, \boldsymbol\Phi)`, for a single-group calibration)."""
+    if not getattr(calibration, "is_multigroup", False):
+        return [_prior(calibration, None, None)]
+    names = list(calibration.factors)
+    out = []
+    for label in calibration.groups:
+        mean = calibration.factor_means.loc[label, names].to_numpy(dtype=np.float64)
+        cov = calibration.factor_covariances.xs(label, level="group").loc[names, names].to_numpy(dtype=np.float64)
+        out.append((mean, cov))
+    return out
+
+
+def _general_count(calibration: Any) -> int | None:
+    """Number of general factors of a bifactor (1) or two-tier model, None for other models."""
+    model = getattr(calibration, "factor_model", None)
+    if model == "bifactor":
+        return 1
+    if model == "two-tier":
+        return max(1, len(getattr(calibration, "general_factors", ()) or ()))
+    return None
+
+
+def _specific_of_items(calibration: Any, n_general: int) -> np.ndarray:
+    """Specific factor (0-based, after the general ones) of every item, -1 for general-only items."""
+    loads = _slopes(calibration)[:, n_general:] != 0
+    return np.where(loads.any(axis=1), loads.argmax(axis=1), -1)
+
+
+def _scaled_grid(points: int, mean: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Product grid of ``points`` per dimension over each factor's mean +/- 6 SD and the
+    normalized log-weights of N(mean, cov) on it (the reference N(0, Phi) keeps the fixed grid)."""
+    d = mean.shape[0]
+    nodes = mean[None, :] + product_nodes(grid_nodes(points), d) * np.sqrt(np.diag(cov))[None, :]
+    return nodes, mvn_log_weights(nodes, cov, mean)
+
+
+def _eap_grid(calibration: Any, codes: np.ndarray, points: int, mean: np.ndarray | None = None,
+              cov: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """EAP and posterior SD on the product grid (up to three factors) or, beyond, on quasi-Monte
+    Carlo points of the prior, under the factor distribution N(mean, cov) (default N(0, Phi))."""
+    mean, cov = _prior(calibration, mean, cov)
     d = len(calibration.factors)
     if d > 3:
-        # quasi-Monte Carlo points of N(0, I), reweighted to the factor distribution
+        # quasi-Monte Carlo points of N(0, I) moved to the factors' means and SDs, reweighted to N(mean, cov)
         from psychometrics.irt.multidimensional import qmc_normal_nodes
 
-        nodes = qmc_normal_nodes(points, d)
-        log_w = mvn_log_weights(nodes, _correlations(calibration)) + 0.5 * np.einsum("qd,qd->q", nodes, nodes)
+        z = qmc_normal_nodes(points, d)
+        nodes = mean[None, :] + z * np.sqrt(np.diag(cov))[None, :]
+        log_w = mvn_log_weights(nodes, cov, mean) + 0.5 * np.einsum("qd,qd->q", z, z)
         log_w -= np.logaddexp.reduce(log_w)
     else:
-        nodes = product_nodes(grid_nodes(points), d)
-        log_w = mvn_log_weights(nodes, _correlations(calibration))
+        nodes, log_w = _scaled_grid(points, mean, cov)
     log_probs = calibration.log_probabilities(nodes)
     n = codes.shape[0]
     theta = np.empty((n, d))
@@ -103,10 +151,10 @@ def _eap_grid(calibration: Any, codes: np.ndarray, points: int) -> tuple[np.ndar
         post -= post.max(axis=1, keepdims=True)
         np.exp(post, out=post)
         post /= post.sum(axis=1, keepdims=True)
-        mean = post @ nodes
+        first = post @ nodes
         second = post @ (nodes * nodes)
-        theta[start:stop] = mean
-        se[start:stop] = np.sqrt(np.maximum(second - mean * mean, 0.0))
+        theta[start:stop] = first
+        se[start:stop] = np.sqrt(np.maximum(second - first * first, 0.0))
     return theta, se
 
 
@@ -114,27 +162,31 @@ def _eap_grid(calibration: Any, codes: np.ndarray, points: int) -> tuple[np.ndar
 ADAPTIVE_SCORING_POINTS = 1024
 
 
-def _eap_adaptive(calibration: Any, codes: np.ndarray, points: int) -> tuple[np.ndarray, np.ndarray]:
+def _eap_adaptive(calibration: Any, codes: np.ndarray, points: int, mean: np.ndarray | None = None,
+                  cov: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     r"""EAP beyond three factors by per-person importance sampling.
 
     Quasi-Monte Carlo points drawn from the prior put almost none of their mass where a
     person's posterior is once the factors have a few items each (seven factors of seven items:
     a posterior SD near 0.45 per axis covers about 0.45^7 of the prior), which biases EAPs and
     shrinks posterior SDs. Each person's points are instead
-    :math:`oldsymbol\mu_n + 1.5\,\mathbf L_n\mathbf z_q` (z: scrambled Sobol points of
+    :math:`\boldsymbol\mu_n + 1.5\,\mathbf L_n\mathbf z_q` (z: scrambled Sobol points of
     N(0, I); mu, L L': the posterior mode and inverse Hessian, :func:`_map`), weighted by
-    :math:`L(\mathbf x_n\midoldsymbol	heta)\phi(oldsymbol	heta;oldsymbol\Phi)/q_n(oldsymbol	heta)`.
+    :math:`L(\mathbf x_n\mid\boldsymbol\theta)\,\phi(\boldsymbol\theta;\mathbf m,\boldsymbol\Sigma)
+    / q_n(\boldsymbol\theta)` with the factor distribution :math:`N(\mathbf m, \boldsymbol\Sigma)`
+    (default the reference :math:`N(\mathbf 0, \boldsymbol\Phi)`).
     """
     from psychometrics.irt.multidimensional import qmc_normal_nodes
 
+    mean, prior_cov = _prior(calibration, mean, cov)
     d = len(calibration.factors)
     n = codes.shape[0]
-    corr = _correlations(calibration)
-    precision = np.linalg.inv(corr)
-    mode, _, _, cov = _map(calibration, codes, np.zeros((n, d)), 1e-6, 100, with_covariance=True)
+    precision = np.linalg.inv(prior_cov)
+    start = np.broadcast_to(mean, (n, d)).copy()
+    mode, _, _, cov = _map(calibration, codes, start, 1e-6, 100, mean, prior_cov, with_covariance=True)
     bad = ~np.all(np.isfinite(cov), axis=(1, 2)) | ~np.all(np.isfinite(mode), axis=1)
-    mode[bad] = 0.0
-    cov[bad] = corr
+    mode[bad] = mean
+    cov[bad] = prior_cov
     try:
         chol = np.linalg.cholesky(cov) * 1.5
     except np.linalg.LinAlgError:
@@ -158,73 +210,89 @@ def _eap_adaptive(calibration: Any, codes: np.ndarray, points: int) -> tuple[np.
         log_p = calibration.log_probabilities(nodes.reshape(-1, d)).reshape(calibration.n_items, m, points, k_max)
         picked = np.take_along_axis(log_p, idx[start:stop].T[:, :, None, None], axis=3)[..., 0]   # (J, m, Q)
         loglik = np.where(answered[start:stop].T[:, :, None], picked, 0.0).sum(axis=0)
-        log_w = (loglik - 0.5 * ((nodes @ precision) * nodes).sum(axis=2)
+        centred = nodes - mean[None, None, :]
+        log_w = (loglik - 0.5 * ((centred @ precision) * centred).sum(axis=2)
                  - log_q[None, :] + log_det[start:stop, None])
         w = np.exp(log_w - log_w.max(axis=1, keepdims=True))
         w /= w.sum(axis=1, keepdims=True)
-        mean = np.matmul(w[:, None, :], nodes)[:, 0, :]
-        theta[start:stop] = mean
-        se[start:stop] = np.sqrt(np.maximum(np.matmul(w[:, None, :], nodes * nodes)[:, 0, :] - mean * mean, 0.0))
+        first = np.matmul(w[:, None, :], nodes)[:, 0, :]
+        theta[start:stop] = first
+        se[start:stop] = np.sqrt(np.maximum(np.matmul(w[:, None, :], nodes * nodes)[:, 0, :] - first * first, 0.0))
     return theta, se
 
 
-def _eap_bifactor(calibration: Any, codes: np.ndarray, points: int,
-                  sets: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """EAP by dimension reduction: the general factor's posterior, then each specific factor's
-    posterior mean and variance given the general node, averaged over it."""
+def _eap_bifactor(calibration: Any, codes: np.ndarray, points: int, n_general: int = 1,
+                  mean: np.ndarray | None = None, cov: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    r"""EAP and posterior SD of a bifactor or two-tier model by dimension reduction.
+
+    With G general factors :math:`\boldsymbol\theta_0` (one block, :math:`N(\mathbf m_0,
+    \boldsymbol\Sigma_0)`) and specific factors :math:`\xi_s \sim N(m_s, \sigma^2_s)`
+    independent of it and of one another, item set :math:`s` depends on
+    :math:`(\boldsymbol\theta_0, \xi_s)` only, so
+
+    .. math::
+
+        L(\mathbf x\mid\boldsymbol\theta_0) = L_0(\mathbf x_0\mid\boldsymbol\theta_0)\prod_s
+        \int L_s(\mathbf x_s\mid\boldsymbol\theta_0,\xi_s)\,\phi(\xi_s; m_s, \sigma^2_s)\,d\xi_s
+
+    (:math:`\mathbf x_0`: items on general factors only). The general factors' posterior is
+    computed on the G-dimensional product grid, each specific integral on a one-dimensional
+    grid at every general node; a specific factor's posterior moments are its conditional
+    moments given the general node, averaged over the general posterior. Every item is
+    evaluated once, on the (G+1)-dimensional grid, so the work is that of one (G+1)-dimensional
+    integration whatever the number of specific factors.
+
+    References
+    ----------
+    .. [1] Gibbons, R. D. & Hedeker, D. R. (1992). Full-information item bi-factor analysis.
+           *Psychometrika*, 57, 423-436.
+    .. [2] Cai, L. (2010). A two-tier full-information item factor analysis model with
+           applications. *Psychometrika*, 75, 581-612.
+    """
+    from psychometrics.estep_bifactor import bifactor_moments
+
+    mean, cov = _prior(calibration, mean, cov)
     d = len(calibration.factors)
-    q1 = grid_nodes(points)
-    g = q1.shape[0]
-    log_w1 = mvn_log_weights(q1[:, None], np.eye(1))
-    slopes = _slopes(calibration)
+    g_dims = int(n_general)
+    z = grid_nodes(points)
+    sd = np.sqrt(np.diag(cov))
+    general, log_wg = _scaled_grid(points, mean[:g_dims], cov[:g_dims, :g_dims])
+    # every specific factor at its own node z_q at once: an item loads on one of them only
+    spec_nodes = mean[g_dims:, None] + sd[g_dims:, None] * z[None, :]                  # (S, P)
+    full = np.empty((general.shape[0], z.shape[0], d))
+    full[:, :, :g_dims] = general[:, None, :]
+    full[:, :, g_dims:] = spec_nodes.T[None, :, :]
+    log_probs = calibration.log_probabilities(full.reshape(-1, d))                      # (J, Qg*P, K)
+    # item sets: one per specific factor with items, plus the general-only items (constant in q)
+    factor_of_set, item_set = np.unique(_specific_of_items(calibration, g_dims), return_inverse=True)
+    set_nodes = np.zeros((factor_of_set.size, z.shape[0]))
+    log_ws = np.empty_like(set_nodes)
+    for k, f in enumerate(factor_of_set):
+        if f < 0:
+            log_ws[k] = mvn_log_weights(z[:, None], np.eye(1))
+        else:
+            set_nodes[k] = spec_nodes[f]
+            m = g_dims + f
+            log_ws[k] = mvn_log_weights(spec_nodes[f][:, None], cov[m:m + 1, m:m + 1], mean[m:m + 1])
+    moments = bifactor_moments(codes, log_probs, item_set, log_wg, log_ws, general, set_nodes)
     n = codes.shape[0]
-    theta = np.zeros((n, d))
-    se = np.zeros((n, d))
-    chunk = max(1, _CELLS // (g * g))
-    # every item evaluated on the (general, its specific) grid
-    grid2 = product_nodes(q1, 2)
-    for start in range(0, n, chunk):
-        stop = min(n, start + chunk)
-        part = codes[start:stop]
-        lls, margs, specific = [], [], []
-        for cols in sets:
-            spec = np.flatnonzero(slopes[cols][:, 1:].any(axis=0))
-            s = int(spec[0]) + 1 if spec.size else -1
-            full = np.zeros((grid2.shape[0], d))
-            full[:, 0] = grid2[:, 0]
-            if s > 0:
-                full[:, s] = grid2[:, 1]
-            log_probs = calibration.log_probabilities(full)[cols]
-            ll = log_likelihood_matrix(part[:, cols], log_probs).reshape(-1, g, g) + log_w1[None, None, :]
-            top = ll.max(axis=2, keepdims=True)
-            margs.append(top[:, :, 0] + np.log(np.exp(ll - top).sum(axis=2)))
-            lls.append(ll)
-            specific.append(s)
-        total = log_w1[None, :] + sum(margs)
-        total -= total.max(axis=1, keepdims=True)
-        post_g = np.exp(total)
-        post_g /= post_g.sum(axis=1, keepdims=True)
-        mean_g = post_g @ q1
-        theta[start:stop, 0] = mean_g
-        se[start:stop, 0] = np.sqrt(np.maximum(post_g @ (q1 * q1) - mean_g ** 2, 0.0))
-        for s, ll, m in zip(specific, lls, margs):
-            if s < 0:
-                continue
-            cond = np.exp(ll - m[:, :, None])                   # p(q | g, x_s), (n, G, Q)
-            first = np.einsum("ng,ngq,q->n", post_g, cond, q1)
-            second = np.einsum("ng,ngq,q->n", post_g, cond, q1 * q1)
-            theta[start:stop, s] = first
-            se[start:stop, s] = np.sqrt(np.maximum(second - first ** 2, 0.0))
-    # specific factors without items keep their prior
-    empty = ~_slopes(calibration).any(axis=0)
-    se[:, empty] = 1.0
+    theta = np.broadcast_to(mean, (n, d)).copy()
+    se = np.broadcast_to(sd, (n, d)).copy()       # specific factors without items keep their prior
+    theta[:, :g_dims] = moments.general_mean
+    se[:, :g_dims] = np.sqrt(np.maximum(moments.general_second - moments.general_mean ** 2, 0.0))
+    for k, f in enumerate(factor_of_set):
+        if f >= 0:
+            theta[:, g_dims + f] = moments.set_mean[:, k]
+            se[:, g_dims + f] = np.sqrt(np.maximum(moments.set_second[:, k] - moments.set_mean[:, k] ** 2, 0.0))
     return theta, se
 
 
 def _map(calibration: Any, codes: np.ndarray, start: np.ndarray, tol: float,
-         max_iter: int, with_covariance: bool = False) -> Any:
+         max_iter: int, mean: np.ndarray | None = None, cov: np.ndarray | None = None,
+         with_covariance: bool = False) -> Any:
+    mean, cov = _prior(calibration, mean, cov)
     d = len(calibration.factors)
-    precision = np.linalg.inv(_correlations(calibration))
+    precision = np.linalg.inv(cov)
     slopes = _slopes(calibration)
     n = codes.shape[0]
     answered = codes >= 0
@@ -237,10 +305,11 @@ def _map(calibration: Any, codes: np.ndarray, start: np.ndarray, tol: float,
         log_p = calibration.log_probabilities(theta)                      # (J, n, K)
         picked = np.where(answered.T, np.take_along_axis(log_p, np.maximum(codes.T, 0)[:, :, None], 2)[:, :, 0],
                           0.0)
-        return picked.sum(axis=0) - 0.5 * np.einsum("nd,de,ne->n", theta, precision, theta)
+        centred = theta - mean[None, :]
+        return picked.sum(axis=0) - 0.5 * np.einsum("nd,de,ne->n", centred, precision, centred)
 
     def derivatives(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        grad = -theta @ precision
+        grad = -(theta - mean[None, :]) @ precision
         hess = np.broadcast_to(-precision, (n, d, d)).copy()
         for grp in calibration._groups:
             m = grp.model if isinstance(grp.model, MultidimensionalModel) else MultidimensionalModel(grp.model, d)
@@ -294,8 +363,8 @@ def _map(calibration: Any, codes: np.ndarray, start: np.ndarray, tol: float,
 
 
 def profile_scores(calibration: Any, codes: np.ndarray, method: str = "eap", *,
-                   quadrature_points: int | None = None, tol: float = 1e-8,
-                   max_iter: int = 100) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   group_codes: np.ndarray | None = None, quadrature_points: int | None = None,
+                   tol: float = 1e-8, max_iter: int = 100) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-factor estimates, standard errors (both (persons, D)) and Newton convergence
     (persons,) of encoded responses under a multidimensional calibration (module docstring).
 
@@ -306,32 +375,54 @@ def profile_scores(calibration: Any, codes: np.ndarray, method: str = "eap", *,
     codes : ndarray of int (persons, items)
         :meth:`Calibration.encode` of the responses.
     method : {"eap", "map"}
+    group_codes : ndarray of int (persons,), optional
+        Position of each person's group in ``calibration.groups``; required for a multi-group
+        calibration, whose persons are scored under their group's factor means and covariances
+        (:func:`group_priors`), one group at a time.
     quadrature_points : int, optional
         Points per dimension of the EAP grid (default 61, 31, 15 for 1, 2, 3 dimensions; a
-        bifactor model integrates two at a time); with more than three factors, the number of
+        bifactor model integrates two at a time, a two-tier model G + 1 with G general
+        factors); with more than three factors (not bifactor or two-tier), the number of
         quasi-Monte Carlo points per person around the posterior mode (default 1024,
         :func:`_eap_adaptive`).
     """
     if method not in ("eap", "map"):
         raise ValueError(f"method {method!r} is not available for multidimensional calibrations; use 'eap' or 'map'")
-    if getattr(calibration, "is_multigroup", False):
-        # one prior for everybody would be silently wrong for the focal groups
-        raise ValueError("scoring a multi-group multidimensional calibration is not supported: each group has its "
-                         "own factor means and covariances (factor_means, factor_covariances)")
-    sets = _bifactor_sets(calibration)
-    dims = 2 if sets is not None else len(calibration.factors)
+    codes = np.asarray(codes)
+    priors = group_priors(calibration)
+    if len(priors) > 1:
+        if group_codes is None:
+            # one prior for everybody would be silently wrong for the focal groups
+            raise ValueError(f"a multi-group multidimensional calibration (groups {list(calibration.groups)}) scores "
+                             "each person under their group's factor means and covariances: pass group= (a column "
+                             "of the responses or one label per person)")
+        group_codes = np.asarray(group_codes, dtype=np.int64)
+    else:
+        group_codes = np.zeros(codes.shape[0], dtype=np.int64)
+    n_general = _general_count(calibration)
+    dims = len(calibration.factors) if n_general is None else min(n_general + 1, 3)
     points = (DEFAULT_SCORING_POINTS.get(dims, ADAPTIVE_SCORING_POINTS) if quadrature_points is None
               else int(quadrature_points))
-    codes = np.asarray(codes)
-    if sets is not None:
-        theta, se = _eap_bifactor(calibration, codes, points, sets)
-    elif dims > 3:
-        theta, se = _eap_adaptive(calibration, codes, points)
-    else:
-        theta, se = _eap_grid(calibration, codes, points)
-    if method == "eap":
-        return theta, se, np.ones(codes.shape[0], dtype=bool)
-    return _map(calibration, codes, theta, tol, max_iter)
+    n, d = codes.shape[0], len(calibration.factors)
+    theta = np.empty((n, d))
+    se = np.empty((n, d))
+    converged = np.ones(n, dtype=bool)
+    for g, (mean, cov) in enumerate(priors):
+        rows = np.flatnonzero(group_codes == g)
+        if len(priors) > 1 and not rows.size:
+            continue
+        part = codes if len(priors) == 1 else codes[rows]
+        if n_general is not None:
+            t, s = _eap_bifactor(calibration, part, points, n_general, mean, cov)
+        elif dims > 3:
+            t, s = _eap_adaptive(calibration, part, points, mean, cov)
+        else:
+            t, s = _eap_grid(calibration, part, points, mean, cov)
+        if method == "map":
+            t, s, c = _map(calibration, part, t, tol, max_iter, mean, cov)
+            converged[rows] = c
+        theta[rows], se[rows] = t, s
+    return theta, se, converged
 
 
 def directional_information(calibration: Any, theta: Any, direction: Any = None,

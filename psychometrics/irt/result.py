@@ -395,9 +395,10 @@ class Calibration:
         if group not in self.groups:
             raise ValueError(f"group {group!r} is not one of the calibration's groups {list(self.groups)}")
         if self.factors:
-            raise ValueError("a group of a multi-group multidimensional calibration has factor means and covariances "
-                             "(factor_means, factor_covariances) that single-group scoring does not take yet; the "
-                             "item parameters are the same in every group (slope_intercept)")
+            raise ValueError("a group of a multi-group multidimensional calibration has its own factor means and "
+                             "covariances (factor_means, factor_covariances), which a single-group calibration cannot "
+                             "hold; score with irt.score(calibration, responses, group=...), the item parameters are "
+                             "the same in every group (slope_intercept)")
         return dataclasses.replace(
             self, item_params=self.group_item_params[group].copy(),
             slope_intercept=self.group_slope_intercept[group].copy(),

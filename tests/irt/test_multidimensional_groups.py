@@ -330,7 +330,9 @@ def test_multigroup_summary_and_refusals(rng):
     assert "factor means" in text and "factor covariances" in text and "2 groups" in repr(cal)
     from psychometrics.irt import score
 
-    with pytest.raises(ValueError, match="multi-group multidimensional"):
+    with pytest.raises(ValueError, match="multi-group multidimensional calibration .* pass group="):
         score(cal, data)
-    with pytest.raises(ValueError, match="multi-group multidimensional"):
+    scores = score(cal, data, group=labels)
+    assert list(scores.columns[:2]) == ["theta_A", "theta_B"]
+    with pytest.raises(ValueError, match=r"multi-group multidimensional .* irt.score\(calibration, responses, group"):
         cal.for_group("focal")
