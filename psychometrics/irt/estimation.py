@@ -155,8 +155,8 @@ def calibrate(responses: Any, model: str | Mapping[str, str] = "2pl", *, group: 
     quadrature_points : int, optional
         Equally spaced nodes on [-6, 6] per dimension. Default (``None``): mirt's 61 for one
         dimension; for multidimensional models 31 (2 factors), 15 (3 factors), 21 for bifactor
-        and two-tier models, 2000 quasi-Monte Carlo points beyond 3 factors. An explicit value
-        is always honoured.
+        and two-tier models; beyond 3 factors 128 points per person (``integration="adaptive"``)
+        or 2000 shared quasi-Monte Carlo points (``"qmc"``). An explicit value is always honoured.
     tol : float
         Convergence when the largest absolute change of a parameter in one EM step is below
         ``tol`` (mirt's criterion).
