@@ -756,8 +756,7 @@ def _importance_pass(problem: _MultidimensionalProblem, encoded: np.ndarray, mea
 
 
 def _adaptive_loglik(problem: _MultidimensionalProblem, n_factors: int, points: int = LOGLIK_POINTS_PER_PERSON,
-                     replications: int = LOGLIK_REPLICATIONS, seed: int = QMC_SEED + 1000,
-                     start: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[float, float]:
+                     replications: int = LOGLIK_REPLICATIONS, seed: int = QMC_SEED + 1000) -> tuple[float, float]:
     r"""Marginal log-likelihood at the estimates by adaptive importance sampling, and its standard error.
 
     Each response pattern i gets its own points :math:`\theta_{im} = \mu_i + C_i z_m`, with
@@ -769,16 +768,13 @@ def _adaptive_loglik(problem: _MultidimensionalProblem, n_factors: int, points: 
               {\phi(\theta_{im}; \mu_i, 1.5\,\Sigma_i)}.
 
     The moments start from the estimation's final E-step and are refined by one pass on their
-    own points (``start``: the patterns' posterior means (P, D) and covariances (P, D, D) of a
-    single-group calibration, e.g. the adaptive E-step's, instead); then ``replications``
-    independently scrambled point sets give
+    own points; then ``replications`` independently scrambled point sets give
     :math:`\sum_i n_i \log \hat L_i` each: the mean is returned, with standard error their
     standard deviation / sqrt(replications).
     """
     dims = int(n_factors)
-    if start is None:
-        log_probs = problem.log_probabilities()
-        log_prior = problem.log_prior(0)
+    log_probs = problem.log_probabilities()
+    log_prior = problem.log_prior(0)
     chunk = max(1, _PAIRS_CHUNK // int(points))
     base = [qmc_normal_nodes(int(points), dims, seed=seed + r) for r in range(1 + int(replications))]
     totals = np.zeros(int(replications))
@@ -787,13 +783,10 @@ def _adaptive_loglik(problem: _MultidimensionalProblem, n_factors: int, points: 
         freq = np.ones(n) if data.weights is None else np.asarray(data.weights, dtype=np.float64)
         for first in range(0, n, chunk):
             enc = data.encoded[first:first + chunk]
-            if start is None:
-                post, _ = posterior(enc, log_probs, log_prior)
-                mean, cov = _moments(post, np.broadcast_to(problem.nodes, (len(enc),) + problem.nodes.shape))
-                # a posterior seen on a few prior points has a degenerate covariance: widen it first
-                cov = cov + 0.1 * np.eye(dims)
-            else:
-                mean, cov = start[0][first:first + chunk], start[1][first:first + chunk]
+            post, _ = posterior(enc, log_probs, log_prior)
+            mean, cov = _moments(post, np.broadcast_to(problem.nodes, (len(enc),) + problem.nodes.shape))
+            # a posterior seen on a few prior points has a degenerate covariance: widen it first
+            cov = cov + 0.1 * np.eye(dims)
             _, mean, cov = _importance_pass(problem, enc, mean, cov, base[0])
             for r, z in enumerate(base[1:]):
                 totals[r] += float(freq[first:first + chunk] @ _importance_pass(problem, enc, mean, cov, z)[0])
