@@ -17,6 +17,12 @@ given ``factors=`` or ``bifactor=``. It reuses the unidimensional pipeline step 
   :math:`\sum_q N_q \log w_q(\boldsymbol\Phi)` (:func:`_correlation_mstep`), so the EM fixed
   point is the maximum of the same grid likelihood that is reported.
 
+Beyond three factors the grid is out of reach. A confirmatory model then integrates each
+response pattern on points of its own around its posterior (:class:`_AdaptiveProblem`,
+adaptive importance sampling, ``integration="adaptive"``, the default); ``integration="qmc"``
+uses quasi-Monte Carlo points of the prior shared by all persons (the default of exploratory
+models); docs/multidimensional.md compares them.
+
 Bifactor models (:func:`_BifactorProblem`) integrate by dimension reduction (Gibbons & Hedeker,
 1992; Cai, Yang & Hansen, 2011): for a general factor g and specific factors s, each item loading
 on g and at most one s,
