@@ -3,7 +3,8 @@
 Two cases from the multidimensional IRT issue, graded items with 5 categories:
 
 * ``correlated``: 5 correlated factors (r = 0.3), 25 items (5 per factor), 2,800 persons (a
-  Big Five survey), quasi-Monte Carlo EM (more than three factors); target under 15 s;
+  Big Five survey), adaptive person-specific points (more than three factors; ``--integration
+  qmc``: the shared quasi-Monte Carlo points of earlier versions); target under 15 s;
 * ``bifactor``: 1 general + 4 specific factors, 40 items (10 per specific factor), 10^5
   persons, dimension reduction; target under 30 s;
 * ``three``: 3 correlated factors, 21 items, 2,800 persons (tensor-product quadrature), for
@@ -20,6 +21,7 @@ Sobol generator of the quasi-Monte Carlo points) is imported before the clock st
     python benchmarks/mirt.py --cases bifactor --persons 20000
     python benchmarks/mirt.py --cases correlated --newton-steps 1   # one Newton step per M-step
     python benchmarks/mirt.py --cases bifactor --quadrature-points 31
+    python benchmarks/mirt.py --cases correlated --integration qmc   # shared prior points
 
 Timings on a shared machine are noisy; rerun before quoting them.
 """
@@ -61,7 +63,7 @@ def _simulate(slopes, corr, n_persons: int, seed: int):
 
 
 def run_one(case: str, n_persons: int | None, seed: int, newton_steps: int = 3,
-            quadrature_points: int | None = None) -> dict:
+            quadrature_points: int | None = None, integration: str | None = None) -> dict:
     import numpy as np
     import scipy.stats  # noqa: F401  (a one-off import cost, kept out of the timing)
 
@@ -108,7 +110,7 @@ def run_one(case: str, n_persons: int | None, seed: int, newton_steps: int = 3,
     else:
         structure = {f"F{m + 1}": items[m * per:(m + 1) * per] for m in range(n_factors)}
         cal = calibrate(data, "graded", factors=structure, newton_steps=newton_steps,
-                        quadrature_points=quadrature_points)
+                        quadrature_points=quadrature_points, integration=integration)
     seconds = time.perf_counter() - start
     cpu_seconds = time.process_time() - cpu_start
     done.set()
@@ -121,6 +123,7 @@ def run_one(case: str, n_persons: int | None, seed: int, newton_steps: int = 3,
     return {
         "case": case, "persons": n, "items": n_items, "factors": n_factors, "seconds": round(seconds, 2),
         "cpu_seconds": round(cpu_seconds, 2), "quadrature_points": cal.quadrature_points,
+        "integration": integration or "default",
         "newton_steps": newton_steps, "load_average": os.getloadavg()[0],
         "n_iter": cal.n_iter, "converged": cal.converged, "peak_mb": round(peak[0], 1),
         "loglik": round(cal.loglik, 3), "loglik_se": round(cal.loglik_se, 3),
@@ -140,11 +143,13 @@ def main() -> None:
     parser.add_argument("--newton-steps", type=int, default=3, help="Newton steps per item per M-step")
     parser.add_argument("--quadrature-points", type=int, default=None,
                         help="points per dimension (default: the calibration's own)")
+    parser.add_argument("--integration", default=None, choices=["grid", "qmc", "adaptive"],
+                        help="integration of the correlated cases (default: the calibration's own)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(run_one(args.child, args.persons, args.seed, args.newton_steps,
-                                 args.quadrature_points)))
+                                 args.quadrature_points, args.integration)))
         return
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -155,6 +160,8 @@ def main() -> None:
             command += ["--persons", str(args.persons)]
         if args.quadrature_points:
             command += ["--quadrature-points", str(args.quadrature_points)]
+        if args.integration:
+            command += ["--integration", args.integration]
         out = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
         if out.returncode != 0:
             print(json.dumps({"case": case, "error": out.stderr.strip().splitlines()[-1:]}))

@@ -106,7 +106,8 @@ def calibrate(responses: Any, model: str | Mapping[str, str] = "2pl", *, group: 
               check_dimensionality: bool = False,
               factors: Mapping[str, Sequence[str]] | int | None = None, correlated: bool = True,
               bifactor: Mapping[str, Sequence[str]] | None = None, rotation: str | None = None,
-              general: str | Mapping[str, Sequence[str]] | None = None) -> Calibration:
+              general: str | Mapping[str, Sequence[str]] | None = None,
+              integration: str | None = None) -> Calibration:
     r"""Calibrate item response models by marginal maximum likelihood (Bock-Aitkin EM).
 
     Parameters
@@ -154,8 +155,8 @@ def calibrate(responses: Any, model: str | Mapping[str, str] = "2pl", *, group: 
     quadrature_points : int, optional
         Equally spaced nodes on [-6, 6] per dimension. Default (``None``): mirt's 61 for one
         dimension; for multidimensional models 31 (2 factors), 15 (3 factors), 21 for bifactor
-        and two-tier models, 2000 quasi-Monte Carlo points beyond 3 factors. An explicit value
-        is always honoured.
+        and two-tier models; beyond 3 factors 128 points per person (``integration="adaptive"``)
+        or 2000 shared quasi-Monte Carlo points (``"qmc"``). An explicit value is always honoured.
     tol : float
         Convergence when the largest absolute change of a parameter in one EM step is below
         ``tol`` (mirt's criterion).
@@ -200,8 +201,9 @@ def calibrate(responses: Any, model: str | Mapping[str, str] = "2pl", *, group: 
         ``{"communication": [items], "teamwork": [items], ...}``: confirmatory model, each item
         loads on the factors that list it (slopes ``a1..aD`` in that order); factor variances
         are 1 and their correlations are estimated. An integer: exploratory model with that
-        many factors, rotated by ``rotation``. Up to 3 factors (tensor-product quadrature of
-        ``quadrature_points`` per dimension, default 31 for 2 and 15 for 3).
+        many factors, rotated by ``rotation``. Up to 3 factors: tensor-product quadrature of
+        ``quadrature_points`` per dimension (default 31 for 2 and 15 for 3); beyond, see
+        ``integration``.
     correlated : bool
         Estimate the correlations of confirmatory factors (default); ``False``: orthogonal.
     bifactor : mapping, optional
@@ -217,6 +219,14 @@ def calibrate(responses: Any, model: str | Mapping[str, str] = "2pl", *, group: 
         ``{"g1": [items], "g2": [items]}`` for a two-tier model (Cai, 2010): up to two
         correlated general factors, each on the items it lists, plus the specific factors
         (cost of (G+1)-dimensional quadrature by dimension reduction).
+    integration : {"grid", "qmc", "adaptive"}, optional
+        How a correlated-factors model integrates over the factors: ``"grid"``, a
+        tensor-product grid (default up to 3 factors); ``"adaptive"``, points of each person's
+        own around its posterior, adaptive importance sampling (default of confirmatory models
+        beyond 3 factors; ``quadrature_points`` = points per person, default 128); ``"qmc"``,
+        quasi-Monte Carlo points of the prior shared by all persons (default of exploratory
+        models beyond 3 factors; ``quadrature_points`` = points, default 2,000). See
+        docs/multidimensional.md.
 
     Multidimensional models take ``group=`` too (confirmatory and bifactor/two-tier): items are
     equal across groups, the reference group's factors have means 0 and variances 1 (their
@@ -295,9 +305,12 @@ def calibrate(responses: Any, model: str | Mapping[str, str] = "2pl", *, group: 
             rotation=rotation, quadrature_points=quadrature_points, tol=tol,
             max_iter=max_iter, se=se, priors=priors, fixed=fixed, weights=weights, start=start,
             accelerate=accelerate, newton_steps=newton_steps, callback=callback, group=labels_in,
-            reference=reference, min_group_size=min_group_size, estimate_latent=estimate_latent)
+            reference=reference, min_group_size=min_group_size, estimate_latent=estimate_latent,
+            integration=integration)
     if general is not None:
         raise ValueError("general= applies to bifactor and two-tier models (bifactor=...)")
+    if integration is not None:
+        raise ValueError("integration= applies to multidimensional calibrations (factors=...)")
     if check_dimensionality:
         # factor analysis sits beside IRT, not below it: imported only when asked for
         from psychometrics.factor.dimensionality import check_unidimensionality

@@ -17,6 +17,12 @@ given ``factors=`` or ``bifactor=``. It reuses the unidimensional pipeline step 
   :math:`\sum_q N_q \log w_q(\boldsymbol\Phi)` (:func:`_correlation_mstep`), so the EM fixed
   point is the maximum of the same grid likelihood that is reported.
 
+Beyond three factors the grid is out of reach. A confirmatory model then integrates each
+response pattern on points of its own around its posterior (:class:`_AdaptiveProblem`,
+adaptive importance sampling, ``integration="adaptive"``, the default); ``integration="qmc"``
+uses quasi-Monte Carlo points of the prior shared by all persons (the default of exploratory
+models); docs/multidimensional.md compares them.
+
 Bifactor models (:func:`_BifactorProblem`) integrate by dimension reduction (Gibbons & Hedeker,
 1992; Cai, Yang & Hansen, 2011): for a general factor g and specific factors s, each item loading
 on g and at most one s,
@@ -51,7 +57,7 @@ import pandas as pd
 
 from psychometrics.data import Responses
 from psychometrics.errors import ConvergenceWarning, DataWarning, ModelWarning, ResponseError
-from psychometrics.estep import EStep, estep, posterior
+from psychometrics.estep import EStep, estep, log_likelihood_matrix, posterior
 from psychometrics.estep_bifactor import bifactor_estep
 from psychometrics.irt.document import _frame
 from psychometrics.irt.em import _GroupData, _plain_em, _Problem, _squarem
@@ -78,8 +84,8 @@ from psychometrics.items.multidimensional import (
 from psychometrics.quadrature import grid_nodes, mvn_log_weights, product_nodes
 
 __all__ = ["calibrate_multidimensional", "DEFAULT_QUADRATURE_POINTS", "MAX_QUADRATURE_FACTORS", "QMC_POINTS",
-           "QMC_MIN_EFFECTIVE_POINTS",
-           "qmc_normal_nodes"]
+           "QMC_MIN_EFFECTIVE_POINTS", "ADAPTIVE_POINTS", "INTEGRATIONS",
+           "qmc_normal_nodes", "shifted_normal_points"]
 
 #: Quadrature points per dimension by number of dimensions integrated (mirt's defaults).
 DEFAULT_QUADRATURE_POINTS = {1: 61, 2: 31, 3: 15}
@@ -92,8 +98,14 @@ BIFACTOR_QUADRATURE_POINTS = {2: 21, 3: 15}
 #: factors are integrated on quasi-Monte Carlo points (docs/multidimensional.md).
 MAX_QUADRATURE_FACTORS = 3
 
-#: Quasi-Monte Carlo points of models with more than MAX_QUADRATURE_FACTORS factors.
+#: Quasi-Monte Carlo points of ``integration="qmc"`` (shared by all persons).
 QMC_POINTS = 2000
+
+#: Integration methods of correlated-factors models: tensor-product grid (default up to
+#: MAX_QUADRATURE_FACTORS factors), quasi-Monte Carlo points shared by all persons (default of
+#: exploratory models beyond), adaptive person-specific points (default of confirmatory models
+#: beyond; docs/multidimensional.md).
+INTEGRATIONS = ("grid", "qmc", "adaptive")
 
 #: Seed of the scrambled Sobol sequence: a calibration is reproducible run to run.
 QMC_SEED = 20261203
@@ -700,13 +712,14 @@ _PROPOSAL_INFLATION = 1.5
 _PAIRS_CHUNK = 1 << 15
 
 
-def _pattern_loglik_at(problem: _MultidimensionalProblem, encoded: np.ndarray, theta: np.ndarray) -> np.ndarray:
+def _pattern_loglik_at(problem: _MultidimensionalProblem, encoded: np.ndarray, theta: np.ndarray,
+                       blocks: Sequence[_Block] | None = None) -> np.ndarray:
     """Log-likelihood of each response pattern at its own points: encoded (P, items), theta
-    (P, M, D) -> (P, M); missing responses add 0."""
+    (P, M, D) -> (P, M); missing responses add 0. ``blocks``: only these items (default all)."""
     n_p, n_m, dims = theta.shape
     flat = theta.reshape(n_p * n_m, dims)
     out = np.zeros((n_p, n_m))
-    for b in problem.blocks:
+    for b in problem.blocks if blocks is None else blocks:
         lp = b.model.log_probabilities(b.params, flat).reshape(len(b.positions), n_p, n_m, b.k)
         codes = encoded[:, b.positions].T.astype(np.int64)
         observed = codes >= 0
@@ -774,15 +787,15 @@ def _adaptive_loglik(problem: _MultidimensionalProblem, n_factors: int, points: 
     for data in problem.groups:
         n = data.encoded.shape[0]
         freq = np.ones(n) if data.weights is None else np.asarray(data.weights, dtype=np.float64)
-        for start in range(0, n, chunk):
-            enc = data.encoded[start:start + chunk]
+        for first in range(0, n, chunk):
+            enc = data.encoded[first:first + chunk]
             post, _ = posterior(enc, log_probs, log_prior)
             mean, cov = _moments(post, np.broadcast_to(problem.nodes, (len(enc),) + problem.nodes.shape))
             # a posterior seen on a few prior points has a degenerate covariance: widen it first
             cov = cov + 0.1 * np.eye(dims)
             _, mean, cov = _importance_pass(problem, enc, mean, cov, base[0])
             for r, z in enumerate(base[1:]):
-                totals[r] += float(freq[start:start + chunk] @ _importance_pass(problem, enc, mean, cov, z)[0])
+                totals[r] += float(freq[first:first + chunk] @ _importance_pass(problem, enc, mean, cov, z)[0])
     return float(totals.mean()), float(totals.std(ddof=1) / np.sqrt(len(totals)))
 
 
@@ -834,6 +847,358 @@ def _qmc_loglik(problem: _MultidimensionalProblem, n_points: int, n_factors: int
         return _adaptive_loglik(problem, n_factors)
     return _fresh_points_loglik(problem, n_points, n_factors)
 
+
+# --------------------------------------------------------------------------------------------
+# adaptive (person-specific) E-step beyond three factors
+# --------------------------------------------------------------------------------------------
+
+#: Points per person of the adaptive E-step (:func:`shifted_normal_points`).
+ADAPTIVE_POINTS = 128
+
+#: Proposal covariance of the adaptive E-step = this x the person's posterior covariance: a
+#: proposal a little wider than the posterior bounds the importance weights (with D = 7 the
+#: weights' relative variance is (1.5^2 / 2)^{3.5} - 1 = 0.5 for a normal posterior).
+_ADAPTIVE_INFLATION = 1.5
+
+#: Each factor's likelihood is tabulated on [-6, 6] at this step and interpolated linearly at the
+#: persons' points (error below 1e-4 x the curvature of the log-likelihood).
+_TABLE_STEP = 0.025
+
+#: The points' posterior masses are binned (linear splitting) on [-6, 6] at this step for the item
+#: M-step: the splitting adds at most step^2 / 4 = 6e-4 to a point's variance along the factor.
+_BIN_STEP = 0.05
+
+_GRID_HALF_WIDTH = 6.0
+
+#: The adaptive E-step's proposals stop following the posteriors once no parameter moves by this
+#: much in an EM iteration (:meth:`_AdaptiveProblem.em_map`).
+_ADAPT_UNTIL = 1e-2
+
+#: Fresh point sets per pattern of the adaptive calibration's reported log-likelihood.
+ADAPTIVE_LOGLIK_SETS = 8
+
+#: Response patterns per chunk of the adaptive E-step (memory ~ chunk x points x D floats).
+_ADAPTIVE_CHUNK = 1024
+
+
+def _sobol_uniform(n_points: int, n_factors: int, seed: int = QMC_SEED) -> np.ndarray:
+    """Scrambled Sobol points of the unit cube, (n_points, D), fixed seed."""
+    from scipy.stats import qmc
+
+    with warnings.catch_warnings():
+        # a point count that is not a power of two only loses Sobol's balance property
+        warnings.simplefilter("ignore", UserWarning)
+        return qmc.Sobol(d=int(n_factors), scramble=True, seed=seed).random(int(n_points))
+
+
+def shifted_normal_points(uniform: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    r"""Each pattern's own points of :math:`N(\mathbf 0, \mathbf I_D)`, (P, M, D): the uniform
+    points (M, D) shifted modulo 1 by the pattern's shift (P, D) (Cranley-Patterson rotation of
+    a scrambled Sobol set), through the normal quantile.
+
+    Every pattern's set is a randomized quasi-Monte Carlo set, unbiased for its own integrals and
+    independent of the other patterns' sets. One set shared by all persons is not: its error
+    is common to all of them and adds up; on a 2-factor case (1,000 persons, 64 points) one shared
+    antithetic set put the importance-sampling log-likelihood 15 units above a 241^2-node grid,
+    shifted sets 0.2."""
+    from scipy.special import ndtri
+
+    u = uniform[None, :, :] + shift[:, None, :]
+    u -= np.floor(u)
+    return ndtri(np.clip(u, 1e-12, 1.0 - 1e-12))
+
+
+def _interpolate(table: np.ndarray, x: np.ndarray, start: float, step: float) -> np.ndarray:
+    """Rows of ``table`` (P, G) on the grid start + step * g, read at x (P, M) by quadratic
+    interpolation through the nearest node and its neighbours (error O(step^3))."""
+    g = table.shape[1]
+    position = np.clip((x - start) / step, 0.0, g - 1.0)
+    centre = np.clip(np.rint(position).astype(np.int64), 1, g - 2)
+    t = position - centre
+    mid = np.take_along_axis(table, centre, axis=1)
+    lo = np.take_along_axis(table, centre - 1, axis=1)
+    hi = np.take_along_axis(table, centre + 1, axis=1)
+    return mid + 0.5 * t * (hi - lo) + 0.5 * t * t * (hi - 2.0 * mid + lo)
+
+
+def _bin_masses(x: np.ndarray, w: np.ndarray, start: float, step: float, n_bins: int) -> np.ndarray:
+    """Masses w (P, M) at x (P, M) split linearly onto the grid start + step * g: (P, G); each
+    point's mass and its mean along the axis are kept."""
+    n = x.shape[0]
+    position = np.clip((x - start) / step, 0.0, n_bins - 1.000001)
+    left = position.astype(np.int64)
+    frac = position - left
+    index = (np.arange(n)[:, None] * n_bins + left).ravel()
+    out = np.bincount(index, (w * (1.0 - frac)).ravel(), n * n_bins)
+    out += np.bincount(index + 1, (w * frac).ravel(), n * n_bins)
+    return out.reshape(n, n_bins)
+
+
+def _one_hot(codes: np.ndarray, k: int) -> np.ndarray:
+    """(P, items) category codes (-1 missing) -> (P, items * k) indicators."""
+    n, m = codes.shape
+    out = np.zeros((n, m, k))
+    rows, cols = np.nonzero(codes >= 0)
+    out[rows, cols, codes[rows, cols]] = 1.0
+    return out.reshape(n, m * k)
+
+
+def _moment_nodes(second: np.ndarray, n: float) -> tuple[np.ndarray, np.ndarray]:
+    r"""Nodes and masses whose total is ``n`` and whose second moments
+    :math:`\sum_q N_q\boldsymbol\theta_q\boldsymbol\theta_q^\top` are ``second``: the
+    eigenvectors of ``second`` weighted by its eigenvalues, plus a node at 0 with the rest of
+    the mass. The correlation M-step of the adaptive E-step reads only these two sums."""
+    values, vectors = np.linalg.eigh(0.5 * (second + second.T))
+    nodes = np.vstack([vectors.T, np.zeros((1, second.shape[0]))])
+    return nodes, np.concatenate([values, [n - values.sum()]])
+
+
+class _AdaptiveProblem(_MultidimensionalProblem):
+    r"""Confirmatory correlated-factors EM with a person-specific (adaptive) E-step.
+
+    Response pattern n gets its own points :math:`\boldsymbol\theta_{nm} = \boldsymbol\mu_n +
+    \mathbf C_n\mathbf z_{nm}`: :math:`\mathbf z_{nm}` the pattern's randomized quasi-Monte
+    Carlo points of N(0, I) (:func:`shifted_normal_points`, fixed across iterations),
+    :math:`\mathbf C_n\mathbf C_n^\top = 1.5\,\boldsymbol\Sigma_n` with
+    :math:`\boldsymbol\mu_n, \boldsymbol\Sigma_n` the pattern's posterior mean and covariance
+    at the previous E-step. The weights are
+
+    .. math:: w_{nm} \propto P(\mathbf x_n\mid\boldsymbol\theta_{nm})\,
+              \phi(\boldsymbol\theta_{nm}; \mathbf 0, \boldsymbol\Phi) / q_n(\boldsymbol\theta_{nm}),
+
+    normalized per pattern, and :math:`\log\frac1M\sum_m` of the unnormalized ones estimates the
+    pattern's marginal log-likelihood (adaptive importance sampling; Schilling & Bock, 2005, with
+    quasi-Monte Carlo points instead of a product grid).
+
+    The likelihood of the items loading on one factor factorizes over factors: each factor's
+    part is tabulated per pattern on a fine grid by the compiled kernel and interpolated at the
+    points; items loading on several factors are evaluated at the points themselves.
+
+    M-step: an item on factor f depends on :math:`\theta_f` only, so the points' masses are
+    binned along f (:data:`_BIN_STEP`) and all such items share G nodes
+    :math:`(g, g, \dots, g)` (their other slopes are fixed at 0, so only their own coordinate
+    enters :math:`\mathbf a^\top\boldsymbol\theta`): the batched Newton M-step runs on G nodes.
+    An item on several factors gets every (pattern, point) as a pseudo-observation. The
+    correlations maximize :math:`-\frac12\mathrm{tr}(\boldsymbol\Phi^{-1}\mathbf S) -
+    \frac N2\log|\boldsymbol\Phi|`, :math:`\mathbf S = \sum_n f_n\sum_m
+    w_{nm}\boldsymbol\theta_{nm}\boldsymbol\theta_{nm}^\top`.
+    """
+
+    def __init__(self, blocks: list[_Block], groups: list[_GroupData], n_categories: np.ndarray, latent: _Latent,
+                 newton_steps: int, pattern: np.ndarray, n_points: int, seed: int = QMC_SEED) -> None:
+        dims = pattern.shape[1]
+        self.dims = dims
+        self.table_grid = np.arange(-_GRID_HALF_WIDTH, _GRID_HALF_WIDTH + _TABLE_STEP / 2, _TABLE_STEP)
+        self.bin_grid = np.arange(-_GRID_HALF_WIDTH, _GRID_HALF_WIDTH + _BIN_STEP / 2, _BIN_STEP)
+        line = np.repeat(self.bin_grid[:, None], dims, axis=1)
+        super().__init__(blocks, groups, line, n_categories, latent, newton_steps)
+        self.table_nodes = np.repeat(self.table_grid[:, None], dims, axis=1)
+        self.uniform = _sobol_uniform(int(n_points), dims, seed)
+        single = pattern.sum(axis=1) == 1
+        self.factor_columns = [np.flatnonzero(single & pattern[:, f]) for f in range(dims)]
+        self.multi_columns = np.flatnonzero(~single)
+        self.single_block = []
+        for b in blocks:
+            kinds = set(single[b.positions].tolist())
+            if len(kinds) != 1:
+                raise ValueError("internal: an adaptive block mixes items on one and on several factors")
+            self.single_block.append(kinds.pop())
+        n = groups[0].encoded.shape[0]
+        self.seed = seed
+        self.shift = np.random.default_rng(seed).random((n, dims))
+        self.mean: np.ndarray | None = None
+        self.cov: np.ndarray | None = None
+        self.ess = np.zeros(n)
+        self.adapt = True
+        self.n_adapted = 0
+        self.second = np.eye(dims)
+        self.total = 1.0
+        self.multi_nodes = np.zeros((0, dims))
+        self.multi_counts = np.zeros((0, 0, self.max_k))
+
+    def _line_log_probs(self) -> np.ndarray:
+        out = np.full((self.n_columns, self.table_nodes.shape[0], self.max_k), -np.inf)
+        for b, single in zip(self.blocks, self.single_block):
+            if single:
+                out[b.positions, :, :b.k] = b.model.log_probabilities(b.params, self.table_nodes)
+        return out
+
+    def _factor_tables(self, codes: np.ndarray, log_probs: np.ndarray) -> list[np.ndarray | None]:
+        """Per factor, the log-likelihood of its one-factor items on the table grid, (P, G)."""
+        return [log_likelihood_matrix(codes[:, cols], log_probs[cols]) if cols.size else None
+                for cols in self.factor_columns]
+
+    def _start(self, log_probs: np.ndarray) -> None:
+        """Starting proposals: each factor's posterior mean and variance from its own items
+        alone (standard normal prior), no correlation."""
+        data = self.groups[0]
+        n = data.encoded.shape[0]
+        self.mean = np.zeros((n, self.dims))
+        self.cov = np.repeat(np.eye(self.dims)[None], n, axis=0)
+        prior = -0.5 * self.table_grid ** 2
+        for start in range(0, n, _ADAPTIVE_CHUNK):
+            rows = slice(start, start + _ADAPTIVE_CHUNK)
+            for f, table in enumerate(self._factor_tables(data.encoded[rows], log_probs)):
+                if table is None:
+                    continue
+                post = _normalized(table + prior[None, :])
+                m = post @ self.table_grid
+                self.mean[rows, f] = m
+                self.cov[rows, f, f] = np.maximum(post @ self.table_grid ** 2 - m * m, 0.01)
+
+    def _weighted_points(self, shift: np.ndarray):
+        """Per chunk of patterns: (rows, codes, points (P, M, D), log weights (P, M)), the log
+        weights log L + log prior - log proposal."""
+        data = self.groups[0]
+        enc = data.encoded
+        log_probs = self._line_log_probs()
+        if self.mean is None:
+            self._start(log_probs)
+        dims, m_points = self.dims, self.uniform.shape[0]
+        chol_prior = np.linalg.cholesky(self.correlation)
+        half_log_det = float(np.log(np.diag(chol_prior)).sum())
+        eye = np.eye(dims)
+        multi_blocks = [b for b, single in zip(self.blocks, self.single_block) if not single]
+        for start in range(0, enc.shape[0], _ADAPTIVE_CHUNK):
+            rows = slice(start, start + _ADAPTIVE_CHUNK)
+            codes = enc[rows]
+            chol = np.linalg.cholesky(_ADAPTIVE_INFLATION * self.cov[rows] + 1e-8 * eye)
+            z = shifted_normal_points(self.uniform, shift[rows])
+            theta = self.mean[rows, None, :] + np.matmul(z, chol.transpose(0, 2, 1))
+            p = theta.shape[0]
+            u = np.linalg.solve(chol_prior, theta.reshape(-1, dims).T)
+            # log prior - log proposal (the normal constants cancel)
+            log_w = (-0.5 * np.einsum("dq,dq->q", u, u).reshape(p, m_points) - half_log_det
+                     + 0.5 * np.einsum("pmd,pmd->pm", z, z)
+                     + np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)[:, None])
+            for f, table in enumerate(self._factor_tables(codes, log_probs)):
+                if table is not None:
+                    log_w += _interpolate(table, theta[:, :, f], self.table_grid[0], _TABLE_STEP)
+            if multi_blocks:
+                log_w += _pattern_loglik_at(self, codes, theta, multi_blocks)
+            yield rows, codes, theta, log_w
+
+    def _frequencies(self) -> np.ndarray:
+        data = self.groups[0]
+        return (np.ones(data.encoded.shape[0]) if data.weights is None
+                else np.asarray(data.weights, dtype=np.float64))
+
+    def expectation(self) -> EStep:
+        self.n_estep += 1
+        freq = self._frequencies()
+        dims, m_points = self.dims, self.uniform.shape[0]
+        n_bins = self.bin_grid.shape[0]
+        counts = np.zeros((self.n_columns, n_bins, self.max_k))
+        second = np.zeros((dims, dims))
+        loglik = 0.0
+        new_mean, new_cov = None, None
+        multi_nodes, multi_counts = [], []
+        for rows, codes, theta, log_w in self._weighted_points(self.shift):
+            if new_mean is None:
+                new_mean, new_cov = np.empty_like(self.mean), np.empty_like(self.cov)
+            p = theta.shape[0]
+            top = log_w.max(axis=1)
+            w = np.exp(log_w - top[:, None])
+            mass = w.sum(axis=1)
+            w /= mass[:, None]
+            f_rows = freq[rows]
+            loglik += float(f_rows @ (top + np.log(mass / m_points)))
+            mean, cov = _moments(w, theta)
+            new_mean[rows], new_cov[rows] = mean, cov
+            self.ess[rows] = 1.0 / np.einsum("pm,pm->p", w, w)
+            second += np.einsum("p,pde->de", f_rows, cov + mean[:, :, None] * mean[:, None, :])
+            mass_w = w * f_rows[:, None]
+            for f, cols in enumerate(self.factor_columns):
+                if not cols.size:
+                    continue
+                binned = _bin_masses(theta[:, :, f], mass_w, self.bin_grid[0], _BIN_STEP, n_bins)
+                part = (_one_hot(codes[:, cols], self.max_k).T @ binned).reshape(cols.size, self.max_k, n_bins)
+                counts[cols] += part.transpose(0, 2, 1)
+            if self.multi_columns.size:
+                hot = _one_hot(codes[:, self.multi_columns], self.max_k).reshape(p, 1, -1, self.max_k)
+                multi_nodes.append(theta.reshape(-1, dims))
+                multi_counts.append((hot * mass_w[:, :, None, None]).reshape(p * m_points, -1, self.max_k))
+        if self.adapt:
+            # a posterior seen through few effective points can have a near-singular covariance
+            self.mean, self.cov = new_mean, new_cov + 1e-4 * np.eye(dims)
+        self.second, self.total = second, float(freq.sum())
+        if self.multi_columns.size:
+            self.multi_nodes = np.concatenate(multi_nodes)
+            self.multi_counts = np.concatenate(multi_counts).transpose(1, 0, 2)
+        self.group_nodes = [(np.zeros(0), self.total)]
+        return EStep(counts, loglik, np.zeros(0), self.total)
+
+    def em_map(self, x: np.ndarray, step_tol: float) -> tuple[np.ndarray, float]:
+        # New proposals move the points, and with them the EM map: the proposals follow the
+        # posteriors until no parameter moves by _ADAPT_UNTIL in one iteration, then stay, so that
+        # the map is a fixed function and EM converges to tol (Schilling & Bock, 2005, likewise
+        # stop adapting once the estimates settle).
+        new, loglik = super().em_map(x, step_tol)
+        self.n_adapted += int(self.adapt)
+        if self.adapt and self.n_adapted >= 3 and np.max(np.abs(new - x)) < _ADAPT_UNTIL:
+            self.adapt = False
+        return new, loglik
+
+    def _block_data(self, b: _Block, single: bool, e: EStep) -> tuple[np.ndarray, np.ndarray]:
+        if single:
+            return self.nodes, e.counts[b.positions, :, :b.k]
+        rows = np.searchsorted(self.multi_columns, b.positions)
+        return self.multi_nodes, self.multi_counts[rows, :, :b.k]
+
+    def maximization(self, e: EStep, step_tol: float) -> None:
+        for b, single in zip(self.blocks, self.single_block):
+            nodes, counts = self._block_data(b, single, e)
+            b.mstep(nodes, counts, self.newton_steps, step_tol)
+        if self.pairs:
+            nodes, masses = _moment_nodes(self.second, self.total)
+            self.latent.cov[0] = _correlation_mstep(nodes, masses, self.correlation, self.pairs, continuous=True)
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        # the proposals stay where the estimation left them: the score is then the exact
+        # gradient of the importance-sampling log-likelihood (smooth in x, as the Oakes
+        # differences need)
+        self.unpack(x)
+        adapt, self.adapt = self.adapt, False
+        try:
+            e = self.expectation()
+        finally:
+            self.adapt = adapt
+        out = np.zeros(self.size)
+        for b, single in zip(self.blocks, self.single_block):
+            nodes, counts = self._block_data(b, single, e)
+            b.score(nodes, counts, out)
+        if self.latent.slots:
+            nodes, masses = _moment_nodes(self.second, self.total)
+            out[self.n_item_slots:] = _correlation_objective(nodes, masses, self.correlation, self.pairs, None,
+                                                             True)[1]
+        return out
+
+    def loglik(self, replications: int = ADAPTIVE_LOGLIK_SETS) -> tuple[float, float]:
+        r"""Marginal log-likelihood at the current estimates and its standard error, on
+        ``replications`` fresh point sets per pattern (new shifts; the proposals of the last
+        E-step): per pattern the sets are pooled (log of the mean weight over all of them), the
+        standard error is the standard deviation of the one-set totals / sqrt(replications)."""
+        freq = self._frequencies()
+        rng = np.random.default_rng(self.seed + 1)
+        per_set = []
+        for _ in range(int(replications)):
+            shift = rng.random(self.shift.shape)
+            ll = np.empty(freq.shape[0])
+            for rows, _, _, log_w in self._weighted_points(shift):
+                top = log_w.max(axis=1)
+                ll[rows] = top + np.log(np.exp(log_w - top[:, None]).mean(axis=1))
+            per_set.append(ll)
+        sets = np.array(per_set)
+        top = sets.max(axis=0)
+        pooled = top + np.log(np.exp(sets - top).mean(axis=0))
+        one_set = sets @ freq
+        return float(freq @ pooled), float(one_set.std(ddof=1) / np.sqrt(len(sets)))
+
+    def effective(self) -> dict[str, float]:
+        """Summary of the patterns' effective points at the last E-step (as :func:`_effective_points`)."""
+        freq = self._frequencies()
+        return {"median": _weighted_quantile(self.ess, freq, 0.5), "p05": _weighted_quantile(self.ess, freq, 0.05),
+                "points": float(self.uniform.shape[0])}
 
 def _layout(blocks: Sequence[_Block], item_ids: Sequence[str], problem: _Problem,
             labels: Sequence[Any] = (None,)) -> ParameterLayout:
@@ -1011,10 +1376,10 @@ def calibrate_multidimensional(resp: Responses, model: str | Mapping[str, str], 
                                accelerate: bool = True, newton_steps: int = 3,
                                callback: Callable[[int, float, float], Any] | None = None,
                                group: Any = None, reference: Any = None, min_group_size: int = MIN_GROUP_SIZE,
-                               estimate_latent: bool | None = None) -> Calibration:
+                               estimate_latent: bool | None = None, integration: str | None = None) -> Calibration:
     """Multidimensional calibration; see :func:`psychometrics.irt.calibrate` (``factors=``,
-    ``bifactor=``, ``general=``, ``group=``) for the parameters and the module docstring for the
-    method."""
+    ``bifactor=``, ``general=``, ``group=``, ``integration=``) for the parameters and the module
+    docstring for the method."""
     item_ids = resp.item_ids
     general = "general" if general is None else general
     models = _model_mapping(model, item_ids)
@@ -1064,8 +1429,26 @@ def calibrate_multidimensional(resp: Responses, model: str | Mapping[str, str], 
     if exploratory and rotation is None:
         rotation = "oblimin"
     dims = n_general + 1 if bifactor is not None else n_factors
-    qmc = dims > MAX_QUADRATURE_FACTORS
-    if qmc:
+    if integration is None:
+        integration = ("grid" if dims <= MAX_QUADRATURE_FACTORS else "qmc" if exploratory else "adaptive")
+    if integration not in INTEGRATIONS:
+        raise ValueError(f"integration must be one of {INTEGRATIONS}, got {integration!r}")
+    if bifactor is not None and integration != "grid":
+        raise ValueError(f"integration={integration!r}: bifactor and two-tier models integrate on a grid "
+                         "(dimension reduction); leave integration unset")
+    if integration == "grid" and dims > MAX_QUADRATURE_FACTORS:
+        raise ValueError(f"integration='grid' with {dims} factors: a tensor-product grid has too many nodes beyond "
+                         f"{MAX_QUADRATURE_FACTORS} factors; use integration='adaptive' or 'qmc'")
+    if integration == "adaptive" and exploratory:
+        raise ValueError("integration='adaptive' applies to confirmatory models (factors={name: [items]}); an "
+                         "exploratory model with more than three factors uses integration='qmc'")
+    qmc = integration == "qmc"
+    adaptive = integration == "adaptive"
+    if adaptive:
+        points = ADAPTIVE_POINTS if quadrature_points is None else quadrature_points
+        if isinstance(points, bool) or int(points) != points or points < 8:
+            raise ValueError(f"quadrature_points (adaptive points per person) must be an integer >= 8, got {points!r}")
+    elif qmc:
         points = QMC_POINTS if quadrature_points is None else quadrature_points
         if isinstance(points, bool) or int(points) != points or points < 100:
             raise ValueError(f"quadrature_points (quasi-Monte Carlo points for {dims} factors) must be an integer "
@@ -1091,8 +1474,8 @@ def calibrate_multidimensional(resp: Responses, model: str | Mapping[str, str], 
         labels: list[Any] = [None]
         group_codes = np.zeros(resp.n_persons, dtype=np.int64)
     else:
-        if qmc:
-            raise ValueError(f"a multi-group calibration with {dims} factors (quasi-Monte Carlo integration) is not "
+        if qmc or adaptive:
+            raise ValueError(f"a multi-group calibration with {dims} factors ({integration} integration) is not "
                              f"supported; use at most {MAX_QUADRATURE_FACTORS} factors or a bifactor model")
         if exploratory:
             raise ValueError("a multi-group exploratory model is not identified up to rotation in each group; fit a "
@@ -1139,13 +1522,14 @@ def calibrate_multidimensional(resp: Responses, model: str | Mapping[str, str], 
 
     per_item_priors = _parse_priors(priors, item_ids)
     matched: set[tuple[str, str]] = set()
-    keys: dict[tuple[str, int], list[int]] = {}
+    keys: dict[tuple[str, int, bool], list[int]] = {}
     for j, item in enumerate(item_ids):
-        keys.setdefault((models[item], int(n_cat[j])), []).append(j)
+        # the adaptive M-step treats items on one factor and items on several differently
+        keys.setdefault((models[item], int(n_cat[j]), adaptive and int(pattern[j].sum()) > 1), []).append(j)
     blocks: list[_Block] = []
     first_slot = 0
     global_slope = [f"a{m}" for m in range(1, n_factors + 1)]
-    for (name, k), positions in keys.items():
+    for (name, k, _), positions in keys.items():
         m = MultidimensionalModel(get_model(name), dims)
         local_names = m.parameter_names(k)
         props = np.zeros((len(positions), k))
@@ -1204,7 +1588,7 @@ def calibrate_multidimensional(resp: Responses, model: str | Mapping[str, str], 
         sub_w = weights if (weights is None or n_groups == 1) else weights[rows]
         work, work_weights = _collapse_patterns(sub, sub_w, n_cat)
         groups.append(_GroupData(work, work_weights, None, float(w[rows].sum())))
-    nodes_1d = None if qmc else grid_nodes(int(points))
+    nodes_1d = None if qmc or adaptive else grid_nodes(int(points))
     shared = estimate_latent is False
     if bifactor is not None:
         latent_blocks = [list(range(n_general))] + [[f] for f in range(n_general, n_factors)]
@@ -1212,6 +1596,9 @@ def calibrate_multidimensional(resp: Responses, model: str | Mapping[str, str], 
                          n_groups, shared)
         problem: _Problem = _BifactorProblem(blocks, groups, nodes_1d, n_cat, item_group, n_general, latent,
                                              newton_steps)
+    elif adaptive:
+        latent = _Latent(names, [list(range(n_factors))], [correlated], n_groups, shared)
+        problem = _AdaptiveProblem(blocks, groups, n_cat, latent, newton_steps, pattern, int(points))
     else:
         latent = _Latent(names, [list(range(n_factors))], [correlated and not exploratory], n_groups,
                          shared or exploratory)
@@ -1235,6 +1622,9 @@ def calibrate_multidimensional(resp: Responses, model: str | Mapping[str, str], 
                       "raise quadrature_points); the estimates are not trustworthy", ModelWarning, stacklevel=3)
     loglik_se = math.nan
     effective = None
+    if isinstance(problem, _AdaptiveProblem):
+        effective = problem.effective()
+        loglik, loglik_se = problem.loglik()
     if isinstance(problem, _MultidimensionalProblem) and problem.qmc_base is not None:
         effective = _effective_points(problem)
         if effective["median"] < QMC_MIN_EFFECTIVE_POINTS:

@@ -117,14 +117,14 @@ class Calibration:
         ``""`` (unidimensional), ``"confirmatory"``, ``"exploratory"``, ``"bifactor"`` or
         ``"two-tier"``.
     loglik_se : float
-        Integration error of :attr:`loglik` where it is a quasi-Monte Carlo estimate (more than
-        three factors); NaN for quadrature.
+        Integration error of :attr:`loglik` where it is a Monte Carlo estimate (more than
+        three factors: adaptive or quasi-Monte Carlo points); NaN for quadrature.
     effective_points : dict or None
-        Quasi-Monte Carlo calibrations (more than three factors): the effective number of
-        integration points of the persons' posteriors at the final E-step,
+        Calibrations on adaptive or quasi-Monte Carlo points (more than three factors): the
+        effective number of integration points of the persons' posteriors at the final E-step,
         1 / sum_q w_iq^2 with normalized posterior weights w_iq, as
-        ``{"median": ..., "p05": ..., "points": Q}`` over persons (docs/multidimensional.md);
-        None for quadrature.
+        ``{"median": ..., "p05": ..., "points": Q}`` over persons (Q: points per person for
+        adaptive points; docs/multidimensional.md); None for quadrature.
     factor_means, factor_covariances : DataFrame or None
         Multi-group multidimensional calibration: the factor means of every group (groups x
         factors; the reference group's are 0) and their covariance matrices (rows ``(group,

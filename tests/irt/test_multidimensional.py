@@ -466,7 +466,7 @@ def test_four_factors_by_quasi_monte_carlo(rng):
     data = _graded_data(rng, slopes, rng.normal(0, 0.8, (d_factors * per, 1)), corr, 1500)
     items = list(data.columns)
     structure = {f"F{m + 1}": items[m * per:(m + 1) * per] for m in range(d_factors)}
-    cal = calibrate(data, "2pl", factors=structure, quadrature_points=1000)
+    cal = calibrate(data, "2pl", factors=structure, quadrature_points=1000, integration="qmc")
     assert cal.converged and np.isfinite(cal.loglik_se) and 0 < cal.loglik_se < 2.0
     off = cal.factor_correlations.to_numpy()[np.triu_indices(d_factors, 1)]
     assert np.abs(off - 0.4).max() < 0.12 and abs(off.mean() - 0.4) < 0.05
