@@ -1624,6 +1624,14 @@ def calibrate_multidimensional(resp: Responses, model: str | Mapping[str, str], 
     effective = None
     if isinstance(problem, _AdaptiveProblem):
         effective = problem.effective()
+        if effective["median"] < QMC_MIN_EFFECTIVE_POINTS:
+            # the same rule as for shared points: a ratio estimate on a handful of effective points
+            # is biased, whatever the points' placement
+            warnings.warn(f"adaptive integration with {int(points)} points per person is too coarse for "
+                          f"{n_factors} factors: a person's posterior rests on a median of "
+                          f"{effective['median']:.1f} effective points (5th percentile {effective['p05']:.1f}; below "
+                          f"{QMC_MIN_EFFECTIVE_POINTS:g} the factor correlations, slopes and log-likelihood are "
+                          "biased); raise quadrature_points=", ModelWarning, stacklevel=3)
         loglik, loglik_se = problem.loglik()
     if isinstance(problem, _MultidimensionalProblem) and problem.qmc_base is not None:
         effective = _effective_points(problem)

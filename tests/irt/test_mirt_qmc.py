@@ -140,6 +140,21 @@ def test_adaptive_is_the_default_beyond_three_factors_and_the_options_are_checke
         calibrate(data, "2pl", bifactor={"s1": items[:6], "s2": items[6:]}, integration="adaptive")
 
 
+def test_adaptive_with_too_few_points_per_person_is_flagged(rng):
+    # 8 points per person leave fewer than 30 effective ones: the same warning rule as shared points
+    data, structure = _few_items_per_factor(rng, n=300)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cal = calibrate(data, "2pl", factors=structure, quadrature_points=8, max_iter=5)
+    flagged = [w for w in caught if issubclass(w.category, ModelWarning) and "adaptive integration" in str(w.message)]
+    assert len(flagged) == 1 and "raise quadrature_points=" in str(flagged[0].message)
+    assert cal.effective_points["median"] < 8
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        calibrate(data, "2pl", factors=structure, max_iter=5)
+    assert not [w for w in caught if "adaptive integration" in str(w.message)]
+
+
 def test_adaptive_two_factors_equal_the_grid(rng):
     # known answer: with 256 points per person the adaptive fit equals the 31^2 grid's (itself
     # within 1e-4 of a 241^2 grid in log-likelihood on this case); one item loads on both
