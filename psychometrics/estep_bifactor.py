@@ -80,11 +80,15 @@ class BifactorEStep(NamedTuple):
     set_node_counts: np.ndarray
 
 
-@numba.njit(cache=True, nogil=True)
-def _person(i, codes, pmat, rowlog, lmat, item_set, n_sets, wg, ws, log_wg, weights, weighted, n_categories,
-            lik, msum, scale, total, counts, nodes):  # pragma: no cover - compiled
+@numba.njit(cache=True, nogil=True, inline="always")
+def _set_likelihoods(i, codes, pmat, rowlog, lmat, item_set, n_sets, ws, n_categories, lik, msum,
+                     scale):  # pragma: no cover - compiled
+    """Person i's likelihood of each set's items times its specific prior at every (general,
+    specific) node, ``lik`` (S, Q_g*Q_s), scaled per item row by ``rowlog`` (a set whose sums
+    underflow is recomputed in logs, scaled by ``exp(scale[s])``), and its sums over the
+    specific nodes ``msum`` (S, Q_g); returns the log of the row scales taken out."""
     n_items = codes.shape[1]
-    g_n = wg.shape[0]
+    g_n = msum.shape[1]
     q_n = ws.shape[1]
     for s in range(n_sets):
         for g in range(g_n):
@@ -137,6 +141,14 @@ def _person(i, codes, pmat, rowlog, lmat, item_set, n_sets, wg, ws, log_wg, weig
                     acc += e
                 msum[s, g] = acc
             scale[s] = big
+    return offset
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _general_posterior(log_wg, msum, scale, total):  # pragma: no cover - compiled
+    """The general nodes' posterior, unnormalized and scaled by its top, into ``total`` (Q_g);
+    returns (top, sum): the log marginal likelihood is ``top + log(sum)`` plus the row scales."""
+    n_sets, g_n = msum.shape
     top = -np.inf
     for g in range(g_n):
         t = log_wg[g]
@@ -149,6 +161,17 @@ def _person(i, codes, pmat, rowlog, lmat, item_set, n_sets, wg, ws, log_wg, weig
     for g in range(g_n):
         total[g] = np.exp(total[g] - top)
         acc += total[g]
+    return top, acc
+
+
+@numba.njit(cache=True, nogil=True)
+def _person(i, codes, pmat, rowlog, lmat, item_set, n_sets, wg, ws, log_wg, weights, weighted, n_categories,
+            lik, msum, scale, total, counts, nodes):  # pragma: no cover - compiled
+    n_items = codes.shape[1]
+    g_n = wg.shape[0]
+    q_n = ws.shape[1]
+    offset = _set_likelihoods(i, codes, pmat, rowlog, lmat, item_set, n_sets, ws, n_categories, lik, msum, scale)
+    top, acc = _general_posterior(log_wg, msum, scale, total)
     log_l = top + np.log(acc) + offset
     w = weights[i] if weighted else 1.0
     # lik becomes the weighted posterior of (g, q) for each set
@@ -297,85 +320,22 @@ def _posterior(i, codes, pmat, rowlog, lmat, item_set, n_sets, wg, ws, log_wg, n
     """Person i's set likelihoods ``lik`` (S, Q_g*Q_s, scaled), their sums over the specific
     nodes ``msum`` with the first and second moments ``m1``, ``m2`` (unnormalized, (S, Q_g))
     and the general posterior ``total`` (normalized); returns log L_i."""
-    n_items = codes.shape[1]
     g_n = wg.shape[0]
     q_n = ws.shape[1]
+    offset = _set_likelihoods(i, codes, pmat, rowlog, lmat, item_set, n_sets, ws, n_categories, lik, msum, scale)
     for s in range(n_sets):
         for g in range(g_n):
             base = g * q_n
-            for q in range(q_n):
-                lik[s, base + q] = ws[s, q]
-    offset = 0.0
-    for j in range(n_items):
-        c = codes[i, j]
-        if c >= 0:
-            r = j * n_categories + c
-            s = item_set[j]
-            offset += rowlog[r]
-            row = lik[s]
-            prow = pmat[r]
-            for t in range(g_n * q_n):
-                row[t] *= prow[t]
-    for s in range(n_sets):
-        top = 0.0
-        for g in range(g_n):
-            base = g * q_n
-            acc = 0.0
             a1 = 0.0
             a2 = 0.0
             for q in range(q_n):
                 v = lik[s, base + q]
                 x = specific[s, q]
-                acc += v
                 a1 += v * x
                 a2 += v * x * x
-            msum[s, g] = acc
             m1[s, g] = a1
             m2[s, g] = a2
-            if acc > top:
-                top = acc
-        scale[s] = 0.0
-        if top < _UNDERFLOW:
-            for g in range(g_n):
-                for q in range(q_n):
-                    lik[s, g * q_n + q] = 0.0
-            for j in range(n_items):
-                c = codes[i, j]
-                if c >= 0 and item_set[j] == s:
-                    r = j * n_categories + c
-                    for t in range(g_n * q_n):
-                        lik[s, t] += lmat[r, t] - rowlog[r]
-            big = -np.inf
-            for t in range(g_n * q_n):
-                if lik[s, t] > big:
-                    big = lik[s, t]
-            for g in range(g_n):
-                base = g * q_n
-                acc = 0.0
-                a1 = 0.0
-                a2 = 0.0
-                for q in range(q_n):
-                    e = ws[s, q] * np.exp(lik[s, base + q] - big)
-                    x = specific[s, q]
-                    acc += e
-                    a1 += e * x
-                    a2 += e * x * x
-                msum[s, g] = acc
-                m1[s, g] = a1
-                m2[s, g] = a2
-            scale[s] = big
-    top = -np.inf
-    for g in range(g_n):
-        t = log_wg[g]
-        for s in range(n_sets):
-            t += np.log(msum[s, g]) + scale[s]
-        total[g] = t
-        if t > top:
-            top = t
-    acc = 0.0
-    for g in range(g_n):
-        total[g] = np.exp(total[g] - top)
-        acc += total[g]
+    top, acc = _general_posterior(log_wg, msum, scale, total)
     for g in range(g_n):
         total[g] /= acc
     return top + np.log(acc) + offset
