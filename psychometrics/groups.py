@@ -84,6 +84,53 @@ def _levels(labels: Any) -> tuple[list[Any], np.ndarray]:
     return [u.item() if isinstance(u, np.generic) else u for u in uniques], codes.reshape(-1)
 
 
+def refuse_missing_labels(labels: Any, person_ids: Sequence[Any] | pd.Index) -> None:
+    """Raise ResponseError naming the first respondents (id and row) whose group label is missing."""
+    missing = np.asarray(pd.isna(np.asarray(labels, dtype=object)), dtype=bool).reshape(-1)
+    if missing.any():
+        rows = np.flatnonzero(missing)
+        ids = np.asarray(person_ids, dtype=object)
+        shown = ", ".join(f"respondent {format_label(ids[r])} (row {r})" for r in rows[:5])
+        more = f" and {rows.size - 5} more" if rows.size > 5 else ""
+        verb = "has" if rows.size == 1 else "have"
+        raise ResponseError(f"group label is missing for {rows.size} person(s): {shown}{more} {verb} no group "
+                            "label; drop them or give them a group")
+
+
+def label_position(label: Any, names: Sequence[Any]) -> int | None:
+    """Position of ``label`` among the group ``names`` (equal, or equal as text: a label read
+    back from JSON or typed on a command line is text), None when it is not one of them."""
+    for position, name in enumerate(names):
+        if name == label or str(name) == str(label):
+            return position
+    return None
+
+
+def label_positions(labels: Any, person_ids: Sequence[Any] | pd.Index, names: Sequence[Any]) -> np.ndarray:
+    """Each person's position among the known group ``names`` (a multi-group calibration's
+    groups), as int (persons,).
+
+    Raises
+    ------
+    ResponseError
+        A missing label (naming the respondents), or a label that is not one of ``names``
+        (naming it and the first respondent and row with it).
+    """
+    refuse_missing_labels(labels, person_ids)
+    inverse, levels = pd.factorize(np.asarray(labels, dtype=object).reshape(-1))
+    # one look-up per distinct label, not per person
+    position = np.array([-1 if (g := label_position(level, names)) is None else g for level in levels],
+                        dtype=np.int64)
+    unknown = np.flatnonzero(position < 0)
+    if unknown.size:
+        row = int(np.flatnonzero(np.isin(inverse, unknown))[0])
+        ids = np.asarray(person_ids, dtype=object)
+        raise ResponseError(f"group {', '.join(format_label(levels[u]) for u in unknown)} "
+                            f"(first: respondent {format_label(ids[row])}, row {row}) is not one of the "
+                            f"calibration's groups ({', '.join(format_label(n) for n in names)})")
+    return position[inverse]
+
+
 def resolve_groups(labels: Any, person_ids: Sequence[Any] | pd.Index, *, focal: Any = None,
                    reference: Any = None, min_group_size: int = 0,
                    what: str = "a group comparison") -> GroupSpec:
@@ -110,15 +157,7 @@ def resolve_groups(labels: Any, person_ids: Sequence[Any] | pd.Index, *, focal: 
         Missing labels (naming the respondents), a single group, an unknown reference or
         focal label, or a compared group smaller than ``min_group_size``.
     """
-    missing = np.asarray(pd.isna(np.asarray(labels, dtype=object)), dtype=bool).reshape(-1)
-    if missing.any():
-        rows = np.flatnonzero(missing)
-        ids = np.asarray(person_ids, dtype=object)
-        shown = ", ".join(f"respondent {format_label(ids[r])} (row {r})" for r in rows[:5])
-        more = f" and {rows.size - 5} more" if rows.size > 5 else ""
-        verb = "has" if rows.size == 1 else "have"
-        raise ResponseError(f"group label is missing for {rows.size} person(s): {shown}{more} {verb} no group "
-                            "label; drop them or give them a group")
+    refuse_missing_labels(labels, person_ids)
     names, codes = _levels(labels)
     if len(names) < 2:
         only = format_label(names[0]) if names else "none"
@@ -127,9 +166,9 @@ def resolve_groups(labels: Any, person_ids: Sequence[Any] | pd.Index, *, focal: 
     sizes = np.bincount(codes, minlength=len(names))
 
     def find(label: Any, role: str) -> int:
-        for position, name in enumerate(names):
-            if name == label or str(name) == str(label):
-                return position
+        position = label_position(label, names)
+        if position is not None:
+            return position
         raise ResponseError(f"{role} group {format_label(label)} does not occur in the group labels "
                             f"({', '.join(format_label(n) for n in names)})")
 

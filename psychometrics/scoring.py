@@ -36,9 +36,10 @@ from psychometrics import _compiled, _dispatch, _theta_kernels
 from psychometrics._numeric import LOG_TINY
 from psychometrics._deprecation import keyword_only_after
 from psychometrics._blas import single_threaded_blas
-from psychometrics.data import align_labels, as_responses, format_label
+from psychometrics.data import align_labels, as_responses
 from psychometrics.errors import ConvergenceWarning, EstimationError, ResponseError
 from psychometrics.estep import person_log_likelihood, posterior_moments
+from psychometrics.groups import label_positions
 from psychometrics.quadrature import normal_quadrature
 from psychometrics.sumscore import sum_score_likelihoods
 
@@ -852,29 +853,7 @@ def _group_codes(calibration: Any, labels: Any, resp: Any) -> np.ndarray:
     if isinstance(labels, str):
         raise ResponseError(f"group {labels!r} is not a column of the responses; pass the column's name with the "
                             "responses as a DataFrame, or the labels, one per person")
-    values = align_labels(labels, resp).to_numpy(dtype=object)
-    ids = np.asarray(resp.person_ids, dtype=object)
-    missing = np.flatnonzero(np.asarray(pd.isna(values), dtype=bool))
-    if missing.size:
-        shown = ", ".join(f"respondent {format_label(ids[r])} (row {r})" for r in missing[:5])
-        more = f" and {missing.size - 5} more" if missing.size > 5 else ""
-        raise ResponseError(f"group label is missing for {missing.size} person(s): {shown}{more}; every person "
-                            "scored under a multi-group calibration needs their group")
-    names = list(calibration.groups)
-    inverse, levels = pd.factorize(values)
-    position = np.full(len(levels), -1, dtype=np.int64)
-    for u, label in enumerate(levels):
-        for g, name in enumerate(names):
-            if name == label or str(name) == str(label):
-                position[u] = g
-                break
-    unknown = np.flatnonzero(position < 0)
-    if unknown.size:
-        row = int(np.flatnonzero(np.isin(inverse, unknown))[0])
-        raise ResponseError(f"group {', '.join(format_label(levels[u]) for u in unknown)} "
-                            f"(first: respondent {format_label(ids[row])}, row {row}) is not one of the "
-                            f"calibration's groups ({', '.join(format_label(n) for n in names)})")
-    return position[inverse]
+    return label_positions(align_labels(labels, resp), resp.person_ids, list(calibration.groups))
 
 
 def _unidimensional_groups(calibration: Any, group_codes: np.ndarray, codes: np.ndarray, method: str,
