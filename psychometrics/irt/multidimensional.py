@@ -1200,6 +1200,7 @@ class _AdaptiveProblem(_MultidimensionalProblem):
         return {"median": _weighted_quantile(self.ess, freq, 0.5), "p05": _weighted_quantile(self.ess, freq, 0.05),
                 "points": float(self.uniform.shape[0])}
 
+
 def _layout(blocks: Sequence[_Block], item_ids: Sequence[str], problem: _Problem,
             labels: Sequence[Any] = (None,)) -> ParameterLayout:
     """The parameter layout under the reported names (``a1..aD`` of the factors, not the
